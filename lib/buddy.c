@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buddy.c - a bounded, repairable binary buddy allocator in a shared region.
+ *
+ * The area is nmin min-blocks of 2^min_order bytes. A block of order k starts
+ * at a min-block index aligned to 2^(k - min_order); its buddy is that index
+ * XOR 2^(k - min_order). Free blocks of each order sit on a doubly linked list
+ * (links in link[], outside user data, so any block can be unlinked in O(1)),
+ * and `nonempty` has bit k set when list k is non-empty, so finding a block is
+ * one count-trailing-zeros. An allocation splits at most (max_order -
+ * min_order) times and a free merges at most as often: the worst case is
+ * bounded by the number of orders, not by the state of the heap.
+ *
+ * The truth is the state table: one word per min-block, the head word of each
+ * block holding its state, order and owner, every other word TAIL. The lists
+ * and counters are derived from it and rg_buddy_rebuild() recomputes them.
+ * Every operation writes the table so that after each single store the walk
+ * "start at 0, read the head, skip its size" still yields a valid tiling:
+ * a split writes the new buddy's head before shrinking the block's own order,
+ * a merge widens the lower head before turning the upper one into TAIL. So a
+ * process killed anywhere inside the lock leaves a table that rebuild turns
+ * into a consistent allocator, which is what happens on EOWNERDEAD.
+ *
+ * The lock is a process-shared mutex, robust (EOWNERDEAD instead of a dead
+ * lock) and PTHREAD_PRIO_INHERIT (an RT client waiting for it boosts the
+ * holder, as PREEMPT_RT needs).
+ */
+#include <errno.h>
+
+#include "region_int.h"
+
+#define RELAXED memory_order_relaxed
+
+void (*rtmem_buddy_test_hook)(void);
+
+static inline uint64_t nb(const struct rtmem_region *r, uint32_t k)
+{
+	return 1ull << (k - r->min_order);
+}
+
+static inline uint64_t ld(const struct rtmem_region *r, uint64_t i)
+{
+	return atomic_load_explicit(&r->bstate[i], RELAXED);
+}
+
+static inline void st(const struct rtmem_region *r, uint64_t i, uint64_t w)
+{
+	atomic_store_explicit(&r->bstate[i], w, RELAXED);
+}
+
+static inline uint64_t wfree(uint32_t k)
+{
+	return RG_WORD(RTMEM_BLK_FREE, k, 0);
+}
+
+/* Is @w a valid head word for a block at min-block @i? */
+static bool head_ok(const struct rtmem_region *r, uint64_t i, uint64_t w)
+{
+	uint32_t s = RG_ST(w), k = RG_ORD(w);
+
+	if (s != RTMEM_BLK_FREE && s != RTMEM_BLK_ALLOC && s != RTMEM_BLK_CHECKOUT && s != RTMEM_BLK_BAD)
+		return false;
+	return k >= r->min_order && k <= r->max_order && !(i & (nb(r, k) - 1)) && i + nb(r, k) <= r->nmin;
+}
+
+static inline void hook(void)
+{
+	if (rtmem_buddy_test_hook)
+		rtmem_buddy_test_hook();
+}
+
+static void list_push(struct rtmem_region *r, uint64_t i, uint32_t k)
+{
+	struct rg_buddy *b = r->bdy;
+	uint32_t h = b->head[k];
+
+	r->link[i].prev = RG_NIL;
+	r->link[i].next = h;
+	if (h != RG_NIL)
+		r->link[h].prev = (uint32_t)i;
+	b->head[k] = (uint32_t)i;
+	b->nonempty |= 1ull << k;
+	b->nfree[k]++;
+}
+
+/* Return: 0, -EUCLEAN if a link read from shared memory is out of bounds. */
+static int list_unlink(struct rtmem_region *r, uint64_t i, uint32_t k)
+{
+	struct rg_buddy *b = r->bdy;
+	uint32_t p = r->link[i].prev, n = r->link[i].next;
+
+	if ((p != RG_NIL && p >= r->nmin) || (n != RG_NIL && n >= r->nmin))
+		return -EUCLEAN;
+	if (p == RG_NIL)
+		b->head[k] = n;
+	else
+		r->link[p].next = n;
+	if (n != RG_NIL)
+		r->link[n].prev = p;
+	if (b->head[k] == RG_NIL)
+		b->nonempty &= ~(1ull << k);
+	b->nfree[k]--;
+	return 0;
+}
+
+int rg_buddy_lock(struct rtmem_region *r)
+{
+	int e = pthread_mutex_lock(&r->bdy->lock);
+
+	if (e == 0)
+		return 0;
+	if (e == EOWNERDEAD) {
+		int rc = rg_buddy_rebuild(r);
+
+		if (rc < 0) {
+			/* Leave it inconsistent: everyone gets ENOTRECOVERABLE. */
+			pthread_mutex_unlock(&r->bdy->lock);
+			return rc;
+		}
+		r->bdy->repairs++;
+		pthread_mutex_consistent(&r->bdy->lock);
+		return 0;
+	}
+	return e == ENOTRECOVERABLE ? -ENOTRECOVERABLE : -e;
+}
+
+void rg_buddy_unlock(struct rtmem_region *r)
+{
+	pthread_mutex_unlock(&r->bdy->lock);
+}
+
+/* Pass 1 of a rebuild: validate heads and make every non-head word TAIL. */
+static int rebuild_normalize(struct rtmem_region *r)
+{
+	for (uint64_t i = 0; i < r->nmin;) {
+		uint64_t w = ld(r, i), n;
+
+		if (!head_ok(r, i, w))
+			return -EUCLEAN;
+		n = nb(r, RG_ORD(w));
+		for (uint64_t t = 1; t < n; t++)
+			if (ld(r, i + t) != RG_WORD(RTMEM_BLK_TAIL, 0, 0))
+				st(r, i + t, RG_WORD(RTMEM_BLK_TAIL, 0, 0));
+		i += n;
+	}
+	return 0;
+}
+
+/* Pass 2: merge free buddies a dead process left unmerged, order by order. */
+static void rebuild_merge(struct rtmem_region *r)
+{
+	for (uint32_t k = r->min_order; k < r->max_order; k++) {
+		for (uint64_t i = 0; i < r->nmin;) {
+			uint64_t w = ld(r, i), n = nb(r, RG_ORD(w));
+
+			if (w == wfree(k) && !(i & (2 * n - 1)) && i + 2 * n <= r->nmin && ld(r, i + n) == wfree(k)) {
+				st(r, i, wfree(k + 1));
+				st(r, i + n, RG_WORD(RTMEM_BLK_TAIL, 0, 0));
+				n *= 2;
+			}
+			i += n;
+		}
+	}
+}
+
+int rg_buddy_rebuild(struct rtmem_region *r)
+{
+	struct rg_buddy *b = r->bdy;
+	int rc = rebuild_normalize(r);
+
+	if (rc < 0)
+		return rc;
+	rebuild_merge(r);
+	b->nonempty = 0;
+	b->free_bytes = 0;
+	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
+		b->head[k] = RG_NIL;
+		b->nfree[k] = b->in_use[k] = b->bad[k] = b->checkout[k] = 0;
+	}
+	/* Push in reverse so that each list comes out in address order. */
+	for (uint64_t i = r->nmin; i-- > 0;) {
+		uint64_t w = ld(r, i);
+		uint32_t k = RG_ORD(w);
+
+		if (RG_ST(w) == RTMEM_BLK_TAIL)
+			continue;
+		switch (RG_ST(w)) {
+		case RTMEM_BLK_FREE:
+			list_push(r, i, k);
+			b->free_bytes += 1ull << k;
+			break;
+		case RTMEM_BLK_ALLOC:
+			b->in_use[k]++;
+			break;
+		case RTMEM_BLK_CHECKOUT:
+			b->checkout[k]++;
+			break;
+		default:
+			b->bad[k]++;
+		}
+	}
+	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++)
+		if (b->hwm[k] < b->in_use[k])
+			b->hwm[k] = b->in_use[k];
+	return 0;
+}
+
+static uint32_t order_for(const struct rtmem_region *r, size_t size)
+{
+	uint32_t k = size <= 1 ? 0 : 64u - (uint32_t)__builtin_clzll((uint64_t)size - 1);
+
+	return k < r->min_order ? r->min_order : k;
+}
+
+/* Take a free block of order >= @j and split it down to @j. Lock held. */
+static int take(struct rtmem_region *r, uint32_t j, uint64_t owner, uint64_t *ret_i)
+{
+	struct rg_buddy *b = r->bdy;
+	uint64_t avail = b->nonempty & ~((1ull << j) - 1), i;
+	uint32_t k;
+	int rc;
+
+	if (!avail)
+		return -ENOMEM;
+	k = (uint32_t)__builtin_ctzll(avail);
+	i = b->head[k];
+	if (k > r->max_order || i >= r->nmin || ld(r, i) != wfree(k))
+		return -EUCLEAN;
+	rc = list_unlink(r, i, k);
+	if (rc < 0)
+		return rc;
+	hook();
+	while (k > j) {
+		k--;
+		st(r, i + nb(r, k), wfree(k)); /* the upper half, first */
+		st(r, i, wfree(k));            /* then shrink the lower */
+		list_push(r, i + nb(r, k), k);
+	}
+	st(r, i, RG_WORD(RTMEM_BLK_ALLOC, j, owner));
+	b->free_bytes -= 1ull << j;
+	if (++b->in_use[j] > b->hwm[j])
+		b->hwm[j] = b->in_use[j];
+	*ret_i = i;
+	return 0;
+}
+
+int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsigned flags, void **ret)
+{
+	uint32_t j;
+	uint64_t i;
+	int rc;
+
+	if (!r->bdy)
+		return -ENODEV;
+	j = order_for(r, size);
+	if (j > r->max_order)
+		return -E2BIG;
+	rc = rg_buddy_lock(r);
+	if (rc < 0)
+		return rc;
+	if (r->bdy->reserve && !(flags & RTMEM_ALLOC_RESERVE) &&
+	    r->bdy->free_bytes < (1ull << j) + r->bdy->reserve)
+		rc = -ENOMEM;
+	else
+		rc = take(r, j, owner, &i);
+	rg_buddy_unlock(r);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			atomic_fetch_add_explicit(&r->bdy->failed[j], 1, RELAXED);
+		return rc;
+	}
+	*ret = r->bdata + (i << r->min_order);
+	return 0;
+}
+
+/* Free the block at @i (state already checked), merge, list. Lock held.
+ * Return: the merged block's index; its order in *ret_k. */
+static uint64_t release(struct rtmem_region *r, uint64_t i, uint32_t k, uint32_t *ret_k)
+{
+	struct rg_buddy *b = r->bdy;
+
+	st(r, i, wfree(k));
+	hook();
+	b->free_bytes += 1ull << k;
+	while (k < r->max_order) {
+		uint64_t bi = i ^ nb(r, k), lo = bi < i ? bi : i;
+
+		if (bi + nb(r, k) > r->nmin || ld(r, bi) != wfree(k) || list_unlink(r, bi, k) < 0)
+			break;
+		st(r, lo, wfree(k + 1)); /* widen the lower head first */
+		st(r, lo == i ? bi : i, RG_WORD(RTMEM_BLK_TAIL, 0, 0));
+		i = lo;
+		k++;
+	}
+	list_push(r, i, k);
+	*ret_k = k;
+	return i;
+}
+
+int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
+{
+	uint64_t off = (uint64_t)((char *)p - r->base), i, w;
+	uint32_t c, k;
+	int rc;
+
+	if (!r->bdy || rg_locate(r, off, &c, &i) != 1)
+		return -EFAULT;
+	rc = rg_buddy_lock(r);
+	if (rc < 0)
+		return rc;
+	w = ld(r, i);
+	if (RG_ST(w) == RTMEM_BLK_TAIL)
+		rc = -EFAULT;
+	else if (!head_ok(r, i, w))
+		rc = -EUCLEAN;
+	else if (RG_ST(w) != RTMEM_BLK_ALLOC)
+		rc = -EALREADY;
+	else if (RG_OWNER(w) != owner)
+		rc = -EPERM;
+	if (rc == 0) {
+		r->bdy->in_use[RG_ORD(w)]--;
+		release(r, i, RG_ORD(w), &k);
+	}
+	rg_buddy_unlock(r);
+	return rc;
+}
+
+long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes)
+{
+	uint64_t bytes = 0;
+	long n = 0;
+	int rc = rg_buddy_lock(r);
+
+	if (rc < 0)
+		return rc;
+	for (uint64_t i = 0; i < r->nmin;) {
+		uint64_t w = ld(r, i);
+		uint32_t k = RG_ORD(w);
+
+		if (!head_ok(r, i, w)) {
+			rg_buddy_unlock(r);
+			return -EUCLEAN;
+		}
+		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_OWNER(w) == owner) {
+			r->bdy->in_use[k]--;
+			bytes += 1ull << k;
+			n++;
+			i = release(r, i, k, &k); /* may merge backwards: continue after the merged block */
+		}
+		i += nb(r, k);
+	}
+	rg_buddy_unlock(r);
+	if (ret_bytes)
+		*ret_bytes += bytes;
+	return n;
+}
+
+int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
+{
+	uint64_t w;
+	int rc = rg_buddy_lock(r);
+
+	if (rc < 0)
+		return rc;
+	w = ld(r, i);
+	if (!head_ok(r, i, w))
+		rc = -EFAULT;
+	else if (RG_ST(w) != RTMEM_BLK_FREE)
+		rc = -EBUSY;
+	else
+		rc = list_unlink(r, i, RG_ORD(w));
+	if (rc == 0) {
+		st(r, i, RG_WORD(RTMEM_BLK_CHECKOUT, RG_ORD(w), 0));
+		r->bdy->checkout[RG_ORD(w)]++;
+		r->bdy->free_bytes -= 1ull << RG_ORD(w);
+		*ret_len = 1ull << RG_ORD(w);
+	}
+	rg_buddy_unlock(r);
+	return rc;
+}
+
+int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
+{
+	uint64_t w;
+	uint32_t k;
+	int rc = rg_buddy_lock(r);
+
+	if (rc < 0)
+		return rc;
+	w = ld(r, i);
+	k = RG_ORD(w);
+	if (!head_ok(r, i, w) || RG_ST(w) != RTMEM_BLK_CHECKOUT) {
+		rc = -EINVAL;
+	} else {
+		r->bdy->checkout[k]--;
+		release(r, i, k, &k);
+	}
+	rg_buddy_unlock(r);
+	return rc;
+}
+
+bool rg_buddy_containing(const struct rtmem_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k)
+{
+	for (uint32_t k = r->min_order; k <= r->max_order; k++) {
+		uint64_t i = m & ~(nb(r, k) - 1), w = ld(r, i);
+
+		if (RG_ST(w) != RTMEM_BLK_TAIL && head_ok(r, i, w) && i + nb(r, RG_ORD(w)) > m) {
+			*ret_i = i;
+			*ret_k = RG_ORD(w);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Quarantine min-block @m: split the free or checked-out block holding it
+ * down to one min-block, give the other halves back, mark @m BAD. Each split
+ * writes the far half's head before shrinking the near one (see above).
+ */
+int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m)
+{
+	struct rg_buddy *b = r->bdy;
+	uint64_t h, w;
+	uint32_t k;
+	int rc = rg_buddy_lock(r);
+
+	if (rc < 0)
+		return rc;
+	if (!rg_buddy_containing(r, m, &h, &k)) {
+		rc = -EUCLEAN;
+		goto out_unlock;
+	}
+	w = ld(r, h);
+	if (RG_ST(w) == RTMEM_BLK_BAD) {
+		rc = -EALREADY;
+		goto out_unlock;
+	}
+	if (RG_ST(w) == RTMEM_BLK_FREE) {
+		rc = list_unlink(r, h, k);
+		if (rc < 0)
+			goto out_unlock;
+		b->free_bytes -= 1ull << k;
+		st(r, h, RG_WORD(RTMEM_BLK_CHECKOUT, k, 0));
+	} else if (RG_ST(w) == RTMEM_BLK_CHECKOUT) {
+		b->checkout[k]--;
+	} else {
+		rc = -EBUSY;
+		goto out_unlock;
+	}
+	while (k > r->min_order) {
+		uint64_t hi;
+
+		k--;
+		hi = h + nb(r, k);
+		st(r, hi, m >= hi ? RG_WORD(RTMEM_BLK_CHECKOUT, k, 0) : wfree(k));
+		st(r, h, m >= hi ? wfree(k) : RG_WORD(RTMEM_BLK_CHECKOUT, k, 0));
+		list_push(r, m >= hi ? h : hi, k);
+		b->free_bytes += 1ull << k;
+		if (m >= hi)
+			h = hi;
+	}
+	st(r, h, RG_WORD(RTMEM_BLK_BAD, k, 0));
+	b->bad[k]++;
+out_unlock:
+	rg_buddy_unlock(r);
+	return rc;
+}

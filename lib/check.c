@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check.c - rtmem_region_check(): verify every invariant of a quiescent region
+ * and report the first violation in words.
+ *
+ * It reads shared memory only through bounds-checked indices, follows lists
+ * with a visited bitmap (so a cycle is reported, not looped on), and never
+ * writes to the region. The geometry comes from the validated handle.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "region_int.h"
+
+#define RELAXED memory_order_relaxed
+
+struct chk {
+	char *msg;
+	size_t len;
+	uint64_t *seen; /* bitmap, one bit per block */
+};
+
+static __attribute__((format(printf, 2, 3))) int fail(struct chk *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->len) {
+		va_start(ap, fmt);
+		vsnprintf(x->msg, x->len, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}
+
+static bool test_and_set(uint64_t *bm, uint64_t i)
+{
+	bool was = bm[i / 64] >> (i % 64) & 1;
+
+	bm[i / 64] |= 1ull << (i % 64);
+	return was;
+}
+
+static bool listed_state(uint32_t s)
+{
+	return s == RTMEM_BLK_FREE || s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_BAD;
+}
+
+static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
+{
+	const struct rg_cls *k = &r->cls[c];
+	uint64_t n_alloc = 0, n_bad = 0, n_co = 0, steps = 0;
+	uint32_t i = RG_HEAD_IDX(atomic_load_explicit(&k->ctl->head, RELAXED));
+
+	for (uint32_t w = 0; w < (k->count + 63) / 64; w++)
+		x->seen[w] = 0;
+	while (i != RG_NIL) {
+		if (i >= k->count)
+			return fail(x, "class %u (%u B): free list index %u out of bounds (count %u)", c, k->size, i,
+				    k->count);
+		if (test_and_set(x->seen, i))
+			return fail(x, "class %u (%u B): free list has a cycle at block %u", c, k->size, i);
+		if (!listed_state(RG_ST(atomic_load_explicit(&k->state[i], RELAXED))))
+			return fail(x, "class %u (%u B): block %u is on the free list in state %u", c, k->size, i,
+				    RG_ST(atomic_load_explicit(&k->state[i], RELAXED)));
+		i = atomic_load_explicit(&k->next[i], RELAXED);
+		steps++;
+	}
+	for (uint32_t b = 0; b < k->count; b++) {
+		uint64_t w = atomic_load_explicit(&k->state[b], RELAXED);
+		uint32_t s = RG_ST(w);
+		bool listed = x->seen[b / 64] >> (b % 64) & 1;
+
+		if (!listed && listed_state(s))
+			return fail(x, "class %u (%u B): block %u is in state %u but not on the free list", c,
+				    k->size, b, s);
+		if (listed)
+			continue;
+		if (s == RTMEM_BLK_ALLOC) {
+			if ((w >> 16 & 0xffff) >= r->nslots)
+				return fail(x, "class %u (%u B): block %u owned by slot %u of %u", c, k->size, b,
+					    (unsigned)(w >> 16 & 0xffff), r->nslots);
+			n_alloc++;
+		} else if (s != RTMEM_BLK_CHECKOUT_U && s != RTMEM_BLK_BAD_U) {
+			return fail(x, "class %u (%u B): block %u has invalid state word %#llx", c, k->size, b,
+				    (unsigned long long)w);
+		}
+	}
+	for (uint32_t b = 0; b < k->count; b++) {
+		uint32_t s = RG_ST(atomic_load_explicit(&k->state[b], RELAXED));
+
+		n_bad += s == RTMEM_BLK_BAD || s == RTMEM_BLK_BAD_U;
+		n_co += s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_CHECKOUT_U;
+	}
+	if (atomic_load_explicit(&k->ctl->in_use, RELAXED) != n_alloc)
+		return fail(x, "class %u (%u B): in_use counter %llu, %llu blocks allocated", c, k->size,
+			    (unsigned long long)atomic_load_explicit(&k->ctl->in_use, RELAXED),
+			    (unsigned long long)n_alloc);
+	if (atomic_load_explicit(&k->ctl->bad, RELAXED) != n_bad ||
+	    atomic_load_explicit(&k->ctl->checkout, RELAXED) != n_co)
+		return fail(x, "class %u (%u B): bad/checkout counters disagree with %llu bad, %llu checked out", c,
+			    k->size, (unsigned long long)n_bad, (unsigned long long)n_co);
+	if (atomic_load_explicit(&k->ctl->hwm, RELAXED) < n_alloc)
+		return fail(x, "class %u (%u B): high-water mark below blocks in use", c, k->size);
+	return 0;
+}
+
+/* Walk the tiling: heads valid, tails TAIL, counts per state and order. */
+static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *cnt)
+{
+	const struct rg_buddy *b = r->bdy;
+	uint64_t free_bytes = 0;
+
+	for (uint64_t i = 0; i < r->nmin;) {
+		uint64_t w = atomic_load_explicit(&r->bstate[i], RELAXED), n;
+		uint32_t s = RG_ST(w), k = RG_ORD(w);
+
+		if (s != RTMEM_BLK_FREE && s != RTMEM_BLK_ALLOC && s != RTMEM_BLK_CHECKOUT && s != RTMEM_BLK_BAD)
+			return fail(x, "buddy: min-block %llu should be a block head, state word %#llx",
+				    (unsigned long long)i, (unsigned long long)w);
+		if (k < r->min_order || k > r->max_order)
+			return fail(x, "buddy: block at %llu has order %u outside %u..%u", (unsigned long long)i, k,
+				    r->min_order, r->max_order);
+		n = 1ull << (k - r->min_order);
+		if (i & (n - 1) || i + n > r->nmin)
+			return fail(x, "buddy: block at %llu of order %u misaligned or past the end",
+				    (unsigned long long)i, k);
+		for (uint64_t t = 1; t < n; t++)
+			if (atomic_load_explicit(&r->bstate[i + t], RELAXED) != RG_WORD(RTMEM_BLK_TAIL, 0, 0))
+				return fail(x, "buddy: min-block %llu inside block %llu is not TAIL",
+					    (unsigned long long)(i + t), (unsigned long long)i);
+		if (s == RTMEM_BLK_FREE) {
+			uint64_t bi = i ^ n;
+
+			free_bytes += 1ull << k;
+			if (k < r->max_order && bi + n <= r->nmin && bi < i &&
+			    atomic_load_explicit(&r->bstate[bi], RELAXED) == w)
+				return fail(x, "buddy: free buddies at %llu and %llu (order %u) not merged",
+					    (unsigned long long)bi, (unsigned long long)i, k);
+		}
+		if (s == RTMEM_BLK_ALLOC && (w >> 16 & 0xffff) >= r->nslots)
+			return fail(x, "buddy: block at %llu owned by slot %u of %u", (unsigned long long)i,
+				    (unsigned)(w >> 16 & 0xffff), r->nslots);
+		cnt[s * (RTMEM_MAX_ORDER + 1) + k]++;
+		i += n;
+	}
+	if (free_bytes != b->free_bytes)
+		return fail(x, "buddy: free_bytes %llu, blocks say %llu", (unsigned long long)b->free_bytes,
+			    (unsigned long long)free_bytes);
+	return 0;
+}
+
+static int check_lists(const struct rtmem_region *r, struct chk *x, const uint64_t *cnt)
+{
+	const struct rg_buddy *b = r->bdy;
+
+	for (uint64_t w = 0; w < (r->nmin + 63) / 64; w++)
+		x->seen[w] = 0;
+	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
+		uint32_t i = b->head[k], prev = RG_NIL;
+		uint64_t len = 0;
+
+		if (!!(b->nonempty >> k & 1) != (i != RG_NIL))
+			return fail(x, "buddy: non-empty bitmap bit %u disagrees with list head", k);
+		if (i != RG_NIL && (k < r->min_order || k > r->max_order))
+			return fail(x, "buddy: list of order %u outside %u..%u is not empty", k, r->min_order,
+				    r->max_order);
+		for (; i != RG_NIL; prev = i, i = r->link[i].next, len++) {
+			if (i >= r->nmin)
+				return fail(x, "buddy: order %u list index %u out of bounds", k, i);
+			if (test_and_set(x->seen, i))
+				return fail(x, "buddy: block %u listed twice (or a cycle) at order %u", i, k);
+			if (atomic_load_explicit(&r->bstate[i], RELAXED) != RG_WORD(RTMEM_BLK_FREE, k, 0))
+				return fail(x, "buddy: block %u on the order %u list is not a free order-%u head", i,
+					    k, k);
+			if (r->link[i].prev != prev)
+				return fail(x, "buddy: block %u has a wrong back link", i);
+		}
+		if (len != b->nfree[k] || (k >= r->min_order && len != cnt[RTMEM_BLK_FREE * (RTMEM_MAX_ORDER + 1) + k]))
+			return fail(x, "buddy: order %u list has %llu blocks, counter %llu", k,
+				    (unsigned long long)len, (unsigned long long)b->nfree[k]);
+		if (k < r->min_order || k > r->max_order)
+			continue;
+		if (b->in_use[k] != cnt[RTMEM_BLK_ALLOC * (RTMEM_MAX_ORDER + 1) + k] ||
+		    b->bad[k] != cnt[RTMEM_BLK_BAD * (RTMEM_MAX_ORDER + 1) + k] ||
+		    b->checkout[k] != cnt[RTMEM_BLK_CHECKOUT * (RTMEM_MAX_ORDER + 1) + k])
+			return fail(x, "buddy: order %u counters disagree with the state table", k);
+		if (b->hwm[k] < b->in_use[k])
+			return fail(x, "buddy: order %u high-water mark below blocks in use", k);
+	}
+	return 0;
+}
+
+int rtmem_region_check(const struct rtmem_region *r, char *msg, size_t len)
+{
+	uint64_t maxn = r->nmin;
+	uint64_t cnt[(RTMEM_BLK_BAD + 1) * (RTMEM_MAX_ORDER + 1)] = { 0 };
+	struct chk x = { msg, len, NULL };
+	int rc = 0;
+
+	for (uint32_t c = 0; c < r->nclasses; c++)
+		if (r->cls[c].count > maxn)
+			maxn = r->cls[c].count;
+	x.seen = malloc((maxn + 63) / 64 * 8 + 8);
+	if (!x.seen)
+		return -ENOMEM;
+	if (len)
+		msg[0] = '\0';
+	for (uint32_t c = 0; c < r->nclasses && rc == 0; c++)
+		rc = check_class(r, c, &x);
+	if (rc == 0 && r->bdy) {
+		rc = check_tiling(r, &x, cnt);
+		if (rc == 0)
+			rc = check_lists(r, &x, cnt);
+	}
+	free(x.seen);
+	return rc;
+}

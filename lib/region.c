@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * region.c - region layout, formatting, attaching, lookups and statistics.
+ *
+ * Owns: the plan (every offset of a region computed from a pool description),
+ * the header, and the private handle. The same planner runs when formatting
+ * and when attaching: attach rebuilds the description from the descriptors
+ * found in shared memory, plans it again, and requires every stored offset to
+ * equal the planned one. After that the handle's geometry is trusted and the
+ * shared descriptors are never read again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "region_int.h"
+
+struct rg_plan {
+	uint64_t classes_off, buddy_off, data_off, data_size, total;
+	uint64_t next_off[RTMEM_MAX_CLASSES], state_off[RTMEM_MAX_CLASSES];
+	uint64_t cdata_off[RTMEM_MAX_CLASSES], carea[RTMEM_MAX_CLASSES];
+	uint64_t link_off, bstate_off, bdata_off, nmin;
+};
+
+static bool add_ok(uint64_t *acc, uint64_t n)
+{
+	return !__builtin_add_overflow(*acc, n, acc);
+}
+
+static bool align_ok(uint64_t *v, uint64_t a)
+{
+	if (!add_ok(v, a - 1))
+		return false;
+	*v &= ~(a - 1);
+	return true;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static uint32_t default_align(uint32_t size)
+{
+	uint32_t a = size & -size; /* largest power of two dividing size */
+
+	return a > RG_PAGE ? RG_PAGE : a;
+}
+
+static int check_desc(const struct rtmem_pool_desc *d)
+{
+	if (d->nclasses > RTMEM_MAX_CLASSES || d->policy > RTMEM_POLICY_NEXT_FIT || d->flags ||
+	    d->nslots == 0 || d->nslots > 0xffffu)
+		return -EINVAL;
+	for (uint32_t c = 0; c < d->nclasses; c++) {
+		const struct rtmem_slab_desc *s = &d->classes[c];
+		uint32_t a = s->align ? s->align : default_align(s->size);
+
+		if (s->size < 8 || s->size % 8 || !is_pow2(a) || a < 8 || a > RG_PAGE || s->size % a)
+			return -EINVAL;
+		if (c && s->size <= d->classes[c - 1].size)
+			return -EINVAL;
+		if (s->count == 0 || s->reserve >= s->count)
+			return -EINVAL;
+		if (s->count > RTMEM_MAX_BLOCKS)
+			return -EOVERFLOW;
+	}
+	if (d->buddy.size) {
+		const struct rtmem_buddy_desc *b = &d->buddy;
+
+		if (b->min_order < RTMEM_MIN_ORDER || b->max_order > RTMEM_MAX_ORDER ||
+		    b->min_order > b->max_order || b->max_order - b->min_order > 30 ||
+		    b->size < (1ull << b->max_order) || b->reserve >= b->size)
+			return -EINVAL;
+		if ((b->size >> b->min_order) > RTMEM_MAX_BLOCKS)
+			return -EOVERFLOW;
+	} else if (d->nclasses == 0) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Compute every offset. Return: 0, -EINVAL, -EOVERFLOW. */
+static int plan(const struct rtmem_pool_desc *d, struct rg_plan *p)
+{
+	uint64_t off = sizeof(struct rg_hdr), data = 0;
+	int rc = check_desc(d);
+
+	if (rc < 0)
+		return rc;
+	memset(p, 0, sizeof(*p));
+	p->classes_off = off;
+	off += (uint64_t)d->nclasses * sizeof(struct rg_class);
+	if (d->buddy.size) {
+		p->buddy_off = off;
+		off += (sizeof(struct rg_buddy) + RG_LINE - 1) & ~(uint64_t)(RG_LINE - 1);
+	}
+	for (uint32_t c = 0; c < d->nclasses; c++) {
+		uint64_t n = d->classes[c].count;
+
+		p->next_off[c] = off;
+		off += 4 * n;
+		if (!align_ok(&off, RG_LINE))
+			return -EOVERFLOW;
+		p->state_off[c] = off;
+		off += 8 * n;
+		if (!align_ok(&off, RG_LINE))
+			return -EOVERFLOW;
+		p->cdata_off[c] = data;
+		p->carea[c] = n * d->classes[c].size;
+		if (!align_ok(&p->carea[c], RG_PAGE) || !add_ok(&data, p->carea[c]))
+			return -EOVERFLOW;
+	}
+	if (d->buddy.size) {
+		p->nmin = d->buddy.size >> d->buddy.min_order;
+		p->link_off = off;
+		off += sizeof(struct rg_link) * p->nmin;
+		p->bstate_off = off;
+		off += 8 * p->nmin;
+		p->bdata_off = data;
+		uint64_t area = p->nmin << d->buddy.min_order;
+		if (!align_ok(&area, RG_PAGE) || !add_ok(&data, area))
+			return -EOVERFLOW;
+	}
+	if (!align_ok(&off, RG_PAGE))
+		return -EOVERFLOW;
+	p->data_off = off;
+	p->data_size = data;
+	p->total = off;
+	if (!add_ok(&p->total, data) || p->total > SIZE_MAX)
+		return -EOVERFLOW;
+	for (uint32_t c = 0; c < d->nclasses; c++)
+		p->cdata_off[c] += off;
+	p->bdata_off += off;
+	return 0;
+}
+
+int rtmem_region_layout(const struct rtmem_pool_desc *desc, struct rtmem_footprint *ret)
+{
+	struct rg_plan p;
+	int rc = plan(desc, &p);
+
+	if (rc < 0)
+		return rc;
+	ret->meta = p.data_off;
+	ret->data = p.data_size;
+	ret->total = p.total;
+	return 0;
+}
+
+uint64_t rg_layout_hash(void)
+{
+	const uint64_t parts[] = {
+		RG_VERSION, sizeof(void *), sizeof(pthread_mutex_t), sizeof(struct rg_hdr),
+		sizeof(struct rg_class), sizeof(struct rg_buddy), sizeof(struct rg_link),
+		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order),
+		offsetof(struct rg_buddy, head), offsetof(struct rg_buddy, failed),
+		RTMEM_MAX_CLASSES, RTMEM_MAX_ORDER, 0x0102030405060708ull,
+	};
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		for (unsigned b = 0; b < 8; b++) {
+			h ^= (parts[i] >> (8 * b)) & 0xff;
+			h *= 0x100000001b3ull;
+		}
+	}
+	return h;
+}
+
+static void format_class(char *base, const struct rtmem_slab_desc *s, const struct rg_plan *p, uint32_t c)
+{
+	struct rg_class *k = (struct rg_class *)(base + p->classes_off) + c;
+	uint32_t *next = (uint32_t *)(base + p->next_off[c]);
+	uint64_t *state = (uint64_t *)(base + p->state_off[c]);
+
+	memset(k, 0, sizeof(*k));
+	k->size = s->size;
+	k->count = s->count;
+	k->align = s->align ? s->align : default_align(s->size);
+	k->reserve = s->reserve;
+	k->data_off = p->cdata_off[c];
+	k->next_off = p->next_off[c];
+	k->state_off = p->state_off[c];
+	k->area_size = p->carea[c];
+	for (uint32_t i = 0; i < s->count; i++) {
+		next[i] = i + 1 < s->count ? i + 1 : RG_NIL;
+		state[i] = RG_WORD(RTMEM_BLK_FREE, 0, 0);
+	}
+	atomic_init(&k->head, 0);
+}
+
+static int format_buddy(char *base, const struct rtmem_buddy_desc *d, const struct rg_plan *p)
+{
+	struct rg_buddy *b = (struct rg_buddy *)(base + p->buddy_off);
+	uint64_t *state = (uint64_t *)(base + p->bstate_off);
+	pthread_mutexattr_t ma;
+	int e;
+
+	memset(b, 0, sizeof(*b));
+	e = pthread_mutexattr_init(&ma);
+	if (e)
+		return -e;
+	e = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	if (!e)
+		e = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	if (!e)
+		e = pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+	if (!e)
+		e = pthread_mutex_init(&b->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	if (e)
+		return -e;
+	b->min_order = d->min_order;
+	b->max_order = d->max_order;
+	b->nmin = p->nmin;
+	b->data_off = p->bdata_off;
+	b->link_off = p->link_off;
+	b->state_off = p->bstate_off;
+	b->reserve = d->reserve;
+	/* Carve the area greedily into the largest aligned blocks; the
+	 * free lists are then built by the same code that repairs them. */
+	for (uint64_t i = 0; i < p->nmin;) {
+		uint32_t k = d->max_order;
+
+		while ((i & ((1ull << (k - d->min_order)) - 1)) || i + (1ull << (k - d->min_order)) > p->nmin)
+			k--;
+		state[i] = RG_WORD(RTMEM_BLK_FREE, k, 0);
+		for (uint64_t t = 1; t < (1ull << (k - d->min_order)); t++)
+			state[i + t] = RG_WORD(RTMEM_BLK_TAIL, 0, 0);
+		i += 1ull << (k - d->min_order);
+	}
+	return 0;
+}
+
+static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p)
+{
+	r->bdy = (struct rg_buddy *)(r->base + p->buddy_off);
+	r->link = (struct rg_link *)(r->base + p->link_off);
+	r->bstate = (_Atomic uint64_t *)(r->base + p->bstate_off);
+	r->bdata = r->base + p->bdata_off;
+	r->bdata_off = p->bdata_off;
+	r->nmin = p->nmin;
+	r->min_order = r->bdy->min_order;
+	r->max_order = r->bdy->max_order;
+}
+
+int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *desc)
+{
+	char *base = mem;
+	struct rg_hdr *h = mem;
+	struct rg_plan p;
+	int rc = plan(desc, &p);
+
+	if (rc < 0)
+		return rc;
+	if ((uintptr_t)mem % RG_PAGE)
+		return -EINVAL;
+	if (size < p.total)
+		return -ENOSPC;
+	memset(h, 0, sizeof(*h));
+	for (uint32_t c = 0; c < desc->nclasses; c++)
+		format_class(base, &desc->classes[c], &p, c);
+	if (desc->buddy.size) {
+		struct rtmem_region tmp = { .base = base };
+
+		rc = format_buddy(base, &desc->buddy, &p);
+		if (rc < 0)
+			return rc;
+		fill_handle_buddy(&tmp, &p);
+		rc = rg_buddy_rebuild(&tmp);
+		if (rc < 0)
+			return rc;
+	}
+	h->version = RG_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->layout_hash = rg_layout_hash();
+	h->total_size = p.total;
+	h->nclasses = desc->nclasses;
+	h->policy = desc->policy;
+	h->nslots = desc->nslots;
+	h->has_buddy = desc->buddy.size != 0;
+	h->classes_off = p.classes_off;
+	h->buddy_off = p.buddy_off;
+	h->data_off = p.data_off;
+	h->data_size = p.data_size;
+	h->meta_size = p.data_off;
+	/* The magic last: a region is valid only once everything else is. */
+	__atomic_store_n(&h->magic, RG_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Rebuild the description from shared descriptors (bounds-checked) for re-planning. */
+static int read_desc(const char *base, size_t size, const struct rg_hdr *h, struct rtmem_pool_desc *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (h->nclasses > RTMEM_MAX_CLASSES || h->classes_off != sizeof(*h))
+		return -EUCLEAN;
+	if (h->classes_off + (uint64_t)h->nclasses * sizeof(struct rg_class) > size)
+		return -EUCLEAN;
+	d->nclasses = h->nclasses;
+	d->policy = h->policy;
+	d->nslots = h->nslots;
+	for (uint32_t c = 0; c < h->nclasses; c++) {
+		const struct rg_class *k = (const struct rg_class *)(base + h->classes_off) + c;
+
+		d->classes[c] = (struct rtmem_slab_desc){ k->size, k->count, k->align, k->reserve };
+	}
+	if (h->has_buddy) {
+		const struct rg_buddy *b;
+
+		if (h->buddy_off > size || size - h->buddy_off < sizeof(*b) || h->buddy_off % RG_LINE)
+			return -EUCLEAN;
+		b = (const struct rg_buddy *)(base + h->buddy_off);
+		if (b->min_order > RTMEM_MAX_ORDER || b->nmin > RTMEM_MAX_BLOCKS)
+			return -EUCLEAN;
+		d->buddy = (struct rtmem_buddy_desc){ b->nmin << b->min_order, b->min_order, b->max_order,
+						      b->reserve };
+	}
+	return 0;
+}
+
+static int validate(const char *base, size_t size, const struct rtmem_pool_desc *d, struct rg_plan *p)
+{
+	const struct rg_hdr *h = (const struct rg_hdr *)base;
+
+	if (plan(d, p) < 0 || p->total != h->total_size || p->total > size || p->data_off != h->data_off ||
+	    p->data_size != h->data_size || p->buddy_off != h->buddy_off)
+		return -EUCLEAN;
+	for (uint32_t c = 0; c < d->nclasses; c++) {
+		const struct rg_class *k = (const struct rg_class *)(base + h->classes_off) + c;
+		uint32_t a = d->classes[c].align ? d->classes[c].align : default_align(d->classes[c].size);
+
+		if (k->data_off != p->cdata_off[c] || k->next_off != p->next_off[c] ||
+		    k->state_off != p->state_off[c] || k->area_size != p->carea[c] || k->align != a)
+			return -EUCLEAN;
+	}
+	if (d->buddy.size) {
+		const struct rg_buddy *b = (const struct rg_buddy *)(base + h->buddy_off);
+
+		if (b->data_off != p->bdata_off || b->link_off != p->link_off || b->state_off != p->bstate_off)
+			return -EUCLEAN;
+	}
+	return 0;
+}
+
+static void fill_pagecls(struct rtmem_region *r, const struct rtmem_pool_desc *d, const struct rg_plan *p)
+{
+	memset(r->pagecls, RG_PAGE_NONE, r->data_size / RG_PAGE);
+	for (uint32_t c = 0; c < d->nclasses; c++)
+		memset(r->pagecls + (p->cdata_off[c] - p->data_off) / RG_PAGE, (int)c, p->carea[c] / RG_PAGE);
+	if (d->buddy.size) {
+		uint64_t area = ((p->nmin << d->buddy.min_order) + RG_PAGE - 1) / RG_PAGE;
+
+		memset(r->pagecls + (p->bdata_off - p->data_off) / RG_PAGE, RG_PAGE_BUDDY, area);
+	}
+}
+
+int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
+{
+	const struct rg_hdr *h = mem;
+	struct rtmem_pool_desc d;
+	struct rtmem_region *r;
+	struct rg_plan p;
+	int rc;
+
+	if (size < sizeof(*h) || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RG_MAGIC ||
+	    h->version != RG_VERSION || h->hdr_size != sizeof(*h) || h->layout_hash != rg_layout_hash())
+		return -EBADMSG;
+	rc = read_desc(mem, size, h, &d);
+	if (rc == 0)
+		rc = validate(mem, size, &d, &p);
+	if (rc < 0)
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->pagecls = malloc(p.data_size / RG_PAGE + 1);
+	if (!r->pagecls) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->base = mem;
+	r->size = size;
+	r->hdr = mem;
+	r->nclasses = d.nclasses;
+	r->nslots = d.nslots;
+	r->policy = d.policy;
+	r->data_off = p.data_off;
+	r->data_size = p.data_size;
+	for (uint32_t c = 0; c < d.nclasses; c++) {
+		struct rg_cls *k = &r->cls[c];
+
+		k->ctl = (struct rg_class *)(r->base + p.classes_off) + c;
+		k->next = (_Atomic uint32_t *)(r->base + p.next_off[c]);
+		k->state = (_Atomic uint64_t *)(r->base + p.state_off[c]);
+		k->data = r->base + p.cdata_off[c];
+		k->data_off = p.cdata_off[c];
+		k->size = d.classes[c].size;
+		k->count = d.classes[c].count;
+		k->reserve = d.classes[c].reserve;
+	}
+	if (d.buddy.size)
+		fill_handle_buddy(r, &p);
+	fill_pagecls(r, &d, &p);
+	*ret = r;
+	return 0;
+}
+
+void rtmem_region_detach(struct rtmem_region *r)
+{
+	if (!r)
+		return;
+	free(r->pagecls);
+	free(r);
+}
+
+void *rtmem_region_base(const struct rtmem_region *r)
+{
+	return r->base;
+}
+
+size_t rtmem_region_size(const struct rtmem_region *r)
+{
+	return r->size;
+}
+
+uint32_t rtmem_region_nclasses(const struct rtmem_region *r)
+{
+	return r->nclasses;
+}
+
+uint32_t rtmem_region_nslots(const struct rtmem_region *r)
+{
+	return r->nslots;
+}
+
+uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls)
+{
+	return cls < r->nclasses ? r->cls[cls].size : 0;
+}
+
+int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx)
+{
+	uint64_t doff = off - r->data_off;
+	uint32_t c;
+
+	if (doff >= r->data_size)
+		return -EFAULT;
+	c = r->pagecls[doff / RG_PAGE];
+	if (c < r->nclasses) {
+		const struct rg_cls *k = &r->cls[c];
+		uint64_t rel = off - k->data_off, idx = rel / k->size;
+
+		if (idx >= k->count || idx * k->size != rel)
+			return -EFAULT;
+		*ret_cls = c;
+		*ret_idx = idx;
+		return 0;
+	}
+	if (c == RG_PAGE_BUDDY) {
+		uint64_t rel = off - r->bdata_off;
+
+		if (rel & ((1ull << r->min_order) - 1) || (rel >> r->min_order) >= r->nmin)
+			return -EFAULT;
+		*ret_idx = rel >> r->min_order;
+		return 1;
+	}
+	return -EFAULT;
+}
+
+size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p)
+{
+	uint64_t idx, w;
+	uint32_t c;
+	int kind = rg_locate(r, (uint64_t)((const char *)p - r->base), &c, &idx);
+
+	if (kind == 0)
+		return RG_ST(atomic_load_explicit(&r->cls[c].state[idx], memory_order_relaxed)) ==
+				       RTMEM_BLK_ALLOC ? r->cls[c].size : 0;
+	if (kind == 1) {
+		w = atomic_load_explicit(&r->bstate[idx], memory_order_relaxed);
+		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_ORD(w) >= r->min_order && RG_ORD(w) <= r->max_order)
+			return (size_t)1 << RG_ORD(w);
+	}
+	return 0;
+}
+
+int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner)
+{
+	uint64_t off = (uint64_t)((char *)p - r->base);
+
+	if (off - r->data_off < r->data_size && r->pagecls[(off - r->data_off) / RG_PAGE] == RG_PAGE_BUDDY)
+		return rtmem_buddy_free(r, p, owner);
+	return rtmem_slab_free(r, p, owner);
+}
+
+int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
+{
+	uint32_t lo = 0, hi = r->nclasses;
+
+	while (lo < hi) { /* first class with size >= request */
+		uint32_t mid = (lo + hi) / 2;
+
+		if (r->cls[mid].size < size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == r->nclasses || (policy == RTMEM_POLICY_EXACT && r->cls[lo].size != size))
+		return -ENOENT;
+	return (int)lo;
+}
+
+static void stats_buddy(const struct rtmem_region *r, struct rtmem_region_stats *s)
+{
+	struct rg_buddy *b = r->bdy;
+
+	s->min_order = r->min_order;
+	s->max_order = r->max_order;
+	s->buddy_size = r->nmin << r->min_order;
+	if (rg_buddy_lock((struct rtmem_region *)r) < 0)
+		return;
+	for (uint32_t k = r->min_order; k <= r->max_order; k++) {
+		struct rtmem_class_stats *o = &s->order[k];
+
+		o->size = 1ull << k;
+		o->in_use = b->in_use[k];
+		o->free = b->nfree[k];
+		o->hwm = b->hwm[k];
+		o->failed = atomic_load_explicit(&b->failed[k], memory_order_relaxed);
+		o->bad = b->bad[k];
+		o->checkout = b->checkout[k];
+	}
+	s->buddy_free = b->free_bytes;
+	s->buddy_largest_free = b->nonempty ? 1ull << (63 - __builtin_clzll(b->nonempty)) : 0;
+	s->buddy_repairs = b->repairs;
+	rg_buddy_unlock((struct rtmem_region *)r);
+}
+
+void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->nclasses = r->nclasses;
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
+		struct rtmem_class_stats *o = &s->cls[c];
+
+		o->size = k->size;
+		o->count = k->count;
+		o->in_use = atomic_load_explicit(&k->ctl->in_use, memory_order_relaxed);
+		o->hwm = atomic_load_explicit(&k->ctl->hwm, memory_order_relaxed);
+		o->failed = atomic_load_explicit(&k->ctl->failed, memory_order_relaxed);
+		o->bad = atomic_load_explicit(&k->ctl->bad, memory_order_relaxed);
+		o->checkout = atomic_load_explicit(&k->ctl->checkout, memory_order_relaxed);
+		uint64_t used = o->in_use + o->bad + o->checkout;
+		o->free = used < k->count ? k->count - used : 0;
+	}
+	if (r->bdy)
+		stats_buddy(r, s);
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * region.h - the allocator core: slab and buddy allocation inside one shared
+ * region that any process may map at any address.
+ *
+ * Shared by the daemon (which formats regions, reclaims, tests and checks them)
+ * and by librtmem clients (which allocate and free in them). Not installed:
+ * applications use <rtmem/rtmem.h>.
+ *
+ * A region is a header, per-class control lines, index arrays and data, laid
+ * out by rtmem_region_layout() from a pool description. The region holds no
+ * pointers, only offsets and indices. A process attaches with
+ * rtmem_region_attach(), which validates the header and every descriptor once
+ * and keeps a private, trusted copy of the geometry in the handle; the fast
+ * paths read geometry from that copy and only heads, links and state words
+ * from shared memory, and bounds-check each index they read there.
+ *
+ * Block state words (one 64-bit word per slab block and per buddy min-block):
+ *
+ *   bits  0..7   state      (RTMEM_BLK_*)
+ *   bits  8..15  order      (buddy only: log2 of the block size)
+ *   bits 16..31  slot       (owner: client slot, 0 = the daemon)
+ *   bits 32..63  generation (owner: generation of that slot)
+ *
+ * An owner is the value (generation << 32 | slot << 16), see rtmem_owner().
+ */
+#ifndef RTMEM_REGION_H
+#define RTMEM_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RTMEM_MAX_CLASSES 32u
+#define RTMEM_MIN_ORDER 4u  /* smallest buddy block: 16 B */
+#define RTMEM_MAX_ORDER 40u /* largest buddy block: 1 TiB */
+#define RTMEM_MAX_BLOCKS 0x7fffffffu /* per class, and buddy min-blocks */
+
+/* Block states (low byte of a state word). */
+enum rtmem_blk_state {
+	RTMEM_BLK_FREE = 1,       /* on a free list */
+	RTMEM_BLK_ALLOC = 2,      /* handed out; owner recorded */
+	RTMEM_BLK_CHECKOUT = 3,   /* taken by the memory tester (slab: still listed) */
+	RTMEM_BLK_CHECKOUT_U = 4, /* slab: tester's, and popped off the list meanwhile */
+	RTMEM_BLK_BAD = 5,        /* quarantined forever (slab: may still be listed) */
+	RTMEM_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
+	RTMEM_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
+};
+
+/* Size-to-class policy for rtmem_slab_class_for(). */
+enum rtmem_class_policy {
+	RTMEM_POLICY_EXACT = 0,    /* the smallest class whose size fits, only if it is the exact size */
+	RTMEM_POLICY_NEXT_FIT = 1, /* the smallest class whose size fits */
+};
+
+/* Flags of rtmem_slab_alloc() and rtmem_buddy_alloc(). */
+#define RTMEM_ALLOC_RESERVE 0x1u /* the caller may take the reserve */
+
+struct rtmem_slab_desc {
+	uint32_t size;    /* block size in bytes, a multiple of align */
+	uint32_t count;   /* number of blocks */
+	uint32_t align;   /* alignment in bytes, a power of two 8..4096; 0 = the
+			   * largest power of two dividing size (at most 4096) */
+	uint32_t reserve; /* blocks kept for RTMEM_ALLOC_RESERVE callers */
+};
+
+struct rtmem_buddy_desc {
+	uint64_t size;      /* bytes managed; 0 = no buddy area. Rounded down to 2^min_order */
+	uint32_t min_order; /* log2 of the smallest block */
+	uint32_t max_order; /* log2 of the largest block */
+	uint64_t reserve;   /* bytes kept for RTMEM_ALLOC_RESERVE callers */
+};
+
+struct rtmem_pool_desc {
+	uint32_t nclasses;       /* slab classes in use, sizes strictly increasing */
+	uint32_t policy;         /* enum rtmem_class_policy */
+	uint32_t nslots;         /* client slots in the region (1..65535) */
+	uint32_t flags;          /* reserved, 0 */
+	struct rtmem_slab_desc classes[RTMEM_MAX_CLASSES];
+	struct rtmem_buddy_desc buddy;
+};
+
+/* Exact footprint of a region, computed before anything is mapped. */
+struct rtmem_footprint {
+	uint64_t meta; /* header, control lines, index and state arrays */
+	uint64_t data; /* bytes handed out to users, including alignment padding */
+	uint64_t total;
+};
+
+/* Per class or per order figures. in_use/free are blocks of that class/order. */
+struct rtmem_class_stats {
+	uint64_t size;     /* block size in bytes */
+	uint64_t count;    /* slab: blocks in class; buddy: 0 */
+	uint64_t in_use;   /* allocated blocks */
+	uint64_t free;     /* blocks on the free list */
+	uint64_t hwm;      /* highest in_use seen */
+	uint64_t failed;   /* allocations that found nothing */
+	uint64_t bad;      /* quarantined blocks */
+	uint64_t checkout; /* blocks with the tester */
+};
+
+struct rtmem_region_stats {
+	uint32_t nclasses;
+	uint32_t min_order, max_order; /* buddy orders, 0/0 if none */
+	struct rtmem_class_stats cls[RTMEM_MAX_CLASSES];
+	struct rtmem_class_stats order[RTMEM_MAX_ORDER + 1];
+	uint64_t buddy_size;         /* bytes in the buddy area */
+	uint64_t buddy_free;         /* bytes free in the buddy area */
+	uint64_t buddy_largest_free; /* largest free buddy block (fragmentation) */
+	uint64_t buddy_repairs;      /* free-list rebuilds after a dead lock owner */
+};
+
+struct rtmem_region;
+
+/* Owner word value of (slot, generation). slot 0 is the daemon. */
+static inline uint64_t rtmem_owner(uint32_t slot, uint32_t gen)
+{
+	return ((uint64_t)gen << 32) | ((uint64_t)(slot & 0xffffu) << 16);
+}
+
+/*
+ * rtmem_region_layout() - validate a pool description and compute its footprint.
+ * Context: any; pure computation.
+ * Return: 0, or -EINVAL (bad description), -EOVERFLOW (sizes overflow 64 bits
+ * or a class has more than RTMEM_MAX_BLOCKS blocks); *ret untouched on error.
+ */
+int rtmem_region_layout(const struct rtmem_pool_desc *desc, struct rtmem_footprint *ret);
+
+/*
+ * rtmem_region_format() - lay out a new region in @mem (footprint total bytes,
+ * page aligned, zero or not), every block free, buddy lock initialised
+ * process-shared, robust and priority-inheriting.
+ * Context: setup only; touches every metadata page.
+ * Return: 0, -EINVAL (bad description or @mem misaligned), -ENOSPC (@size below
+ * the footprint), or a -errno from pthread mutex initialisation.
+ */
+int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *desc);
+
+/*
+ * rtmem_region_attach() - validate the region at @mem and make a handle.
+ * Checks the magic, version, layout hash and every offset and count against @size.
+ * Context: setup only; allocates the handle with malloc.
+ * Return: 0, -EBADMSG (not a region or version/layout mismatch, including the
+ * other side's ABI), -EUCLEAN (geometry out of bounds), -ENOMEM.
+ */
+int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret);
+
+/* rtmem_region_detach() - free the handle; accepts NULL. Does not unmap. */
+void rtmem_region_detach(struct rtmem_region *r);
+
+/* Base address and size the handle was attached at. Context: any, RT-safe. */
+void *rtmem_region_base(const struct rtmem_region *r);
+size_t rtmem_region_size(const struct rtmem_region *r);
+uint32_t rtmem_region_nclasses(const struct rtmem_region *r);
+uint32_t rtmem_region_nslots(const struct rtmem_region *r);
+/* Block size of class @cls, 0 if out of range. */
+uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls);
+
+/*
+ * rtmem_slab_class_for() - class index for a request of @size bytes.
+ * Context: RT-safe, O(log classes), reads only the private handle.
+ * Return: class index, or -ENOENT if no class fits under @policy.
+ */
+int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy);
+
+/*
+ * rtmem_slab_alloc() - pop a block of class @cls for @owner.
+ * Context: RT-safe, lock-free, no system call. O(1): one CAS on the class head
+ * (retried only under contention) and one CAS on the block's state word.
+ * Return: 0 and *ret set, -ENOMEM (class empty or only the reserve left and
+ * no RTMEM_ALLOC_RESERVE), -EINVAL (@cls out of range), -EUCLEAN (an index or
+ * state read from shared memory is corrupt). *ret untouched on error.
+ */
+int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
+
+/*
+ * rtmem_slab_free() - return a slab block owned by @owner.
+ * Context: RT-safe, lock-free, no system call, O(1).
+ * Return: 0, -EFAULT (@p is not a slab block start in this region), -EALREADY
+ * (block is not allocated: double free), -EPERM (allocated to another owner).
+ * Nothing is changed on error.
+ */
+int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner);
+
+/*
+ * rtmem_buddy_alloc() - allocate a buddy block of at least @size bytes.
+ * Context: RT-safe but takes the region's PI robust mutex; bounded: at most
+ * (max_order - min_order) splits. Repairs the free lists if the previous lock
+ * owner died inside the lock.
+ * Return: 0 and *ret set, -ENOMEM (nothing free that large, or only the
+ * reserve), -E2BIG (@size above the largest block), -ENODEV (no buddy area),
+ * -ENOTRECOVERABLE (the lock is unusable), -EUCLEAN (corruption found).
+ */
+int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsigned flags, void **ret);
+
+/*
+ * rtmem_buddy_free() - return a buddy block owned by @owner and coalesce.
+ * Context: as rtmem_buddy_alloc(); at most (max_order - min_order) merges.
+ * Return: 0, -EFAULT (not a buddy block start), -EALREADY (not allocated),
+ * -EPERM (another owner's), -ENOTRECOVERABLE.
+ */
+int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
+
+/* Size of the allocated block at @p (slab or buddy), 0 if @p is not one. RT-safe. */
+size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p);
+
+/*
+ * rtmem_region_free() - free @p, slab or buddy, whichever holds it.
+ * Context/Return: as rtmem_slab_free() or rtmem_buddy_free().
+ */
+int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner);
+
+/*
+ * rtmem_region_reclaim() - free every block owned by @owner (a dead client).
+ * Blocks the tester holds or that are bad are not touched.
+ * Context: daemon, not RT; O(blocks); takes the buddy lock.
+ * Return: number of blocks reclaimed (>= 0), bytes in *ret_bytes (may be NULL),
+ * or -ENOTRECOVERABLE / -EUCLEAN.
+ */
+long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes);
+
+/*
+ * Memory tester interface. A block is named by its offset from the region base.
+ *
+ * rtmem_region_next_block() - the first block at or after @offset (any state),
+ *   for the tester's sweep. Return: 0 with *ret_off and *ret_len, -ENOENT past the end.
+ * rtmem_region_checkout() - take the free block at @offset out of service for
+ *   testing. Slab blocks stay listed (an allocator that pops one hands it to the
+ *   tester and pops again, at most once per checked-out block). Buddy blocks of
+ *   any order are unlinked under the lock.
+ *   Return: 0 and *ret_len, -EBUSY (not free), -EFAULT (no block starts there).
+ * rtmem_region_checkin() - give a checked-out block back to service.
+ *   Return: 0, -EINVAL (not checked out).
+ * rtmem_region_mark_bad() - quarantine forever the smallest unit holding the
+ *   byte at @offset: the slab block, or the buddy min-block (the rest of a
+ *   larger free or checked-out buddy block is split off and freed). Works on
+ *   free and checked-out blocks (the tester's fault path, and the bad-block
+ *   list at startup). Return: 0, -EALREADY (already bad), -EBUSY (allocated),
+ *   -EFAULT (no block there).
+ * Context: daemon tester thread, not RT; buddy calls take the lock.
+ */
+int rtmem_region_next_block(const struct rtmem_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len);
+int rtmem_region_checkout(struct rtmem_region *r, uint64_t offset, uint64_t *ret_len);
+int rtmem_region_checkin(struct rtmem_region *r, uint64_t offset);
+int rtmem_region_mark_bad(struct rtmem_region *r, uint64_t offset);
+
+/*
+ * rtmem_region_stats() - per class/order figures. Slab counters are read
+ * without locks (each is atomic; the set is not a snapshot); buddy figures
+ * under the buddy lock.
+ * Context: not on the RT path (takes the buddy lock); O(classes + orders).
+ */
+void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats *ret);
+
+/*
+ * rtmem_region_check() - verify every invariant: each block in exactly one
+ * state, free lists and counters agree with the state table, no index out of
+ * bounds, no list cycle. Never crashes on a corrupt region. Must run while no
+ * one mutates the region (tests; the daemon when quiescent).
+ * Context: not RT; O(blocks); allocates a bitmap with malloc.
+ * Return: 0 if consistent, -EUCLEAN with the first violation written to
+ * @msg (NUL-terminated, at most @len bytes), -ENOMEM.
+ */
+int rtmem_region_check(const struct rtmem_region *r, char *msg, size_t len);
+
+/*
+ * Test hook: when set, rtmem_buddy_alloc()/free() call it with the lock held
+ * after the first shared-state write, so a test can kill the process there.
+ * Not used by the daemon or clients.
+ */
+extern void (*rtmem_buddy_test_hook)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RTMEM_REGION_H */

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * region_int.h - the shared-memory layout of a region and the private handle.
+ * Internal to lib/: region.c (layout, format, attach, stats), slab.c, buddy.c,
+ * check.c.
+ *
+ * Layout (offsets from the region base, every part 64-byte aligned):
+ *
+ *   rg_hdr                                   header, geometry, offsets
+ *   rg_class[nclasses]                       one control line + one descriptor line each
+ *   rg_buddy                                 lock, per-order lists and counters (if any)
+ *   per class: uint32_t next[count]          free-list links, outside user data
+ *              uint64_t state[count]         state + owner words
+ *   buddy:     struct rg_link link[nmin]     doubly linked free lists (min-block index)
+ *              uint64_t state[nmin]          state + order + owner words
+ *   data (page aligned): class 0 .. class n-1 (each page aligned), buddy area
+ *
+ * Everything in shared memory is written by the daemon at format time; after
+ * that clients write only heads, links, state words and counters. The
+ * geometry is copied into the private handle at attach, after validation, and
+ * never read from shared memory again. The handle also holds a private page ->
+ * class table (one byte per data page) so that a free finds its class in O(1)
+ * without trusting anything a client could have overwritten.
+ */
+#ifndef RTMEM_REGION_INT_H
+#define RTMEM_REGION_INT_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "region.h"
+
+#define RG_MAGIC 0x3147524d454d5452ull /* "RTMEMRG1" little-endian */
+#define RG_VERSION 1u
+#define RG_PAGE 4096u
+#define RG_LINE 64u
+#define RG_NIL 0xffffffffu
+#define RG_PAGE_BUDDY 0xfeu /* pagecls value: page belongs to the buddy area */
+#define RG_PAGE_NONE 0xffu  /* pagecls value: padding */
+
+/* State word fields. */
+#define RG_ST(w) ((uint32_t)((w) & 0xffu))
+#define RG_ORD(w) ((uint32_t)(((w) >> 8) & 0xffu))
+#define RG_OWNER(w) ((w) & ~(uint64_t)0xffffu)
+#define RG_WORD(st, ord, owner) ((uint64_t)(st) | ((uint64_t)(ord) << 8) | (owner))
+
+/* Slab head: 32-bit index (low) + 32-bit ABA tag (high). */
+#define RG_HEAD_IDX(h) ((uint32_t)(h))
+#define RG_HEAD_NEXT(h, idx) ((((h) + (1ull << 32)) & ~0xffffffffull) | (uint64_t)(idx))
+
+struct rg_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;     /* sizeof(struct rg_hdr) */
+	uint64_t layout_hash;  /* hash of struct sizes/offsets and ABI, see rg_layout_hash() */
+	uint64_t total_size;   /* bytes: the footprint total */
+	uint32_t nclasses;     /* 0..RTMEM_MAX_CLASSES */
+	uint32_t policy;       /* enum rtmem_class_policy */
+	uint32_t nslots;       /* client slots */
+	uint32_t has_buddy;    /* 0 or 1 */
+	uint64_t classes_off;  /* rg_class[nclasses] */
+	uint64_t buddy_off;    /* rg_buddy, 0 if none */
+	uint64_t slots_off;    /* reserved for the client slot table, 0 */
+	uint64_t data_off;     /* page aligned */
+	uint64_t data_size;    /* bytes, multiple of RG_PAGE */
+	uint64_t meta_size;    /* bytes before data_off */
+	uint64_t pad[4];
+};
+static_assert(sizeof(struct rg_hdr) == 128, "rg_hdr is two cache lines");
+
+/* One slab class: a control line written by everyone, a descriptor line read-only. */
+struct rg_class {
+	/* line 0: the hot line. head and its counters share it: after the CAS
+	 * on head the line is already held exclusively. */
+	_Atomic uint64_t head;    /* RG_HEAD: index of the first free block + ABA tag */
+	_Atomic uint64_t in_use;  /* blocks allocated */
+	_Atomic uint64_t hwm;     /* highest in_use */
+	_Atomic uint64_t failed;  /* allocations that found the class empty */
+	_Atomic uint32_t waiters; /* threads in a timed allocation (futex users) */
+	_Atomic uint32_t seq;     /* futex word: bumped on every free when waiters */
+	_Atomic uint64_t bad;      /* quarantined blocks */
+	_Atomic uint64_t checkout; /* blocks with the tester */
+	uint64_t pad0;
+	/* line 1: descriptor, written at format only */
+	uint32_t size;    /* block size, bytes */
+	uint32_t count;   /* blocks */
+	uint32_t align;   /* bytes */
+	uint32_t reserve; /* blocks kept for RTMEM_ALLOC_RESERVE */
+	uint64_t data_off;  /* first block */
+	uint64_t next_off;  /* uint32_t[count] */
+	uint64_t state_off; /* uint64_t[count] */
+	uint64_t area_size; /* bytes of data pages of this class */
+	uint64_t pad1[2];
+};
+static_assert(sizeof(struct rg_class) == 2 * RG_LINE, "rg_class is two cache lines");
+static_assert(offsetof(struct rg_class, size) == RG_LINE, "descriptor on its own line");
+
+struct rg_link {
+	uint32_t prev, next; /* min-block indices, RG_NIL at the ends */
+};
+
+/* The buddy area's control block. Everything but the descriptor is guarded by lock. */
+struct rg_buddy {
+	pthread_mutex_t lock; /* process-shared, robust, PTHREAD_PRIO_INHERIT */
+	char pad_lock[RG_LINE - (sizeof(pthread_mutex_t) % RG_LINE)];
+	/* descriptor, written at format only */
+	uint32_t min_order, max_order;
+	uint64_t nmin;      /* min-blocks */
+	uint64_t data_off;  /* first byte of the area */
+	uint64_t link_off;  /* struct rg_link[nmin] */
+	uint64_t state_off; /* uint64_t[nmin] */
+	uint64_t reserve;   /* bytes kept for RTMEM_ALLOC_RESERVE */
+	uint64_t pad0[2];
+	/* under lock */
+	uint64_t nonempty;   /* bit k set <=> head[k] != RG_NIL */
+	uint64_t free_bytes; /* sum of free block sizes */
+	uint64_t repairs;    /* rebuilds after EOWNERDEAD */
+	uint64_t pad1[5];
+	uint32_t head[RTMEM_MAX_ORDER + 1]; /* per order: first free block */
+	uint32_t pad2[7];
+	uint64_t nfree[RTMEM_MAX_ORDER + 1];
+	uint64_t in_use[RTMEM_MAX_ORDER + 1];
+	uint64_t hwm[RTMEM_MAX_ORDER + 1];
+	uint64_t bad[RTMEM_MAX_ORDER + 1];
+	uint64_t checkout[RTMEM_MAX_ORDER + 1];
+	_Atomic uint64_t failed[RTMEM_MAX_ORDER + 1]; /* bumped without lock too */
+};
+
+/* Private, validated geometry of one class (the fast path reads only this). */
+struct rg_cls {
+	struct rg_class *ctl;
+	_Atomic uint32_t *next;
+	_Atomic uint64_t *state;
+	char *data;
+	uint64_t data_off; /* offset of data from the region base */
+	uint32_t size, count, reserve, pad;
+};
+
+struct rtmem_region {
+	char *base;
+	size_t size;
+	struct rg_hdr *hdr;
+	uint32_t nclasses, nslots;
+	uint32_t policy, pad;
+	uint64_t data_off, data_size; /* for pointer -> block lookups */
+	uint8_t *pagecls; /* private: data page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */
+	struct rg_cls cls[RTMEM_MAX_CLASSES];
+	/* buddy, NULL bdy if none */
+	struct rg_buddy *bdy;
+	struct rg_link *link;
+	_Atomic uint64_t *bstate;
+	char *bdata;
+	uint64_t bdata_off, nmin;
+	uint32_t min_order, max_order;
+};
+
+uint64_t rg_layout_hash(void);
+
+/* buddy.c: rebuild lists and counters from the state table (lock held). */
+int rg_buddy_rebuild(struct rtmem_region *r);
+int rg_buddy_lock(struct rtmem_region *r);
+void rg_buddy_unlock(struct rtmem_region *r);
+long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes);
+int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len);
+int rg_buddy_checkin(struct rtmem_region *r, uint64_t i);
+int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m);
+bool rg_buddy_containing(const struct rtmem_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k);
+int rg_slab_checkout(struct rtmem_region *r, uint32_t c, uint32_t idx);
+int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx);
+int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx);
+long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner);
+
+/* Where does offset @off (from base) fall? Return 0 with class/index, 1 for a
+ * buddy min-block index, -EFAULT otherwise. Checks block-start alignment. */
+int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx);
+
+#endif /* RTMEM_REGION_INT_H */

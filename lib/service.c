@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * service.c - the daemon's side of a region: reclaiming a dead client's blocks
+ * and lending free blocks to the memory tester. Not on any RT path.
+ *
+ * Blocks are named by their offset from the region base. The tester sweeps
+ * with rtmem_region_next_block() and takes one free block at a time with
+ * rtmem_region_checkout(); slab.c and buddy.c keep allocations from ever
+ * waiting on it.
+ */
+#include <errno.h>
+
+#include "region_int.h"
+
+long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes)
+{
+	uint64_t bytes = 0;
+	long n = 0;
+
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		long k = rg_slab_reclaim(r, c, owner);
+
+		n += k;
+		bytes += (uint64_t)k * r->cls[c].size;
+	}
+	if (r->bdy) {
+		long k = rg_buddy_reclaim(r, owner, &bytes);
+
+		if (k < 0)
+			return k;
+		n += k;
+	}
+	if (ret_bytes)
+		*ret_bytes = bytes;
+	return n;
+}
+
+static int next_buddy(struct rtmem_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
+{
+	uint64_t rel = offset > r->bdata_off ? offset - r->bdata_off : 0, i;
+	uint64_t m = (rel + (1ull << r->min_order) - 1) >> r->min_order;
+	uint32_t k;
+	int rc = rg_buddy_lock(r);
+
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	if (m < r->nmin && rg_buddy_containing(r, m, &i, &k)) {
+		if (i < m) { /* starts before: take the next block */
+			i += 1ull << (k - r->min_order);
+			if (i >= r->nmin || !rg_buddy_containing(r, i, &i, &k))
+				i = r->nmin;
+		}
+		if (i < r->nmin) {
+			*ret_off = r->bdata_off + (i << r->min_order);
+			*ret_len = 1ull << k;
+			rc = 0;
+		}
+	}
+	rg_buddy_unlock(r);
+	return rc;
+}
+
+int rtmem_region_next_block(const struct rtmem_region *rc_, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
+{
+	struct rtmem_region *r = (struct rtmem_region *)rc_;
+
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
+		uint64_t end = k->data_off + (uint64_t)k->count * k->size, idx;
+
+		if (offset >= end)
+			continue;
+		idx = offset > k->data_off ? (offset - k->data_off + k->size - 1) / k->size : 0;
+		if (idx >= k->count)
+			continue;
+		*ret_off = k->data_off + idx * k->size;
+		*ret_len = k->size;
+		return 0;
+	}
+	if (r->bdy)
+		return next_buddy(r, offset, ret_off, ret_len);
+	return -ENOENT;
+}
+
+int rtmem_region_checkout(struct rtmem_region *r, uint64_t offset, uint64_t *ret_len)
+{
+	uint64_t idx;
+	uint32_t c;
+	int kind = rg_locate(r, offset, &c, &idx);
+
+	if (kind == 0) {
+		int rc = rg_slab_checkout(r, c, (uint32_t)idx);
+
+		if (rc == 0)
+			*ret_len = r->cls[c].size;
+		return rc;
+	}
+	if (kind == 1)
+		return rg_buddy_checkout(r, idx, ret_len);
+	return -EFAULT;
+}
+
+int rtmem_region_checkin(struct rtmem_region *r, uint64_t offset)
+{
+	uint64_t idx;
+	uint32_t c;
+	int kind = rg_locate(r, offset, &c, &idx);
+
+	if (kind == 0)
+		return rg_slab_checkin(r, c, (uint32_t)idx);
+	if (kind == 1)
+		return rg_buddy_checkin(r, idx);
+	return -EINVAL;
+}
+
+int rtmem_region_mark_bad(struct rtmem_region *r, uint64_t offset)
+{
+	uint64_t idx;
+	uint32_t c;
+	int kind;
+
+	/* Any byte of a block names it: round down to the slab block or min-block. */
+	for (c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
+
+		if (offset >= k->data_off && offset < k->data_off + (uint64_t)k->count * k->size) {
+			offset -= (offset - k->data_off) % k->size;
+			break;
+		}
+	}
+	if (r->bdy && offset >= r->bdata_off)
+		offset -= (offset - r->bdata_off) & ((1ull << r->min_order) - 1);
+	kind = rg_locate(r, offset, &c, &idx);
+	if (kind == 0)
+		return rg_slab_mark_bad(r, c, (uint32_t)idx);
+	if (kind == 1)
+		return rg_buddy_mark_bad(r, idx);
+	return -EFAULT;
+}
