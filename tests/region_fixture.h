@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* region_fixture.h - helpers shared by the allocator core's tests. */
+#ifndef RTMEM_TEST_REGION_FIXTURE_H
+#define RTMEM_TEST_REGION_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "region.h"
+
+/* A small pool: three slab classes and a 64 KiB buddy area of 64 B..16 KiB. */
+static inline struct rtmem_pool_desc fixture_desc(void)
+{
+	struct rtmem_pool_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.nclasses = 3;
+	d.nslots = 16;
+	d.policy = RTMEM_POLICY_NEXT_FIT;
+	d.classes[0] = (struct rtmem_slab_desc){ .size = 32, .count = 100 };
+	d.classes[1] = (struct rtmem_slab_desc){ .size = 256, .count = 40 };
+	d.classes[2] = (struct rtmem_slab_desc){ .size = 4096, .count = 8 };
+	d.buddy = (struct rtmem_buddy_desc){ .size = 64 * 1024, .min_order = 6, .max_order = 14 };
+	return d;
+}
+
+/* Map anonymous memory for @d and format it; the caller attaches. */
+static inline void *fixture_map(const struct rtmem_pool_desc *d, size_t *ret_size)
+{
+	struct rtmem_footprint fp;
+	void *mem;
+
+	if (rtmem_region_layout(d, &fp) < 0)
+		return NULL;
+	mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	if (rtmem_region_format(mem, fp.total, d) < 0) {
+		munmap(mem, fp.total);
+		return NULL;
+	}
+	*ret_size = fp.total;
+	return mem;
+}
+
+/* Fail the test with the checker's message if the region is inconsistent. */
+#define assert_region_ok(r)                                                       \
+	do {                                                                      \
+		char msg_[256];                                                   \
+		int rc_ = rtmem_region_check((r), msg_, sizeof(msg_));            \
+		if (rc_ != 0)                                                     \
+			fail_msg("region check failed (%d): %s", rc_, msg_);      \
+	} while (0)
+
+/* Seed from RTMEM_SEED or the clock; always printed so a failure can be replayed. */
+static inline unsigned fixture_seed(const char *what)
+{
+	const char *env = getenv("RTMEM_SEED");
+	unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL) ^ (unsigned)getpid();
+
+	printf("# %s: seed %u (replay with RTMEM_SEED=%u)\n", what, seed, seed);
+	return seed;
+}
+
+#endif

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_region.c - unit tests of the allocator core: layout, format, attach,
+ * slab and buddy paths with every error, tester checkout, reclaim, stats, and
+ * the checker finding deliberately corrupted regions.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "region_fixture.h"
+#include "region_int.h"
+
+struct fx {
+	struct rtmem_pool_desc d;
+	void *mem;
+	size_t size;
+	struct rtmem_region *r;
+};
+
+static const uint64_t A = 0x10000, B = 0x20000; /* owners: slot 1 gen 0, slot 2 gen 0 */
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->d = fixture_desc();
+	f->mem = fixture_map(&f->d, &f->size);
+	assert_non_null(f->mem);
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &f->r), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	rtmem_region_detach(f->r);
+	munmap(f->mem, f->size);
+	free(f);
+	return 0;
+}
+
+static void test_layout_rejects_bad_descriptions(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_footprint fp = { 1, 2, 3 };
+
+	(void)state;
+	d.classes[1].size = 32; /* not increasing */
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.classes[0].size = 12; /* not a multiple of 8 */
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.classes[0].count = 0;
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.classes[0].reserve = 100; /* reserve must leave something */
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.classes[2].align = 8192;
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.buddy.min_order = 15; /* min > max */
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.buddy.size = 8192; /* below one max block */
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.nslots = 0;
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.nclasses = 0;
+	d.buddy.size = 0; /* nothing at all */
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.nclasses = RTMEM_MAX_CLASSES + 1;
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d = fixture_desc();
+	d.classes[2].count = RTMEM_MAX_BLOCKS + 1u;
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EOVERFLOW);
+	d = fixture_desc();
+	d.classes[2] = (struct rtmem_slab_desc){ .size = 0xfffff000u, .count = RTMEM_MAX_BLOCKS };
+	d.buddy = (struct rtmem_buddy_desc){ .size = 1ull << 40, .min_order = 10, .max_order = 40 };
+	assert_int_equal(rtmem_region_layout(&d, &fp), 0); /* big but representable */
+	assert_true(fp.total > (1ull << 40));
+	assert_int_equal(fp.meta + fp.data, fp.total);
+}
+
+static void test_layout_footprint_is_exact(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_footprint fp;
+
+	assert_int_equal(rtmem_region_layout(&f->d, &fp), 0);
+	assert_int_equal(fp.total, f->size);
+	assert_int_equal(fp.meta % 4096, 0);
+	/* data: every class rounded to pages, plus the buddy area */
+	assert_int_equal(fp.data, 4096 * 1 + 4096 * 3 + 8 * 4096 + 64 * 1024);
+	assert_int_equal(rtmem_region_format(f->mem, f->size - 1, &f->d), -ENOSPC);
+	assert_int_equal(rtmem_region_format((char *)f->mem + 64, f->size - 64, &f->d), -EINVAL);
+}
+
+static void test_attach_rejects_foreign_or_corrupt_header(void **state)
+{
+	struct fx *f = *state;
+	struct rg_hdr *h = f->mem;
+	struct rtmem_region *r = NULL;
+	struct rg_hdr saved = *h;
+
+	assert_int_equal(rtmem_region_attach(f->mem, 16, &r), -EBADMSG);
+	h->magic ^= 1;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EBADMSG);
+	*h = saved;
+	h->version = 99;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EBADMSG);
+	*h = saved;
+	h->layout_hash ^= 1;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EBADMSG);
+	*h = saved;
+	h->nclasses = 200;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EUCLEAN);
+	*h = saved;
+	h->data_off += 4096;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EUCLEAN);
+	*h = saved;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size - 4096, &r), -EUCLEAN); /* truncated */
+	/* a descriptor changed behind our back: geometry no longer matches */
+	struct rg_class *k = (struct rg_class *)((char *)f->mem + h->classes_off) + 1;
+	k->count = 1000000;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EUCLEAN);
+	k->count = 40;
+	k->next_off += 64;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EUCLEAN);
+	k->next_off -= 64;
+	assert_null(r);
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), 0);
+	rtmem_region_detach(r);
+	rtmem_region_detach(NULL);
+}
+
+static void test_slab_class_for_policies(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(rtmem_slab_class_for(f->r, 1, RTMEM_POLICY_NEXT_FIT), 0);
+	assert_int_equal(rtmem_slab_class_for(f->r, 32, RTMEM_POLICY_NEXT_FIT), 0);
+	assert_int_equal(rtmem_slab_class_for(f->r, 33, RTMEM_POLICY_NEXT_FIT), 1);
+	assert_int_equal(rtmem_slab_class_for(f->r, 4096, RTMEM_POLICY_NEXT_FIT), 2);
+	assert_int_equal(rtmem_slab_class_for(f->r, 4097, RTMEM_POLICY_NEXT_FIT), -ENOENT);
+	assert_int_equal(rtmem_slab_class_for(f->r, 256, RTMEM_POLICY_EXACT), 1);
+	assert_int_equal(rtmem_slab_class_for(f->r, 255, RTMEM_POLICY_EXACT), -ENOENT);
+	assert_int_equal(rtmem_slab_class_size(f->r, 1), 256);
+	assert_int_equal(rtmem_slab_class_size(f->r, 3), 0);
+}
+
+static void test_slab_alloc_until_empty_then_free_all(void **state)
+{
+	struct fx *f = *state;
+	void *p[100], *q = (void *)1;
+	struct rtmem_region_stats s;
+
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &p[i]), 0);
+		assert_int_equal(((uintptr_t)p[i]) % 32, 0);
+		assert_int_equal(rtmem_region_block_size(f->r, p[i]), 32);
+		memset(p[i], 0xa5, 32); /* user data never touches the lists */
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(p[i], p[j]);
+	}
+	assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &q), -ENOMEM);
+	assert_ptr_equal(q, (void *)1); /* untouched on error */
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.cls[0].in_use, 100);
+	assert_int_equal(s.cls[0].free, 0);
+	assert_int_equal(s.cls[0].hwm, 100);
+	assert_int_equal(s.cls[0].failed, 1);
+	assert_region_ok(f->r);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(rtmem_slab_free(f->r, p[i], A), 0);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.cls[0].in_use, 0);
+	assert_int_equal(s.cls[0].free, 100);
+	assert_int_equal(s.cls[0].hwm, 100);
+	assert_region_ok(f->r);
+}
+
+static void test_slab_free_errors_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	void *p, *q;
+	int x;
+
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), 0);
+	assert_int_equal(rtmem_slab_alloc(f->r, 9, A, 0, &q), -EINVAL);
+	assert_int_equal(rtmem_slab_free(f->r, p, B), -EPERM);        /* not the owner */
+	assert_int_equal(rtmem_slab_free(f->r, (char *)p + 8, A), -EFAULT); /* not a block start */
+	assert_int_equal(rtmem_slab_free(f->r, &x, A), -EFAULT);     /* not in the region */
+	assert_int_equal(rtmem_slab_free(f->r, f->mem, A), -EFAULT); /* metadata */
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_slab_free(f->r, p, A), 0);
+	assert_int_equal(rtmem_slab_free(f->r, p, A), -EALREADY); /* double free */
+	assert_region_ok(f->r);
+	/* padding past the last block of a class (class 1: 40 x 256 B in 3 pages) */
+	char *c1 = (char *)f->mem + f->r->cls[1].data_off;
+	assert_int_equal(rtmem_slab_free(f->r, c1 + 40 * 256, A), -EFAULT);
+}
+
+static void test_slab_reserve_only_for_granted(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_region *r;
+	size_t size;
+	void *mem, *p[10];
+
+	(void)state;
+	d.classes[2].reserve = 3;
+	mem = fixture_map(&d, &size);
+	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[i]), 0);
+	assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[5]), -ENOMEM);
+	for (int i = 5; i < 8; i++)
+		assert_int_equal(rtmem_slab_alloc(r, 2, B, RTMEM_ALLOC_RESERVE, &p[i]), 0);
+	assert_int_equal(rtmem_slab_alloc(r, 2, B, RTMEM_ALLOC_RESERVE, &p[8]), -ENOMEM);
+	assert_region_ok(r);
+	rtmem_region_detach(r);
+	munmap(mem, size);
+}
+
+static void test_buddy_split_and_coalesce(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_region_stats s;
+	void *a, *b, *c;
+
+	assert_int_equal(rtmem_buddy_alloc(f->r, 1, A, 0, &a), 0); /* one min block: 64 B */
+	assert_int_equal(rtmem_region_block_size(f->r, a), 64);
+	assert_int_equal(rtmem_buddy_alloc(f->r, 100, A, 0, &b), 0);
+	assert_int_equal(rtmem_region_block_size(f->r, b), 128);
+	assert_int_equal(rtmem_buddy_alloc(f->r, 16384, B, 0, &c), 0);
+	assert_int_equal(((uintptr_t)c - (uintptr_t)f->r->bdata) % 16384, 0);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.order[6].in_use, 1);
+	assert_int_equal(s.order[7].in_use, 1);
+	assert_int_equal(s.order[14].in_use, 1);
+	assert_int_equal(s.buddy_free, 65536 - 64 - 128 - 16384);
+	assert_int_equal(s.buddy_largest_free, 16384);
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_buddy_free(f->r, a, A), 0);
+	assert_int_equal(rtmem_buddy_free(f->r, b, A), 0);
+	assert_int_equal(rtmem_buddy_free(f->r, c, B), 0);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.buddy_free, 65536);
+	assert_int_equal(s.order[14].free, 4); /* fully coalesced back */
+	assert_int_equal(s.order[6].hwm, 1);
+	assert_region_ok(f->r);
+}
+
+static void test_buddy_errors(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_region *r;
+	void *p, *q[4], *big;
+	size_t size;
+	void *mem;
+
+	assert_int_equal(rtmem_buddy_alloc(f->r, 16385, A, 0, &p), -E2BIG);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(rtmem_buddy_alloc(f->r, 16384, A, 0, &q[i]), 0);
+	assert_int_equal(rtmem_buddy_alloc(f->r, 64, A, 0, &p), -ENOMEM);
+	assert_int_equal(rtmem_buddy_free(f->r, q[0], B), -EPERM);
+	assert_int_equal(rtmem_buddy_free(f->r, (char *)q[0] + 64, A), -EFAULT); /* inside a block */
+	assert_int_equal(rtmem_buddy_free(f->r, (char *)q[0] + 1, A), -EFAULT);
+	assert_int_equal(rtmem_buddy_free(f->r, q[0], A), 0);
+	assert_int_equal(rtmem_buddy_free(f->r, q[0], A), -EALREADY);
+	/* a slab address is not a buddy block; rtmem_region_free dispatches */
+	assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &p), 0);
+	assert_int_equal(rtmem_buddy_free(f->r, p, A), -EFAULT);
+	assert_int_equal(rtmem_region_free(f->r, p, A), 0);
+	assert_int_equal(rtmem_region_free(f->r, q[1], A), 0);
+	assert_region_ok(f->r);
+	/* no buddy area at all */
+	d.buddy.size = 0;
+	mem = fixture_map(&d, &size);
+	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
+	assert_int_equal(rtmem_buddy_alloc(r, 64, A, 0, &big), -ENODEV);
+	rtmem_region_detach(r);
+	munmap(mem, size);
+}
+
+static void test_buddy_reserve(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_region *r;
+	size_t size;
+	void *mem, *p[4];
+
+	(void)state;
+	d.buddy.reserve = 16384;
+	mem = fixture_map(&d, &size);
+	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rtmem_buddy_alloc(r, 16384, A, 0, &p[i]), 0);
+	assert_int_equal(rtmem_buddy_alloc(r, 64, A, 0, &p[3]), -ENOMEM);
+	assert_int_equal(rtmem_buddy_alloc(r, 16384, B, RTMEM_ALLOC_RESERVE, &p[3]), 0);
+	assert_region_ok(r);
+	rtmem_region_detach(r);
+	munmap(mem, size);
+}
+
+static void test_reclaim_frees_exactly_the_owners_blocks(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_region_stats s;
+	uint64_t bytes = 0;
+	void *p;
+
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(rtmem_slab_alloc(f->r, (uint32_t)i % 3, i % 2 ? A : B, 0, &p), 0);
+		assert_int_equal(rtmem_buddy_alloc(f->r, 64u << (i % 4), i % 2 ? A : B, 0, &p), 0);
+	}
+	/* A held slab classes 1,0,2,1,0 and buddy 128,512,128,512,128 */
+	assert_int_equal(rtmem_region_reclaim(f->r, A, &bytes), 10);
+	assert_int_equal(bytes, 256 + 32 + 4096 + 256 + 32 + 128 + 512 + 128 + 512 + 128);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.cls[0].in_use + s.cls[1].in_use + s.cls[2].in_use, 5);
+	assert_int_equal(rtmem_region_reclaim(f->r, A, &bytes), 0);
+	assert_int_equal(rtmem_region_reclaim(f->r, B, NULL), 10);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.buddy_free, 65536);
+	assert_region_ok(f->r);
+}
+
+static void test_checkout_hands_block_to_tester_not_allocator(void **state)
+{
+	struct fx *f = *state;
+	struct rg_cls *k = &f->r->cls[2];
+	uint64_t off = k->data_off, len = 0;
+	void *p[8];
+
+	/* the head of class 2's list is block 0: check it out while listed */
+	assert_int_equal(rtmem_region_checkout(f->r, off, &len), 0);
+	assert_int_equal(len, 4096);
+	assert_int_equal(rtmem_region_checkout(f->r, off, &len), -EBUSY);
+	assert_region_ok(f->r);
+	for (int i = 0; i < 7; i++) {
+		assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &p[i]), 0);
+		assert_ptr_not_equal(p[i], (char *)f->mem + off); /* never the tester's block */
+	}
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &p[7]), -ENOMEM);
+	assert_int_equal(RG_ST(k->state[0]), RTMEM_BLK_CHECKOUT_U);
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_region_checkin(f->r, off), 0); /* pushed back */
+	assert_int_equal(rtmem_region_checkin(f->r, off), -EINVAL);
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &p[7]), 0);
+	assert_ptr_equal(p[7], (char *)f->mem + off);
+	assert_int_equal(rtmem_region_checkout(f->r, off, &len), -EBUSY); /* allocated */
+	assert_int_equal(rtmem_region_checkout(f->r, 12, &len), -EFAULT);
+	assert_region_ok(f->r);
+}
+
+static void test_mark_bad_slab_block_never_handed_out(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_region_stats s;
+	uint64_t off = f->r->cls[1].data_off + 256 * 5 + 17, len;
+	void *p;
+	int n = 0;
+
+	assert_int_equal(rtmem_region_mark_bad(f->r, off), 0); /* any byte names the block */
+	assert_int_equal(rtmem_region_mark_bad(f->r, off), -EALREADY);
+	while (rtmem_slab_alloc(f->r, 1, A, 0, &p) == 0) {
+		assert_ptr_not_equal(p, (char *)f->mem + f->r->cls[1].data_off + 256 * 5);
+		n++;
+	}
+	assert_int_equal(n, 39);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.cls[1].bad, 1);
+	assert_int_equal(s.cls[1].free, 0);
+	assert_region_ok(f->r);
+	/* tester's path: check out, fault found, quarantine */
+	assert_int_equal(rtmem_region_reclaim(f->r, A, NULL), 39);
+	off = f->r->cls[0].data_off;
+	assert_int_equal(rtmem_region_checkout(f->r, off, &len), 0);
+	assert_int_equal(rtmem_region_mark_bad(f->r, off + 4), 0);
+	assert_int_equal(rtmem_region_checkin(f->r, off), -EINVAL);
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &p), 0);
+	assert_int_equal(rtmem_region_mark_bad(f->r, (uint64_t)((char *)p - (char *)f->mem)), -EBUSY);
+}
+
+static void test_mark_bad_buddy_isolates_one_min_block(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_region_stats s;
+	uint64_t boff = f->r->bdata_off, off, len;
+	void *p;
+
+	/* a fault in the middle of the first 16 KiB free block */
+	assert_int_equal(rtmem_region_mark_bad(f->r, boff + 5000), 0);
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.order[6].bad, 1);
+	assert_int_equal(s.buddy_free, 65536 - 64);
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_region_mark_bad(f->r, boff + 5010), -EALREADY);
+	/* the tester's sweep: next block after the bad one, check out, check in */
+	assert_int_equal(rtmem_region_next_block(f->r, boff + 5000 / 64 * 64 + 1, &off, &len), 0);
+	assert_int_equal(off, boff + 5000 / 64 * 64 + 64);
+	assert_int_equal(rtmem_region_checkout(f->r, off, &len), 0);
+	assert_int_equal(rtmem_region_mark_bad(f->r, off + len - 1), 0); /* fault at its end */
+	assert_region_ok(f->r);
+	/* a whole allocation sweep never returns a bad min-block */
+	while (rtmem_buddy_alloc(f->r, 64, A, 0, &p) == 0) {
+		uint64_t o = (uint64_t)((char *)p - (char *)f->mem);
+		assert_true(o != boff + 5000 / 64 * 64 && o != off + len - 64);
+	}
+	rtmem_region_stats(f->r, &s);
+	assert_int_equal(s.order[6].in_use, 1024 - 2);
+	assert_region_ok(f->r);
+}
+
+static void test_next_block_sweeps_every_block_once(void **state)
+{
+	struct fx *f = *state;
+	uint64_t off = 0, len, n = 0, bytes = 0;
+	void *p;
+
+	assert_int_equal(rtmem_buddy_alloc(f->r, 200, A, 0, &p), 0); /* splits the first block */
+	while (rtmem_region_next_block(f->r, off, &off, &len) == 0) {
+		n++;
+		bytes += len;
+		off += len;
+	}
+	/* 148 slab blocks; buddy: 256, 256, 512, 1K, 2K, 4K, 8K, then 3 x 16K */
+	assert_int_equal(n, 148 + 10);
+	assert_int_equal(bytes, 100 * 32 + 40 * 256 + 8 * 4096 + 65536);
+}
+
+static void test_check_reports_corruption(void **state)
+{
+	struct fx *f = *state;
+	struct rg_cls *k = &f->r->cls[0];
+	char msg[256];
+	uint32_t saved;
+	uint64_t w;
+
+	saved = k->next[3];
+	k->next[3] = 2; /* 0 -> 1 -> 2 -> 3 -> 2: a cycle */
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "cycle"));
+	k->next[3] = 1000; /* out of bounds */
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "out of bounds"));
+	k->next[3] = saved;
+	w = k->state[7];
+	k->state[7] = RG_WORD(RTMEM_BLK_ALLOC, 0, A); /* allocated but listed */
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "block 7"));
+	k->state[7] = w;
+	atomic_fetch_add(&k->ctl->in_use, 1);
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "in_use"));
+	atomic_fetch_sub(&k->ctl->in_use, 1);
+	assert_region_ok(f->r);
+	/* buddy: a tail overwritten, a list head pointing nowhere */
+	w = f->r->bstate[1];
+	f->r->bstate[1] = RG_WORD(RTMEM_BLK_FREE, 6, 0);
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "not TAIL"));
+	f->r->bstate[1] = w;
+	saved = f->r->bdy->head[14];
+	f->r->bdy->head[14] = 0x7fffffff;
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "out of bounds"));
+	f->r->bdy->head[14] = saved;
+	assert_region_ok(f->r);
+}
+
+static void test_corrupt_shared_indices_do_not_crash_fast_paths(void **state)
+{
+	struct fx *f = *state;
+	struct rg_cls *k = &f->r->cls[1];
+	void *p = NULL;
+
+	atomic_store(&k->ctl->head, 0xdeadbeefull); /* head index out of bounds */
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
+	atomic_store(&k->ctl->head, 0);
+	k->next[0] = 77777; /* a link out of bounds */
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
+	k->next[0] = 1;
+	k->state[0] = 0x99; /* garbage state word */
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
+	assert_null(p);
+	/* buddy: a list head out of bounds */
+	f->r->bdy->head[14] = 0x7ffffff0;
+	assert_int_equal(rtmem_buddy_alloc(f->r, 16384, A, 0, &p), -EUCLEAN);
+	assert_null(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_layout_rejects_bad_descriptions),
+		cmocka_unit_test_setup_teardown(test_layout_footprint_is_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_rejects_foreign_or_corrupt_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slab_class_for_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slab_alloc_until_empty_then_free_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slab_free_errors_change_nothing, setup, teardown),
+		cmocka_unit_test(test_slab_reserve_only_for_granted),
+		cmocka_unit_test_setup_teardown(test_buddy_split_and_coalesce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buddy_errors, setup, teardown),
+		cmocka_unit_test(test_buddy_reserve),
+		cmocka_unit_test_setup_teardown(test_reclaim_frees_exactly_the_owners_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkout_hands_block_to_tester_not_allocator, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_bad_slab_block_never_handed_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_bad_buddy_isolates_one_min_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_block_sweeps_every_block_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_reports_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_shared_indices_do_not_crash_fast_paths, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
