@@ -297,6 +297,18 @@ static uint64_t release(struct rtmem_region *r, uint64_t i, uint32_t k, uint32_t
 	return i;
 }
 
+/* Freeing a non-head: inside a free block (merged after a first free) is a
+ * double free; inside an allocated block, a bad pointer. Lock held. */
+static int tail_error(const struct rtmem_region *r, uint64_t i)
+{
+	uint64_t h;
+	uint32_t k;
+
+	if (rg_buddy_containing(r, i, &h, &k) && RG_ST(ld(r, h)) == RTMEM_BLK_FREE)
+		return -EALREADY;
+	return -EFAULT;
+}
+
 int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
 {
 	uint64_t off = (uint64_t)((char *)p - r->base), i, w;
@@ -310,7 +322,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
 		return rc;
 	w = ld(r, i);
 	if (RG_ST(w) == RTMEM_BLK_TAIL)
-		rc = -EFAULT;
+		rc = tail_error(r, i);
 	else if (!head_ok(r, i, w))
 		rc = -EUCLEAN;
 	else if (RG_ST(w) != RTMEM_BLK_ALLOC)
