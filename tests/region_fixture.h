@@ -32,6 +32,7 @@ static inline void *fixture_map(const struct rtmem_pool_desc *d, size_t *ret_siz
 	struct rtmem_footprint fp;
 	void *mem;
 
+	*ret_size = 0;
 	if (rtmem_region_layout(d, &fp) < 0)
 		return NULL;
 	mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

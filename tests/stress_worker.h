@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stress_worker.h - the random alloc/free loop run by every thread or process
+ * of the concurrency tests, and the memory tester loop run beside them.
+ *
+ * Each worker stamps its blocks with its owner and a serial, and checks the
+ * stamp before freeing: two workers ever given the same block, or a block
+ * changed under its owner, is caught. Returns the number of errors.
+ */
+#ifndef RTMEM_TEST_STRESS_WORKER_H
+#define RTMEM_TEST_STRESS_WORKER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "region.h"
+
+#define SW_HELD 64
+
+struct sw_block {
+	uint64_t *p;
+	uint64_t stamp;
+};
+
+static inline uint64_t sw_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Free block @b after checking its stamp. Return: 0 or 1 (an error). */
+static inline int sw_release(struct rtmem_region *r, struct sw_block *b, uint64_t owner)
+{
+	int err = 0, rc;
+
+	if (b->p[0] != b->stamp || b->p[1] != ~b->stamp) {
+		fprintf(stderr, "block %p: stamp %#llx, expected %#llx\n", (void *)b->p,
+			(unsigned long long)b->p[0], (unsigned long long)b->stamp);
+		err = 1;
+	}
+	rc = rtmem_region_free(r, b->p, owner);
+	if (rc != 0) {
+		fprintf(stderr, "free %p: %d\n", (void *)b->p, rc);
+		err = 1;
+	}
+	return err;
+}
+
+/* Run @ops random operations; free everything at the end if @free_all. */
+static inline int sw_run(struct rtmem_region *r, uint64_t owner, uint64_t seed, long ops, bool free_all)
+{
+	struct sw_block held[SW_HELD];
+	unsigned n = 0, nclasses = rtmem_region_nclasses(r);
+	uint64_t s = seed | 1, serial = 0;
+	int errors = 0;
+
+	for (long i = 0; i < ops; i++) {
+		uint64_t x = sw_rand(&s);
+		void *p;
+		int rc;
+
+		if (n == SW_HELD || (n && x % 2)) {
+			unsigned h = (unsigned)(x >> 8) % n;
+
+			errors += sw_release(r, &held[h], owner);
+			held[h] = held[--n];
+			continue;
+		}
+		if (x % 5 == 0)
+			rc = rtmem_buddy_alloc(r, 16 + (x >> 16) % 8192, owner, 0, &p);
+		else
+			rc = rtmem_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
+		if (rc == -ENOMEM)
+			continue;
+		if (rc != 0) {
+			fprintf(stderr, "alloc: %d\n", rc);
+			errors++;
+			continue;
+		}
+		held[n].p = p;
+		held[n].stamp = owner ^ ++serial << 20;
+		held[n].p[0] = held[n].stamp;
+		held[n].p[1] = ~held[n].stamp;
+		n++;
+	}
+	while (free_all && n)
+		errors += sw_release(r, &held[--n], owner);
+	return errors;
+}
+
+/* The tester: sweep blocks, check each free one out, scribble, put it back. */
+static inline long sw_tester(struct rtmem_region *r, atomic_bool *stop)
+{
+	uint64_t off = 0, len;
+	long tested = 0;
+
+	while (!atomic_load(stop)) {
+		if (rtmem_region_next_block(r, off, &off, &len) < 0) {
+			off = 0;
+			continue;
+		}
+		if (rtmem_region_checkout(r, off, &len) == 0) {
+			uint64_t *w = (uint64_t *)((char *)rtmem_region_base(r) + off);
+
+			w[0] = 0x5a5a5a5a5a5a5a5aull; /* as a March test would */
+			w[len / 8 - 1] = 0xa5a5a5a5a5a5a5a5ull;
+			if (rtmem_region_checkin(r, off) != 0)
+				return -1;
+			tested++;
+		}
+		off += len;
+	}
+	return tested;
+}
+
+#endif

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_region_mp.c - several processes on one memfd-backed region, each
+ * mapping it at a different address, as the daemon and its clients do.
+ *
+ * - stress: N processes run random alloc/free; afterwards the checker passes
+ *   and every block is free again.
+ * - dead clients: processes exit holding blocks; reclaim by owner returns
+ *   exactly their blocks.
+ * - killed inside the buddy lock: a test hook SIGKILLs a process right after
+ *   its first shared write in rtmem_buddy_alloc() or rtmem_buddy_free(); the
+ *   next locker gets EOWNERDEAD, rebuilds the lists from the state table, and
+ *   the region is consistent with nothing lost.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "region_fixture.h"
+#include "stress_worker.h"
+
+#define NPROC 4
+#define OPS 20000
+
+struct shm {
+	int fd;
+	size_t size;
+	void *mem; /* the parent's mapping */
+	struct rtmem_region *r;
+};
+
+static int shm_setup(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_footprint fp;
+	struct shm *s = calloc(1, sizeof(*s));
+
+	assert_int_equal(rtmem_region_layout(&d, &fp), 0);
+	s->size = fp.total;
+	s->fd = memfd_create("rtmem-test", MFD_CLOEXEC);
+	assert_true(s->fd >= 0);
+	assert_int_equal(ftruncate(s->fd, (off_t)s->size), 0);
+	s->mem = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	assert_true(s->mem != MAP_FAILED);
+	assert_int_equal(rtmem_region_format(s->mem, s->size, &d), 0);
+	assert_int_equal(rtmem_region_attach(s->mem, s->size, &s->r), 0);
+	*state = s;
+	return 0;
+}
+
+static int shm_teardown(void **state)
+{
+	struct shm *s = *state;
+
+	rtmem_region_detach(s->r);
+	munmap(s->mem, s->size);
+	close(s->fd);
+	free(s);
+	return 0;
+}
+
+/* In a child: map the region at an address of its own and attach. Exits 3 on failure. */
+static struct rtmem_region *child_attach(const struct shm *s, unsigned i)
+{
+	/* Shift the child's mapping by a different amount in each child. */
+	void *pad = mmap(NULL, (i + 1) * 64 * 4096ul, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *mem = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	struct rtmem_region *r;
+
+	if (pad == MAP_FAILED || mem == MAP_FAILED || mem == s->mem || rtmem_region_attach(mem, s->size, &r) < 0)
+		_exit(3);
+	return r;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static void test_processes_at_different_addresses_lose_nothing(void **state)
+{
+	struct shm *s = *state;
+	struct rtmem_region_stats st;
+	unsigned seed = fixture_seed("processes");
+	pid_t pid[NPROC];
+
+	for (unsigned i = 0; i < NPROC; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct rtmem_region *r = child_attach(s, i);
+
+			_exit(sw_run(r, rtmem_owner(i + 1, 1), seed + i, OPS, true) ? 1 : 0);
+		}
+	}
+	for (unsigned i = 0; i < NPROC; i++)
+		assert_int_equal(wait_child(pid[i]), 0);
+	assert_region_ok(s->r);
+	rtmem_region_stats(s->r, &st);
+	for (unsigned c = 0; c < st.nclasses; c++)
+		assert_int_equal(st.cls[c].free, st.cls[c].count);
+	assert_int_equal(st.buddy_free, st.buddy_size);
+}
+
+static void test_dead_processes_blocks_reclaimed_exactly(void **state)
+{
+	struct shm *s = *state;
+	struct rtmem_region_stats st;
+	unsigned seed = fixture_seed("dead clients");
+	uint64_t total = 0;
+	pid_t pid[NPROC];
+
+	for (unsigned i = 0; i < NPROC; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct rtmem_region *r = child_attach(s, i);
+
+			sw_run(r, rtmem_owner(i + 1, 2), seed + i, 5000, false);
+			raise(SIGKILL); /* dies holding what it holds */
+		}
+	}
+	for (unsigned i = 0; i < NPROC; i++)
+		assert_int_equal(wait_child(pid[i]), 128 + SIGKILL);
+	assert_region_ok(s->r);
+	for (unsigned i = 0; i < NPROC; i++) {
+		uint64_t bytes = 0;
+		long n = rtmem_region_reclaim(s->r, rtmem_owner(i + 1, 2), &bytes);
+
+		assert_true(n > 0);
+		total += bytes;
+		assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(i + 1, 2), &bytes), 0);
+	}
+	printf("# reclaimed %llu bytes from %d killed processes\n", (unsigned long long)total, NPROC);
+	assert_region_ok(s->r);
+	rtmem_region_stats(s->r, &st);
+	for (unsigned c = 0; c < st.nclasses; c++)
+		assert_int_equal(st.cls[c].free, st.cls[c].count);
+	assert_int_equal(st.buddy_free, st.buddy_size);
+}
+
+static bool robust;
+
+static void die(void)
+{
+	raise(SIGKILL);
+}
+
+/* Does this platform report a dead robust-mutex owner? qemu-user ignores
+ * set_robust_list, so there the answer is no and the repair cannot be shown. */
+static bool robust_supported(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct timespec ts;
+	pid_t pid;
+	int rc;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(m, &a);
+	pid = fork();
+	if (pid == 0) {
+		pthread_mutex_lock(m);
+		_exit(0);
+	}
+	wait_child(pid);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	rc = pthread_mutex_timedlock(m, &ts);
+	if (rc == 0 || rc == EOWNERDEAD) { /* ours now: off this thread's robust list before unmapping */
+		if (rc == EOWNERDEAD)
+			pthread_mutex_consistent(m);
+		pthread_mutex_unlock(m);
+	}
+	munmap(m, sizeof(*m));
+	return rc == EOWNERDEAD;
+}
+
+static void kill_in_lock(struct shm *s, bool in_free)
+{
+	struct rtmem_region_stats st;
+	void *keep, *p;
+	pid_t pid;
+
+	if (!robust)
+		skip(); /* the reason is printed by main() */
+	assert_int_equal(rtmem_buddy_alloc(s->r, 100, rtmem_owner(0, 0), 0, &keep), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rtmem_region *r = child_attach(s, 0);
+
+		if (in_free && rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0)
+			_exit(4);
+		rtmem_buddy_test_hook = die;
+		if (in_free)
+			rtmem_buddy_free(r, p, rtmem_owner(1, 3));
+		else
+			rtmem_buddy_alloc(r, 64, rtmem_owner(1, 3), 0, &p);
+		_exit(5); /* the hook did not fire */
+	}
+	assert_int_equal(wait_child(pid), 128 + SIGKILL);
+	/* The dead child holds the lock; the next locker repairs it. */
+	assert_int_equal(rtmem_buddy_alloc(s->r, 64, rtmem_owner(0, 0), 0, &p), 0);
+	rtmem_region_stats(s->r, &st);
+	assert_int_equal(st.buddy_repairs, 1);
+	assert_region_ok(s->r);
+	assert_int_equal(rtmem_buddy_free(s->r, p, rtmem_owner(0, 0)), 0);
+	assert_int_equal(rtmem_buddy_free(s->r, keep, rtmem_owner(0, 0)), 0);
+	/* Whatever the child had taken is its own and reclaimable. */
+	assert_true(rtmem_region_reclaim(s->r, rtmem_owner(1, 3), NULL) >= 0);
+	assert_region_ok(s->r);
+	rtmem_region_stats(s->r, &st);
+	assert_int_equal(st.buddy_free, st.buddy_size);
+}
+
+static void test_killed_inside_buddy_alloc_lock_is_repaired(void **state)
+{
+	kill_in_lock(*state, false);
+}
+
+static void test_killed_inside_buddy_free_lock_is_repaired(void **state)
+{
+	kill_in_lock(*state, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_processes_at_different_addresses_lose_nothing, shm_setup,
+						shm_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_processes_blocks_reclaimed_exactly, shm_setup, shm_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_inside_buddy_alloc_lock_is_repaired, shm_setup,
+						shm_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_inside_buddy_free_lock_is_repaired, shm_setup,
+						shm_teardown),
+	};
+
+	robust = robust_supported();
+	if (!robust)
+		printf("# robust mutexes do not report a dead owner here (qemu-user ignores set_robust_list): "
+		       "the kill-in-lock tests skip\n");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
