@@ -302,9 +302,9 @@ unsigned march_ops_per_word(const struct march_prog *p, size_t window)
 	if (!p)
 		return 0;
 	if (p->kind == MARCH_KIND_GALPAT)
-		return 4 * w + 2;
+		return 4 * w + 6;
 	if (p->kind == MARCH_KIND_WALK)
-		return 2 * w + 6;
+		return 2 * w + 10;
 	for (unsigned i = 0; i < p->nelem && i < MARCH_MAX_ELEMS; i++)
 		k += p->elem[i].nops;
 	return k;
@@ -340,9 +340,9 @@ static const struct march_builtin builtins[] = {
 	  "22n", 22, MARCH_KIND_MARCH, -1, "all simple static faults (single and two-cell)" },
 	{ "Checkerboard", "{any(w0); any(r0); any(w1); any(r1)}", "4n", 4, MARCH_KIND_MARCH,
 	  MARCH_BG_CHECKER, "SAF, shorts between neighbours, half of the TF; not AF" },
-	{ "Walking 1/0", NULL, "(2w+6)n", 0, MARCH_KIND_WALK, -1,
+	{ "Walking 1/0", NULL, "(2w+10)n", 0, MARCH_KIND_WALK, -1,
 	  "SAF, TF, AF, CF inside a window of w words" },
-	{ "GALPAT", NULL, "(4w+2)n", 0, MARCH_KIND_GALPAT, -1,
+	{ "GALPAT", NULL, "(4w+6)n", 0, MARCH_KIND_GALPAT, -1,
 	  "SAF, TF, AF, CF inside a window of w words" },
 	{ "Address in address", "{any(w0); any(r0); any(w1); any(r1)}", "4n", 4,
 	  MARCH_KIND_MARCH, MARCH_BG_ADDRESS, "AF (each word holds its own index)" },
@@ -534,8 +534,9 @@ static inline int win_check(struct run *r, size_t i, unsigned d, unsigned elem, 
 /*
  * GALPAT (@walk false) or walking 1/0 (@walk true) over [ws, we): for the
  * background and then its complement d, fill the window with d; then for
- * each base cell complement it, read the others (GALPAT: alternating with the
- * base cell; walk: all others, then the base cell once) and restore it.
+ * each base cell read it, complement it, read the others (GALPAT: alternating
+ * with the base cell; walk: all others, then the base cell once) and restore
+ * it; finally read the whole window.
  */
 static int win_run(struct run *r, size_t ws, size_t we, bool walk, bool flush)
 {
@@ -548,6 +549,10 @@ static int win_run(struct run *r, size_t ws, size_t we, bool walk, bool flush)
 		for (size_t i = ws; i < we; i++)
 			mem_wr(r->m, i, march_bg_value(r->bg, i) ^ inv, cb);
 		for (size_t bc = ws; bc < we; bc++) {
+			/* Read before complementing: restoring the previous base
+			 * cell may have coupled into this one. */
+			if (win_check(r, bc, d, elem, 0))
+				return MARCH_DETECTED;
 			mem_wr(r->m, bc, ~(march_bg_value(r->bg, bc) ^ inv), cb);
 			if (flush)
 				run_flush(r, ws, we);
@@ -563,8 +568,13 @@ static int win_run(struct run *r, size_t ws, size_t we, bool walk, bool flush)
 				return MARCH_DETECTED;
 			mem_wr(r->m, bc, march_bg_value(r->bg, bc) ^ inv, cb);
 		}
+		/* Verify: a coupling fault sensitised by restoring the last base
+		 * cell is read nowhere else. */
 		if (flush)
 			run_flush(r, ws, we);
+		for (size_t i = ws; i < we; i++)
+			if (win_check(r, i, d, elem, 2))
+				return MARCH_DETECTED;
 	}
 	return 0;
 }

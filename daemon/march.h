@@ -143,8 +143,8 @@ struct march_opts {
 
 /*
  * The first mismatch of a run. For GALPAT / walking tests, elem is the phase
- * (0 fill 0, 1 walk over 0s, 2 fill 1, 3 walk over 1s) and op is 0 (base
- * cell read) or 1 (other cell read).
+ * (0 fill 0s, 1 walk over 0s, 2 fill 1s, 3 walk over 1s) and op is 0 (base
+ * cell read), 1 (other cell read) or 2 (final read of the window).
  */
 struct march_fault {
 	size_t index;      /* word index in the memory */
