@@ -131,7 +131,13 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 		if (pid[i] == 0) {
 			struct rtmem_region *r = child_attach(s, i);
 
+			void *p;
+
 			sw_run(r, rtmem_owner(i + 1, 2), seed + i, 5000, false);
+			/* at least these two, whatever the random run left */
+			if (rtmem_slab_alloc(r, 0, rtmem_owner(i + 1, 2), 0, &p) ||
+			    rtmem_buddy_alloc(r, 64, rtmem_owner(i + 1, 2), 0, &p))
+				_exit(6);
 			raise(SIGKILL); /* dies holding what it holds */
 		}
 	}
@@ -142,7 +148,7 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 		uint64_t bytes = 0;
 		long n = rtmem_region_reclaim(s->r, rtmem_owner(i + 1, 2), &bytes);
 
-		assert_true(n > 0);
+		assert_true(n >= 2);
 		total += bytes;
 		assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(i + 1, 2), &bytes), 0);
 	}
@@ -163,6 +169,8 @@ static void die(void)
 
 /* Does this platform report a dead robust-mutex owner? qemu-user ignores
  * set_robust_list, so there the answer is no and the repair cannot be shown. */
+static const char *robust_why = "robust mutexes do not report a dead owner here (qemu-user ignores set_robust_list)";
+
 static bool robust_supported(void)
 {
 	pthread_mutexattr_t a;
@@ -171,6 +179,10 @@ static bool robust_supported(void)
 	pid_t pid;
 	int rc;
 
+#if defined(__SANITIZE_THREAD__)
+	robust_why = "ThreadSanitizer does not model a robust mutex's dead owner";
+	return false;
+#endif
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
@@ -255,7 +267,6 @@ int main(void)
 
 	robust = robust_supported();
 	if (!robust)
-		printf("# robust mutexes do not report a dead owner here (qemu-user ignores set_robust_list): "
-		       "the kill-in-lock tests skip\n");
+		printf("# %s: the kill-in-lock tests skip\n", robust_why);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

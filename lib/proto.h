@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proto.h - the wire protocol between rtmemd and its clients (librtmem,
+ * rtmemctl) on an AF_UNIX SOCK_SEQPACKET socket.
+ *
+ * Every message is one datagram of a fixed size per type, starting with
+ * struct rtmem_msg_hdr. Little-endian native layout: both ends run on the
+ * same machine, and the layout is asserted at compile time. A peer that
+ * sends a message of the wrong size, an unknown type, a bad magic or
+ * version, or a message out of order (anything before HELLO) gets one
+ * RTMEM_MSG_ERROR naming the reason and is disconnected.
+ *
+ * Conversation:
+ *   client HELLO          -> daemon HELLO_REPLY (pools this peer may open)
+ *   client OPEN pool      -> daemon OPEN_REPLY + the pool's memfd (SCM_RIGHTS)
+ *   client CLOSE pool     -> daemon CLOSE_REPLY (blocks of that slot reclaimed)
+ *   client STATUS         -> daemon STATUS_REPLY (daemon phase, counts)
+ *   client POOL_INFO i    -> daemon POOL_INFO_REPLY (pool i, its stats)
+ *   client CLIENT_INFO i  -> daemon CLIENT_INFO_REPLY (connected client i)
+ * The connection itself is the client's lease: when it closes or the
+ * process dies (pidfd), every block it owns in every pool is reclaimed.
+ */
+#ifndef RTMEM_PROTO_H
+#define RTMEM_PROTO_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include "region.h"
+
+#define RTMEM_PROTO_MAGIC 0x504d5452u /* "RTMP" */
+#define RTMEM_PROTO_VERSION 1u
+#define RTMEM_NAME_MAX 32u  /* pool and client names, NUL-terminated */
+#define RTMEM_MSG_MAX 8192u /* no message is larger */
+#define RTMEM_HELLO_POOLS 16u
+#define RTMEM_DEFAULT_SOCKET "/run/rtmemd/rtmemd.sock"
+
+enum rtmem_msg_type {
+	RTMEM_MSG_ERROR = 1,
+	RTMEM_MSG_HELLO = 2,
+	RTMEM_MSG_HELLO_REPLY = 3,
+	RTMEM_MSG_OPEN = 4,
+	RTMEM_MSG_OPEN_REPLY = 5,
+	RTMEM_MSG_CLOSE = 6,
+	RTMEM_MSG_CLOSE_REPLY = 7,
+	RTMEM_MSG_STATUS = 8,
+	RTMEM_MSG_STATUS_REPLY = 9,
+	RTMEM_MSG_POOL_INFO = 10,
+	RTMEM_MSG_POOL_INFO_REPLY = 11,
+	RTMEM_MSG_CLIENT_INFO = 12,
+	RTMEM_MSG_CLIENT_INFO_REPLY = 13,
+	RTMEM_MSG_TYPE_MAX
+};
+
+struct rtmem_msg_hdr {
+	uint32_t magic;   /* RTMEM_PROTO_MAGIC */
+	uint16_t version; /* RTMEM_PROTO_VERSION */
+	uint16_t type;    /* enum rtmem_msg_type */
+	uint32_t size;    /* bytes of the whole message, = the datagram length */
+	uint32_t seq;     /* chosen by the client, echoed in the reply */
+};
+
+struct rtmem_msg_error {
+	struct rtmem_msg_hdr h;
+	int32_t err;   /* positive errno: EACCES, ENOENT, EPROTO, EBUSY, ... */
+	uint32_t pad;
+	char msg[120]; /* human-readable reason, NUL-terminated */
+};
+
+struct rtmem_msg_hello {
+	struct rtmem_msg_hdr h;
+	char name[RTMEM_NAME_MAX]; /* client's name for logs and rtmemctl */
+	uint32_t flags;            /* 0 */
+	uint32_t pad;
+};
+
+struct rtmem_pool_brief {
+	char name[RTMEM_NAME_MAX];
+	uint64_t size;      /* region bytes (the memfd size) */
+	uint32_t nclasses;  /* slab classes */
+	uint32_t has_buddy; /* 0/1 */
+};
+
+struct rtmem_msg_hello_reply {
+	struct rtmem_msg_hdr h;
+	uint32_t npools; /* entries used in pools[], only those the peer may open */
+	uint32_t pad;
+	struct rtmem_pool_brief pools[RTMEM_HELLO_POOLS];
+};
+
+struct rtmem_msg_open {
+	struct rtmem_msg_hdr h;
+	char pool[RTMEM_NAME_MAX];
+	uint32_t flags; /* 0 */
+	uint32_t pad;
+};
+
+#define RTMEM_OPEN_RESERVE 0x1u /* this client may take the pool's reserve */
+
+struct rtmem_msg_open_reply {
+	struct rtmem_msg_hdr h;
+	uint64_t size;  /* bytes to map from the memfd */
+	uint64_t quota; /* bytes this client may hold in the pool, 0 = no limit */
+	uint32_t slot;  /* owner slot (1..65535) */
+	uint32_t gen;   /* owner generation */
+	uint32_t flags; /* RTMEM_OPEN_* */
+	uint32_t pad;
+};
+
+struct rtmem_msg_close {
+	struct rtmem_msg_hdr h;
+	char pool[RTMEM_NAME_MAX];
+};
+
+struct rtmem_msg_close_reply {
+	struct rtmem_msg_hdr h;
+	uint64_t reclaimed_blocks; /* blocks still held at close, now freed */
+	uint64_t reclaimed_bytes;
+};
+
+struct rtmem_msg_status {
+	struct rtmem_msg_hdr h;
+};
+
+struct rtmem_msg_status_reply {
+	struct rtmem_msg_hdr h;
+	char phase[16];     /* "setup", "serving", "stopping" */
+	char loop[16];      /* "io_uring" or "epoll" */
+	uint32_t npools;
+	uint32_t nclients;
+	uint64_t uptime_ms;
+	uint64_t locked_bytes; /* all pools' footprints */
+	uint32_t pid;
+	uint32_t pad;
+};
+
+struct rtmem_msg_index {
+	struct rtmem_msg_hdr h;
+	uint32_t index; /* POOL_INFO / CLIENT_INFO: 0..n-1 */
+	uint32_t pad;
+};
+
+struct rtmem_msg_pool_info_reply {
+	struct rtmem_msg_hdr h;
+	char name[RTMEM_NAME_MAX];
+	uint64_t size;
+	uint32_t nclients;
+	uint32_t pad;
+	struct rtmem_region_stats stats;
+};
+
+struct rtmem_msg_client_info_reply {
+	struct rtmem_msg_hdr h;
+	char name[RTMEM_NAME_MAX];
+	uint32_t pid, uid, gid;
+	uint32_t npools;
+	char pools[4][RTMEM_NAME_MAX]; /* first four pools it has open */
+	uint64_t blocks; /* held in all its pools */
+	uint64_t bytes;
+};
+
+static_assert(sizeof(struct rtmem_msg_hdr) == 16, "wire layout");
+static_assert(sizeof(struct rtmem_msg_error) == 144, "wire layout");
+static_assert(sizeof(struct rtmem_msg_hello) == 56, "wire layout");
+static_assert(sizeof(struct rtmem_msg_hello_reply) == 24 + 16 * 48, "wire layout");
+static_assert(sizeof(struct rtmem_msg_open) == 56, "wire layout");
+static_assert(sizeof(struct rtmem_msg_open_reply) == 48, "wire layout");
+static_assert(sizeof(struct rtmem_msg_close) == 48, "wire layout");
+static_assert(sizeof(struct rtmem_msg_close_reply) == 32, "wire layout");
+static_assert(sizeof(struct rtmem_msg_status_reply) == 80, "wire layout");
+static_assert(sizeof(struct rtmem_msg_index) == 24, "wire layout");
+static_assert(sizeof(struct rtmem_msg_client_info_reply) <= RTMEM_MSG_MAX, "wire layout");
+static_assert(sizeof(struct rtmem_msg_pool_info_reply) <= RTMEM_MSG_MAX, "wire layout");
+
+/*
+ * rtmem_msg_size() - the exact size of a message of @type, 0 if unknown.
+ * rtmem_msg_check() - validate a received datagram of @len bytes: magic,
+ * version, known type, size field = @len = the type's size. Return: 0 or
+ * -EPROTO with a reason in *ret_why (a static string).
+ * Context: any, pure.
+ */
+uint32_t rtmem_msg_size(uint32_t type);
+int rtmem_msg_check(const void *buf, size_t len, const char **ret_why);
+/* Fill a header for a message of @type. */
+void rtmem_msg_init(struct rtmem_msg_hdr *h, uint32_t type, uint32_t seq);
+
+#endif /* RTMEM_PROTO_H */
