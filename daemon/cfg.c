@@ -1238,47 +1238,45 @@ int cfg_parse(const char *text, size_t len, const char *name, unsigned flags,
 /* Read all of @path (at most CFG_FILE_MAX bytes) into a malloc'd buffer. */
 static int read_file(const char *path, char **ret, size_t *ret_len, struct cfg_error *err)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = NULL;
-	int fd, r = 0;
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nb;
+	ssize_t n = 1;
+	int fd, e = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return seterr(err, path, 0, 0, errno, "cannot open: %s", strerrordesc_np(errno));
-	for (;;) {
-		ssize_t n;
-
-		if (!buf || len == cap) {
-			char *nb = cap > CFG_FILE_MAX + 1u ? NULL : realloc(buf, cap *= 2);
-
+	if (fd < 0) {
+		e = errno;
+		return seterr(err, path, 0, 0, e, "cannot open: %s", strerrordesc_np(e));
+	}
+	while (!e && n) {
+		if (len == cap && cap > CFG_FILE_MAX) {
+			e = E2BIG;
+			break;
+		}
+		if (len == cap) {
+			cap = cap ? 2 * cap : 4096;
+			nb = realloc(buf, cap);
 			if (!nb) {
-				r = buf && cap > CFG_FILE_MAX + 1u ?
-					seterr(err, path, 0, 0, E2BIG, "file too large (at most %u bytes)",
-					       CFG_FILE_MAX) :
-					seterr(err, path, 0, 0, ENOMEM, "out of memory");
+				e = ENOMEM;
 				break;
 			}
 			buf = nb;
 		}
 		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = seterr(err, path, 0, 0, errno, "cannot read: %s", strerrordesc_np(errno));
-			break;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-		if (len > CFG_FILE_MAX) {
-			r = seterr(err, path, 0, 0, E2BIG, "file too large (at most %u bytes)", CFG_FILE_MAX);
-			break;
-		}
+		if (n < 0 && errno != EINTR)
+			e = errno;
+		else if (n > 0)
+			len += (size_t)n;
 	}
 	close(fd);
-	if (r) {
+	if (!e && len > CFG_FILE_MAX)
+		e = E2BIG;
+	if (e) {
 		free(buf);
-		return r;
+		if (e == E2BIG)
+			return seterr(err, path, 0, 0, E2BIG, "file too large (at most %u bytes)",
+				      CFG_FILE_MAX);
+		return seterr(err, path, 0, 0, e, "cannot read: %s", strerrordesc_np(e));
 	}
 	*ret = buf;
 	*ret_len = len;
@@ -1287,8 +1285,8 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct cfg_e
 
 int cfg_load(const char *path, unsigned flags, struct cfg **ret, struct cfg_error *err)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 	int r;
 
 	if (err)
@@ -1305,7 +1303,7 @@ int cfg_load(const char *path, unsigned flags, struct cfg **ret, struct cfg_erro
 
 static const char default_text[] =
 	"# rtmemd built-in default: used when " CFG_DEFAULT_PATH " does not exist.\n"
-	"# One small pool (about 1.6 MiB) for members of the group rtmem.\n"
+	"# One small pool (about 1.7 MiB) for members of the group rtmem.\n"
 	"[daemon]\n"
 	"socket_group = rtmem\n"
 	"\n"
@@ -1382,12 +1380,16 @@ static bool meminfo_get(const char *text, const char *key, uint64_t *ret)
 {
 	size_t klen = strlen(key);
 
-	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+	for (const char *l = text; *l; l++) {
 		unsigned long long v;
 		char unit[4] = "";
 
-		if (strncmp(l, key, klen) || l[klen] != ':')
+		if (strncmp(l, key, klen) || l[klen] != ':') {
+			l = strchr(l, '\n');
+			if (!l)
+				return false;
 			continue;
+		}
 		if (sscanf(l + klen + 1, "%llu %3s", &v, unit) < 1)
 			return false;
 		*ret = !strcmp(unit, "kB") ? (uint64_t)v * 1024 : (uint64_t)v;

@@ -804,6 +804,39 @@ static void test_err_layout_overflow(void **state)
 	expect_err(POOL "buddy = 1T\nbuddy_min = 16\nbuddy_max = 1G\n", -EOVERFLOW, 1, "too large", NULL);
 }
 
+static void test_err_file_too_large(void **state)
+{
+	size_t len = CFG_FILE_MAX + 2;
+	char *text = malloc(len);
+
+	(void)state;
+	memset(text, '\n', len);
+	expect_err_n(text, len, 0, -E2BIG, 0, "file too large", NULL);
+	free(text);
+}
+
+static void test_err_unreadable_file(void **state)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+
+	(void)state;
+	assert_int_equal(cfg_load("/tmp", 0, &cfg, &err), -EISDIR);
+	assert_null(cfg);
+	assert_non_null(strstr(err.msg, "/tmp: cannot read"));
+}
+
+static void test_err_too_many_ids(void **state)
+{
+	char text[1024] = POOL "slab = 64x1\nusers = 0";
+
+	(void)state;
+	for (unsigned i = 1; i <= CFG_MAX_IDS; i++)
+		sprintf(text + strlen(text), ", %u", i);
+	strcat(text, "\n");
+	expect_err(text, -E2BIG, 3, "too many entries in the user list", "32");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct CMUnitTest tests[] = {
@@ -856,6 +889,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_err_memtest_values),
 		cmocka_unit_test(test_err_max_clients_range),
 		cmocka_unit_test(test_err_layout_overflow),
+		cmocka_unit_test(test_err_file_too_large),
+		cmocka_unit_test(test_err_unreadable_file),
+		cmocka_unit_test(test_err_too_many_ids),
 	};
 
 	if (argc > 1)
