@@ -435,6 +435,11 @@ uint32_t rtmem_region_nslots(const struct rtmem_region *r)
 	return r->nslots;
 }
 
+enum rtmem_class_policy rtmem_region_policy(const struct rtmem_region *r)
+{
+	return (enum rtmem_class_policy)r->policy;
+}
+
 uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls)
 {
 	return cls < r->nclasses ? r->cls[cls].size : 0;

@@ -157,6 +157,7 @@ void *rtmem_region_base(const struct rtmem_region *r);
 size_t rtmem_region_size(const struct rtmem_region *r);
 uint32_t rtmem_region_nclasses(const struct rtmem_region *r);
 uint32_t rtmem_region_nslots(const struct rtmem_region *r);
+enum rtmem_class_policy rtmem_region_policy(const struct rtmem_region *r);
 /* Block size of class @cls, 0 if out of range. */
 uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls);
 
@@ -176,6 +177,17 @@ int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_c
  * state read from shared memory is corrupt). *ret untouched on error.
  */
 int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
+
+/*
+ * rtmem_slab_alloc_timed() - rtmem_slab_alloc(), but when the class is empty
+ * wait until @abs_timeout (CLOCK_MONOTONIC; NULL = forever) for a free of that
+ * class, on a futex word in the class's shared control line.
+ * Context: may block in FUTEX_WAIT; no system call while blocks are free.
+ * Return: as rtmem_slab_alloc(), and -ETIMEDOUT, -EINTR.
+ */
+struct timespec;
+int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags,
+			   const struct timespec *abs_timeout, void **ret);
 
 /*
  * rtmem_slab_free() - return a slab block owned by @owner.

@@ -30,6 +30,7 @@
  * and the push of a free, leaves one FREE block unlisted (the checker reports it).
  */
 #include <errno.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -175,6 +176,34 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 	if (__builtin_expect(atomic_load_explicit(&k->ctl->waiters, RELAXED) != 0, 0))
 		wake(k->ctl);
 	return 0;
+}
+
+int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags,
+			   const struct timespec *abs_timeout, void **ret)
+{
+	struct rg_class *ctl;
+	int rc = rtmem_slab_alloc(r, cls, owner, flags, ret);
+
+	if (rc != -ENOMEM)
+		return rc;
+	ctl = r->cls[cls].ctl;
+	for (;;) {
+		uint32_t seq;
+
+		/* Announce ourselves before the re-check: a free that lands after
+		 * the re-check sees waiters != 0 and bumps seq, so FUTEX_WAIT
+		 * returns at once instead of missing the wake-up. */
+		atomic_fetch_add_explicit(&ctl->waiters, 1, ACQ_REL);
+		seq = atomic_load_explicit(&ctl->seq, ACQUIRE);
+		rc = rtmem_slab_alloc(r, cls, owner, flags, ret);
+		if (rc == -ENOMEM &&
+		    syscall(SYS_futex, &ctl->seq, FUTEX_WAIT_BITSET, seq, abs_timeout, NULL, FUTEX_BITSET_MATCH_ANY) < 0 &&
+		    (errno == ETIMEDOUT || errno == EINTR))
+			rc = -errno;
+		atomic_fetch_sub_explicit(&ctl->waiters, 1, RELEASE);
+		if (rc != -ENOMEM)
+			return rc;
+	}
 }
 
 /* Tester side (daemon). */

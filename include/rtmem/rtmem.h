@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtmem.h - librtmem, the client library of rtmemd.
+ *
+ * An RT application follows three phases: set up (connect, open pools,
+ * prepare the process), lock (rtmem_rt_prepare: mlockall, pre-fault the
+ * stack, stop glibc from returning memory), then RT work, where allocation
+ * and free in a pool are a few dozen instructions in shared memory with no
+ * system call:
+ *
+ *     struct rtmem_client *c;  struct rtmem_pool *p;  void *buf;
+ *     rtmem_connect(NULL, "motor", &c);            // $RTMEM_SOCKET or the default
+ *     rtmem_pool_open(c, "control", 0, &p);         // memfd mapped, populated, locked
+ *     rtmem_rt_prepare(256 * 1024);                  // mlockall + stack pre-fault
+ *     ... loop: rtmem_alloc(p, 200, &buf); ... rtmem_free(p, buf);
+ *
+ * Errors are negative errno values; nothing in the library logs or exits.
+ * Context lines say whether a call is RT-safe: it makes no system call, takes
+ * no lock (except where it says the buddy lock, a priority-inheriting mutex),
+ * allocates nothing and touches only locked memory.
+ *
+ * Threads: a client and its pools may be used from any number of threads;
+ * rtmem_alloc/rtmem_free are thread-safe. rtmem_pool_close and
+ * rtmem_disconnect must not race with allocations on the same pool.
+ */
+#ifndef RTMEM_RTMEM_H
+#define RTMEM_RTMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RTMEM_VERSION_MAJOR 0
+#define RTMEM_VERSION_MINOR 1
+
+struct rtmem_client;
+struct rtmem_pool;
+
+/* rtmem_pool_open() flags */
+#define RTMEM_POOL_NOLOCK 0x1u /* a failed mlock of the mapping is not an error */
+
+/* rtmem_alloc_timed() timeouts */
+#define RTMEM_WAIT_FOREVER ((int64_t)-1)
+#define RTMEM_NO_WAIT ((int64_t)0)
+
+/*
+ * rtmem_connect() - connect to rtmemd and introduce this process as @name.
+ * @socket_path: NULL for $RTMEM_SOCKET, else /run/rtmemd/rtmemd.sock.
+ * Context: setup only; blocks on the socket; allocates.
+ * Return: 0 and *ret, -ENOENT/-ECONNREFUSED (no daemon), -EACCES (socket
+ * permissions), -EPROTO (the daemon speaks another protocol), -ENOMEM.
+ */
+int rtmem_connect(const char *socket_path, const char *name, struct rtmem_client **ret);
+
+/* rtmem_disconnect() - close all pools and the connection; NULL is fine.
+ * The daemon reclaims whatever the client still holds. Context: setup only. */
+void rtmem_disconnect(struct rtmem_client *c);
+
+/*
+ * rtmem_pool_open() - open pool @name: receive its memfd, map it with
+ * MAP_POPULATE and mlock it, so no access to it will fault.
+ * Context: setup only; blocks; allocates.
+ * Return: 0 and *ret, -EACCES (this user may not open it), -ENOENT (no such
+ * pool), -ENOMEM (mlock failed: raise RLIMIT_MEMLOCK, or pass
+ * RTMEM_POOL_NOLOCK), -EBADMSG/-EUCLEAN (the region failed validation),
+ * -EPROTO, -ECONNRESET.
+ */
+int rtmem_pool_open(struct rtmem_client *c, const char *name, unsigned flags, struct rtmem_pool **ret);
+
+/* rtmem_pool_close() - unmap the pool; the daemon frees what is still held. NULL is fine. */
+void rtmem_pool_close(struct rtmem_pool *p);
+
+/*
+ * rtmem_alloc() - allocate @size bytes: from the slab class the pool's policy
+ * picks, else (no class fits, or the pool has only a buddy area) from the
+ * buddy area.
+ * Context: RT-safe. Slab: lock-free, no syscall, O(1). Buddy: takes the pool's
+ * PI robust mutex, O(orders).
+ * Return: 0 and *ret, -ENOMEM (nothing free), -EDQUOT (this client's quota
+ * would be exceeded), -E2BIG (larger than any block), -EUCLEAN (corrupted
+ * shared memory detected).
+ */
+int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret);
+
+/*
+ * rtmem_alloc_timed() - as rtmem_alloc() for a slab size, but when its class
+ * is empty wait up to @timeout_ns (RTMEM_WAIT_FOREVER, RTMEM_NO_WAIT) for a
+ * block of that class to be freed, on a futex in shared memory.
+ * Context: may block (futex); no syscall when a block is free.
+ * Return: as rtmem_alloc(), and -ETIMEDOUT, -EINTR; -EINVAL if no slab
+ * class fits @size.
+ */
+int rtmem_alloc_timed(struct rtmem_pool *p, size_t size, int64_t timeout_ns, void **ret);
+
+/*
+ * rtmem_free() - free a block this client allocated from @p.
+ * Context: RT-safe, as rtmem_alloc().
+ * Return: 0, -EFAULT (not a block of this pool), -EALREADY (not allocated:
+ * double free), -EPERM (another client's block).
+ */
+int rtmem_free(struct rtmem_pool *p, void *ptr);
+
+/* Usable size of the block at @ptr, 0 if it is not an allocated block. RT-safe. */
+size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr);
+
+/*
+ * Offsets: a block handed to another client of the same pool travels as its
+ * offset; each side maps the pool at its own address.
+ * rtmem_ptr_to_off() - Return: offset of @ptr in the pool, or UINT64_MAX if
+ * @ptr is outside it. rtmem_off_to_ptr() - Return: the address, NULL if
+ * @off is outside the pool. Context: RT-safe, pure arithmetic.
+ */
+uint64_t rtmem_ptr_to_off(const struct rtmem_pool *p, const void *ptr);
+void *rtmem_off_to_ptr(const struct rtmem_pool *p, uint64_t off);
+
+struct rtmem_pool_stats {
+	uint64_t size;           /* bytes of the pool's region */
+	uint64_t held_bytes;     /* bytes this client holds */
+	uint64_t quota;          /* this client's quota, 0 = none */
+	uint32_t nclasses;       /* slab classes */
+	uint32_t pad;
+	struct {
+		uint64_t size, count, in_use, free, hwm, failed;
+	} cls[32];
+	uint64_t buddy_size, buddy_free, buddy_largest_free;
+};
+
+/* rtmem_pool_stats() - the pool as this client sees it. Context: not RT
+ * (takes the buddy lock briefly). Return: 0. */
+int rtmem_pool_stats(const struct rtmem_pool *p, struct rtmem_pool_stats *ret);
+
+/*
+ * rtmem_rt_prepare() - the "lock" step for the calling process: glibc malloc
+ * tuning (M_TRIM_THRESHOLD, M_MMAP_MAX = 0, so free() never returns memory and
+ * malloc never mmaps), mlockall(MCL_CURRENT | MCL_FUTURE), and pre-faulting
+ * @stack_bytes of the calling thread's stack.
+ * Context: setup only, once, from the thread that will run RT work.
+ * Return: 0, -ENOMEM/-EPERM (mlockall failed: RLIMIT_MEMLOCK or CAP_IPC_LOCK).
+ */
+int rtmem_rt_prepare(size_t stack_bytes);
+
+/* Page faults of this process (minor, major) since the last mark: call
+ * rtmem_faults_mark() before the RT phase, rtmem_faults_since() after.
+ * Context: one getrusage() system call each; not for the RT loop itself. */
+struct rtmem_faults {
+	uint64_t minor, major;
+};
+void rtmem_faults_mark(struct rtmem_faults *mark);
+struct rtmem_faults rtmem_faults_since(const struct rtmem_faults *mark);
+
+/* rtmem_strerror() - a short description of an rtmem error code (negative errno). */
+const char *rtmem_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RTMEM_RTMEM_H */
