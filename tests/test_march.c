@@ -323,7 +323,8 @@ static void flip_delay(void *arg, uint32_t ms)
 
 static uint64_t *words_alloc(size_t n)
 {
-	uint64_t *w = aligned_alloc(64, n * sizeof(uint64_t));
+	size_t bytes = (n * sizeof(uint64_t) + 63) & ~(size_t)63;
+	uint64_t *w = aligned_alloc(64, bytes);
 
 	assert_non_null(w);
 	memset(w, 0xee, n * sizeof(uint64_t));
