@@ -57,51 +57,9 @@ static void copy_name(char dst[RTMEM_NAME_MAX], const char *src)
 		memcpy(dst, src, n);
 }
 
-/* Send @req, receive a reply of @type into @rep (and an fd if @ret_fd).
- * Return: 0, -(errno of an ERROR reply), -EPROTO, -ECONNRESET. */
 static int transact(struct rtmem_client *c, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
 {
-	struct rtmem_msg_hdr *h = req;
-	union {
-		char buf[RTMEM_MSG_MAX];
-		struct rtmem_msg_hdr h;
-		struct rtmem_msg_error e;
-	} in;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { in.buf, sizeof(in.buf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	const char *why;
-	ssize_t n;
-	int fd = -1;
-
-	rtmem_msg_init(h, type, ++c->seq);
-	if (send(c->fd, req, h->size, MSG_NOSIGNAL) != (ssize_t)h->size)
-		return errno == EPIPE ? -ECONNRESET : -errno;
-	do
-		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n == 0 ? -ECONNRESET : -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if (rtmem_msg_check(in.buf, (size_t)n, &why) < 0 || in.h.seq != c->seq ||
-	    (in.h.type != rep_type && in.h.type != RTMEM_MSG_ERROR)) {
-		if (fd >= 0)
-			close(fd);
-		return -EPROTO;
-	}
-	if (in.h.type == RTMEM_MSG_ERROR) {
-		if (fd >= 0)
-			close(fd);
-		return in.e.err > 0 && in.e.err < 4096 ? -in.e.err : -EPROTO;
-	}
-	memcpy(rep, in.buf, (size_t)n);
-	if (ret_fd)
-		*ret_fd = fd;
-	else if (fd >= 0)
-		close(fd);
-	return 0;
+	return rtmem_msg_transact(c->fd, ++c->seq, req, type, rep, rep_type, ret_fd);
 }
 
 __attribute__((visibility("default"))) int rtmem_connect(const char *socket_path, const char *name,

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "proto.h"
 
@@ -67,4 +69,61 @@ void rtmem_msg_init(struct rtmem_msg_hdr *h, uint32_t type, uint32_t seq)
 	h->type = (uint16_t)type;
 	h->size = rtmem_msg_size(type);
 	h->seq = seq;
+}
+
+/* Receive one datagram, and an fd passed with it. Return: bytes, or -errno. */
+static ssize_t recv_one(int fd, void *buf, size_t len, int *ret_fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	ssize_t n;
+
+	*ret_fd = -1;
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
+int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
+{
+	union {
+		char buf[RTMEM_MSG_MAX];
+		struct rtmem_msg_hdr h;
+		struct rtmem_msg_error e;
+	} in;
+	struct rtmem_msg_hdr *h = req;
+	const char *why;
+	ssize_t n;
+	int fd, rc = 0;
+
+	rtmem_msg_init(h, type, seq);
+	if (send(sock, req, h->size, MSG_NOSIGNAL) != (ssize_t)h->size)
+		return errno == EPIPE ? -ECONNRESET : -errno;
+	n = recv_one(sock, in.buf, sizeof(in.buf), &fd);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : (int)n;
+	if (rtmem_msg_check(in.buf, (size_t)n, &why) < 0 || in.h.seq != seq ||
+	    (in.h.type != rep_type && in.h.type != RTMEM_MSG_ERROR))
+		rc = -EPROTO;
+	else if (in.h.type == RTMEM_MSG_ERROR)
+		rc = in.e.err > 0 && in.e.err < 4096 ? -in.e.err : -EPROTO;
+	if (rc == 0) {
+		memcpy(rep, in.buf, (size_t)n);
+		if (ret_fd) {
+			*ret_fd = fd;
+			fd = -1;
+		}
+	} else if (rc != -EPROTO && rep_type == RTMEM_MSG_ERROR) {
+		memcpy(rep, in.buf, (size_t)n);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }

@@ -184,4 +184,16 @@ int rtmem_msg_check(const void *buf, size_t len, const char **ret_why);
 /* Fill a header for a message of @type. */
 void rtmem_msg_init(struct rtmem_msg_hdr *h, uint32_t type, uint32_t seq);
 
+/*
+ * rtmem_msg_transact() - client side of one exchange: fill @req's header
+ * (@type, @seq), send it, receive one reply and check it: its type must be
+ * @rep_type or ERROR and its seq @seq. The reply is copied to @rep (which
+ * must hold rtmem_msg_size(@rep_type) bytes); an fd passed with it goes to
+ * *ret_fd (-1 if none; closed if @ret_fd is NULL).
+ * Context: blocking; not RT.
+ * Return: 0, -(errno carried by an ERROR reply), -EPROTO (malformed or
+ * unexpected reply), -ECONNRESET (daemon gone), -errno of send/recv.
+ */
+int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd);
+
 #endif /* RTMEM_PROTO_H */

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtmemctl - ask a running rtmemd what it holds.
+ *
+ *   rtmemctl [-s SOCKET] [--json] status | pools | clients
+ *
+ * Talks the daemon's protocol (lib/proto.h) on its socket: HELLO, then STATUS,
+ * POOL_INFO i and CLIENT_INFO i. Prints a table, or JSON with --json.
+ * Exit: 0, 1 on an error talking to the daemon, 2 on bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+struct ctl {
+	int fd;
+	uint32_t seq;
+	bool json;
+};
+
+static int ctl_connect(struct ctl *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rtmem_msg_hello hello = { 0 };
+	struct rtmem_msg_hello_reply rep;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	strcpy(hello.name, "rtmemctl");
+	return rtmem_msg_transact(c->fd, ++c->seq, &hello, RTMEM_MSG_HELLO, &rep, RTMEM_MSG_HELLO_REPLY, NULL);
+}
+
+/* A name from the wire, printable whatever the daemon sent. */
+static const char *wire_name(const char name[RTMEM_NAME_MAX], char out[RTMEM_NAME_MAX])
+{
+	size_t i;
+
+	for (i = 0; i < RTMEM_NAME_MAX - 1 && name[i]; i++)
+		out[i] = name[i] >= 0x20 && name[i] < 0x7f && name[i] != '"' && name[i] != '\\' ? name[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+static int cmd_status(struct ctl *c, struct rtmem_msg_status_reply *ret)
+{
+	struct rtmem_msg_status req = { 0 };
+	struct rtmem_msg_status_reply rep;
+	char ph[RTMEM_NAME_MAX], lp[RTMEM_NAME_MAX], a[RTMEM_NAME_MAX], b[RTMEM_NAME_MAX];
+	int rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_STATUS, &rep, RTMEM_MSG_STATUS_REPLY, NULL);
+
+	if (rc < 0)
+		return rc;
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	memcpy(a, rep.phase, sizeof(rep.phase));
+	memcpy(b, rep.loop, sizeof(rep.loop));
+	wire_name(a, ph);
+	wire_name(b, lp);
+	if (ret) {
+		*ret = rep;
+		return 0;
+	}
+	if (c->json)
+		printf("{\"phase\":\"%s\",\"event_loop\":\"%s\",\"pid\":%u,\"pools\":%u,\"clients\":%u,"
+		       "\"uptime_ms\":%" PRIu64 ",\"locked_bytes\":%" PRIu64 "}\n",
+		       ph, lp, rep.pid, rep.npools, rep.nclients, rep.uptime_ms, rep.locked_bytes);
+	else
+		printf("rtmemd (pid %u): %s, event loop %s, up %" PRIu64 ".%03" PRIu64 " s\n"
+		       "pools: %u, %.1f MiB locked\nclients: %u\n",
+		       rep.pid, ph, lp, rep.uptime_ms / 1000, rep.uptime_ms % 1000, rep.npools,
+		       (double)rep.locked_bytes / (1024.0 * 1024.0), rep.nclients);
+	return 0;
+}
+
+static void print_class(const struct ctl *c, const char *kind, const struct rtmem_class_stats *s, bool *first)
+{
+	if (c->json) {
+		printf("%s{\"kind\":\"%s\",\"size\":%" PRIu64 ",\"count\":%" PRIu64 ",\"in_use\":%" PRIu64
+		       ",\"free\":%" PRIu64 ",\"hwm\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bad\":%" PRIu64 "}",
+		       *first ? "" : ",", kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad);
+		*first = false;
+		return;
+	}
+	printf("  %-6s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5" PRIu64 "\n",
+	       kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad);
+}
+
+static int cmd_pools(struct ctl *c)
+{
+	struct rtmem_msg_status_reply st;
+	int rc = cmd_status(c, &st);
+
+	if (rc < 0)
+		return rc;
+	if (c->json)
+		printf("[");
+	for (uint32_t i = 0; i < st.npools; i++) {
+		struct rtmem_msg_index req = { .index = i };
+		struct rtmem_msg_pool_info_reply rep;
+		const struct rtmem_region_stats *s = &rep.stats;
+		char name[RTMEM_NAME_MAX];
+		bool first = true;
+
+		rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_POOL_INFO, &rep, RTMEM_MSG_POOL_INFO_REPLY, NULL);
+		if (rc < 0)
+			return rc;
+		wire_name(rep.name, name);
+		if (c->json) {
+			printf("%s{\"name\":\"%s\",\"size\":%" PRIu64 ",\"clients\":%u,\"buddy_size\":%" PRIu64
+			       ",\"buddy_free\":%" PRIu64 ",\"buddy_largest_free\":%" PRIu64 ",\"buddy_repairs\":%" PRIu64
+			       ",\"classes\":[",
+			       i ? "," : "", name, rep.size, rep.nclients, s->buddy_size, s->buddy_free,
+			       s->buddy_largest_free, s->buddy_repairs);
+		} else {
+			printf("pool \"%s\": %.1f MiB, %u clients\n  %-6s %10s %8s %8s %8s %8s %8s %5s\n", name,
+			       (double)rep.size / (1024.0 * 1024.0), rep.nclients, "kind", "size", "count", "in_use",
+			       "free", "hwm", "failed", "bad");
+		}
+		for (uint32_t k = 0; k < s->nclasses && k < RTMEM_MAX_CLASSES; k++)
+			print_class(c, "slab", &s->cls[k], &first);
+		for (uint32_t k = s->min_order; s->buddy_size && k <= s->max_order && k <= RTMEM_MAX_ORDER; k++)
+			print_class(c, "buddy", &s->order[k], &first);
+		if (c->json)
+			printf("]}");
+		else if (s->buddy_size)
+			printf("  buddy: %" PRIu64 " of %" PRIu64 " bytes free, largest free block %" PRIu64
+			       " (fragmentation %.1f %%), lock repairs %" PRIu64 "\n",
+			       s->buddy_free, s->buddy_size, s->buddy_largest_free,
+			       s->buddy_free ? 100.0 * (1.0 - (double)s->buddy_largest_free / (double)s->buddy_free) : 0.0,
+			       s->buddy_repairs);
+	}
+	if (c->json)
+		printf("]\n");
+	return 0;
+}
+
+static int cmd_clients(struct ctl *c)
+{
+	struct rtmem_msg_status_reply st;
+	int rc = cmd_status(c, &st);
+
+	if (rc < 0)
+		return rc;
+	if (c->json)
+		printf("[");
+	else
+		printf("%-20s %8s %6s %6s %10s %12s  %s\n", "client", "pid", "uid", "gid", "blocks", "bytes", "pools");
+	for (uint32_t i = 0; i < st.nclients; i++) {
+		struct rtmem_msg_index req = { .index = i };
+		struct rtmem_msg_client_info_reply rep;
+		char name[RTMEM_NAME_MAX], pool[RTMEM_NAME_MAX];
+
+		rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_CLIENT_INFO, &rep, RTMEM_MSG_CLIENT_INFO_REPLY,
+					NULL);
+		if (rc == -ENOENT) /* gone meanwhile */
+			continue;
+		if (rc < 0)
+			return rc;
+		wire_name(rep.name, name);
+		if (c->json)
+			printf("%s{\"name\":\"%s\",\"pid\":%u,\"uid\":%u,\"gid\":%u,\"blocks\":%" PRIu64
+			       ",\"bytes\":%" PRIu64 ",\"pools\":[",
+			       i ? "," : "", name, rep.pid, rep.uid, rep.gid, rep.blocks, rep.bytes);
+		else
+			printf("%-20s %8u %6u %6u %10" PRIu64 " %12" PRIu64 " ", name, rep.pid, rep.uid, rep.gid,
+			       rep.blocks, rep.bytes);
+		for (uint32_t k = 0; k < rep.npools && k < 4; k++)
+			printf(c->json ? "%s\"%s\"" : "%s%s", k ? (c->json ? "," : " ") : (c->json ? "" : " "),
+			       wire_name(rep.pools[k], pool));
+		printf(c->json ? "]}" : "\n");
+	}
+	if (c->json)
+		printf("]\n");
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: rtmemctl [-s SOCKET] [--json] status|pools|clients\n"
+		   "  -s, --socket PATH  rtmemd's socket (default $RTMEM_SOCKET or %s)\n"
+		   "  -j, --json         machine-readable output\n",
+		RTMEM_DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = getenv("RTMEM_SOCKET");
+	struct ctl c = { .fd = -1 };
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || (strcmp(argv[optind], "status") && strcmp(argv[optind], "pools") &&
+				   strcmp(argv[optind], "clients"))) {
+		fprintf(stderr, "rtmemctl: %s\n", optind >= argc ? "missing command" : "unknown command or extra arguments");
+		usage(stderr);
+		return 2;
+	}
+	if (!path || !*path)
+		path = RTMEM_DEFAULT_SOCKET;
+	rc = ctl_connect(&c, path);
+	if (rc == 0) {
+		if (!strcmp(argv[optind], "status"))
+			rc = cmd_status(&c, NULL);
+		else if (!strcmp(argv[optind], "pools"))
+			rc = cmd_pools(&c);
+		else
+			rc = cmd_clients(&c);
+	}
+	if (c.fd >= 0)
+		close(c.fd);
+	if (rc < 0) {
+		fprintf(stderr, "rtmemctl: %s: %s\n", path, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
