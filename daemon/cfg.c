@@ -119,7 +119,7 @@ static int perr_lc(struct parser *p, unsigned line, unsigned col, int e, const c
 __attribute__((format(printf, 4, 5)))
 static int perr(struct parser *p, const char *at, int e, const char *fmt, ...)
 {
-	unsigned col = at ? (unsigned)(at - p->line) + 1 : 0;
+	unsigned col = at && p->line ? (unsigned)(at - p->line) + 1 : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -311,7 +311,7 @@ static int parse_id(struct parser *p, char *s, const char *what, struct cfg_id *
 	ret->col = (unsigned)(s - p->line) + 1;
 	ret->id = CFG_ID_NONE;
 	if (isdigit((unsigned char)*s)) {
-		uint64_t v;
+		uint64_t v = 0;
 		int r = parse_num(p, s, false, what, &v);
 
 		if (r)
@@ -330,7 +330,7 @@ static int parse_id(struct parser *p, char *s, const char *what, struct cfg_id *
 static int parse_ids(struct parser *p, char *v, const char *what, struct cfg_ids *ret)
 {
 	char *items[CFG_MAX_IDS];
-	unsigned n;
+	unsigned n = 0;
 	int r = split_list(p, v, items, CFG_MAX_IDS, &n, what);
 
 	for (unsigned i = 0; !r && i < n; i++)
@@ -526,7 +526,7 @@ static int key_mt_algorithms(struct parser *p, char *v)
 {
 	struct cfg_memtest *mt = &p->cfg->memtest;
 	char *items[CFG_MAX_ALGOS];
-	unsigned n;
+	unsigned n = 0;
 	int r = split_list(p, v, items, CFG_MAX_ALGOS, &n, "algorithms");
 
 	for (unsigned i = 0; !r && i < n; i++) {
@@ -546,7 +546,7 @@ static int key_mt_backgrounds(struct parser *p, char *v)
 {
 	struct cfg_memtest *mt = &p->cfg->memtest;
 	char *items[CFG_MAX_BACKGROUNDS];
-	unsigned n;
+	unsigned n = 0;
 	int r;
 
 	if (!strcasecmp(v, "auto"))
@@ -586,7 +586,7 @@ static int key_mt_period(struct parser *p, char *v)
 		{ "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
 	};
 	char *u = v;
-	uint64_t n;
+	uint64_t n = 0;
 	int r;
 
 	while (isdigit((unsigned char)*u))
@@ -640,13 +640,13 @@ static int key_mt_cpus(struct parser *p, char *v)
 {
 	struct cfg_memtest *mt = &p->cfg->memtest;
 	char *items[64];
-	unsigned n;
+	unsigned n = 0;
 	int r = split_list(p, v, items, 64, &n, "cpus");
 
 	CPU_ZERO(&mt->cpus);
 	for (unsigned i = 0; !r && i < n; i++) {
 		char *dash = strchr(items[i], '-');
-		uint64_t a, b;
+		uint64_t a = 0, b = 0;
 
 		if (dash)
 			*dash = '\0';
@@ -681,7 +681,7 @@ static const struct keydef memtest_keys[] = {
 static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
 {
 	char *x = strchr(s, 'x'), *at;
-	uint64_t size, count, align;
+	uint64_t size = 0, count = 0, align;
 	int r;
 
 	if (!x)
@@ -731,7 +731,7 @@ static int key_slab(struct parser *p, char *v)
 {
 	struct rtmem_pool_desc *d = &p->pool->desc;
 	char *items[RTMEM_MAX_CLASSES];
-	unsigned n;
+	unsigned n = 0;
 	int r = split_list(p, v, items, RTMEM_MAX_CLASSES, &n, "slab classes");
 
 	if (r == -E2BIG)
@@ -814,7 +814,7 @@ static int key_quota(struct parser *p, char *v)
 
 static int key_max_clients(struct parser *p, char *v)
 {
-	uint64_t n;
+	uint64_t n = 0;
 	int r = parse_num(p, v, false, "max_clients", &n);
 
 	if (!r && (n < 1 || n > 65535))
@@ -828,7 +828,7 @@ static int key_max_clients(struct parser *p, char *v)
 static int key_reserve_slab(struct parser *p, char *v)
 {
 	char *items[RTMEM_MAX_CLASSES];
-	unsigned n;
+	unsigned n = 0;
 	int r = split_list(p, v, items, RTMEM_MAX_CLASSES, &n, "reserve_slab");
 
 	for (unsigned i = 0; !r && i < n; i++) {
@@ -1173,6 +1173,7 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 			return r;
 		pos = nl ? (size_t)(nl - text) + 1 : len;
 	}
+	p->line = NULL; /* buf goes out of scope; errors from here on have no column */
 	r = close_section(p);
 	if (r)
 		return r;
@@ -1424,7 +1425,7 @@ int cfg_limits_read(struct cfg_limits *ret)
 	uint64_t hfree = 0;
 
 	if (getrlimit(RLIMIT_MEMLOCK, &rl))
-		return -errno;
+		return errno ? -errno : -EINVAL;
 	if (rl.rlim_cur != RLIM_INFINITY)
 		lim.memlock = rl.rlim_cur;
 	lim.page = pg > 0 ? (uint64_t)pg : 4096;
@@ -1519,7 +1520,7 @@ int cfg_report_limits(const struct cfg *cfg, const struct cfg_limits *lim, FILE 
 
 int cfg_report(const struct cfg *cfg, FILE *out)
 {
-	struct cfg_limits lim;
+	struct cfg_limits lim = { 0 };
 	int r = cfg_limits_read(&lim);
 
 	if (r)

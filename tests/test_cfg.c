@@ -737,7 +737,7 @@ static void test_err_bad_pool_name(void **state)
 
 static void test_err_too_many_pools(void **state)
 {
-	char *text = malloc(64 * (CFG_MAX_POOLS + 1));
+	char *text = malloc((size_t)64 * (CFG_MAX_POOLS + 1));
 	size_t n = 0;
 
 	(void)state;
