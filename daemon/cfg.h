@@ -139,8 +139,9 @@ struct cfg {
  * Context: setup only; allocates; reads the file and the user/group databases.
  * Return: 0 and *ret set; -ENOENT (no such file, unless CFG_DEFAULT_IF_MISSING),
  * -EINVAL (syntax or semantic error), -EOVERFLOW (a size overflows), -E2BIG
- * (line, list or file too long), -EILSEQ (NUL or invalid UTF-8), -ENOMEM,
- * or another -errno from open/read/getpwnam_r. @err always describes a failure;
+ * (line, list or file too long), -EILSEQ (NUL or invalid UTF-8), -ESRCH
+ * (unknown user or group), -ENOMEM, or another -errno from open/read (-EACCES,
+ * -EISDIR...) or getpwnam_r. @err (may be NULL) always describes a failure;
  * *ret untouched on error.
  */
 int cfg_load(const char *path, unsigned flags, struct cfg **ret, struct cfg_error *err);
