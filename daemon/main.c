@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - rtmemd: hold locked, pre-faulted memory pools and serve them to
+ * real-time clients over a unix socket.
+ *
+ *   rtmemd [-c FILE] [-s SOCKET] [--event-loop=auto|io_uring|epoll]
+ *   rtmemd --check-config [-c FILE]
+ *
+ * The daemon follows the pattern it serves:
+ *   1. non-RT setup: read the config, create, size, seal and map every pool;
+ *   2. lock: mlock each pool, mlockall(MCL_CURRENT | MCL_FUTURE), pre-fault
+ *      every page under a SIGBUS guard, format the regions;
+ *   3. serve: socket, drop capabilities to CAP_IPC_LOCK, READY=1, event loop.
+ * A machine too small for the config fails in step 1 or 2 with a message
+ * naming the pool and the limit, and exit status 1. SIGTERM/SIGINT stop it
+ * cleanly (STOPPING=1, clients closed, socket unlinked); SIGHUP is logged
+ * and ignored (restart to apply a new config).
+ *
+ * Exit: 0 after a clean stop or a valid --check-config, 1 on any setup
+ * error or an invalid config, 2 on bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "loop.h"
+#include "notify.h"
+#include "pool.h"
+#include "proto.h"
+#include "srv.h"
+
+#ifndef RTMEMD_VERSION
+#define RTMEMD_VERSION "unknown"
+#endif
+
+struct opts {
+	const char *config;  /* NULL: CFG_DEFAULT_PATH, built-in default if missing */
+	const char *socket;  /* NULL: from the config */
+	bool check_config;
+	enum loop_kind loop;
+};
+
+struct daemon {
+	struct cfg *cfg;
+	struct pool *pools;
+	unsigned npools;
+	struct loop *loop;
+	struct srv *srv;
+	int sigfd;
+	uint64_t locked;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: rtmemd [-c FILE] [-s SOCKET] [--event-loop=auto|io_uring|epoll]\n"
+		   "       rtmemd --check-config [-c FILE]\n"
+		   "  -c, --config FILE     configuration (default %s;\n"
+		   "                        the built-in default if that file does not exist)\n"
+		   "  -s, --socket PATH     serve on PATH instead of the config's socket\n"
+		   "      --event-loop=KIND io_uring (fail if unavailable), epoll, or auto (default)\n"
+		   "      --check-config    validate the config, print each pool's footprint, exit 0/1\n"
+		   "  -V, --version         print the version\n"
+		   "  -h, --help            this text\n",
+		CFG_DEFAULT_PATH);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "event-loop", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:s:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'C':
+			o->check_config = true;
+			break;
+		case 'L':
+			if (!strcmp(optarg, "auto"))
+				o->loop = LOOP_AUTO;
+			else if (!strcmp(optarg, "io_uring") || !strcmp(optarg, "uring"))
+				o->loop = LOOP_URING;
+			else if (!strcmp(optarg, "epoll"))
+				o->loop = LOOP_EPOLL;
+			else
+				goto out_usage;
+			break;
+		case 'V':
+			printf("rtmemd %s (protocol %u)\n", RTMEMD_VERSION, RTMEM_PROTO_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto out_usage;
+		}
+	}
+	if (optind == argc)
+		return 0;
+out_usage:
+	usage(stderr);
+	return -EINVAL;
+}
+
+static int load_config(const struct opts *o, struct cfg **ret)
+{
+	struct cfg_error err = { 0 };
+	int rc;
+
+	if (o->config)
+		rc = cfg_load(o->config, 0, ret, &err);
+	else if (access(CFG_DEFAULT_PATH, F_OK) < 0 && errno == ENOENT) {
+		log_info("%s does not exist: using the built-in default configuration", CFG_DEFAULT_PATH);
+		rc = cfg_load_default(0, ret, &err);
+	} else {
+		rc = cfg_load(CFG_DEFAULT_PATH, 0, ret, &err);
+	}
+	if (rc < 0)
+		log_err("%s", err.msg);
+	return rc;
+}
+
+/* Fail early and clearly if the pools cannot fit in the memory the kernel says is available. */
+static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
+{
+	uint64_t total = 0;
+	char need[32], have[32];
+
+	for (unsigned i = 0; i < d->cfg->npools; i++) {
+		struct rtmem_footprint fp;
+
+		if (cfg_pool_footprint(&d->cfg->pools[i], &fp) == 0)
+			total += fp.total;
+	}
+	if (lim->mem_available == UINT64_MAX || total <= lim->mem_available)
+		return 0;
+	log_err("the pools need %s but MemAvailable is %s: this machine is too small for %s "
+		"(rtmemd --check-config shows each pool)",
+		pool_fmt_size(total, need), pool_fmt_size(lim->mem_available, have), d->cfg->source);
+	return -ENOMEM;
+}
+
+static int create_pools(struct daemon *d)
+{
+	struct pool_error err;
+	struct cfg_limits lim;
+	int rc;
+
+	rc = cfg_limits_read(&lim);
+	if (rc < 0) {
+		log_err("reading the machine's limits failed: %s", strerror(-rc));
+		return rc;
+	}
+	rc = check_fit(d, &lim);
+	if (rc < 0)
+		return rc;
+	d->pools = calloc(d->cfg->npools, sizeof(*d->pools));
+	if (!d->pools)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->cfg->npools; i++) {
+		rc = pool_create(&d->cfg->pools[i], (size_t)lim.huge_page, &d->pools[i], &err);
+		if (rc < 0) {
+			log_err("%s", err.msg);
+			return rc;
+		}
+		d->npools++;
+		d->locked += d->pools[i].size;
+	}
+	return 0;
+}
+
+/* Step 2: lock, pre-fault, format. */
+static int lock_pools(struct daemon *d)
+{
+	struct pool_error err;
+	char sz[32];
+	int rc;
+
+	for (unsigned i = 0; i < d->npools; i++) {
+		rc = pool_lock(&d->pools[i], &err);
+		if (rc < 0)
+			goto out_err;
+	}
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+		rc = -errno;
+		log_err("mlockall (pools %s and the daemon itself) failed: %s", pool_fmt_size(d->locked, sz),
+			strerror(-rc));
+		return rc;
+	}
+	for (unsigned i = 0; i < d->npools; i++) {
+		rc = pool_prefault(&d->pools[i], &err);
+		if (rc == 0)
+			rc = pool_format(&d->pools[i], &err);
+		if (rc < 0)
+			goto out_err;
+		log_info("pool \"%s\": %s locked and formatted (%s metadata)", pool_name(&d->pools[i]),
+			 pool_fmt_size(d->pools[i].size, sz), pool_fmt_size(d->pools[i].fp.meta, (char[32]){ 0 }));
+	}
+	rc = pool_compact_unevictable();
+	if (rc == 1)
+		log_warn("vm.compact_unevictable_allowed is 1: compaction may move locked pages (latency spikes); "
+			 "set it to 0 (sysctl -w vm.compact_unevictable_allowed=0)");
+	return 0;
+out_err:
+	log_err("%s", err.msg);
+	return rc;
+}
+
+static void on_signal(void *arg, int res)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)res;
+	if (read(d->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		log_info("SIGHUP: reloading is not supported; restart rtmemd to apply a new configuration");
+		return;
+	}
+	log_info("stopping (%s from pid %u)", strsignal((int)si.ssi_signo), si.ssi_pid);
+	notify_state("STOPPING=1\nSTATUS=stopping");
+	srv_set_phase(d->srv, "stopping");
+	loop_stop(d->loop);
+}
+
+static void on_watchdog(void *arg, int res)
+{
+	(void)arg;
+	(void)res;
+	notify_watchdog();
+}
+
+static int start_loop(struct daemon *d, const struct opts *o)
+{
+	int uring_err = 0, rc;
+
+	rc = loop_new(o->loop, &d->loop, &uring_err);
+	if (rc < 0) {
+		log_err("event loop %s: %s", o->loop == LOOP_URING ? "io_uring" : "epoll", strerror(-rc));
+		return rc;
+	}
+	if (uring_err)
+		log_warn("io_uring unavailable (%s; kernel.io_uring_disabled or seccomp?): falling back to epoll",
+			 strerror(-uring_err));
+	rc = srv_new(d->cfg, d->pools, d->npools, d->loop, &d->srv);
+	if (rc == 0)
+		rc = loop_add_poll(d->loop, d->sigfd, on_signal, d, NULL);
+	if (rc == 0 && notify_watchdog_ns())
+		rc = loop_add_timer(d->loop, notify_watchdog_ns(), on_watchdog, d, NULL);
+	if (rc < 0)
+		log_err("event loop setup failed: %s", strerror(-rc));
+	return rc;
+}
+
+static int listen_socket(struct daemon *d, const struct opts *o)
+{
+	const struct cfg_daemon *cd = &d->cfg->daemon;
+	char err[SRV_ERR_MAX];
+	int rc;
+
+	rc = srv_listen(d->srv, o->socket ? o->socket : cd->socket, cd->socket_mode,
+			cd->has_socket_group ? (gid_t)cd->socket_group.id : (gid_t)-1, err);
+	if (rc < 0)
+		log_err("%s", err);
+	return rc;
+}
+
+static int drop_privileges(const struct daemon *d)
+{
+	const struct cfg_daemon *cd = &d->cfg->daemon;
+	uid_t uid = cd->has_user ? (uid_t)cd->user.id : (uid_t)-1;
+	gid_t gid = cd->has_group ? (gid_t)cd->group.id : getgid();
+	const char *what = "";
+	bool kept;
+	int rc;
+
+	if (cd->has_user && !cd->has_group) {
+		struct passwd *pw = getpwuid(uid);
+
+		gid = pw ? pw->pw_gid : (gid_t)uid;
+	}
+	rc = notify_drop_privileges(uid, gid, &kept, &what);
+	if (rc < 0) {
+		log_err("dropping privileges failed: %s: %s", what, strerror(-rc));
+		return rc;
+	}
+	log_info("running as uid %u gid %u, capabilities: %s", (unsigned)getuid(), (unsigned)getgid(),
+		 kept ? "cap_ipc_lock" : "none");
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int block_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (d->sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		log_err("signalfd failed: %s", strerror(errno));
+		return -errno;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void announce(const struct daemon *d, const char *path)
+{
+	char status[400], sz[32];
+	int n;
+
+	n = snprintf(status, sizeof(status), "serving %u pools (", d->npools);
+	for (unsigned i = 0; i < d->npools && n < (int)sizeof(status); i++)
+		n += snprintf(status + n, sizeof(status) - (size_t)n, "%s%s %s", i ? ", " : "", pool_name(&d->pools[i]),
+			      pool_fmt_size(d->pools[i].size, sz));
+	if (n < (int)sizeof(status))
+		snprintf(status + n, sizeof(status) - (size_t)n, ") on %s", path);
+	notify_state("READY=1\nSTATUS=%s", status);
+	log_info("ready: %u pools, %s locked, event loop %s, socket %s", d->npools, pool_fmt_size(d->locked, sz),
+		 loop_name(d->loop), path);
+}
+
+static void daemon_free(struct daemon *d)
+{
+	srv_free(d->srv);
+	loop_free(d->loop);
+	for (unsigned i = 0; i < d->npools; i++)
+		pool_destroy(&d->pools[i]);
+	free(d->pools);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	cfg_free(d->cfg);
+}
+
+static int serve(const struct opts *o, struct daemon *d)
+{
+	const char *path = o->socket ? o->socket : d->cfg->daemon.socket;
+	int rc;
+
+	log_info("starting: %u pools from %s", d->cfg->npools, d->cfg->source);
+	notify_state("STATUS=setup: creating %u pools", d->cfg->npools);
+	raise_nofile();
+	if ((rc = block_signals(d)) < 0 || (rc = create_pools(d)) < 0)
+		return rc;
+	notify_state("STATUS=setup: locking and pre-faulting %u pools", d->npools);
+	if ((rc = lock_pools(d)) < 0 || (rc = start_loop(d, o)) < 0 || (rc = listen_socket(d, o)) < 0 ||
+	    (rc = drop_privileges(d)) < 0)
+		return rc;
+	announce(d, path);
+	rc = loop_run(d->loop);
+	if (rc < 0) {
+		log_err("event loop failed: %s", strerror(-rc));
+		notify_state("STOPPING=1\nSTATUS=event loop failed");
+		return rc;
+	}
+	log_info("stopped: %u clients closed", srv_nclients(d->srv));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct daemon d = { .sigfd = -1 };
+	int rc;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (load_config(&o, &d.cfg) < 0)
+		return 1;
+	if (o.check_config) {
+		rc = cfg_report(d.cfg, stdout);
+		cfg_free(d.cfg);
+		return rc == 0 ? 0 : 1;
+	}
+	rc = serve(&o, &d);
+	daemon_free(&d);
+	return rc < 0 ? 1 : 0;
+}

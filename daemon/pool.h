@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.h - rtmemd's pools: one sealed memfd per configured pool, mapped,
+ * locked, pre-faulted and formatted as an allocator region.
+ *
+ * Setup follows the daemon's pattern, in this order:
+ *   pool_create()    memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING [| MFD_HUGETLB]),
+ *                    ftruncate to the footprint rounded up to the page size,
+ *                    fallocate (the memory is taken now, not at first touch),
+ *                    seals F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, mmap
+ *                    MAP_SHARED;
+ *   pool_lock()      mlock the mapping (per pool, so an error names it);
+ *   mlockall()       by the caller, once, for everything else;
+ *   pool_prefault()  write every page under a SIGBUS guard;
+ *   pool_format()    rtmem_region_format() and rtmem_region_attach().
+ * Each step fills a struct pool_error with one line naming the pool, the
+ * size and the cause; nothing here logs.
+ *
+ * After setup a pool never grows or moves: clients map the same memfd, the
+ * seals stop any of them from truncating it under the others.
+ */
+#ifndef RTMEMD_POOL_H
+#define RTMEMD_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "region.h"
+
+#define POOL_ERR_MAX 256
+
+struct pool_error {
+	char msg[POOL_ERR_MAX]; /* "pool \"audio\": mlock 64 MiB failed: ..." */
+};
+
+struct pool {
+	const struct cfg_pool *cfg;  /* name, ACLs, quota: owned by the struct cfg */
+	int memfd;                   /* -1 when not created */
+	void *mem;                   /* MAP_FAILED when not mapped */
+	size_t size;                 /* bytes mapped = memfd size = footprint rounded to page */
+	size_t page;                 /* page size of the mapping (huge page size with hugepages) */
+	struct rtmem_footprint fp;   /* exact footprint */
+	struct rtmem_region *region; /* after pool_format() */
+	bool locked;                 /* pool_lock() succeeded */
+};
+
+/*
+ * pool_create() - create, size, seal and map the memfd of @cp.
+ * @huge_page: the huge page size in bytes (for hugepages pools), 0 if none.
+ * Context: setup; allocates kernel memory for the whole pool (fallocate).
+ * Return: 0; -EINVAL (bad layout, or hugepages asked with @huge_page 0),
+ * -ENOSPC/-ENOMEM (not enough memory or huge pages), or the -errno of
+ * memfd_create/ftruncate/fallocate/fcntl/mmap; @ret is cleaned up on error.
+ */
+int pool_create(const struct cfg_pool *cp, size_t huge_page, struct pool *ret, struct pool_error *err);
+
+/*
+ * pool_lock() - mlock @p's mapping.
+ * Context: setup. Return: 0, -ENOMEM/-EPERM/-EAGAIN from mlock (the message
+ * gives RLIMIT_MEMLOCK).
+ */
+int pool_lock(struct pool *p, struct pool_error *err);
+
+/*
+ * pool_touch() - write every @page-th byte of [@mem, @mem + @len) (keeping
+ * its value) under a SIGBUS guard. *ret_off gets the offset of the page that
+ * raised SIGBUS. Exposed for tests.
+ * Context: setup; single-threaded (installs and restores a SIGBUS handler).
+ * Return: 0, -EFAULT on SIGBUS.
+ */
+int pool_touch(void *mem, size_t len, size_t page, size_t *ret_off);
+
+/*
+ * pool_prefault() - pool_touch() the whole pool: a SIGBUS means the memory
+ * the kernel promised is not there (huge pages gone, memory cgroup limit).
+ * Context: setup. Return: 0, -EFAULT.
+ */
+int pool_prefault(struct pool *p, struct pool_error *err);
+
+/*
+ * pool_format() - format the region in @p and attach a handle to it.
+ * Context: setup. Return: 0 or the -errno of rtmem_region_format/attach.
+ */
+int pool_format(struct pool *p, struct pool_error *err);
+
+/* pool_destroy() - detach, unmap, close; accepts a pool in any state. */
+void pool_destroy(struct pool *p);
+
+/* pool_name() - the configured name. Context: any. */
+static inline const char *pool_name(const struct pool *p)
+{
+	return p->cfg->name;
+}
+
+/*
+ * pool_fmt_size() - @v bytes as "64 MiB", "1.5 KiB", "512 bytes" in @buf.
+ * Context: any. Return: @buf.
+ */
+const char *pool_fmt_size(uint64_t v, char buf[static 32]);
+
+/*
+ * pool_compact_unevictable() - read /proc/sys/vm/compact_unevictable_allowed.
+ * Context: setup. Return: 0 or 1, or -errno (file missing: kernel without
+ * compaction).
+ */
+int pool_compact_unevictable(void);
+
+#endif /* RTMEMD_POOL_H */

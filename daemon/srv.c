@@ -1,0 +1,813 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * srv.c - the socket server of rtmemd: clients, messages, ACLs, owner slots
+ * and reclaim (see srv.h for the rules it enforces).
+ *
+ * Owns: the listening socket and its file, every struct srv_client with its
+ * socket and pidfd, the per-pool slot tables.
+ *
+ * Invariants:
+ *  - a client is on the list from srv_adopt() until client_drop(), which
+ *    deletes its loop watches before closing its fds and freeing it;
+ *  - c->open[i].slot != 0 iff the client holds slot c->open[i].slot of pool
+ *    i with generation c->open[i].gen, and that slot is marked used;
+ *  - nothing read from a datagram is used before rtmem_msg_check() passed on
+ *    it, and names are used only after they were found NUL-terminated within
+ *    their array; they are logged only through printable().
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "proto.h"
+#include "srv.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static_assert(sizeof(gid_t) == sizeof(uint32_t), "gids are passed to cfg as uint32_t");
+
+struct srv_open {
+	uint32_t slot; /* 0: pool not open by this client */
+	uint32_t gen;
+};
+
+struct srv_pool {
+	struct pool *pool;
+	uint32_t nslots;
+	uint32_t nopen;  /* slots in use */
+	uint32_t *gen;   /* [nslots + 1]: last generation handed out per slot */
+	uint8_t *used;   /* [nslots + 1] */
+};
+
+struct srv_client {
+	struct srv *s;
+	struct srv_client *prev, *next;
+	unsigned id;                 /* for logs before HELLO names it */
+	int fd, pidfd;               /* pidfd -1 if the kernel has none */
+	struct loop_watch *w_sock, *w_pid;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uint32_t *gids;              /* gid and uid's supplementary groups */
+	size_t ngids;
+	bool hello;
+	const char *doomed;          /* set by a handler: drop after it, for this reason */
+	char name[RTMEM_NAME_MAX];   /* printable copy of HELLO's name */
+	struct srv_open open[];      /* [npools] */
+};
+
+struct srv {
+	const struct cfg *cfg;
+	struct loop *loop;
+	struct srv_pool *pools;
+	unsigned npools;
+	struct srv_client *head, *tail;
+	unsigned nclients, next_id;
+	int lfd;
+	struct loop_watch *w_listen;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *phase;
+	uint64_t start_ms, locked;
+	unsigned accept_errors;
+};
+
+union srv_msg {
+	struct rtmem_msg_hdr h;
+	struct rtmem_msg_error error;
+	struct rtmem_msg_hello hello;
+	struct rtmem_msg_hello_reply hello_reply;
+	struct rtmem_msg_open open;
+	struct rtmem_msg_open_reply open_reply;
+	struct rtmem_msg_close close;
+	struct rtmem_msg_close_reply close_reply;
+	struct rtmem_msg_status_reply status_reply;
+	struct rtmem_msg_index index;
+	struct rtmem_msg_pool_info_reply pool_info_reply;
+	struct rtmem_msg_client_info_reply client_info_reply;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A copy of a wire name (known NUL-terminated) safe to log: printable ASCII, no quotes. */
+static const char *printable(const char *name, char out[RTMEM_NAME_MAX])
+{
+	size_t i;
+
+	for (i = 0; i < RTMEM_NAME_MAX - 1 && name[i]; i++)
+		out[i] = name[i] > 0x20 && name[i] < 0x7f && name[i] != '"' && name[i] != '\\' ? name[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+static bool name_ok(const char name[RTMEM_NAME_MAX])
+{
+	return memchr(name, '\0', RTMEM_NAME_MAX) != NULL;
+}
+
+/* "client "motor" (pid 1234)", or "client #3 (pid 1234)" before it said HELLO. */
+static const char *who(const struct srv_client *c, char buf[96])
+{
+	if (c->name[0])
+		snprintf(buf, 96, "client \"%s\" (pid %d)", c->name, (int)c->pid);
+	else
+		snprintf(buf, 96, "client #%u (pid %d)", c->id, (int)c->pid);
+	return buf;
+}
+
+/* Send @m (its header filled) with @fd by SCM_RIGHTS if >= 0. Never blocks. */
+static void reply(struct srv_client *c, union srv_msg *m, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { m, m->h.size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)m->h.size && !c->doomed)
+		c->doomed = n < 0 && errno == EAGAIN ? "not reading its replies" : "send failed";
+}
+
+__attribute__((format(printf, 4, 5)))
+static void refuse(struct srv_client *c, uint32_t seq, int err, const char *fmt, ...)
+{
+	union srv_msg m = { 0 };
+	char w[96];
+	va_list ap;
+
+	rtmem_msg_init(&m.h, RTMEM_MSG_ERROR, seq);
+	m.error.err = err;
+	va_start(ap, fmt);
+	vsnprintf(m.error.msg, sizeof(m.error.msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s: %s", who(c, w), m.error.msg);
+	reply(c, &m, -1);
+}
+
+/* A protocol violation: one ERROR (EPROTO), then the client is dropped. */
+static void violation(struct srv_client *c, uint32_t seq, const char *why)
+{
+	refuse(c, seq, EPROTO, "protocol error: %s", why);
+	c->doomed = "protocol error";
+}
+
+static uint32_t slot_take(struct srv_pool *sp, uint32_t *ret_gen)
+{
+	for (uint32_t i = 1; i <= sp->nslots; i++) {
+		if (sp->used[i])
+			continue;
+		sp->used[i] = 1;
+		sp->gen[i] = sp->gen[i] + 1 ? sp->gen[i] + 1 : 1;
+		sp->nopen++;
+		*ret_gen = sp->gen[i];
+		return i;
+	}
+	return 0;
+}
+
+/* Reclaim what @c holds in pool @i and give the slot back. Return: blocks, bytes in *ret_bytes. */
+static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_bytes)
+{
+	struct srv_pool *sp = &c->s->pools[i];
+	struct srv_open *o = &c->open[i];
+	uint64_t bytes = 0;
+	long n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	char w[96];
+
+	if (n < 0) {
+		log_err("pool \"%s\": reclaiming the blocks of %s (slot %u gen %u) failed: %s", pool_name(sp->pool),
+			who(c, w), o->slot, o->gen, strerror((int)-n));
+		n = 0;
+		bytes = 0;
+	}
+	sp->used[o->slot] = 0;
+	sp->nopen--;
+	o->slot = 0;
+	*ret_bytes = bytes;
+	return (uint64_t)n;
+}
+
+static void client_drop(struct srv_client *c, const char *why)
+{
+	struct srv *s = c->s;
+	bool any = false;
+	char w[96];
+
+	for (unsigned i = 0; i < s->npools; i++) {
+		uint64_t bytes, n;
+
+		if (!c->open[i].slot)
+			continue;
+		n = client_reclaim(c, i, &bytes);
+		log_info("%s gone: reclaimed %llu blocks, %llu bytes in pool \"%s\" (%s)", who(c, w),
+			 (unsigned long long)n, (unsigned long long)bytes, pool_name(s->pools[i].pool), why);
+		any = true;
+	}
+	if (!any)
+		log_info("%s gone (%s)", who(c, w), why);
+	loop_del(s->loop, c->w_sock);
+	loop_del(s->loop, c->w_pid);
+	shutdown(c->fd, SHUT_RDWR); /* the peer sees the end now, whatever the loop still holds */
+	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		s->tail = c->prev;
+	s->nclients--;
+	free(c->gids);
+	free(c);
+}
+
+static void on_hello(struct srv_client *c, const struct rtmem_msg_hello *in)
+{
+	struct srv *s = c->s;
+	union srv_msg m = { 0 };
+	struct rtmem_msg_hello_reply *r = &m.hello_reply;
+	char w[96];
+
+	if (c->hello)
+		return violation(c, in->h.seq, "second HELLO");
+	if (!name_ok(in->name))
+		return violation(c, in->h.seq, "client name not NUL-terminated");
+	if (in->flags)
+		return violation(c, in->h.seq, "unknown HELLO flags");
+	printable(in->name, c->name);
+	c->hello = true;
+	rtmem_msg_init(&m.h, RTMEM_MSG_HELLO_REPLY, in->h.seq);
+	for (unsigned i = 0; i < s->npools && r->npools < RTMEM_HELLO_POOLS; i++) {
+		const struct pool *p = s->pools[i].pool;
+		struct rtmem_pool_brief *b = &r->pools[r->npools];
+
+		if (!cfg_pool_may_open(p->cfg, c->uid, c->gids, c->ngids))
+			continue;
+		snprintf(b->name, sizeof(b->name), "%s", pool_name(p));
+		b->size = p->size;
+		b->nclasses = p->cfg->desc.nclasses;
+		b->has_buddy = p->cfg->desc.buddy.size != 0;
+		r->npools++;
+	}
+	log_info("%s: hello from uid %u gid %u, %u pools open to it", who(c, w), (unsigned)c->uid, (unsigned)c->gid,
+		 r->npools);
+	reply(c, &m, -1);
+}
+
+static int pool_index(const struct srv *s, const char *name)
+{
+	for (unsigned i = 0; i < s->npools; i++)
+		if (!strcmp(pool_name(s->pools[i].pool), name))
+			return (int)i;
+	return -1;
+}
+
+static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
+{
+	union srv_msg m = { 0 };
+	struct rtmem_msg_open_reply *r = &m.open_reply;
+	const struct cfg_pool *cp;
+	struct srv_pool *sp;
+	char pn[RTMEM_NAME_MAX], w[96], q[32];
+	uint32_t seq = in->h.seq;
+	int i;
+
+	if (!name_ok(in->pool))
+		return violation(c, seq, "pool name not NUL-terminated");
+	printable(in->pool, pn);
+	if (in->flags)
+		return refuse(c, seq, EINVAL, "open \"%s\": unknown flags 0x%x", pn, in->flags);
+	i = pool_index(c->s, in->pool);
+	if (i < 0)
+		return refuse(c, seq, ENOENT, "open \"%s\": no such pool", pn);
+	sp = &c->s->pools[i];
+	cp = sp->pool->cfg;
+	if (!cfg_pool_may_open(cp, c->uid, c->gids, c->ngids))
+		return refuse(c, seq, EACCES, "open \"%s\": uid %u is not allowed (users/groups)", pn, (unsigned)c->uid);
+	if (c->open[i].slot)
+		return refuse(c, seq, EBUSY, "open \"%s\": already open on this connection", pn);
+	r->slot = slot_take(sp, &r->gen);
+	if (!r->slot)
+		return refuse(c, seq, EUSERS, "open \"%s\": all %u client slots taken (max_clients)", pn, sp->nslots);
+	rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
+	r->size = sp->pool->size;
+	r->quota = cp->quota;
+	r->flags = cfg_pool_may_reserve(cp, c->uid, c->gids, c->ngids) ? RTMEM_OPEN_RESERVE : 0;
+	c->open[i] = (struct srv_open){ .slot = r->slot, .gen = r->gen };
+	reply(c, &m, sp->pool->memfd);
+	log_info("%s opened pool \"%s\": slot %u gen %u, quota %s%s", who(c, w), pn, r->slot, r->gen,
+		 cp->quota ? pool_fmt_size(cp->quota, q) : "none", r->flags ? ", may take the reserve" : "");
+}
+
+static void on_close(struct srv_client *c, const struct rtmem_msg_close *in)
+{
+	union srv_msg m = { 0 };
+	char pn[RTMEM_NAME_MAX], w[96];
+	uint64_t bytes;
+	int i;
+
+	if (!name_ok(in->pool))
+		return violation(c, in->h.seq, "pool name not NUL-terminated");
+	printable(in->pool, pn);
+	i = pool_index(c->s, in->pool);
+	if (i < 0 || !c->open[i].slot)
+		return refuse(c, in->h.seq, ENOENT, "close \"%s\": not open on this connection", pn);
+	rtmem_msg_init(&m.h, RTMEM_MSG_CLOSE_REPLY, in->h.seq);
+	m.close_reply.reclaimed_blocks = client_reclaim(c, (unsigned)i, &bytes);
+	m.close_reply.reclaimed_bytes = bytes;
+	log_info("%s closed pool \"%s\": reclaimed %llu blocks, %llu bytes", who(c, w), pn,
+		 (unsigned long long)m.close_reply.reclaimed_blocks, (unsigned long long)bytes);
+	reply(c, &m, -1);
+}
+
+static void on_status(struct srv_client *c, uint32_t seq)
+{
+	struct srv *s = c->s;
+	union srv_msg m = { 0 };
+	struct rtmem_msg_status_reply *r = &m.status_reply;
+
+	rtmem_msg_init(&m.h, RTMEM_MSG_STATUS_REPLY, seq);
+	snprintf(r->phase, sizeof(r->phase), "%s", s->phase);
+	snprintf(r->loop, sizeof(r->loop), "%s", loop_name(s->loop));
+	r->npools = s->npools;
+	r->nclients = s->nclients;
+	r->uptime_ms = mono_ms() - s->start_ms;
+	r->locked_bytes = s->locked;
+	r->pid = (uint32_t)getpid();
+	reply(c, &m, -1);
+}
+
+static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
+{
+	union srv_msg m = { 0 };
+	struct rtmem_msg_pool_info_reply *r = &m.pool_info_reply;
+	struct srv_pool *sp;
+
+	if (in->index >= c->s->npools)
+		return refuse(c, in->h.seq, ENOENT, "pool info %u: no such pool", in->index);
+	sp = &c->s->pools[in->index];
+	rtmem_msg_init(&m.h, RTMEM_MSG_POOL_INFO_REPLY, in->h.seq);
+	snprintf(r->name, sizeof(r->name), "%s", pool_name(sp->pool));
+	r->size = sp->pool->size;
+	r->nclients = sp->nopen;
+	rtmem_region_stats(sp->pool->region, &r->stats);
+	reply(c, &m, -1);
+}
+
+/*
+ * Blocks and bytes a client holds are not reported yet (0): the core has no
+ * per-owner count, and a scan of every state word per request is not worth it.
+ */
+static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *in)
+{
+	struct srv *s = c->s;
+	union srv_msg m = { 0 };
+	struct rtmem_msg_client_info_reply *r = &m.client_info_reply;
+	struct srv_client *t = s->head;
+
+	for (uint32_t k = 0; t && k < in->index; k++)
+		t = t->next;
+	if (!t)
+		return refuse(c, in->h.seq, ENOENT, "client info %u: no such client", in->index);
+	rtmem_msg_init(&m.h, RTMEM_MSG_CLIENT_INFO_REPLY, in->h.seq);
+	snprintf(r->name, sizeof(r->name), "%s", t->name);
+	r->pid = (uint32_t)t->pid;
+	r->uid = t->uid;
+	r->gid = t->gid;
+	for (unsigned i = 0; i < s->npools; i++) {
+		if (!t->open[i].slot)
+			continue;
+		if (r->npools < 4)
+			snprintf(r->pools[r->npools], RTMEM_NAME_MAX, "%s", pool_name(s->pools[i].pool));
+		r->npools++;
+	}
+	reply(c, &m, -1);
+}
+
+static void dispatch(struct srv_client *c, const union srv_msg *m)
+{
+	if (!c->hello && m->h.type != RTMEM_MSG_HELLO)
+		return violation(c, m->h.seq, "message before HELLO");
+	switch (m->h.type) {
+	case RTMEM_MSG_HELLO:
+		return on_hello(c, &m->hello);
+	case RTMEM_MSG_OPEN:
+		return on_open(c, &m->open);
+	case RTMEM_MSG_CLOSE:
+		return on_close(c, &m->close);
+	case RTMEM_MSG_STATUS:
+		return on_status(c, m->h.seq);
+	case RTMEM_MSG_POOL_INFO:
+		return on_pool_info(c, &m->index);
+	case RTMEM_MSG_CLIENT_INFO:
+		return on_client_info(c, &m->index);
+	default:
+		return violation(c, m->h.seq, "not a request type");
+	}
+}
+
+static void on_recv(void *arg, const void *buf, ssize_t n)
+{
+	struct srv_client *c = arg;
+	union srv_msg m;
+	const char *why;
+	uint32_t seq = 0;
+
+	if (n >= (ssize_t)sizeof(m.h))
+		memcpy(&seq, (const char *)buf + offsetof(struct rtmem_msg_hdr, seq), sizeof(seq));
+	if (n == 0) {
+		c->doomed = "hang-up";
+	} else if (n == -EMSGSIZE) {
+		violation(c, 0, "message larger than any message");
+	} else if (n < 0) {
+		c->doomed = strerror((int)-n);
+	} else if (rtmem_msg_check(buf, (size_t)n, &why) < 0) {
+		violation(c, seq, why);
+	} else {
+		memcpy(&m, buf, (size_t)n);
+		dispatch(c, &m);
+	}
+	if (c->doomed)
+		client_drop(c, c->doomed);
+}
+
+static void on_pidfd(void *arg, int res)
+{
+	(void)res;
+	client_drop(arg, "process exited");
+}
+
+/* The peer's groups: its gid and the supplementary groups of its uid in the user database. */
+static int peer_groups(struct srv_client *c)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int n = 32;
+
+	if (getpwuid_r(c->uid, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+		c->gids = malloc(sizeof(*c->gids));
+		if (!c->gids)
+			return -ENOMEM;
+		c->gids[0] = c->gid;
+		c->ngids = 1;
+		return 0;
+	}
+	for (;;) {
+		int got = n;
+
+		c->gids = malloc((size_t)n * sizeof(*c->gids));
+		if (!c->gids)
+			return -ENOMEM;
+		if (getgrouplist(pw.pw_name, c->gid, (gid_t *)c->gids, &got) >= 0) {
+			c->ngids = (size_t)got;
+			return 0;
+		}
+		free(c->gids);
+		c->gids = NULL;
+		if (n >= 65536)
+			return -E2BIG;
+		n = got > n ? got : n * 2;
+	}
+}
+
+/* The peer's pidfd: SO_PEERPIDFD names exactly the process that connected; pidfd_open may race pid reuse. */
+static int peer_pidfd(struct srv_client *c)
+{
+	static bool warned;
+	socklen_t len = sizeof(c->pidfd);
+	long fd;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len) == 0)
+		return 0;
+	fd = syscall(SYS_pidfd_open, c->pid, 0);
+	if (fd >= 0) {
+		c->pidfd = (int)fd;
+		return 0;
+	}
+	c->pidfd = -1;
+	if (errno == ESRCH)
+		return -ESRCH;
+	if (!warned)
+		log_warn("no pidfd for clients (%s): liveness by socket hang-up only", strerror(errno));
+	warned = true;
+	return 0;
+}
+
+static int client_new(struct srv *s, int fd, struct srv_client **ret)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct srv_client *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	c = calloc(1, sizeof(*c) + s->npools * sizeof(c->open[0]));
+	if (!c)
+		return -ENOMEM;
+	c->s = s;
+	c->fd = fd;
+	c->pidfd = -1;
+	c->id = ++s->next_id;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	*ret = c;
+	return 0;
+}
+
+static int client_arm(struct srv *s, struct srv_client *c)
+{
+	int rc = peer_groups(c);
+
+	if (rc == 0)
+		rc = peer_pidfd(c);
+	if (rc == 0)
+		rc = loop_add_recv(s->loop, c->fd, RTMEM_MSG_MAX, on_recv, c, &c->w_sock);
+	if (rc == 0 && c->pidfd >= 0)
+		rc = loop_add_poll(s->loop, c->pidfd, on_pidfd, c, &c->w_pid);
+	return rc;
+}
+
+int srv_adopt(struct srv *s, int fd)
+{
+	struct srv_client *c;
+	char w[96];
+	int rc;
+
+	if (s->nclients >= SRV_MAX_CLIENTS) {
+		struct rtmem_msg_error e = { .err = EUSERS, .msg = "too many clients" };
+
+		rtmem_msg_init(&e.h, RTMEM_MSG_ERROR, 0);
+		send(fd, &e, sizeof(e), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		log_warn("connection refused: %u clients already", s->nclients);
+		return -EUSERS;
+	}
+	rc = client_new(s, fd, &c);
+	if (rc < 0) {
+		close(fd);
+		log_warn("connection dropped: %s", strerror(-rc));
+		return rc;
+	}
+	c->prev = s->tail;
+	if (s->tail)
+		s->tail->next = c;
+	else
+		s->head = c;
+	s->tail = c;
+	s->nclients++;
+	rc = client_arm(s, c);
+	if (rc < 0) {
+		client_drop(c, rc == -ESRCH ? "exited before it was served" : strerror(-rc));
+		return rc;
+	}
+	log_info("%s connected: uid %u gid %u%s", who(c, w), (unsigned)c->uid, (unsigned)c->gid,
+		 c->pidfd >= 0 ? "" : ", no pidfd");
+	return 0;
+}
+
+static void on_accept(void *arg, int res)
+{
+	struct srv *s = arg;
+
+	if (res >= 0) {
+		srv_adopt(s, res);
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN || res == -ECONNABORTED)
+		return;
+	if (s->accept_errors++ % 1000 == 0)
+		log_err("accept on %s failed: %s", s->path, strerror(-res));
+}
+
+/* Make room for a new socket at @path: remove a stale one, refuse a live one or a non-socket. */
+static int clear_path(const char *path, char err[SRV_ERR_MAX])
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		snprintf(err, SRV_ERR_MAX, "socket %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, SRV_ERR_MAX, "socket %s: exists and is not a socket; not removing it", path);
+		return -EEXIST;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, SRV_ERR_MAX, "socket %s: another rtmemd is serving on it", path);
+		return -EADDRINUSE;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		snprintf(err, SRV_ERR_MAX, "socket %s: removing the stale socket failed: %s", path, strerror(-rc));
+		return rc;
+	}
+	log_info("removed stale socket %s", path);
+	return 0;
+}
+
+/* mkdir the parent of @path if it is missing (not recursively). */
+static int make_parent(const char *path, char err[SRV_ERR_MAX])
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == 0) {
+		log_info("created directory %s", dir);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	rc = -errno;
+	snprintf(err, SRV_ERR_MAX, "socket directory %s: %s", dir, strerror(-rc));
+	return rc;
+}
+
+static int bind_socket(struct srv *s, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *what;
+	mode_t old;
+	int rc;
+
+	strcpy(sa.sun_path, s->path);
+	old = umask(0177); /* nobody may connect before chmod says so */
+	rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0) {
+		what = "bind";
+		goto out_err;
+	}
+	if (chmod(s->path, (mode_t)mode) < 0) {
+		what = "chmod";
+		goto out_unlink;
+	}
+	if (group != (gid_t)-1 && chown(s->path, (uid_t)-1, group) < 0) {
+		what = "chown to the socket group";
+		goto out_unlink;
+	}
+	if (listen(s->lfd, 64) < 0) {
+		what = "listen";
+		goto out_unlink;
+	}
+	return 0;
+out_unlink:
+	rc = -errno;
+	unlink(s->path);
+	errno = -rc;
+out_err:
+	rc = -errno;
+	snprintf(err, SRV_ERR_MAX, "socket %s: %s failed: %s", s->path, what, strerror(-rc));
+	return rc;
+}
+
+int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
+{
+	int rc;
+
+	if (strlen(path) >= sizeof(s->path)) {
+		snprintf(err, SRV_ERR_MAX, "socket %s: path longer than %zu bytes", path, sizeof(s->path) - 1);
+		return -ENAMETOOLONG;
+	}
+	rc = clear_path(path, err);
+	if (rc == 0)
+		rc = make_parent(path, err);
+	if (rc < 0)
+		return rc;
+	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0) {
+		rc = -errno;
+		snprintf(err, SRV_ERR_MAX, "socket %s: socket() failed: %s", path, strerror(-rc));
+		return rc;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	rc = bind_socket(s, mode, group, err);
+	if (rc < 0)
+		goto out_close;
+	rc = loop_add_accept(s->loop, s->lfd, on_accept, s, &s->w_listen);
+	if (rc < 0) {
+		snprintf(err, SRV_ERR_MAX, "socket %s: watching it failed: %s", path, strerror(-rc));
+		unlink(s->path);
+		goto out_close;
+	}
+	return 0;
+out_close:
+	close(s->lfd);
+	s->lfd = -1;
+	s->path[0] = '\0';
+	return rc;
+}
+
+int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct loop *loop, struct srv **ret)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->loop = loop;
+	s->lfd = -1;
+	s->phase = "serving";
+	s->start_ms = mono_ms();
+	s->npools = npools;
+	s->pools = calloc(npools ? npools : 1, sizeof(*s->pools));
+	if (!s->pools)
+		goto out_free;
+	for (unsigned i = 0; i < npools; i++) {
+		struct srv_pool *sp = &s->pools[i];
+
+		sp->pool = &pools[i];
+		sp->nslots = pools[i].cfg->desc.nslots;
+		sp->gen = calloc(sp->nslots + 1u, sizeof(*sp->gen));
+		sp->used = calloc(sp->nslots + 1u, sizeof(*sp->used));
+		if (!sp->gen || !sp->used)
+			goto out_free;
+		s->locked += pools[i].size;
+	}
+	*ret = s;
+	return 0;
+out_free:
+	srv_free(s);
+	return -ENOMEM;
+}
+
+void srv_set_phase(struct srv *s, const char *phase)
+{
+	s->phase = phase;
+}
+
+unsigned srv_nclients(const struct srv *s)
+{
+	return s->nclients;
+}
+
+void srv_free(struct srv *s)
+{
+	if (!s)
+		return;
+	while (s->head)
+		client_drop(s->head, "daemon stopping");
+	if (s->lfd >= 0) {
+		loop_del(s->loop, s->w_listen);
+		close(s->lfd);
+		if (unlink(s->path) < 0 && errno != ENOENT)
+			log_warn("socket %s: unlink failed: %s", s->path, strerror(errno));
+	}
+	for (unsigned i = 0; s->pools && i < s->npools; i++) {
+		free(s->pools[i].gen);
+		free(s->pools[i].used);
+	}
+	free(s->pools);
+	free(s);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * srv.h - rtmemd's socket server: the listening socket, one struct per
+ * connected client, the protocol of lib/proto.h, pool ACLs, owner slots and
+ * reclaim of dead clients' blocks.
+ *
+ * Who may ask what: any peer that can connect (the socket's mode and group
+ * decide that) may say HELLO and then ask STATUS, POOL_INFO and CLIENT_INFO
+ * (names, pids, uids and figures; nothing secret). HELLO_REPLY lists only
+ * the pools the peer may open, and OPEN checks the pool's users/groups
+ * against the peer's SO_PEERCRED uid and gid and the uid's supplementary
+ * groups (getgrouplist). uid 0 may open every pool.
+ *
+ * Owner slots: each pool has slots 1..nslots (max_clients). An OPEN takes
+ * the lowest free slot and a generation one above the slot's last one, so an
+ * owner word (rtmem_owner(slot, gen)) of a client that is gone never matches
+ * a later client's. A slot is freed by CLOSE or when the client goes, after
+ * its blocks were reclaimed.
+ *
+ * Liveness: a client goes when its socket hangs up or its pidfd
+ * (SO_PEERPIDFD, else pidfd_open of the SO_PEERCRED pid) becomes readable.
+ *
+ * Errors: a refusal (no such pool, access denied, pool full...) is one
+ * RTMEM_MSG_ERROR and the connection stays. A protocol violation (anything
+ * rtmem_msg_check() rejects, an oversized datagram, a reply type sent to
+ * the daemon, anything before HELLO, a second HELLO, a name not
+ * NUL-terminated in its array) is one RTMEM_MSG_ERROR with err EPROTO and
+ * the reason, then the client is disconnected and reclaimed.
+ *
+ * Everything runs on the event loop's thread; srv logs each event (one line,
+ * with client and pool) through notify_log().
+ */
+#ifndef RTMEMD_SRV_H
+#define RTMEMD_SRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+#include "loop.h"
+#include "pool.h"
+
+#define SRV_MAX_CLIENTS 1024u /* connections at once; more are refused (EUSERS) */
+#define SRV_ERR_MAX 256
+
+struct srv;
+
+/*
+ * srv_new() - a server for @npools formatted @pools (of @cfg) on @loop.
+ * All three must outlive it.
+ * Context: setup; allocates. Return: 0 and *ret, -ENOMEM.
+ */
+int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct loop *loop, struct srv **ret);
+
+/*
+ * srv_listen() - create the SOCK_SEQPACKET socket at @path with mode @mode
+ * and group @group ((gid_t)-1: leave it), and serve it. A stale socket file
+ * (nobody accepts on it) is removed; a live one means another daemon runs.
+ * The parent directory is created (0755) if it is missing.
+ * Context: setup. Return: 0; -ENAMETOOLONG, -EADDRINUSE (another daemon),
+ * -EEXIST (@path is not a socket), or -errno of mkdir/socket/bind/chmod/
+ * chown/listen; @err says which, with the path.
+ */
+int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX]);
+
+/*
+ * srv_adopt() - serve an already connected socket @fd (taken over: closed by
+ * srv on error too). What accept() does; tests use it with a socketpair.
+ * Context: loop thread. Return: 0, -EUSERS (too many clients), -ENOMEM,
+ * -errno of getsockopt(SO_PEERCRED) or of arming the loop.
+ */
+int srv_adopt(struct srv *s, int fd);
+
+/* srv_set_phase() - the phase STATUS reports: "serving", "stopping". @phase is not copied. */
+void srv_set_phase(struct srv *s, const char *phase);
+
+/* srv_nclients() - connected clients. Context: loop thread. */
+unsigned srv_nclients(const struct srv *s);
+
+/*
+ * srv_free() - disconnect every client (reclaiming what each holds), stop
+ * listening and unlink the socket file. Accepts NULL.
+ * Context: loop thread, shutdown.
+ */
+void srv_free(struct srv *s);
+
+#endif /* RTMEMD_SRV_H */
