@@ -388,7 +388,7 @@ static int serve(const struct opts *o, struct daemon *d)
 		notify_state("STOPPING=1\nSTATUS=event loop failed");
 		return rc;
 	}
-	log_info("stopped: %u clients closed", srv_nclients(d->srv));
+	log_info("stopping: closing %u clients", srv_nclients(d->srv));
 	return 0;
 }
 
@@ -409,5 +409,7 @@ int main(int argc, char **argv)
 	}
 	rc = serve(&o, &d);
 	daemon_free(&d);
+	if (rc == 0)
+		log_info("stopped");
 	return rc < 0 ? 1 : 0;
 }
