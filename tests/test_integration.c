@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_integration.c - a real rtmemd, real clients (librtmem), real sockets.
+ *
+ * Each test starts the daemon on a temporary config and socket. ctest runs
+ * this program twice: with the io_uring event loop and with the epoll
+ * fallback (RTMEM_EVENT_LOOP), so both serve the same tests.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+
+#include <cmocka.h>
+
+#include "daemon_fixture.h"
+#include "proto.h"
+#include "rtmem/rtmem.h"
+
+static char me[64]; /* the user running the tests, for the pools' ACLs */
+
+static void config(char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "[pool slabby]\nslab = 64x64, 256x16\nusers = %s\nquota = 4K\n\n"
+		 "[pool buddy]\nbuddy = 256K\nbuddy_min = 64\nbuddy_max = 64K\nusers = %s\n\n"
+		 "[pool mixed]\nslab = 32x1024\nbuddy = 1M\nbuddy_min = 256\nbuddy_max = 256K\nusers = %s\n"
+		 "max_clients = 8\n\n"
+		 "[pool guarded]\nslab = 128x8\nusers = %s, nobody\nreserve_slab = 128x4\nreserve_users = %s\n",
+		 me, me, me, me, me);
+}
+
+static int start(void **state)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char conf[1024];
+
+	config(conf, sizeof(conf));
+	if (daemon_start(d, conf) < 0)
+		fail_msg("rtmemd did not start");
+	*state = d;
+	return 0;
+}
+
+static int stop(void **state)
+{
+	struct daemon *d = *state;
+	int st = daemon_stop(d);
+
+	free(d);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0); /* clean shutdown on SIGTERM */
+	return 0;
+}
+
+static struct rtmem_pool *open_pool(const struct daemon *d, const char *name, struct rtmem_client **ret_c)
+{
+	struct rtmem_pool *p = NULL;
+
+	assert_int_equal(rtmem_connect(d->sock, "test", ret_c), 0);
+	assert_int_equal(rtmem_pool_open(*ret_c, name, RTMEM_POOL_NOLOCK, &p), 0);
+	return p;
+}
+
+static void test_alloc_from_every_pool_kind(void **state)
+{
+	const struct daemon *d = *state;
+	static const char *pools[] = { "slabby", "buddy", "mixed" };
+	const char *loop = getenv("RTMEM_EVENT_LOOP");
+	char want[64];
+
+	snprintf(want, sizeof(want), "event loop %s", loop && *loop ? loop : "io_uring");
+	assert_non_null(strstr(daemon_log(d), want)); /* the loop we asked for serves */
+
+	for (unsigned i = 0; i < 3; i++) {
+		struct rtmem_client *c;
+		struct rtmem_pool *p = open_pool(d, pools[i], &c);
+		void *a, *b;
+
+		assert_int_equal(rtmem_alloc(p, 60, &a), 0);
+		assert_int_equal(rtmem_alloc(p, 3000, &b) == 0, i != 0); /* slabby has nothing > 256 B */
+		memset(a, 1, 60);
+		assert_true(rtmem_block_size(p, a) >= 60);
+		/* offsets travel between clients of one pool */
+		assert_ptr_equal(rtmem_off_to_ptr(p, rtmem_ptr_to_off(p, a)), a);
+		assert_int_equal(rtmem_free(p, a), 0);
+		assert_int_equal(rtmem_free(p, a), -EALREADY);
+		if (i)
+			assert_int_equal(rtmem_free(p, b), 0);
+		rtmem_pool_close(p);
+		rtmem_disconnect(c);
+	}
+}
+
+static void test_unknown_pool_and_bad_names_refused(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+
+	assert_int_equal(rtmem_connect(d->sock, "test", &c), 0);
+	assert_int_equal(rtmem_pool_open(c, "nosuch", 0, &p), -ENOENT);
+	assert_int_equal(rtmem_pool_open(c, "slabby", 0x80, &p), -EINVAL);
+	assert_int_equal(rtmem_connect("/nonexistent/rtmemd.sock", "x", &c), -ENOENT);
+	rtmem_disconnect(c);
+}
+
+/* Wait until @p's stats show nothing in use (reclaim is asynchronous). */
+static bool wait_all_free(const struct rtmem_pool *p)
+{
+	for (int i = 0; i < 400; i++) {
+		struct rtmem_pool_stats s;
+		uint64_t used = 0;
+
+		rtmem_pool_stats(p, &s);
+		for (uint32_t k = 0; k < s.nclasses; k++)
+			used += s.cls[k].in_use;
+		if (!used && s.buddy_free == s.buddy_size)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_sigkill_client_blocks_reclaimed(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *watch = open_pool(d, "mixed", &c);
+	struct rtmem_pool_stats s;
+	int pfd[2], st;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct rtmem_client *cc;
+		struct rtmem_pool *p;
+		void *b;
+
+		if (rtmem_connect(d->sock, "victim", &cc) || rtmem_pool_open(cc, "mixed", RTMEM_POOL_NOLOCK, &p))
+			_exit(2);
+		for (int i = 0; i < 100; i++)
+			if (rtmem_alloc(p, i % 2 ? 32 : 1000, &b))
+				_exit(3);
+		(void)!write(pfd[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	char ch;
+	assert_int_equal(read(pfd[0], &ch, 1), 1);
+	rtmem_pool_stats(watch, &s);
+	assert_int_equal(s.cls[0].in_use, 50);
+	assert_true(s.buddy_free < s.buddy_size);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	assert_true(wait_all_free(watch));
+	assert_non_null(strstr(daemon_log(d), "reclaimed 100 blocks"));
+	close(pfd[0]);
+	close(pfd[1]);
+	rtmem_pool_close(watch);
+	rtmem_disconnect(c);
+}
+
+static void test_quota_enforced_on_fast_path(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p = open_pool(d, "slabby", &c);
+	void *b[20];
+	int n = 0;
+
+	while (n < 20 && rtmem_alloc(p, 256, &b[n]) == 0)
+		n++;
+	assert_int_equal(n, 16); /* 16 x 256 B = the 4 KiB quota; the class has 16 too */
+	assert_int_equal(rtmem_alloc(p, 64, &b[n]), -EDQUOT);
+	assert_int_equal(rtmem_free(p, b[0]), 0);
+	assert_int_equal(rtmem_alloc(p, 64, &b[0]), 0);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
+/* In a child: become nobody, then run @fn. Exit status: fn's result. */
+static int as_nobody(const struct daemon *d, int (*fn)(const struct daemon *))
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(90);
+		_exit(fn(d));
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static int nobody_opens_mixed(const struct daemon *d)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	int rc = rtmem_connect(d->sock, "intruder", &c);
+
+	if (rc)
+		return 10;
+	rc = rtmem_pool_open(c, "mixed", RTMEM_POOL_NOLOCK, &p);
+	return rc == -EACCES ? 0 : 11;
+}
+
+static int nobody_takes_guarded(const struct daemon *d)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	void *b[8];
+	int n = 0;
+
+	if (rtmem_connect(d->sock, "low", &c) || rtmem_pool_open(c, "guarded", RTMEM_POOL_NOLOCK, &p))
+		return 20;
+	while (n < 8 && rtmem_alloc(p, 128, &b[n]) == 0)
+		n++;
+	return n == 4 ? 0 : 21; /* the other 4 are the reserve */
+}
+
+static void test_other_uid_refused_and_reserve_kept(void **state)
+{
+	struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	void *b[8];
+	int n = 0;
+
+	if (geteuid() != 0)
+		skip(); /* needs root to become another user */
+	chmod(d->sock, 0666); /* let nobody reach the ACL check */
+	assert_int_equal(as_nobody(d, nobody_opens_mixed), 0);
+	assert_non_null(strstr(daemon_log(d), "mixed"));
+	assert_int_equal(as_nobody(d, nobody_takes_guarded), 0);
+	/* the low client is gone; the privileged one gets all 8, reserve included */
+	p = open_pool(d, "guarded", &c);
+	for (int i = 0; i < 400 && n < 8; i++) {
+		if (rtmem_alloc(p, 128, &b[n]) == 0)
+			n++;
+		else
+			usleep(10000); /* the low client's blocks are reclaimed asynchronously */
+	}
+	assert_int_equal(n, 8);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
+static void test_garbage_client_disconnected_daemon_serves(void **state)
+{
+	const struct daemon *d = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char junk[][24] = { "", "garbage", "RTMPxxxxxxxxxxxxxxxxxxx" };
+	char buf[RTMEM_MSG_MAX];
+
+	strcpy(sa.sun_path, d->sock);
+	for (unsigned i = 0; i < 3; i++) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		struct rtmem_msg_error *e = (void *)buf;
+		ssize_t n;
+
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_true(send(fd, junk[i], i ? sizeof(junk[i]) : 1, 0) > 0);
+		n = recv(fd, buf, sizeof(buf), 0);
+		assert_int_equal(n, sizeof(struct rtmem_msg_error));
+		assert_int_equal(e->h.type, RTMEM_MSG_ERROR);
+		assert_int_equal(e->err, EPROTO);
+		assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0); /* then hung up */
+		close(fd);
+	}
+	/* OPEN before HELLO: out of order */
+	{
+		struct rtmem_msg_open o = { 0 };
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		rtmem_msg_init(&o.h, RTMEM_MSG_OPEN, 1);
+		strcpy(o.pool, "mixed");
+		assert_int_equal(send(fd, &o, sizeof(o), 0), sizeof(o));
+		assert_int_equal(recv(fd, buf, sizeof(buf), 0), sizeof(struct rtmem_msg_error));
+		assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
+		close(fd);
+	}
+	test_alloc_from_every_pool_kind(state); /* still serving */
+}
+
+static void test_zero_page_faults_in_rt_phase(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	struct rtmem_faults mark, f;
+	void *b;
+	int rc;
+
+#ifdef RTMEM_EMULATOR
+	skip(); /* getrusage counts qemu-user's own faults, not the guest's */
+#endif
+	assert_int_equal(rtmem_connect(d->sock, "rt", &c), 0);
+	rc = rtmem_pool_open(c, "mixed", 0, &p); /* locked mapping */
+	if (rc == -ENOMEM || rc == -EPERM)
+		skip(); /* RLIMIT_MEMLOCK too small for an unprivileged user */
+	assert_int_equal(rc, 0);
+	/* warm the code paths once, then measure */
+	assert_int_equal(rtmem_alloc(p, 32, &b), 0);
+	assert_int_equal(rtmem_free(p, b), 0);
+	assert_int_equal(rtmem_alloc(p, 1000, &b), 0);
+	assert_int_equal(rtmem_free(p, b), 0);
+	rtmem_faults_mark(&mark);
+	for (int i = 0; i < 100000; i++) {
+		if (rtmem_alloc(p, i % 3 ? 32 : 1000, &b) || rtmem_free(p, b))
+			fail_msg("alloc/free failed at %d", i);
+	}
+	f = rtmem_faults_since(&mark);
+	assert_int_equal(f.minor, 0);
+	assert_int_equal(f.major, 0);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
+/* seccomp strict mode: read, write, exit, sigreturn only; anything else is SIGKILL. */
+static int slab_loop_no_syscalls(const struct daemon *d, bool cheat)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	void *b;
+
+	if (rtmem_connect(d->sock, "seccomp", &c) || rtmem_pool_open(c, "mixed", RTMEM_POOL_NOLOCK, &p))
+		return 2;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+		return 3;
+	for (int i = 0; i < 100000; i++)
+		if (rtmem_alloc(p, 32, &b) || rtmem_free(p, b))
+			syscall(SYS_exit, 4);
+	if (cheat)
+		getppid(); /* proves the filter kills on a system call */
+	syscall(SYS_exit, 0); /* exit, not exit_group: the only way out allowed */
+	return 5;
+}
+
+static void test_zero_syscalls_under_seccomp(void **state)
+{
+#ifdef RTMEM_EMULATOR
+	skip(); /* qemu-user itself makes system calls for the guest */
+#endif
+	for (int cheat = 0; cheat < 2; cheat++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0)
+			_exit(slab_loop_no_syscalls(*state, cheat));
+		waitpid(pid, &st, 0);
+		if (cheat)
+			assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		else
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
+static void test_timed_alloc_waits_for_a_free(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p = open_pool(d, "mixed", &c);
+	struct timespec t0, t1;
+	void **b = calloc(1024, sizeof(*b)), *x;
+	int n = 0, st;
+	pid_t pid;
+
+	while (n < 1024 && rtmem_alloc(p, 32, &b[n]) == 0)
+		n++;
+	assert_int_equal(n, 1024); /* the 32 B class is empty now */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rtmem_alloc_timed(p, 32, 50 * 1000 * 1000, &x), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec) >= 50 * 1000 * 1000);
+	assert_int_equal(rtmem_alloc_timed(p, 32, RTMEM_NO_WAIT, &x), -ENOMEM);
+	pid = fork();
+	if (pid == 0) { /* another client waits forever until we free */
+		struct rtmem_client *cc;
+		struct rtmem_pool *pp;
+
+		if (rtmem_connect(d->sock, "waiter", &cc) || rtmem_pool_open(cc, "mixed", RTMEM_POOL_NOLOCK, &pp))
+			_exit(2);
+		_exit(rtmem_alloc_timed(pp, 32, RTMEM_WAIT_FOREVER, &x) == 0 ? 0 : 3);
+	}
+	usleep(100000);
+	assert_int_equal(rtmem_free(p, b[0]), 0);
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	free(b);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_alloc_from_every_pool_kind, start, stop),
+		cmocka_unit_test_setup_teardown(test_unknown_pool_and_bad_names_refused, start, stop),
+		cmocka_unit_test_setup_teardown(test_sigkill_client_blocks_reclaimed, start, stop),
+		cmocka_unit_test_setup_teardown(test_quota_enforced_on_fast_path, start, stop),
+		cmocka_unit_test_setup_teardown(test_other_uid_refused_and_reserve_kept, start, stop),
+		cmocka_unit_test_setup_teardown(test_garbage_client_disconnected_daemon_serves, start, stop),
+		cmocka_unit_test_setup_teardown(test_zero_page_faults_in_rt_phase, start, stop),
+		cmocka_unit_test_setup_teardown(test_zero_syscalls_under_seccomp, start, stop),
+		cmocka_unit_test_setup_teardown(test_timed_alloc_waits_for_a_free, start, stop),
+	};
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(me, sizeof(me), "%s", pw ? pw->pw_name : "root");
+#ifdef RTMEM_EMULATOR
+	printf("# under qemu-user: the page-fault and seccomp tests skip (they would measure qemu itself)\n");
+#endif
+	if (geteuid() != 0)
+		printf("# not root: test_other_uid_refused_and_reserve_kept skips (it needs to become nobody)\n");
+	printf("# event loop: %s\n", getenv("RTMEM_EVENT_LOOP") ? getenv("RTMEM_EVENT_LOOP") : "io_uring");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
