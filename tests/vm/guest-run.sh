@@ -54,7 +54,7 @@ else
 	names=$(for d in "${debs[@]}"; do basename "$d"; done | tr '\n' ' ')
 	if DEBIAN_FRONTEND=noninteractive timeout 600 dpkg -i "${debs[@]}" \
 		> "$LOGDIR/dpkg-install.log" 2>&1; then
-		record "PASS install-debs: dpkg -i $names"
+		record "PASS install-debs: dpkg -i ${names% }"
 	else
 		rc=$?
 		record "FAIL install-debs: dpkg -i exited $rc: $(grep -E 'error|depends|dependency' "$LOGDIR/dpkg-install.log" | head -n 3 | tr '\n' ' ')"
