@@ -713,7 +713,7 @@ static void fmt_fault(char *buf, size_t len, const struct memtest_fault *f)
 	char alg[MEMTEST_NAME_MAX], phys[24] = "none";
 
 	for (size_t i = 0; i < sizeof(alg); i++)
-		alg[i] = f->algorithm[i] == ' ' ? '_' : f->algorithm[i];
+		alg[i] = (char)(f->algorithm[i] == ' ' ? '_' : f->algorithm[i]);
 	if (f->phys_valid)
 		snprintf(phys, sizeof(phys), "%#" PRIx64, f->phys);
 	snprintf(buf, len,
@@ -787,12 +787,13 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
 		snprintf(phys, sizeof(phys), "physical address %#" PRIx64, f.phys);
 	emit(mt, &f,
 	     "memory fault in pool \"%s\" at offset %#" PRIx64 " (%s): expected 0x%016" PRIx64 ", read 0x%016" PRIx64
-	     " (xor %#" PRIx64 "), %s; %s element %u op %u, background %#" PRIx64 "; %s",
+	     " (xor %#" PRIx64 "), %s; %s element %u op %u, background %#" PRIx64 "; %s%s",
 	     f.pool, f.offset, phys, f.expected, f.actual, f.xor_,
 	     f.read_error ? "read error (re-read correct)" : "stored fault (re-read wrong)", f.algorithm,
 	     f.element, f.op, f.background,
-	     f.quarantine == 0 ? "block quarantined" : f.quarantine == -EALREADY ? "block already bad"
-										: "QUARANTINE FAILED");
+	     f.quarantine && f.quarantine != -EALREADY ? "QUARANTINE FAILED: " : "",
+	     f.quarantine == 0 ? "block quarantined" :
+	     f.quarantine == -EALREADY ? "block already bad" : strerror(-f.quarantine));
 	return f.quarantine == -EALREADY ? 0 : f.quarantine;
 }
 
@@ -1107,7 +1108,7 @@ static int load_entry(struct memtest *mt, char *line, unsigned lineno)
 		return -1;
 	}
 	while ((kv = strtok_r(NULL, " \t\r", &save)))
-		if (!strncmp(kv, "phys=", 5) && strcmp(kv + 5, "none")) {
+		if (strncmp(kv, "phys=", 5) == 0 && strcmp(kv + 5, "none") != 0) {
 			if (!parse_u64(kv + 5, &phys)) {
 				emit(mt, NULL, "%s:%u: malformed physical address \"%s\", skipped", mt->path,
 				     lineno, kv + 5);
@@ -1124,7 +1125,7 @@ static int load_entry(struct memtest *mt, char *line, unsigned lineno)
 		if (pi == mt->npools)
 			return 0; /* in none of the pools' memory this time */
 	} else {
-		for (pi = 0; pi < mt->npools && strcmp(mt->pools[pi].name, pool); pi++)
+		for (pi = 0; pi < mt->npools && strcmp(mt->pools[pi].name, pool) != 0; pi++)
 			;
 		if (pi == mt->npools) {
 			emit(mt, NULL, "%s:%u: no pool \"%s\" now, entry kept", mt->path, lineno, pool);

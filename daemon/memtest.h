@@ -220,7 +220,8 @@ void memtest_status(struct memtest *mt, struct memtest_status *ret);
  * memtest_test_block_now() - test the block at @off of pool @pool, which the
  * caller has checked out (a block reclaimed from a dead client), with every
  * algorithm x background, without the budget. On a fault the block is
- * quarantined, reported and persisted and is no longer checked out.
+ * quarantined, reported and persisted and is no longer checked out (if
+ * quarantining itself fails, the event says so and the caller still holds it).
  * Context: daemon thread, not RT; runs for the whole test of the block.
  * Return: 0 (passed: the caller checks it in), MEMTEST_FAULT (quarantined),
  * -EINVAL (bad pool or block).
