@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_alloc.c - allocation latency and instruction counts of the allocator
+ * core against glibc malloc, jemalloc and mimalloc, printed as a table.
+ *
+ * Owns: the benchmark scenarios and the report. Not a test: it times things.
+ *
+ * Each row is one allocator and one size pattern:
+ *   fixed 64 B, random 16..4096 B (uniform bytes), random powers of two
+ *   16..4096 B ("random orders"). rtmem: slab (class per request by
+ *   rtmem_slab_class_for(NEXT_FIT) over classes 16, 32, ..., 4096) or buddy.
+ * Latency: clock_gettime(CLOCK_MONOTONIC) around each alloc+free pair, minus
+ * the calibrated cost of an empty pair of clock reads (median of 100000);
+ * median, p99, p99.99 and max over --iterations pairs. Instructions: exact, by
+ * single-stepping (icount.c) in a forked copy, over --icount-calls calls per
+ * row; mean and longest per call, for alloc and free separately.
+ * Second table: the rtmem rows with the pool 0/50/99 % full and a 1 MiB vs a
+ * 1 GiB region (MAP_NORESERVE: only metadata is touched); there each pair
+ * frees a random live block, not the one just allocated, so cache and TLB
+ * misses of a big region show.
+ *
+ * jemalloc and mimalloc both export malloc/free; linking them would replace
+ * glibc's malloc for the whole program. They are dlopen()ed with RTLD_LOCAL |
+ * RTLD_DEEPBIND and called through dlsym(), so the three live side by side.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "icount.h"
+#include "region.h"
+
+#define MIB (1024ull * 1024)
+#define GIB (1024ull * MIB)
+#define NCLS 9u
+
+enum pattern { P_FIXED, P_RANDOM, P_POW2, NPAT };
+static const char *const pat_name[NPAT] = { "64 B", "16..4096 B", "2^4..2^12 B" };
+
+struct opts {
+	unsigned iterations;  /* timed pairs per row */
+	unsigned icalls;      /* counted calls per row (slab, malloc) */
+	unsigned icalls_buddy;
+	bool icount;
+	uint64_t seed;
+};
+static struct opts opt = { .iterations = 200000, .icalls = 100, .icalls_buddy = 30, .icount = true };
+
+/* Results of one row. */
+struct row {
+	char name[48];
+	double med, p99, p9999, max; /* ns per pair */
+	struct icount_stats ic[2];   /* alloc, free */
+	int icrc;                    /* icount_run() result, 0 if counted */
+};
+
+/* ---- random numbers ---- */
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static inline uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 0x2545f4914f6cdd1dull;
+}
+
+static inline size_t pat_size(enum pattern p)
+{
+	switch (p) {
+	case P_FIXED:
+		return 64;
+	case P_RANDOM:
+		return 16 + (size_t)(rnd() % 4081);
+	default:
+		return (size_t)1 << (4 + rnd() % 9);
+	}
+}
+
+/* ---- timing ---- */
+
+static double clock_overhead;
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const uint32_t *v, size_t n, double q)
+{
+	size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+
+	return (double)v[i < n ? i : n - 1];
+}
+
+/* Sort @n samples and fill the latency columns of @row, overhead subtracted. */
+static void summarize(uint32_t *lat, size_t n, struct row *row)
+{
+	double o = clock_overhead;
+
+	qsort(lat, n, sizeof(*lat), cmp_u32);
+	row->med = pct(lat, n, 0.5) - o;
+	row->p99 = pct(lat, n, 0.99) - o;
+	row->p9999 = pct(lat, n, 0.9999) - o;
+	row->max = (double)lat[n - 1] - o;
+	if (row->med < 0)
+		row->med = 0;
+}
+
+static void calibrate(void)
+{
+	enum { N = 100000 };
+	uint32_t *v = malloc(N * sizeof(*v));
+
+	if (!v)
+		exit(1);
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t t0 = now_ns();
+
+		__asm__ volatile("" ::: "memory");
+		v[i] = (uint32_t)(now_ns() - t0);
+	}
+	qsort(v, N, sizeof(*v), cmp_u32);
+	clock_overhead = v[N / 2];
+	free(v);
+}
+
+/* ---- the other allocators ---- */
+
+struct mops {
+	const char *name;
+	void *(*alloc)(size_t);
+	void (*free)(void *);
+};
+static struct mops others[3];
+static unsigned nothers;
+
+static void load_others(void)
+{
+	const int fl = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+	void *h;
+
+	others[nothers++] = (struct mops){ "glibc malloc", malloc, free };
+	h = dlopen("libjemalloc.so.2", fl);
+	if (h && dlsym(h, "malloc") && dlsym(h, "free"))
+		others[nothers++] = (struct mops){ "jemalloc", (void *(*)(size_t))dlsym(h, "malloc"),
+						   (void (*)(void *))dlsym(h, "free") };
+	else
+		fprintf(stderr, "bench_alloc: jemalloc not loaded: %s\n", dlerror());
+	h = dlopen("libmimalloc.so.2", fl);
+	if (h && dlsym(h, "mi_malloc") && dlsym(h, "mi_free"))
+		others[nothers++] = (struct mops){ "mimalloc", (void *(*)(size_t))dlsym(h, "mi_malloc"),
+						   (void (*)(void *))dlsym(h, "mi_free") };
+	else
+		fprintf(stderr, "bench_alloc: mimalloc not loaded: %s\n", dlerror());
+}
+
+/* ---- rtmem regions ---- */
+
+enum rkind { R_SLAB64, R_SLABRAND, R_BUDDY };
+
+struct bregion {
+	struct rtmem_region *r;
+	void *mem;
+	size_t size;
+	uint64_t bytes;
+	uint32_t min_order;
+};
+
+/* Slab: nine classes 16..4096 B with equal bytes each; buddy: one area. */
+static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes)
+{
+	struct rtmem_pool_desc d;
+	struct rtmem_footprint fp;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	d.nslots = 4;
+	d.policy = RTMEM_POLICY_NEXT_FIT;
+	if (!buddy) {
+		d.nclasses = NCLS;
+		for (unsigned c = 0; c < NCLS; c++)
+			d.classes[c] = (struct rtmem_slab_desc){ .size = 16u << c,
+								 .count = (uint32_t)(bytes / NCLS / (16u << c)) };
+	} else {
+		/* 16 B min-blocks cost 16 B of metadata each: a 1 GiB area uses 1 KiB ones. */
+		d.buddy = (struct rtmem_buddy_desc){ .size = bytes, .min_order = bytes >= GIB ? 10 : 4,
+						     .max_order = bytes >= GIB ? 30 : 20 };
+	}
+	rc = rtmem_region_layout(&d, &fp);
+	if (rc < 0)
+		return rc;
+	b->mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (b->mem == MAP_FAILED)
+		return -errno;
+	b->size = fp.total;
+	b->bytes = bytes;
+	b->min_order = d.buddy.min_order;
+	rc = rtmem_region_format(b->mem, fp.total, &d);
+	if (rc == 0)
+		rc = rtmem_region_attach(b->mem, fp.total, &b->r);
+	return rc;
+}
+
+static void bregion_drop(struct bregion *b)
+{
+	rtmem_region_detach(b->r);
+	munmap(b->mem, b->size);
+}
+
+/* Live blocks, for filling and random-victim frees. */
+struct live {
+	void **p;
+	size_t n, cap;
+};
+
+static int live_push(struct live *l, void *p)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4096;
+		void **np = realloc(l->p, cap * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		l->p = np;
+		l->cap = cap;
+	}
+	l->p[l->n++] = p;
+	return 0;
+}
+
+static const uint64_t me = ((uint64_t)1 << 32) | (1u << 16); /* rtmem_owner(1, 1) */
+
+/* One rtmem allocation of pattern @k; size drawn here. Return: 0 or -errno. */
+static inline int r_alloc(struct bregion *b, enum rkind k, size_t size, void **p)
+{
+	if (k == R_BUDDY)
+		return rtmem_buddy_alloc(b->r, size, me, 0, p);
+	return rtmem_slab_alloc(b->r, (uint32_t)rtmem_slab_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT), me, 0, p);
+}
+
+static inline int r_free(struct bregion *b, enum rkind k, void *p)
+{
+	return k == R_BUDDY ? rtmem_buddy_free(b->r, p, me) : rtmem_slab_free(b->r, p, me);
+}
+
+static enum pattern kind_pat(enum rkind k)
+{
+	return k == R_SLAB64 ? P_FIXED : k == R_SLABRAND ? P_RANDOM : P_POW2;
+}
+
+/* Fill to @pct % of the bytes (slab: of each class the pattern uses; one block per class stays free).
+ * @l: live blocks per class (buddy: l[0]). */
+static int fill_to(struct bregion *b, enum rkind k, unsigned pct, struct live *l)
+{
+	void *p;
+
+	if (k == R_BUDDY) {
+		uint64_t goal = b->bytes / 100 * pct, used = 0;
+
+		for (size_t i = 0; i < l->n; i++)
+			used += rtmem_region_block_size(b->r, l->p[i]);
+
+		while (used + 4096 <= goal && rtmem_buddy_alloc(b->r, pat_size(P_POW2), me, 0, &p) == 0) {
+			used += rtmem_region_block_size(b->r, p);
+			if (live_push(l, p) < 0)
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	for (uint32_t c = 0; c < NCLS; c++) {
+		uint32_t size = rtmem_slab_class_size(b->r, c), count = (uint32_t)(b->bytes / NCLS / size);
+		uint64_t goal = (uint64_t)count * pct / 100;
+
+		if (k == R_SLAB64 && size != 64)
+			continue;
+		if (goal >= count)
+			goal = count - 1;
+		while (l[c].n < goal) {
+			if (rtmem_slab_alloc(b->r, c, me, 0, &p) < 0 || live_push(&l[c], p) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Pairs on a region: alloc, then free a random live block (the new one if
+ * @lifo or none is live) so the fill level stays. @lat: time each pair; else
+ * count with icount under tags @tag, @tag + 1.
+ */
+static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, bool lifo, uint32_t *lat,
+		   unsigned tag)
+{
+	enum pattern pt = kind_pat(k);
+	const void *fa = k == R_BUDDY ? (const void *)rtmem_buddy_alloc : (const void *)rtmem_slab_alloc;
+	const void *ff = k == R_BUDDY ? (const void *)rtmem_buddy_free : (const void *)rtmem_slab_free;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t size = pat_size(pt), v;
+		int cls = k == R_BUDDY ? 0 : rtmem_slab_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT);
+		struct live *lc = &l[cls < 0 ? 0 : cls];
+		void *p, *victim;
+		uint64_t t0 = 0;
+		int rc;
+
+		v = lifo || !lc->n ? SIZE_MAX : (size_t)(rnd() % lc->n);
+		if (!lat) {
+			icount_arm(tag, fa);
+			rc = k == R_BUDDY ? rtmem_buddy_alloc(b->r, size, me, 0, &p)
+					  : rtmem_slab_alloc(b->r, (uint32_t)cls, me, 0, &p);
+		} else {
+			t0 = now_ns();
+			rc = r_alloc(b, k, size, &p);
+		}
+		if (rc < 0) {
+			if (rc == -ENOMEM && k == R_BUDDY) { /* a full buddy area's answer, timed too */
+				if (lat)
+					lat[i] = (uint32_t)(now_ns() - t0);
+				continue;
+			}
+			return rc;
+		}
+		victim = p;
+		if (v != SIZE_MAX) {
+			victim = lc->p[v];
+			lc->p[v] = p;
+		}
+		if (!lat)
+			icount_arm(tag + 1, ff);
+		rc = r_free(b, k, victim);
+		if (lat)
+			lat[i] = (uint32_t)(now_ns() - t0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- rows ---- */
+
+struct rjob {
+	enum rkind k;
+	uint64_t bytes;
+	unsigned nfill;
+	const unsigned *fills;
+	bool lifo;
+	unsigned calls;
+};
+
+/* In the icount child: the same scenario, counted; tags 2 * fill index + op. */
+static int r_count_driver(void *arg)
+{
+	const struct rjob *j = arg;
+	struct bregion b;
+	struct live l[NCLS] = { 0 };
+	void *p;
+	int rc = bregion_make(&b, j->k == R_BUDDY, j->bytes);
+
+	if (rc < 0)
+		return rc;
+	/* Warm-up: lazy PLT binding of pthread_mutex_lock is not the allocator. */
+	if (r_alloc(&b, j->k, 64, &p) == 0)
+		r_free(&b, j->k, p);
+	for (unsigned f = 0; f < j->nfill && rc == 0; f++) {
+		rc = fill_to(&b, j->k, j->fills[f], l);
+		if (rc == 0)
+			rc = r_pairs(&b, j->k, l, j->calls, j->lifo, NULL, 2 * f);
+	}
+	return rc;
+}
+
+/* Time and count the rows of @j, one per fill level, into @rows. */
+static int r_rows(const struct rjob *j, struct row *rows, const char *label)
+{
+	struct icount_stats ic[6];
+	uint32_t *lat = malloc(opt.iterations * sizeof(*lat));
+	struct bregion b;
+	struct live l[NCLS] = { 0 };
+	int rc = lat ? bregion_make(&b, j->k == R_BUDDY, j->bytes) : -ENOMEM;
+
+	if (rc < 0)
+		return rc;
+	for (unsigned f = 0; f < j->nfill; f++) {
+		struct row *row = &rows[f];
+
+		snprintf(row->name, sizeof(row->name), "%s", label);
+		rc = fill_to(&b, j->k, j->fills[f], l);
+		if (rc == 0)
+			rc = r_pairs(&b, j->k, l, opt.iterations / 10, j->lifo, lat, 0); /* warm-up */
+		if (rc == 0)
+			rc = r_pairs(&b, j->k, l, opt.iterations, j->lifo, lat, 0);
+		if (rc < 0)
+			break;
+		summarize(lat, opt.iterations, row);
+	}
+	bregion_drop(&b);
+	for (unsigned c = 0; c < NCLS; c++)
+		free(l[c].p);
+	free(lat);
+	if (rc < 0)
+		return rc;
+	if (opt.icount) {
+		struct rjob cj = *j;
+		int icrc = icount_run(r_count_driver, &cj, ic, 2 * j->nfill);
+
+		for (unsigned f = 0; f < j->nfill; f++) {
+			rows[f].icrc = icrc;
+			rows[f].ic[0] = ic[2 * f];
+			rows[f].ic[1] = ic[2 * f + 1];
+		}
+		if (icrc < 0)
+			fprintf(stderr, "bench_alloc: icount: %s\n", icount_why());
+	} else {
+		for (unsigned f = 0; f < j->nfill; f++)
+			rows[f].icrc = -ECANCELED;
+	}
+	return 0;
+}
+
+struct mjob {
+	const struct mops *m;
+	enum pattern pt;
+	unsigned calls;
+};
+
+static int m_count_driver(void *arg)
+{
+	const struct mjob *j = arg;
+
+	for (unsigned i = 0; i < 1000; i++) /* warm-up: arenas, TLS, PLT */
+		j->m->free(j->m->alloc(pat_size(j->pt)));
+	for (unsigned i = 0; i < j->calls; i++) {
+		size_t size = pat_size(j->pt);
+		void *p;
+
+		icount_arm(0, (const void *)j->m->alloc);
+		p = j->m->alloc(size);
+		if (!p)
+			return -ENOMEM;
+		icount_arm(1, (const void *)j->m->free);
+		j->m->free(p);
+	}
+	return 0;
+}
+
+static int m_row(const struct mops *m, enum pattern pt, struct row *row)
+{
+	uint32_t *lat = malloc(opt.iterations * sizeof(*lat));
+	struct mjob j = { m, pt, opt.icalls };
+
+	if (!lat)
+		return -ENOMEM;
+	snprintf(row->name, sizeof(row->name), "%s %s", m->name, pat_name[pt]);
+	for (unsigned pass = 0; pass < 2; pass++) { /* warm-up, then measure */
+		for (unsigned i = 0; i < opt.iterations; i++) {
+			size_t size = pat_size(pt);
+			uint64_t t0 = now_ns();
+			void *p = m->alloc(size);
+
+			if (!p) {
+				free(lat);
+				return -ENOMEM;
+			}
+			m->free(p);
+			lat[i] = (uint32_t)(now_ns() - t0);
+		}
+	}
+	summarize(lat, opt.iterations, row);
+	free(lat);
+	row->icrc = opt.icount ? icount_run(m_count_driver, &j, row->ic, 2) : -ECANCELED;
+	if (row->icrc < 0 && opt.icount)
+		fprintf(stderr, "bench_alloc: icount: %s\n", icount_why());
+	return 0;
+}
+
+/* ---- report ---- */
+
+static void print_head(const char *title)
+{
+	printf("\n%s\n", title);
+	printf("%-34s %8s %8s %8s %9s | %11s %11s | %11s %11s\n", "", "median", "p99", "p99.99", "max",
+	       "alloc instr", "", "free instr", "");
+	printf("%-34s %8s %8s %8s %9s | %11s %11s | %11s %11s\n", "row (alloc+free pair, ns)", "ns", "ns", "ns",
+	       "ns", "mean", "longest", "mean", "longest");
+}
+
+static void print_row(const struct row *r)
+{
+	printf("%-34s %8.0f %8.0f %8.0f %9.0f |", r->name, r->med, r->p99, r->p9999, r->max);
+	if (r->icrc == 0)
+		printf(" %11.1f %11llu | %11.1f %11llu\n", icount_mean(&r->ic[0]), (unsigned long long)r->ic[0].max,
+		       icount_mean(&r->ic[1]), (unsigned long long)r->ic[1].max);
+	else
+		printf(" %11s %11s | %11s %11s\n", "-", "-", "-", "-");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_alloc [--quick] [--iterations N] [--icount-calls N] [--no-icount] [--seed N]\n"
+		   "  --iterations N    timed alloc+free pairs per row (default 200000; --quick 20000)\n"
+		   "  --icount-calls N  calls single-stepped per row (default 100, buddy 30; --quick 20/10)\n"
+		   "  --no-icount       skip the instruction counts (no ptrace needed)\n");
+}
+
+static void target(const char *what, bool ok, const char *detail)
+{
+	printf("  %-4s %-58s %s\n", ok ? "PASS" : "MISS", what, detail);
+}
+
+/*
+ * jemalloc uses initial-exec TLS, which a dlopen() can only get from glibc's
+ * spare static TLS; ask for more before the program starts (re-exec once).
+ */
+static void reexec_for_static_tls(char **argv)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (t && strstr(t, "glibc.rtld.optional_static_tls"))
+		return;
+	setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
+	execv("/proc/self/exe", argv);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "quick", no_argument, NULL, 'q' },        { "iterations", required_argument, NULL, 'n' },
+		{ "icount-calls", required_argument, NULL, 'c' }, { "no-icount", no_argument, NULL, 'x' },
+		{ "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const unsigned fill0[] = { 0 }, fills[] = { 0, 50, 99 };
+	static const char *const rname[] = { "rtmem slab 64 B", "rtmem slab 16..4096 B", "rtmem buddy 2^4..2^12 B" };
+	struct row main_rows[3 + 3 * NPAT], fill_rows[2][3][3];
+	unsigned nmain = 0;
+	char detail[160];
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'q':
+			opt.iterations = 20000;
+			opt.icalls = 20;
+			opt.icalls_buddy = 10;
+			break;
+		case 'n':
+			opt.iterations = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			opt.icalls = opt.icalls_buddy = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'x':
+			opt.icount = false;
+			break;
+		case 's':
+			opt.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (opt.iterations < 100) {
+		usage(stderr);
+		return 2;
+	}
+	if (opt.seed)
+		rnd_state = opt.seed;
+	reexec_for_static_tls(argv);
+	calibrate();
+	load_others();
+	printf("bench_alloc: %u timed pairs per row, %u/%u counted calls per row (slab, malloc/buddy), clock overhead %.0f ns subtracted\n",
+	       opt.iterations, opt.icalls, opt.icalls_buddy, clock_overhead);
+
+	/* Main table: LIFO pairs, empty 1 MiB pools, then the others. */
+	for (unsigned k = 0; k < 3; k++) {
+		struct rjob j = { (enum rkind)k, MIB, 1, fill0, true, k == R_BUDDY ? opt.icalls_buddy : opt.icalls };
+
+		rc = r_rows(&j, &main_rows[nmain++], rname[k]);
+		if (rc < 0) {
+			fprintf(stderr, "bench_alloc: %s: %s\n", rname[k], strerror(-rc));
+			return 1;
+		}
+	}
+	for (unsigned m = 0; m < nothers; m++)
+		for (unsigned p = 0; p < NPAT; p++)
+			if (m_row(&others[m], (enum pattern)p, &main_rows[nmain++]) < 0)
+				return 1;
+	print_head("Allocators side by side (alloc then free of the same block; rtmem: empty 1 MiB pool, slab class by rtmem_slab_class_for inside the timed pair)");
+	for (unsigned i = 0; i < nmain; i++)
+		print_row(&main_rows[i]);
+
+	/* Flatness: fill levels and region sizes, random-victim pairs. */
+	for (unsigned s = 0; s < 2; s++)
+		for (unsigned k = 0; k < 3; k++) {
+			uint64_t bytes = s ? GIB : MIB;
+			struct rjob j = { (enum rkind)k, bytes, 3, fills, false,
+					  k == R_BUDDY ? opt.icalls_buddy : opt.icalls };
+			char label[48];
+
+			rc = r_rows(&j, fill_rows[s][k], rname[k]);
+			if (rc < 0) {
+				fprintf(stderr, "bench_alloc: %s %s: %s\n", rname[k], s ? "1 GiB" : "1 MiB", strerror(-rc));
+				return 1;
+			}
+			for (unsigned f = 0; f < 3; f++) {
+				snprintf(label, sizeof(label), "%s, %s %2u%%", rname[k] + 6, s ? "1G" : "1M", fills[f]);
+				snprintf(fill_rows[s][k][f].name, sizeof(fill_rows[s][k][f].name), "%s", label);
+			}
+		}
+	print_head("rtmem by fill level and region size (alloc, then free a random live block; 1 GiB buddy has 1 KiB min-blocks)");
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned s = 0; s < 2; s++)
+			for (unsigned f = 0; f < 3; f++)
+				print_row(&fill_rows[s][k][f]);
+
+	/* Targets. */
+	{
+		uint64_t slab_max = 0, buddy_max = 0;
+		bool counted = true;
+		double slab_med = main_rows[0].med;
+
+		for (unsigned s = 0; s < 2; s++)
+			for (unsigned k = 0; k < 3; k++)
+				for (unsigned f = 0; f < 3; f++) {
+					const struct row *r = &fill_rows[s][k][f];
+					uint64_t m = r->ic[0].max > r->ic[1].max ? r->ic[0].max : r->ic[1].max;
+
+					counted = counted && r->icrc == 0;
+					if (k == R_BUDDY && m > buddy_max)
+						buddy_max = m;
+					if (k != R_BUDDY && m > slab_max)
+						slab_max = m;
+				}
+		for (unsigned k = 0; k < 2; k++) {
+			const struct row *r = &main_rows[k];
+
+			counted = counted && r->icrc == 0;
+			slab_max = r->ic[0].max > slab_max ? r->ic[0].max : slab_max;
+			slab_max = r->ic[1].max > slab_max ? r->ic[1].max : slab_max;
+		}
+		printf("\nTargets (DESIGN.md \"Sizes and targets\")\n");
+		if (counted) {
+			snprintf(detail, sizeof(detail), "longest %llu", (unsigned long long)slab_max);
+			target("slab longest path <= 40 instructions per alloc or free", slab_max <= 40, detail);
+			snprintf(detail, sizeof(detail), "longest %llu", (unsigned long long)buddy_max);
+			target("buddy longest path <= 250 instructions per alloc or free", buddy_max <= 250, detail);
+		} else {
+			printf("  ---- instruction targets not checked: no counts (%s)\n",
+			       opt.icount ? icount_why() : "--no-icount");
+		}
+		for (unsigned i = 3; i < nmain; i++) {
+			const struct row *r = &main_rows[i];
+
+			if (strstr(r->name, "glibc") || strcmp(r->name + strlen(r->name) - 4, "64 B"))
+				continue;
+			snprintf(detail, sizeof(detail), "rtmem slab 64 B %.0f ns vs %s %.0f ns", slab_med, r->name, r->med);
+			target(strstr(r->name, "jemalloc") ? "slab median pair faster than jemalloc (64 B)"
+							   : "slab median pair faster than mimalloc (64 B)",
+			       slab_med < r->med, detail);
+		}
+	}
+	return 0;
+}
