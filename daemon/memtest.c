@@ -951,6 +951,10 @@ static void pass_done(struct memtest *mt, uint64_t t0)
 	faults = mt->st.faults_total;
 	bytes = mt->st.bytes_tested;
 	pthread_mutex_unlock(&mt->lock);
+	if (mt->cfg.period_ms && ms > mt->cfg.period_ms)
+		emit(mt, NULL, "memory tester: pass %" PRIu64 " took %.1f s, longer than the period of %.1f s"
+		     " (raise the bandwidth or test fewer algorithms or backgrounds)",
+		     passes, (double)ms / 1e3, (double)mt->cfg.period_ms / 1e3);
 	if (!mt->cb)
 		return;
 	snprintf(msg, sizeof(msg),
@@ -996,9 +1000,9 @@ int memtest_start(struct memtest *mt)
 	pthread_mutex_unlock(&mt->lock);
 	if (mt->cfg.period_ms && est > mt->cfg.period_ms)
 		emit(mt, NULL,
-		     "memory tester: a full pass needs about %" PRIu64 " s at %" PRIu64
-		     " bytes/s, longer than the period of %" PRIu64 " s; passes will run back to back",
-		     est / 1000, mt->cfg.bandwidth, mt->cfg.period_ms / 1000);
+		     "memory tester: a full pass needs about %.1f s at %" PRIu64
+		     " bytes/s, longer than the period of %.1f s; passes will run back to back",
+		     (double)est / 1e3, mt->cfg.bandwidth, (double)mt->cfg.period_ms / 1e3);
 	rc = pthread_create(&mt->thread, NULL, tester, mt);
 	if (rc) {
 		pthread_mutex_lock(&mt->lock);

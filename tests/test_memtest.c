@@ -364,7 +364,7 @@ static void test_memtest_budget_respected(void **state)
 	uint64_t bw = 1u << 20, cost_ns, pass_ns;
 
 	c.bandwidth = bw;
-	c.period_ms = 3600 * 1000;
+	c.period_ms = 500; /* a pass needs about 1.1 s of fake time: warned at start and after it */
 	c.clock = &clk;
 	env_create(e, &c);
 	assert_int_equal(memtest_start(e->mt), 0);
@@ -385,6 +385,8 @@ static void test_memtest_budget_respected(void **state)
 	assert_true(e->first_pass.sleep_ms * 1000000u <= cost_ns);
 	assert_true(e->first_pass.pass_estimate_ms * 1000000u + 50000000u >= cost_ns);
 	assert_int_equal(sum_checkout(e->r, NULL), 0);
+	assert_true(e->nwarn >= 2);
+	assert_non_null(strstr(e->last_warn, "longer than the period of 0.5 s"));
 }
 
 static uint64_t ms_since(const struct timespec *t0)
