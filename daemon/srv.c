@@ -565,7 +565,7 @@ static int client_arm(struct srv *s, struct srv_client *c)
 
 int srv_adopt(struct srv *s, int fd)
 {
-	struct srv_client *c;
+	struct srv_client *c = NULL;
 	char w[96];
 	int rc;
 
