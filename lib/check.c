@@ -93,9 +93,9 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
 		n_bad += s == RTMEM_BLK_BAD || s == RTMEM_BLK_BAD_U;
 		n_co += s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_CHECKOUT_U;
 	}
-	if (atomic_load_explicit(&k->ctl->in_use, RELAXED) != n_alloc)
-		return fail(x, "class %u (%u B): in_use counter %llu, %llu blocks allocated", c, k->size,
-			    (unsigned long long)atomic_load_explicit(&k->ctl->in_use, RELAXED),
+	if (rg_in_use(k->ctl) != n_alloc)
+		return fail(x, "class %u (%u B): in_use (pops - pushes) %llu, %llu blocks allocated", c, k->size,
+			    (unsigned long long)rg_in_use(k->ctl),
 			    (unsigned long long)n_alloc);
 	if (atomic_load_explicit(&k->ctl->bad, RELAXED) != n_bad ||
 	    atomic_load_explicit(&k->ctl->checkout, RELAXED) != n_co)

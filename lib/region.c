@@ -346,13 +346,13 @@ static int validate(const char *base, size_t size, const struct rtmem_pool_desc 
 
 static void fill_pagecls(struct rtmem_region *r, const struct rtmem_pool_desc *d, const struct rg_plan *p)
 {
-	memset(r->pagecls, RG_PAGE_NONE, r->data_size / RG_PAGE);
+	memset(r->pagecls, RG_PAGE_NONE, p->total / RG_PAGE);
 	for (uint32_t c = 0; c < d->nclasses; c++)
-		memset(r->pagecls + (p->cdata_off[c] - p->data_off) / RG_PAGE, (int)c, p->carea[c] / RG_PAGE);
+		memset(r->pagecls + p->cdata_off[c] / RG_PAGE, (int)c, p->carea[c] / RG_PAGE);
 	if (d->buddy.size) {
 		uint64_t area = ((p->nmin << d->buddy.min_order) + RG_PAGE - 1) / RG_PAGE;
 
-		memset(r->pagecls + (p->bdata_off - p->data_off) / RG_PAGE, RG_PAGE_BUDDY, area);
+		memset(r->pagecls + p->bdata_off / RG_PAGE, RG_PAGE_BUDDY, area);
 	}
 }
 
@@ -375,7 +375,7 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->pagecls = malloc(p.data_size / RG_PAGE + 1);
+	r->pagecls = malloc(p.total / RG_PAGE + 1);
 	if (!r->pagecls) {
 		free(r);
 		return -ENOMEM;
@@ -388,6 +388,7 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 	r->policy = d.policy;
 	r->data_off = p.data_off;
 	r->data_size = p.data_size;
+	r->total = p.total;
 	for (uint32_t c = 0; c < d.nclasses; c++) {
 		struct rg_cls *k = &r->cls[c];
 
@@ -399,6 +400,10 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 		k->size = d.classes[c].size;
 		k->count = d.classes[c].count;
 		k->reserve = d.classes[c].reserve;
+		k->shift = (uint32_t)__builtin_ctz(k->size);
+		k->inv = k->size >> k->shift;
+		for (int i = 0; i < 5; i++) /* Newton: 3, 6, 12, 24, 48, 96 correct bits */
+			k->inv *= 2 - (k->size >> k->shift) * k->inv;
 	}
 	if (d.buddy.size)
 		fill_handle_buddy(r, &p);
@@ -447,17 +452,16 @@ uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls)
 
 int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx)
 {
-	uint64_t doff = off - r->data_off;
 	uint32_t c;
 
-	if (doff >= r->data_size)
+	if (off >= r->total)
 		return -EFAULT;
-	c = r->pagecls[doff / RG_PAGE];
+	c = r->pagecls[off / RG_PAGE];
 	if (c < r->nclasses) {
 		const struct rg_cls *k = &r->cls[c];
-		uint64_t rel = off - k->data_off, idx = rel / k->size;
+		uint64_t idx = rg_block_index(k, off - k->data_off);
 
-		if (idx >= k->count || idx * k->size != rel)
+		if (idx >= k->count)
 			return -EFAULT;
 		*ret_cls = c;
 		*ret_idx = idx;
@@ -495,7 +499,7 @@ int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner)
 {
 	uint64_t off = (uint64_t)((char *)p - r->base);
 
-	if (off - r->data_off < r->data_size && r->pagecls[(off - r->data_off) / RG_PAGE] == RG_PAGE_BUDDY)
+	if (off < r->total && r->pagecls[off / RG_PAGE] == RG_PAGE_BUDDY)
 		return rtmem_buddy_free(r, p, owner);
 	return rtmem_slab_free(r, p, owner);
 }
@@ -553,12 +557,15 @@ void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats 
 
 		o->size = k->size;
 		o->count = k->count;
-		o->in_use = atomic_load_explicit(&k->ctl->in_use, memory_order_relaxed);
+		o->in_use = rg_in_use(k->ctl);
 		o->hwm = atomic_load_explicit(&k->ctl->hwm, memory_order_relaxed);
 		o->failed = atomic_load_explicit(&k->ctl->failed, memory_order_relaxed);
 		o->bad = atomic_load_explicit(&k->ctl->bad, memory_order_relaxed);
 		o->checkout = atomic_load_explicit(&k->ctl->checkout, memory_order_relaxed);
 		uint64_t used = o->in_use + o->bad + o->checkout;
+
+		if (o->in_use > k->count) /* a racy read of pops and pushes */
+			o->in_use = k->count;
 		o->free = used < k->count ? k->count - used : 0;
 	}
 	if (r->bdy)

@@ -36,8 +36,10 @@
 #define RG_PAGE 4096u
 #define RG_LINE 64u
 #define RG_NIL 0xffffffffu
-#define RG_PAGE_BUDDY 0xfeu /* pagecls value: page belongs to the buddy area */
-#define RG_PAGE_NONE 0xffu  /* pagecls value: padding */
+/* pagecls values past the real classes; each names a sentinel class with
+ * count 0 in the handle, so a lookup through it fails the index check. */
+#define RG_PAGE_NONE RTMEM_MAX_CLASSES         /* metadata or padding */
+#define RG_PAGE_BUDDY (RTMEM_MAX_CLASSES + 1u) /* the buddy area */
 
 /* State word fields. */
 #define RG_ST(w) ((uint32_t)((w) & 0xffu))
@@ -45,9 +47,16 @@
 #define RG_OWNER(w) ((w) & ~(uint64_t)0xffffu)
 #define RG_WORD(st, ord, owner) ((uint64_t)(st) | ((uint64_t)(ord) << 8) | (owner))
 
-/* Slab head: 32-bit index (low) + 32-bit ABA tag (high). */
-#define RG_HEAD_IDX(h) ((uint32_t)(h))
-#define RG_HEAD_NEXT(h, idx) ((((h) + (1ull << 32)) & ~0xffffffffull) | (uint64_t)(idx))
+/*
+ * Slab head: 32-bit index (high) + 32-bit tag (low). The tag counts pops:
+ * a pop bumps it, a push keeps it. That is enough against ABA (a pop's CAS
+ * fails if anyone popped meanwhile, and the head cannot return to the same
+ * index without a pop), and it makes the tag a pop counter, so blocks in use
+ * are pops - pushed: the allocation path updates no counter of its own.
+ */
+#define RG_HEAD_IDX(h) ((uint32_t)((h) >> 32))
+#define RG_HEAD_POP(h, idx) (((uint64_t)(idx) << 32) | (uint32_t)((uint32_t)(h) + 1u))
+#define RG_HEAD_PUSH(h, idx) (((uint64_t)(idx) << 32) | (uint32_t)(h))
 
 struct rg_hdr {
 	uint64_t magic;
@@ -74,8 +83,8 @@ struct rg_class {
 	/* line 0: the hot line. head and its counters share it: after the CAS
 	 * on head the line is already held exclusively. */
 	_Atomic uint64_t head;    /* RG_HEAD: index of the first free block + ABA tag */
-	_Atomic uint64_t in_use;  /* blocks allocated */
-	_Atomic uint64_t hwm;     /* highest in_use */
+	_Atomic uint64_t pushed;  /* frees, reclaims and tester hand-offs, mod 2^32; see rg_in_use() */
+	_Atomic uint64_t hwm;     /* highest in_use reached by an allocation */
 	_Atomic uint64_t failed;  /* allocations that found the class empty */
 	_Atomic uint32_t waiters; /* threads in a timed allocation (futex users) */
 	_Atomic uint32_t seq;     /* futex word: bumped on every free when waiters */
@@ -127,25 +136,53 @@ struct rg_buddy {
 	_Atomic uint64_t failed[RTMEM_MAX_ORDER + 1]; /* bumped without lock too */
 };
 
-/* Private, validated geometry of one class (the fast path reads only this). */
+/*
+ * Private, validated geometry of one class (the fast paths read only this).
+ * A block's index from its offset is an exact division done as a multiply:
+ * size = d * 2^shift with d odd, inv = d^-1 mod 2^64, and
+ * ror64(rel * inv, shift) equals rel / size when size divides rel, and is
+ * >= 2^32 > count otherwise (Granlund & Montgomery's divisibility test), so
+ * one compare with count checks both "a block start" and "in range".
+ */
 struct rg_cls {
 	struct rg_class *ctl;
 	_Atomic uint32_t *next;
 	_Atomic uint64_t *state;
 	char *data;
 	uint64_t data_off; /* offset of data from the region base */
-	uint32_t size, count, reserve, pad;
+	uint64_t inv;      /* inverse of the odd part of size, mod 2^64 */
+	uint32_t size, count;
+	uint32_t reserve;
+	uint32_t shift; /* log2 of the power-of-two part of size */
 };
+static_assert(sizeof(struct rg_cls) == 64, "one line per class: the index is a shift");
+
+/* Blocks allocated in a class: pops minus pushes (frees, reclaims, hand-offs).
+ * Exact when quiescent; a racy read of two words otherwise. */
+static inline uint32_t rg_in_use(const struct rg_class *ctl)
+{
+	return (uint32_t)atomic_load_explicit(&ctl->head, memory_order_relaxed) -
+	       (uint32_t)atomic_load_explicit(&ctl->pushed, memory_order_relaxed);
+}
+
+static inline uint64_t rg_block_index(const struct rg_cls *k, uint64_t rel)
+{
+	uint64_t x = rel * k->inv;
+
+	return (x >> k->shift) | (x << ((64 - k->shift) & 63));
+}
 
 struct rtmem_region {
+	/* first: &r->cls[c] is r + 64 * c; two sentinels (count 0) follow */
+	struct rg_cls cls[RTMEM_MAX_CLASSES + 2];
 	char *base;
 	size_t size;
 	struct rg_hdr *hdr;
 	uint32_t nclasses, nslots;
 	uint32_t policy, pad;
-	uint64_t data_off, data_size; /* for pointer -> block lookups */
-	uint8_t *pagecls; /* private: data page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */
-	struct rg_cls cls[RTMEM_MAX_CLASSES];
+	uint64_t data_off, data_size;
+	uint64_t total;   /* footprint: offsets below it have a pagecls entry */
+	uint8_t *pagecls; /* private: region page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */
 	/* buddy, NULL bdy if none */
 	struct rg_buddy *bdy;
 	struct rg_link *link;

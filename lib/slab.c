@@ -23,7 +23,7 @@
  * each bad block costs one retry once in its life.
  *
  * Invariants (rtmem_region_check): every listed block is FREE/CHECKOUT/BAD,
- * every unlisted one ALLOC/CHECKOUT_U/BAD_U; in_use = #ALLOC; bad = #BAD(_U);
+ * every unlisted one ALLOC/CHECKOUT_U/BAD_U; pops - pushed = #ALLOC; bad = #BAD(_U);
  * checkout = #CHECKOUT(_U); the list has no cycle and only in-range indices.
  *
  * A process killed between the pop and its state CAS, or between the state CAS
@@ -44,30 +44,13 @@
 
 #define W_FREE RG_WORD(RTMEM_BLK_FREE, 0, 0)
 
-static inline void push(const struct rg_cls *k, uint32_t idx)
+static inline void push(struct rg_class *ctl, _Atomic uint32_t *next, uint32_t idx)
 {
-	uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED);
+	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
 
 	do
-		atomic_store_explicit(&k->next[idx], RG_HEAD_IDX(h), RELAXED);
-	while (!atomic_compare_exchange_weak_explicit(&k->ctl->head, &h, RG_HEAD_NEXT(h, idx), RELEASE, RELAXED));
-}
-
-/* Pop one index. Return: index, RG_NIL if empty, or a value >= count if corrupt. */
-static inline uint32_t pop(const struct rg_cls *k)
-{
-	uint64_t h = atomic_load_explicit(&k->ctl->head, ACQUIRE);
-	uint32_t idx, nx;
-
-	do {
-		idx = RG_HEAD_IDX(h);
-		if (idx >= k->count)
-			return idx;
-		nx = atomic_load_explicit(&k->next[idx], RELAXED);
-		if (nx >= k->count && nx != RG_NIL)
-			return k->count; /* a link out of bounds: corrupt */
-	} while (!atomic_compare_exchange_weak_explicit(&k->ctl->head, &h, RG_HEAD_NEXT(h, nx), ACQ_REL, ACQUIRE));
-	return idx;
+		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
+	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
 }
 
 /*
@@ -75,7 +58,7 @@ static inline uint32_t pop(const struct rg_cls *k)
  * tester, drop a bad one. Return: 1 if the block became ours after all (the
  * tester gave it back meanwhile), 0 to pop again, -EUCLEAN on a corrupt state.
  */
-static __attribute__((noinline)) int handoff(const struct rg_cls *k, uint32_t idx, uint64_t w, uint64_t want)
+static __attribute__((noinline, cold)) int handoff(const struct rg_cls *k, uint32_t idx, uint64_t w, uint64_t want)
 {
 	for (;;) {
 		uint64_t to;
@@ -93,88 +76,164 @@ static __attribute__((noinline)) int handoff(const struct rg_cls *k, uint32_t id
 		default:
 			return -EUCLEAN;
 		}
-		if (atomic_compare_exchange_strong_explicit(&k->state[idx], &w, to, ACQ_REL, ACQUIRE))
-			return to == want;
+		if (!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, to, ACQ_REL, ACQUIRE))
+			continue;
+		if (to != want) /* a pop that allocated nothing: count it as pushed back */
+			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
+		return to == want;
 	}
 }
 
-static __attribute__((noinline)) int alloc_fail(const struct rg_cls *k, int err)
+/* A new high-water mark of @u blocks in use. Return: 0, so the fast path
+ * can leave through it as a tail call. */
+static __attribute__((noinline, cold)) int raise_hwm(struct rg_class *ctl, uint64_t u)
 {
-	if (err == -ENOMEM)
-		atomic_fetch_add_explicit(&k->ctl->failed, 1, RELAXED);
-	return err;
+	uint64_t hwm = atomic_load_explicit(&ctl->hwm, RELAXED);
+
+	while (u > hwm && !atomic_compare_exchange_weak_explicit(&ctl->hwm, &hwm, u, RELAXED, RELAXED))
+		;
+	return 0;
+}
+
+static inline int alloc_done(const struct rg_cls *k, uint32_t idx, void **ret)
+{
+	uint32_t u = rg_in_use(k->ctl);
+
+	*ret = k->data + (uint64_t)idx * k->size;
+	if (u > atomic_load_explicit(&k->ctl->hwm, RELAXED))
+		return raise_hwm(k->ctl, u);
+	return 0;
+}
+
+static __attribute__((noinline, cold)) int alloc_empty(const struct rg_cls *k, uint32_t idx)
+{
+	if (idx != RG_NIL)
+		return -EUCLEAN;
+	atomic_fetch_add_explicit(&k->ctl->failed, 1, RELAXED);
+	return -ENOMEM;
+}
+
+static __attribute__((noinline, cold)) bool reserve_reached(const struct rg_cls *k)
+{
+	uint64_t used = rg_in_use(k->ctl) + atomic_load_explicit(&k->ctl->bad, RELAXED);
+
+	if (k->count - used > k->reserve)
+		return false;
+	atomic_fetch_add_explicit(&k->ctl->failed, 1, RELAXED);
+	return true;
+}
+
+static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
+
+/* The popped block was not FREE: hand it over, then pop again (a tail call). */
+static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
+							uint64_t want, void **ret)
+{
+	int rc = handoff(k, idx, w, want);
+
+	if (rc < 0)
+		return rc;
+	if (rc)
+		return alloc_done(k, idx, ret);
+	return pop_claim(k, want, ret);
+}
+
+/*
+ * Pop a block and claim its state word. Only k, the owner word and ret are
+ * live across the loop, so it runs in the caller-saved registers; every slow
+ * case leaves by a tail call. Fields are re-read from the private handle.
+ */
+static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret)
+{
+	struct rg_class *ctl = k->ctl;
+	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w = W_FREE, nh;
+	uint32_t idx, u;
+
+	/* A link is not checked when read: it becomes the head, and the next
+	 * pop checks it before using it (a corrupt head gives -EUCLEAN then). */
+	do {
+		idx = RG_HEAD_IDX(h);
+		if (__builtin_expect(idx >= k->count, 0)) /* RG_NIL: empty; else corrupt */
+			return alloc_empty(k, idx);
+		nh = RG_HEAD_POP(h, atomic_load_explicit(&k->next[idx], RELAXED));
+	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
+	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 0))
+		return claim_failed(k, idx, w, want, ret);
+	*ret = k->data + (uint64_t)idx * k->size;
+	/* in use right after our pop: our pop count minus the pushes seen now (a
+	 * push racing in between can only make this lower than the true peak) */
+	u = (uint32_t)nh - (uint32_t)atomic_load_explicit(&ctl->pushed, RELAXED);
+	if (__builtin_expect(u > atomic_load_explicit(&ctl->hwm, RELAXED), 0))
+		return raise_hwm(ctl, u);
+	return 0;
+}
+
+static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t want, void **ret)
+{
+	return pop_claim_inline(k, want, ret);
+}
+
+/* A class with a reserve: only RTMEM_ALLOC_RESERVE callers may dip into it. */
+static __attribute__((noinline, cold)) int alloc_reserved(const struct rg_cls *k, uint64_t want, unsigned flags,
+							  void **ret)
+{
+	if (!(flags & RTMEM_ALLOC_RESERVE) && reserve_reached(k))
+		return -ENOMEM;
+	return pop_claim(k, want, ret);
 }
 
 int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
 	const struct rg_cls *k;
-	uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), u, hwm;
-	uint32_t idx;
 
 	if (__builtin_expect(cls >= r->nclasses, 0))
 		return -EINVAL;
 	k = &r->cls[cls];
-	if (k->reserve && !(flags & RTMEM_ALLOC_RESERVE) &&
-	    k->count - atomic_load_explicit(&k->ctl->in_use, RELAXED) -
-			    atomic_load_explicit(&k->ctl->bad, RELAXED) <= k->reserve)
-		return alloc_fail(k, -ENOMEM);
-	for (;;) {
-		uint64_t w = W_FREE;
-		int rc;
-
-		idx = pop(k);
-		if (__builtin_expect(idx >= k->count, 0))
-			return alloc_fail(k, idx == RG_NIL ? -ENOMEM : -EUCLEAN);
-		if (__builtin_expect(atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 1))
-			break;
-		rc = handoff(k, idx, w, want);
-		if (rc < 0)
-			return rc;
-		if (rc)
-			break;
-	}
-	u = atomic_fetch_add_explicit(&k->ctl->in_use, 1, RELAXED) + 1;
-	hwm = atomic_load_explicit(&k->ctl->hwm, RELAXED);
-	while (u > hwm && !atomic_compare_exchange_weak_explicit(&k->ctl->hwm, &hwm, u, RELAXED, RELAXED))
-		;
-	*ret = k->data + (uint64_t)idx * k->size;
-	return 0;
+	if (__builtin_expect(k->reserve != 0, 0))
+		return alloc_reserved(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), flags, ret);
+	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret);
 }
 
-static __attribute__((noinline)) int free_error(uint64_t w)
+static __attribute__((noinline, cold)) int free_error(uint64_t w)
 {
 	return RG_ST(w) == RTMEM_BLK_ALLOC ? -EPERM : -EALREADY;
 }
 
-static __attribute__((noinline)) void wake(struct rg_class *ctl)
+/* Return: 0, so the free path can leave through it as a tail call. */
+static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 {
 	atomic_fetch_add_explicit(&ctl->seq, 1, RELEASE);
 	syscall(SYS_futex, &ctl->seq, FUTEX_WAKE, 1, NULL, NULL, 0);
+	return 0;
 }
 
 int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), doff = off - r->data_off, rel, idx;
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, h;
 	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	const struct rg_cls *k;
-	uint32_t c;
+	struct rg_class *ctl;
+	_Atomic uint32_t *next;
 
-	if (__builtin_expect(doff >= r->data_size, 0))
+	if (__builtin_expect(off >= r->total, 0))
 		return -EFAULT;
-	c = r->pagecls[doff / RG_PAGE];
-	if (__builtin_expect(c >= r->nclasses, 0))
+	/* pagecls is private and holds a class or a sentinel of count 0, so the
+	 * index check below also rejects metadata, padding and buddy pages. */
+	k = &r->cls[r->pagecls[off / RG_PAGE]];
+	idx = rg_block_index(k, off - k->data_off);
+	if (__builtin_expect(idx >= k->count, 0)) /* not a block start, padding, not slab */
 		return -EFAULT;
-	k = &r->cls[c];
-	rel = off - k->data_off;
-	idx = rel / k->size;
-	if (__builtin_expect(idx >= k->count || idx * k->size != rel, 0))
-		return -EFAULT;
+	ctl = k->ctl;
+	next = k->next;
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
 		return free_error(w);
-	push(k, (uint32_t)idx);
-	atomic_fetch_sub_explicit(&k->ctl->in_use, 1, RELAXED);
-	if (__builtin_expect(atomic_load_explicit(&k->ctl->waiters, RELAXED) != 0, 0))
-		wake(k->ctl);
+	h = atomic_load_explicit(&ctl->head, RELAXED);
+	do
+		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
+	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
+	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
+	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
+		return wake(ctl);
 	return 0;
 }
 
@@ -231,11 +290,11 @@ int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx)
 		if (RG_ST(w) != RTMEM_BLK_CHECKOUT_U)
 			return -EINVAL;
 		atomic_store_explicit(&k->state[idx], W_FREE, RELEASE);
-		push(k, idx);
+		push(k->ctl, k->next, idx);
 	}
 	atomic_fetch_sub_explicit(&k->ctl->checkout, 1, RELAXED);
 	if (atomic_load_explicit(&k->ctl->waiters, RELAXED))
-		wake(k->ctl);
+		return wake(k->ctl);
 	return 0;
 }
 
@@ -279,11 +338,11 @@ long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner)
 		if (atomic_load_explicit(&k->state[i], RELAXED) != want ||
 		    !atomic_compare_exchange_strong_explicit(&k->state[i], &w, W_FREE, ACQ_REL, RELAXED))
 			continue;
-		push(k, i);
-		atomic_fetch_sub_explicit(&k->ctl->in_use, 1, RELAXED);
+		push(k->ctl, k->next, i);
+		atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 		n++;
 	}
 	if (n && atomic_load_explicit(&k->ctl->waiters, RELAXED))
-		wake(k->ctl);
+		(void)wake(k->ctl);
 	return n;
 }

@@ -467,10 +467,10 @@ static void test_check_reports_corruption(void **state)
 	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
 	assert_non_null(strstr(msg, "block 7"));
 	k->state[7] = w;
-	atomic_fetch_add(&k->ctl->in_use, 1);
+	atomic_fetch_sub(&k->ctl->pushed, 1);
 	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
 	assert_non_null(strstr(msg, "in_use"));
-	atomic_fetch_sub(&k->ctl->in_use, 1);
+	atomic_fetch_add(&k->ctl->pushed, 1);
 	assert_region_ok(f->r);
 	/* buddy: a tail overwritten, a list head pointing nowhere */
 	w = f->r->bstate[1];
@@ -492,14 +492,19 @@ static void test_corrupt_shared_indices_do_not_crash_fast_paths(void **state)
 	struct rg_cls *k = &f->r->cls[1];
 	void *p = NULL;
 
-	atomic_store(&k->ctl->head, 0xdeadbeefull); /* head index out of bounds */
+	atomic_store(&k->ctl->head, 0xdeadbeef00000000ull); /* head index out of bounds */
 	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
 	atomic_store(&k->ctl->head, 0);
-	k->next[0] = 77777; /* a link out of bounds */
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
-	k->next[0] = 1;
 	k->state[0] = 0x99; /* garbage state word */
 	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
+	assert_null(p);
+	atomic_store(&k->ctl->head, 0);
+	k->state[0] = RG_WORD(RTMEM_BLK_FREE, 0, 0);
+	k->next[0] = 77777; /* a link out of bounds: checked when it is the head */
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), 0);
+	p = NULL;
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN);
+	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN); /* and stays refused */
 	assert_null(p);
 	/* buddy: a list head out of bounds */
 	f->r->bdy->head[14] = 0x7ffffff0;
