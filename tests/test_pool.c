@@ -125,8 +125,8 @@ static void test_pool_lock_over_rlimit_names_limit(void **state)
 	cfg_free(cfg);
 	skip();
 #endif
-#ifdef __SANITIZE_ADDRESS__
-	print_message("ASan makes mlock a no-op: nothing to test\n");
+#ifdef RTMEM_SANITIZED
+	print_message("sanitizer runtimes make mlock a no-op: nothing to test\n");
 	cfg_free(cfg);
 	skip();
 #endif
