@@ -236,6 +236,13 @@ int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner);
 long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes);
 
 /*
+ * rtmem_region_owner_usage() - blocks and bytes @owner holds in the region.
+ * Context: daemon, not RT; O(blocks); reads state words without locks (a
+ * snapshot only if the owner is idle).
+ */
+void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes);
+
+/*
  * Memory tester interface. A block is named by its offset from the region base.
  *
  * rtmem_region_next_block() - the first block at or after @offset (any state),

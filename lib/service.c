@@ -35,6 +35,34 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
 	return n;
 }
 
+void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes)
+{
+	const uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
+	uint64_t blocks = 0, bytes = 0;
+
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
+
+		for (uint32_t i = 0; i < k->count; i++) {
+			if (atomic_load_explicit(&k->state[i], memory_order_relaxed) == want) {
+				blocks++;
+				bytes += k->size;
+			}
+		}
+	}
+	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
+		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
+
+		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_OWNER(w) == owner && RG_ORD(w) >= r->min_order &&
+		    RG_ORD(w) <= r->max_order) {
+			blocks++;
+			bytes += 1ull << RG_ORD(w);
+		}
+	}
+	*ret_blocks = blocks;
+	*ret_bytes = bytes;
+}
+
 static int next_buddy(struct rtmem_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
 {
 	uint64_t rel = offset > r->bdata_off ? offset - r->bdata_off : 0, i;

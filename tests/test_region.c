@@ -330,7 +330,13 @@ static void test_reclaim_frees_exactly_the_owners_blocks(void **state)
 		assert_int_equal(rtmem_buddy_alloc(f->r, 64u << (i % 4), i % 2 ? A : B, 0, &p), 0);
 	}
 	/* A held slab classes 1,0,2,1,0 and buddy 128,512,128,512,128 */
+	uint64_t blocks = 0, held = 0;
+	rtmem_region_owner_usage(f->r, A, &blocks, &held);
+	assert_int_equal(blocks, 10);
+	assert_int_equal(held, 256 + 32 + 4096 + 256 + 32 + 128 + 512 + 128 + 512 + 128);
 	assert_int_equal(rtmem_region_reclaim(f->r, A, &bytes), 10);
+	rtmem_region_owner_usage(f->r, A, &blocks, &held);
+	assert_int_equal(blocks + held, 0);
 	assert_int_equal(bytes, 256 + 32 + 4096 + 256 + 32 + 128 + 512 + 128 + 512 + 128);
 	rtmem_region_stats(f->r, &s);
 	assert_int_equal(s.cls[0].in_use + s.cls[1].in_use + s.cls[2].in_use, 5);
