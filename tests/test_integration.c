@@ -306,6 +306,9 @@ static void test_zero_page_faults_in_rt_phase(void **state)
 #ifdef RTMEM_EMULATOR
 	skip(); /* getrusage counts qemu-user's own faults, not the guest's */
 #endif
+#ifdef RTMEM_SANITIZED
+	skip(); /* the sanitizer runtime's shadow memory faults on its own */
+#endif
 	assert_int_equal(rtmem_connect(d->sock, "rt", &c), 0);
 	rc = rtmem_pool_open(c, "mixed", 0, &p); /* locked mapping */
 	if (rc == -ENOMEM || rc == -EPERM)

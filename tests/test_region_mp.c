@@ -133,11 +133,11 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 
 			void *p;
 
-			sw_run(r, rtmem_owner(i + 1, 2), seed + i, 5000, false);
-			/* at least these two, whatever the random run left */
+			/* at least these two, taken while the pool has room for everyone */
 			if (rtmem_slab_alloc(r, 0, rtmem_owner(i + 1, 2), 0, &p) ||
 			    rtmem_buddy_alloc(r, 64, rtmem_owner(i + 1, 2), 0, &p))
 				_exit(6);
+			sw_run(r, rtmem_owner(i + 1, 2), seed + i, 5000, false);
 			raise(SIGKILL); /* dies holding what it holds */
 		}
 	}
