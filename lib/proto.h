@@ -17,6 +17,7 @@
  *   client STATUS         -> daemon STATUS_REPLY (daemon phase, counts)
  *   client POOL_INFO i    -> daemon POOL_INFO_REPLY (pool i, its stats)
  *   client CLIENT_INFO i  -> daemon CLIENT_INFO_REPLY (connected client i)
+ *   client MEMTEST        -> daemon MEMTEST_REPLY (memory tester progress, recent faults)
  * The connection itself is the client's lease: when it closes or the
  * process dies (pidfd), every block it owns in every pool is reclaimed.
  */
@@ -49,6 +50,8 @@ enum rtmem_msg_type {
 	RTMEM_MSG_POOL_INFO_REPLY = 11,
 	RTMEM_MSG_CLIENT_INFO = 12,
 	RTMEM_MSG_CLIENT_INFO_REPLY = 13,
+	RTMEM_MSG_MEMTEST = 14,       /* request: a struct rtmem_msg_status (header only) */
+	RTMEM_MSG_MEMTEST_REPLY = 15,
 	RTMEM_MSG_TYPE_MAX
 };
 
@@ -159,6 +162,51 @@ struct rtmem_msg_client_info_reply {
 	uint64_t bytes;
 };
 
+#define RTMEM_MEMTEST_FAULTS 16u /* most recent faults in a MEMTEST_REPLY */
+
+/* Flags of struct rtmem_memtest_fault. */
+#define RTMEM_MEMTEST_PHYS 0x1u          /* phys is the physical address of the word */
+#define RTMEM_MEMTEST_PHYS_WITHHELD 0x2u /* known, but only told to uid 0 and the daemon's uid */
+#define RTMEM_MEMTEST_READ_ERROR 0x4u    /* the re-read after a flush was right */
+
+struct rtmem_memtest_fault {
+	char pool[RTMEM_NAME_MAX];
+	char algorithm[RTMEM_NAME_MAX];
+	uint64_t offset;     /* byte offset of the faulty word in the pool */
+	uint64_t phys;       /* physical address if flags & RTMEM_MEMTEST_PHYS, else 0 */
+	uint64_t expected, actual, reread;
+	uint64_t background; /* pattern of the data background */
+	int64_t time;        /* CLOCK_REALTIME seconds */
+	uint32_t element, op; /* where in the March program */
+	uint32_t flags;      /* RTMEM_MEMTEST_* */
+	int32_t quarantine;  /* 0 (block now bad) or the -errno of quarantining it */
+};
+
+struct rtmem_msg_memtest_reply {
+	struct rtmem_msg_hdr h;
+	uint32_t enabled;          /* [memtest] enabled = yes */
+	uint32_t running;          /* the tester thread runs */
+	uint64_t bandwidth;        /* configured budget, bytes read + written per second */
+	uint64_t period_ms;        /* configured period of a full pass */
+	uint64_t bytes_tested;     /* block bytes that passed every algorithm x background */
+	uint64_t bytes_touched;    /* reads + writes, what the budget counts */
+	uint64_t blocks_tested;
+	uint64_t blocks_busy;      /* in use when their turn came (skipped) */
+	uint64_t blocks_spared;    /* last free block of a class (left alone) */
+	uint64_t passes;           /* full passes completed */
+	uint64_t pass_ms;          /* duration of the last full pass, 0 before the first */
+	uint64_t pass_estimate_ms; /* a pass's bytes / bandwidth */
+	uint64_t sleep_ms;         /* time slept for the budget */
+	char pool[RTMEM_NAME_MAX]; /* being tested now, or last */
+	char algorithm[RTMEM_NAME_MAX];
+	uint64_t background;
+	uint64_t offset;           /* block being tested */
+	uint64_t faults_total;     /* found since the daemon started */
+	uint32_t nfaults;          /* entries used in faults[], the most recent first */
+	uint32_t pad;
+	struct rtmem_memtest_fault faults[RTMEM_MEMTEST_FAULTS];
+};
+
 static_assert(sizeof(struct rtmem_msg_hdr) == 16, "wire layout");
 static_assert(sizeof(struct rtmem_msg_error) == 144, "wire layout");
 static_assert(sizeof(struct rtmem_msg_hello) == 56, "wire layout");
@@ -170,6 +218,9 @@ static_assert(sizeof(struct rtmem_msg_close_reply) == 32, "wire layout");
 static_assert(sizeof(struct rtmem_msg_status_reply) == 80, "wire layout");
 static_assert(sizeof(struct rtmem_msg_index) == 24, "wire layout");
 static_assert(sizeof(struct rtmem_msg_client_info_reply) <= RTMEM_MSG_MAX, "wire layout");
+static_assert(sizeof(struct rtmem_memtest_fault) == 136, "wire layout");
+static_assert(sizeof(struct rtmem_msg_memtest_reply) == 208 + 16 * 136, "wire layout");
+static_assert(sizeof(struct rtmem_msg_memtest_reply) <= RTMEM_MSG_MAX, "wire layout");
 static_assert(sizeof(struct rtmem_msg_pool_info_reply) <= RTMEM_MSG_MAX, "wire layout");
 
 /*
