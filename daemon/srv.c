@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "memtest.h"
 #include "notify.h"
 #include "proto.h"
 #include "srv.h"
@@ -85,6 +86,8 @@ struct srv {
 	const char *phase;
 	uint64_t start_ms, locked;
 	unsigned accept_errors;
+	struct memtest *mt;               /* NULL: no tester */
+	srv_memtest_status_fn *mt_status;
 };
 
 union srv_msg {
@@ -100,6 +103,7 @@ union srv_msg {
 	struct rtmem_msg_index index;
 	struct rtmem_msg_pool_info_reply pool_info_reply;
 	struct rtmem_msg_client_info_reply client_info_reply;
+	struct rtmem_msg_memtest_reply memtest_reply;
 };
 
 static uint64_t mono_ms(void)
@@ -419,6 +423,69 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 	reply(c, &m, -1);
 }
 
+static_assert(MEMTEST_NAME_MAX == RTMEM_NAME_MAX, "names are copied as they are");
+static_assert(MEMTEST_STATUS_FAULTS >= RTMEM_MEMTEST_FAULTS, "faults[] of the reply");
+
+static void memtest_fault_wire(const struct memtest_fault *f, bool phys, struct rtmem_memtest_fault *w)
+{
+	memcpy(w->pool, f->pool, sizeof(w->pool));
+	memcpy(w->algorithm, f->algorithm, sizeof(w->algorithm));
+	w->pool[RTMEM_NAME_MAX - 1] = w->algorithm[RTMEM_NAME_MAX - 1] = '\0';
+	w->offset = f->offset;
+	if (f->phys_valid && phys) {
+		w->phys = f->phys;
+		w->flags |= RTMEM_MEMTEST_PHYS;
+	} else if (f->phys_valid) {
+		w->flags |= RTMEM_MEMTEST_PHYS_WITHHELD;
+	}
+	if (f->read_error)
+		w->flags |= RTMEM_MEMTEST_READ_ERROR;
+	w->expected = f->expected;
+	w->actual = f->actual;
+	w->reread = f->reread;
+	w->background = f->background;
+	w->time = f->time;
+	w->element = f->element;
+	w->op = f->op;
+	w->quarantine = f->quarantine;
+}
+
+/* The status is copied under the tester's mutex, which it holds only for counters. */
+static void on_memtest(struct srv_client *c, uint32_t seq)
+{
+	const struct cfg_memtest *mc = &c->s->cfg->memtest;
+	union srv_msg m = { 0 };
+	struct rtmem_msg_memtest_reply *r = &m.memtest_reply;
+	struct memtest_status st = { 0 };
+	bool phys = c->uid == 0 || c->uid == geteuid();
+
+	if (c->s->mt)
+		c->s->mt_status(c->s->mt, &st);
+	rtmem_msg_init(&m.h, RTMEM_MSG_MEMTEST_REPLY, seq);
+	r->enabled = mc->enabled;
+	r->running = st.running;
+	r->bandwidth = mc->bandwidth;
+	r->period_ms = mc->period_ms;
+	r->bytes_tested = st.bytes_tested;
+	r->bytes_touched = st.bytes_touched;
+	r->blocks_tested = st.blocks_tested;
+	r->blocks_busy = st.blocks_busy;
+	r->blocks_spared = st.blocks_spared;
+	r->passes = st.passes;
+	r->pass_ms = st.pass_ms;
+	r->pass_estimate_ms = st.pass_estimate_ms;
+	r->sleep_ms = st.sleep_ms;
+	memcpy(r->pool, st.pool, sizeof(r->pool));
+	memcpy(r->algorithm, st.algorithm, sizeof(r->algorithm));
+	r->pool[RTMEM_NAME_MAX - 1] = r->algorithm[RTMEM_NAME_MAX - 1] = '\0';
+	r->background = st.background;
+	r->offset = st.offset;
+	r->faults_total = st.faults_total;
+	for (unsigned i = 0; i < st.nfaults && i < RTMEM_MEMTEST_FAULTS; i++)
+		memtest_fault_wire(&st.faults[i], phys, &r->faults[r->nfaults++]);
+	reply(c, &m, -1);
+}
+
 static void dispatch(struct srv_client *c, const union srv_msg *m)
 {
 	if (!c->hello && m->h.type != RTMEM_MSG_HELLO)
@@ -436,6 +503,8 @@ static void dispatch(struct srv_client *c, const union srv_msg *m)
 		return on_pool_info(c, &m->index);
 	case RTMEM_MSG_CLIENT_INFO:
 		return on_client_info(c, &m->index);
+	case RTMEM_MSG_MEMTEST:
+		return on_memtest(c, m->h.seq);
 	default:
 		return violation(c, m->h.seq, "not a request type");
 	}
@@ -780,6 +849,12 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 out_free:
 	srv_free(s);
 	return -ENOMEM;
+}
+
+void srv_set_memtest(struct srv *s, struct memtest *mt, srv_memtest_status_fn *status)
+{
+	s->mt = status ? mt : NULL;
+	s->mt_status = status;
 }
 
 void srv_set_phase(struct srv *s, const char *phase)

@@ -27,6 +27,10 @@
  * NUL-terminated in its array) is one RTMEM_MSG_ERROR with err EPROTO and
  * the reason, then the client is disconnected and reclaimed.
  *
+ * MEMTEST reports the memory tester (srv_set_memtest()); physical addresses
+ * of faults go only to uid 0 and the daemon's own uid (they help an attacker
+ * aim Rowhammer), other peers get the flag RTMEM_MEMTEST_PHYS_WITHHELD.
+ *
  * Everything runs on the event loop's thread; srv logs each event (one line,
  * with client and pool) through notify_log().
  */
@@ -45,6 +49,11 @@
 #define SRV_ERR_MAX 256
 
 struct srv;
+struct memtest;
+struct memtest_status;
+
+/* How srv reads the tester's progress: memtest_status() (daemon/memtest.h). */
+typedef void srv_memtest_status_fn(struct memtest *mt, struct memtest_status *ret);
 
 /*
  * srv_new() - a server for @npools formatted @pools (of @cfg) on @loop.
@@ -71,6 +80,14 @@ int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char
  * -errno of getsockopt(SO_PEERCRED) or of arming the loop.
  */
 int srv_adopt(struct srv *s, int fd);
+
+/*
+ * srv_set_memtest() - answer MEMTEST with @status(@mt). Without it (or @mt
+ * NULL) MEMTEST says the tester is not running. @mt must outlive the server.
+ * srv does not link the tester: the daemon passes memtest_status.
+ * Context: setup.
+ */
+void srv_set_memtest(struct srv *s, struct memtest *mt, srv_memtest_status_fn *status);
 
 /* srv_set_phase() - the phase STATUS reports: "serving", "stopping". @phase is not copied. */
 void srv_set_phase(struct srv *s, const char *phase);
