@@ -5,12 +5,20 @@
  *
  *   rtmemd [-c FILE] [-s SOCKET] [--event-loop=auto|io_uring|epoll]
  *   rtmemd --check-config [-c FILE]
+ *   rtmemd-inject ... --inject-fault=POOL:OFFSET:BIT   (test build only)
  *
  * The daemon follows the pattern it serves:
  *   1. non-RT setup: read the config, create, size, seal and map every pool;
  *   2. lock: mlock each pool, mlockall(MCL_CURRENT | MCL_FUTURE), pre-fault
  *      every page under a SIGBUS guard, format the regions;
  *   3. serve: socket, drop capabilities to CAP_IPC_LOCK, READY=1, event loop.
+ * The memory tester (memtest.h) is set up in step 2, while the daemon still
+ * has CAP_SYS_ADMIN for the pools' physical addresses; its bad-block list is
+ * loaded before the socket exists, so no client ever gets a known bad block,
+ * also with [memtest] enabled = no; its thread starts after READY=1 only when
+ * enabled. Its events arrive on the tester thread: memtest_event() only
+ * writes one log line (or one journal entry) and sd_notify()s, both safe
+ * from any thread, and touches no daemon state.
  * A machine too small for the config fails in step 1 or 2 with a message
  * naming the pool and the limit, and exit status 1. SIGTERM/SIGINT stop it
  * cleanly (STOPPING=1, clients closed, socket unlinked); SIGHUP is logged
@@ -30,10 +38,13 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "cfg.h"
 #include "loop.h"
+#include "memtest.h"
 #include "notify.h"
 #include "pool.h"
 #include "proto.h"
@@ -43,11 +54,25 @@
 #define RTMEMD_VERSION "unknown"
 #endif
 
+/* journalctl MESSAGE_ID=... finds every memory fault rtmemd ever logged. */
+#define MEMTEST_FAULT_MESSAGE_ID "7c1d0a9e5b3f4f0c9a26d8e4b1f3a5c7"
+
+#ifdef RTMEM_FAULT_INJECT
+#define USAGE_INJECT                                                                      \
+	"      --inject-fault=POOL:OFFSET:BIT  test build: the tester reads bit BIT of the\n" \
+	"                        word at byte OFFSET of POOL flipped, as from a stuck cell\n"
+#else
+#define USAGE_INJECT ""
+#endif
+
 struct opts {
 	const char *config;  /* NULL: CFG_DEFAULT_PATH, built-in default if missing */
 	const char *socket;  /* NULL: from the config */
 	bool check_config;
 	enum loop_kind loop;
+#ifdef RTMEM_FAULT_INJECT
+	const char *inject;  /* POOL:OFFSET:BIT, the test build's simulated stuck cell */
+#endif
 };
 
 struct daemon {
@@ -58,6 +83,8 @@ struct daemon {
 	struct srv *srv;
 	int sigfd;
 	uint64_t locked;
+	struct memtest *mt;  /* NULL until setup_memtest() */
+	bool journal;        /* stderr is the journal: faults go there with fields */
 };
 
 static void usage(FILE *f)
@@ -70,7 +97,7 @@ static void usage(FILE *f)
 		   "      --event-loop=KIND io_uring (fail if unavailable), epoll, or auto (default)\n"
 		   "      --check-config    validate the config, print each pool's footprint, exit 0/1\n"
 		   "  -V, --version         print the version\n"
-		   "  -h, --help            this text\n",
+		   "  -h, --help            this text\n" USAGE_INJECT,
 		CFG_DEFAULT_PATH);
 }
 
@@ -83,6 +110,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "event-loop", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+#ifdef RTMEM_FAULT_INJECT
+		{ "inject-fault", required_argument, NULL, 'I' },
+#endif
 		{ 0 },
 	};
 	int c;
@@ -114,6 +144,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
+#ifdef RTMEM_FAULT_INJECT
+		case 'I':
+			o->inject = optarg;
+			break;
+#endif
 		default:
 			goto out_usage;
 		}
@@ -227,6 +262,192 @@ static int lock_pools(struct daemon *d)
 out_err:
 	log_err("%s", err.msg);
 	return rc;
+}
+
+/*
+ * A tester event, on the tester thread. Under the journal a fault is one
+ * entry with its fields (RTMEM_POOL=, RTMEM_OFFSET=, ...); elsewhere every
+ * event is one line on stderr. Faults also become the STATUS= line.
+ */
+static void memtest_event(void *arg, const struct memtest_event *ev)
+{
+	const struct daemon *d = arg;
+	const struct memtest_fault *f = ev->fault;
+	char phys[24] = "none";
+
+	if (ev->kind != MEMTEST_EV_FAULT || !f) {
+		notify_log(ev->kind == MEMTEST_EV_WARN ? LOG_WARNING : LOG_INFO, "%s", ev->msg);
+		return;
+	}
+	if (f->phys_valid)
+		snprintf(phys, sizeof(phys), "%#" PRIx64, f->phys);
+	if (!d->journal || sd_journal_send("MESSAGE=rtmemd: %s", ev->msg, "PRIORITY=%d", LOG_CRIT,
+					   "MESSAGE_ID=" MEMTEST_FAULT_MESSAGE_ID, "SYSLOG_IDENTIFIER=rtmemd",
+					   "RTMEM_POOL=%s", f->pool, "RTMEM_OFFSET=%#" PRIx64, f->offset,
+					   "RTMEM_PHYS=%s", phys, "RTMEM_EXPECTED=0x%016" PRIx64, f->expected,
+					   "RTMEM_ACTUAL=0x%016" PRIx64, f->actual, "RTMEM_XOR=0x%016" PRIx64, f->xor_,
+					   "RTMEM_KIND=%s", f->read_error ? "read" : "stored", "RTMEM_ALGORITHM=%s",
+					   f->algorithm, "RTMEM_ELEMENT=%u", f->element,
+					   "RTMEM_BACKGROUND=0x%016" PRIx64, f->background,
+					   "RTMEM_QUARANTINE=%s", f->quarantine ? strerror(-f->quarantine) : "ok",
+					   NULL) < 0)
+		notify_log(LOG_CRIT, "%s", ev->msg);
+	notify_state("STATUS=memory fault in pool \"%s\" at offset %#" PRIx64 " (%s); %s", f->pool, f->offset,
+		     f->phys_valid ? phys : "physical address unavailable",
+		     f->quarantine == 0 || f->quarantine == -EALREADY ? "block quarantined" : "QUARANTINE FAILED");
+}
+
+/* Is stderr the journal? As notify.c decides: JOURNAL_STREAM names stderr's device and inode. */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* The tester saves its bad-block list in state_dir: create it (not its parents) if missing. */
+static void make_state_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) == 0)
+		log_info("created state directory %s", dir);
+	else if (errno != EEXIST)
+		log_warn("state directory %s: %s: faults found will not be saved", dir, strerror(errno));
+}
+
+#ifdef RTMEM_FAULT_INJECT
+static int inject_fault(struct daemon *d, const char *spec)
+{
+	char pool[CFG_NAME_MAX], *end;
+	unsigned long long off;
+	long bit;
+	const char *colon = strchr(spec, ':');
+	unsigned i;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(pool))
+		goto out_bad;
+	memcpy(pool, spec, (size_t)(colon - spec));
+	pool[colon - spec] = '\0';
+	errno = 0;
+	off = strtoull(colon + 1, &end, 0);
+	if (errno || *end != ':')
+		goto out_bad;
+	bit = strtol(end + 1, &end, 0);
+	if (*end || bit < 0 || bit > 63)
+		goto out_bad;
+	for (i = 0; i < d->npools && strcmp(pool_name(&d->pools[i]), pool); i++)
+		;
+	if (i == d->npools || memtest_inject(d->mt, i, off, (int)bit) < 0)
+		goto out_bad;
+	log_warn("TEST BUILD: injected a stuck bit %ld at pool \"%s\" offset %#llx", bit, pool, off);
+	return 0;
+out_bad:
+	log_err("--inject-fault=%s: expected POOL:OFFSET:BIT naming a pool, an offset inside it and a bit 0..63", spec);
+	return -EINVAL;
+}
+#endif
+
+/*
+ * Test build with --inject-fault: the simulated cell sits at a pool offset,
+ * not in a frame, so physical addresses are left unresolved and the fault is
+ * persisted (and found again after a restart) by pool and offset.
+ */
+static bool injecting(const struct opts *o)
+{
+#ifdef RTMEM_FAULT_INJECT
+	return o->inject != NULL;
+#else
+	(void)o;
+	return false;
+#endif
+}
+
+/* Physical address tables of every pool, into @mp. Return: whether any is known. */
+static bool resolve_phys(const struct daemon *d, struct memtest_pool *mp)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < d->npools; i++) {
+		int rc = memtest_resolve_phys(d->pools[i].mem, d->pools[i].size, &mp[i].phys);
+
+		if (rc < 0)
+			log_warn("pool \"%s\": physical addresses unavailable (/proc/self/pagemap: %s)",
+				 pool_name(&d->pools[i]), strerror(-rc));
+		any |= memtest_phys_available(mp[i].phys);
+	}
+	return any;
+}
+
+/*
+ * Step 2, after the pools are locked and formatted, before any client: the
+ * tester over every pool, its bad blocks quarantined again. Physical
+ * addresses need CAP_SYS_ADMIN, which the daemon still has here. With
+ * [memtest] enabled = no the thread never starts, but bad blocks stay out.
+ */
+static int setup_memtest(struct daemon *d, const struct opts *o)
+{
+	const struct cfg_memtest *mc = &d->cfg->memtest;
+	const char *dir = d->cfg->daemon.state_dir;
+	struct cfg_error err = { 0 };
+	struct memtest_config mcfg;
+	struct memtest_pool *mp;
+	bool phys = false;
+	unsigned malformed = 0;
+	int rc;
+
+	d->journal = stderr_is_journal();
+	rc = mc->enabled ? memtest_config_from_cfg(d->cfg, &mcfg, &err) : memtest_config_default(&mcfg);
+	if (rc < 0) {
+		log_err("%s", err.msg);
+		return rc;
+	}
+	mp = calloc(d->npools ? d->npools : 1, sizeof(*mp));
+	if (!mp)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->npools; i++)
+		mp[i] = (struct memtest_pool){ .name = pool_name(&d->pools[i]), .region = d->pools[i].region,
+					       .base = d->pools[i].mem, .size = d->pools[i].size };
+	if (!injecting(o))
+		phys = resolve_phys(d, mp);
+	if (mc->enabled)
+		make_state_dir(dir);
+	rc = memtest_create(&mcfg, mp, d->npools, dir, memtest_event, d, &d->mt); /* takes mp[].phys */
+	free(mp);
+	if (rc < 0) {
+		log_err("memory tester: setup failed: %s", strerror(-rc));
+		return rc;
+	}
+	rc = memtest_load_badblocks(d->mt, &malformed);
+	if (rc < 0) {
+		log_err("bad-block list %s/%s: %s: refusing to serve pools with unknown bad blocks", dir,
+			MEMTEST_BADBLOCKS, strerror(-rc));
+		return rc;
+	}
+	log_info("memory tester %s: %d bad blocks quarantined from %s/%s%s; physical addresses %s",
+		 mc->enabled ? "enabled" : "disabled", rc, dir, MEMTEST_BADBLOCKS,
+		 malformed ? " (malformed lines skipped)" : "", phys ? "known" : "unavailable");
+#ifdef RTMEM_FAULT_INJECT
+	if (o->inject)
+		return inject_fault(d, o->inject);
+#endif
+	return 0;
+}
+
+/* After READY=1: the tester thread, if enabled; the bad-block list must stay writable. */
+static void start_memtest(struct daemon *d)
+{
+	const char *dir = d->cfg->daemon.state_dir;
+	int rc;
+
+	if (!d->cfg->memtest.enabled)
+		return;
+	if (access(dir, W_OK) < 0)
+		log_warn("state directory %s is not writable by uid %u: faults will not be saved", dir, (unsigned)getuid());
+	rc = memtest_start(d->mt);
+	if (rc < 0)
+		log_err("memory tester: starting its thread failed: %s; serving without it", strerror(-rc));
 }
 
 static void on_signal(void *arg, int res)
@@ -357,6 +578,7 @@ static void announce(const struct daemon *d, const char *path)
 
 static void daemon_free(struct daemon *d)
 {
+	memtest_destroy(d->mt); /* first: its thread tests the pools' memory */
 	srv_free(d->srv);
 	loop_free(d->loop);
 	for (unsigned i = 0; i < d->npools; i++)
@@ -378,11 +600,15 @@ static int serve(const struct opts *o, struct daemon *d)
 	if ((rc = block_signals(d)) < 0 || (rc = create_pools(d)) < 0)
 		return rc;
 	notify_state("STATUS=setup: locking and pre-faulting %u pools", d->npools);
-	if ((rc = lock_pools(d)) < 0 || (rc = start_loop(d, o)) < 0 || (rc = listen_socket(d, o)) < 0 ||
-	    (rc = drop_privileges(d)) < 0)
+	if ((rc = lock_pools(d)) < 0 || (rc = setup_memtest(d, o)) < 0 || (rc = start_loop(d, o)) < 0 ||
+	    (rc = listen_socket(d, o)) < 0 || (rc = drop_privileges(d)) < 0)
 		return rc;
+	srv_set_memtest(d->srv, d->mt, memtest_status);
 	announce(d, path);
+	start_memtest(d);
 	rc = loop_run(d->loop);
+	if (memtest_stop(d->mt) == 0)
+		log_info("memory tester stopped");
 	if (rc < 0) {
 		log_err("event loop failed: %s", strerror(-rc));
 		notify_state("STOPPING=1\nSTATUS=event loop failed");
