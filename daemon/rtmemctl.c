@@ -2,10 +2,11 @@
 /*
  * rtmemctl - ask a running rtmemd what it holds.
  *
- *   rtmemctl [-s SOCKET] [--json] status | pools | clients
+ *   rtmemctl [-s SOCKET] [--json] status | pools | clients | memtest
  *
  * Talks the daemon's protocol (lib/proto.h) on its socket: HELLO, then STATUS,
- * POOL_INFO i and CLIENT_INFO i. Prints a table, or JSON with --json.
+ * POOL_INFO i, CLIENT_INFO i and MEMTEST. Prints a table, or JSON with --json
+ * (64-bit data patterns as hex strings, which JSON numbers cannot hold).
  * Exit: 0, 1 on an error talking to the daemon, 2 on bad usage.
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -189,9 +191,115 @@ static int cmd_clients(struct ctl *c)
 	return 0;
 }
 
+/* Bad blocks in all pools now: what the tester found, and the list loaded at start. */
+static int count_bad(struct ctl *c, uint64_t *ret)
+{
+	struct rtmem_msg_status_reply st;
+	int rc = cmd_status(c, &st);
+
+	*ret = 0;
+	for (uint32_t i = 0; rc == 0 && i < st.npools; i++) {
+		struct rtmem_msg_index req = { .index = i };
+		struct rtmem_msg_pool_info_reply rep;
+		const struct rtmem_region_stats *s = &rep.stats;
+
+		rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_POOL_INFO, &rep, RTMEM_MSG_POOL_INFO_REPLY, NULL);
+		for (uint32_t k = 0; rc == 0 && k < s->nclasses && k < RTMEM_MAX_CLASSES; k++)
+			*ret += s->cls[k].bad;
+		for (uint32_t k = s->min_order; rc == 0 && s->buddy_size && k <= s->max_order && k <= RTMEM_MAX_ORDER; k++)
+			*ret += s->order[k].bad;
+	}
+	return rc;
+}
+
+static void print_fault_json(const struct rtmem_memtest_fault *f, bool first)
+{
+	char pool[RTMEM_NAME_MAX], alg[RTMEM_NAME_MAX], phys[24] = "null";
+
+	if (f->flags & RTMEM_MEMTEST_PHYS)
+		snprintf(phys, sizeof(phys), "%" PRIu64, f->phys);
+	printf("%s{\"pool\":\"%s\",\"offset\":%" PRIu64 ",\"phys\":%s,\"phys_withheld\":%s,\"expected\":\"0x%016" PRIx64
+	       "\",\"actual\":\"0x%016" PRIx64 "\",\"reread\":\"0x%016" PRIx64 "\",\"xor\":\"0x%016" PRIx64
+	       "\",\"kind\":\"%s\",\"algorithm\":\"%s\",\"element\":%u,\"op\":%u,\"background\":\"0x%016" PRIx64
+	       "\",\"time\":%" PRId64 ",\"quarantined\":%s}",
+	       first ? "" : ",", wire_name(f->pool, pool), f->offset, phys,
+	       f->flags & RTMEM_MEMTEST_PHYS_WITHHELD ? "true" : "false", f->expected, f->actual, f->reread,
+	       f->expected ^ f->actual, f->flags & RTMEM_MEMTEST_READ_ERROR ? "read" : "stored",
+	       wire_name(f->algorithm, alg), f->element, f->op, f->background, f->time,
+	       f->quarantine == 0 || f->quarantine == -EALREADY ? "true" : "false");
+}
+
+static void print_fault(const struct rtmem_memtest_fault *f)
+{
+	char pool[RTMEM_NAME_MAX], alg[RTMEM_NAME_MAX], when[32] = "?", phys[24];
+	time_t t = (time_t)f->time;
+	struct tm tm;
+
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	if (f->flags & RTMEM_MEMTEST_PHYS)
+		snprintf(phys, sizeof(phys), "%#" PRIx64, f->phys);
+	else
+		snprintf(phys, sizeof(phys), "%s", f->flags & RTMEM_MEMTEST_PHYS_WITHHELD ? "(root only)" : "unavailable");
+	printf("  %s  pool \"%s\" offset %#" PRIx64 " phys %s\n"
+	       "      expected 0x%016" PRIx64 " read 0x%016" PRIx64 " (xor %#" PRIx64 "), %s\n"
+	       "      %s element %u op %u, background 0x%016" PRIx64 ", %s\n",
+	       when, wire_name(f->pool, pool), f->offset, phys, f->expected, f->actual, f->expected ^ f->actual,
+	       f->flags & RTMEM_MEMTEST_READ_ERROR ? "read error (re-read correct)" : "stored fault (re-read wrong)",
+	       wire_name(f->algorithm, alg), f->element, f->op, f->background,
+	       f->quarantine == 0 || f->quarantine == -EALREADY ? "block quarantined" : strerror(-f->quarantine));
+}
+
+static int cmd_memtest(struct ctl *c)
+{
+	struct rtmem_msg_status req = { 0 };
+	struct rtmem_msg_memtest_reply rep;
+	char pool[RTMEM_NAME_MAX], alg[RTMEM_NAME_MAX];
+	uint64_t bad;
+	int rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_MEMTEST, &rep, RTMEM_MSG_MEMTEST_REPLY, NULL);
+
+	if (rc == 0)
+		rc = count_bad(c, &bad);
+	if (rc < 0)
+		return rc;
+	wire_name(rep.pool, pool);
+	wire_name(rep.algorithm, alg);
+	if (c->json) {
+		printf("{\"enabled\":%s,\"running\":%s,\"bandwidth\":%" PRIu64 ",\"period_ms\":%" PRIu64
+		       ",\"bytes_tested\":%" PRIu64 ",\"bytes_touched\":%" PRIu64 ",\"blocks_tested\":%" PRIu64
+		       ",\"blocks_busy\":%" PRIu64 ",\"blocks_spared\":%" PRIu64 ",\"passes\":%" PRIu64
+		       ",\"pass_ms\":%" PRIu64 ",\"pass_estimate_ms\":%" PRIu64 ",\"sleep_ms\":%" PRIu64
+		       ",\"current\":{\"pool\":\"%s\",\"algorithm\":\"%s\",\"background\":\"0x%016" PRIx64
+		       "\",\"offset\":%" PRIu64 "},\"bad_blocks\":%" PRIu64 ",\"faults_total\":%" PRIu64 ",\"faults\":[",
+		       rep.enabled ? "true" : "false", rep.running ? "true" : "false", rep.bandwidth, rep.period_ms,
+		       rep.bytes_tested, rep.bytes_touched, rep.blocks_tested, rep.blocks_busy, rep.blocks_spared,
+		       rep.passes, rep.pass_ms, rep.pass_estimate_ms, rep.sleep_ms, pool, alg, rep.background,
+		       rep.offset, bad, rep.faults_total);
+		for (uint32_t i = 0; i < rep.nfaults && i < RTMEM_MEMTEST_FAULTS; i++)
+			print_fault_json(&rep.faults[i], i == 0);
+		printf("]}\n");
+		return 0;
+	}
+	printf("memory tester: %s, budget %.1f MiB/s, a full pass at most every %.1f s\n",
+	       rep.running ? "running" : rep.enabled ? "enabled, not running" : "disabled",
+	       (double)rep.bandwidth / (1024.0 * 1024.0), (double)rep.period_ms / 1e3);
+	printf("  tested: %.1f MiB in %" PRIu64 " blocks, %" PRIu64 " full passes, last pass %.3f s (estimate %.3f s)\n"
+	       "  skipped: %" PRIu64 " blocks in use, %" PRIu64 " last free blocks of their class\n",
+	       (double)rep.bytes_tested / (1024.0 * 1024.0), rep.blocks_tested, rep.passes, (double)rep.pass_ms / 1e3,
+	       (double)rep.pass_estimate_ms / 1e3, rep.blocks_busy, rep.blocks_spared);
+	if (pool[0])
+		printf("  now: pool \"%s\" block %#" PRIx64 ", %s, background 0x%016" PRIx64 "\n", pool, rep.offset, alg,
+		       rep.background);
+	printf("bad blocks in the pools: %" PRIu64 "\nfaults since start: %" PRIu64 "%s\n", bad, rep.faults_total,
+	       rep.nfaults ? ", the most recent first:" : "");
+	for (uint32_t i = 0; i < rep.nfaults && i < RTMEM_MEMTEST_FAULTS; i++)
+		print_fault(&rep.faults[i]);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtmemctl [-s SOCKET] [--json] status|pools|clients\n"
+	fprintf(f, "usage: rtmemctl [-s SOCKET] [--json] status|pools|clients|memtest\n"
 		   "  -s, --socket PATH  rtmemd's socket (default $RTMEM_SOCKET or %s)\n"
 		   "  -j, --json         machine-readable output\n",
 		RTMEM_DEFAULT_SOCKET);
@@ -226,7 +334,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || (strcmp(argv[optind], "status") && strcmp(argv[optind], "pools") &&
-				   strcmp(argv[optind], "clients"))) {
+				   strcmp(argv[optind], "clients") && strcmp(argv[optind], "memtest"))) {
 		fprintf(stderr, "rtmemctl: %s\n", optind >= argc ? "missing command" : "unknown command or extra arguments");
 		usage(stderr);
 		return 2;
@@ -239,6 +347,8 @@ int main(int argc, char **argv)
 			rc = cmd_status(&c, NULL);
 		else if (!strcmp(argv[optind], "pools"))
 			rc = cmd_pools(&c);
+		else if (!strcmp(argv[optind], "memtest"))
+			rc = cmd_memtest(&c);
 		else
 			rc = cmd_clients(&c);
 	}
