@@ -406,6 +406,57 @@ static void test_timed_alloc_waits_for_a_free(void **state)
 	rtmem_disconnect(c);
 }
 
+/* rtmemd --check-config: a good file exits 0 with the footprint report; each
+ * bad one exits non-zero naming file:line and what is wrong. */
+static int check_config(const char *text, char *out, size_t len)
+{
+	char path[] = "/tmp/rtmemd-check.XXXXXX", cmd[512];
+	int fd = mkstemp(path), st;
+	FILE *p;
+	size_t n;
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -1;
+	close(fd);
+#ifdef RTMEM_EMULATOR
+	snprintf(cmd, sizeof(cmd), "%s -L %s %s --check-config -c %s 2>&1", RTMEM_EMULATOR, RTMEM_SYSROOT, RTMEMD_PATH,
+		 path);
+#else
+	snprintf(cmd, sizeof(cmd), "%s --check-config -c %s 2>&1", RTMEMD_PATH, path);
+#endif
+	p = popen(cmd, "r");
+	n = p ? fread(out, 1, len - 1, p) : 0;
+	out[n] = '\0';
+	st = p ? pclose(p) : -1;
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_check_config_reports_each_error(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "[pool a]\nslab = 64x8\nusers = root\ncolour = blue\n", ":4" },
+		{ "[pool a]\nslab = 64x8, 32x8\nusers = root\n", ":2" },
+		{ "[pool a]\nslab = 64x8\nusers = root\n[pool a]\nslab = 64x8\nusers = root\n", ":4" },
+		{ "[pool a]\nslab = 64Qx8\nusers = root\n", ":2" },
+		{ "[pool a]\nbuddy = 1M\nbuddy_min = 4K\nbuddy_max = 1K\nusers = root\n", ":" },
+		{ "[pool a]\nslab = 99999999999999999999x8\nusers = root\n", ":2" },
+	};
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(check_config("[pool a]\nslab = 64x8\nusers = root\n", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "a"));
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = check_config(bad[i].text, out, sizeof(out));
+
+		if (rc == 0 || !strstr(out, "rtmemd-check.") || !strstr(out, bad[i].want))
+			fail_msg("config %u: exit %d, output: %s", i, rc, out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_zero_page_faults_in_rt_phase, start, stop),
 		cmocka_unit_test_setup_teardown(test_zero_syscalls_under_seccomp, start, stop),
 		cmocka_unit_test_setup_teardown(test_timed_alloc_waits_for_a_free, start, stop),
+		cmocka_unit_test(test_check_config_reports_each_error),
 	};
 	struct passwd *pw = getpwuid(geteuid());
 
