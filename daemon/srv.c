@@ -414,11 +414,18 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 	r->uid = t->uid;
 	r->gid = t->gid;
 	for (unsigned i = 0; i < s->npools; i++) {
+		uint64_t blocks, bytes;
+
 		if (!t->open[i].slot)
 			continue;
 		if (r->npools < 4)
 			snprintf(r->pools[r->npools], RTMEM_NAME_MAX, "%s", pool_name(s->pools[i].pool));
 		r->npools++;
+		/* O(blocks) per pool: fine for a status query, never on a client's path */
+		rtmem_region_owner_usage(s->pools[i].pool->region, rtmem_owner(t->open[i].slot, t->open[i].gen),
+					 &blocks, &bytes);
+		r->blocks += blocks;
+		r->bytes += bytes;
 	}
 	reply(c, &m, -1);
 }

@@ -130,6 +130,35 @@ static bool wait_all_free(const struct rtmem_pool *p)
 	return false;
 }
 
+/* Blocks the client called @name holds, as CLIENT_INFO (rtmemctl clients) reports them. */
+static uint64_t client_blocks(const struct daemon *d, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rtmem_msg_hello h = { 0 };
+	struct rtmem_msg_hello_reply hr;
+	struct rtmem_msg_status st = { 0 };
+	struct rtmem_msg_status_reply sr;
+	uint64_t found = UINT64_MAX;
+	uint32_t seq = 0;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	strcpy(sa.sun_path, d->sock);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	strcpy(h.name, "inspector");
+	assert_int_equal(rtmem_msg_transact(fd, ++seq, &h, RTMEM_MSG_HELLO, &hr, RTMEM_MSG_HELLO_REPLY, NULL), 0);
+	assert_int_equal(rtmem_msg_transact(fd, ++seq, &st, RTMEM_MSG_STATUS, &sr, RTMEM_MSG_STATUS_REPLY, NULL), 0);
+	for (uint32_t i = 0; i < sr.nclients; i++) {
+		struct rtmem_msg_index q = { .index = i };
+		struct rtmem_msg_client_info_reply cr;
+
+		if (rtmem_msg_transact(fd, ++seq, &q, RTMEM_MSG_CLIENT_INFO, &cr, RTMEM_MSG_CLIENT_INFO_REPLY, NULL) == 0 &&
+		    !strncmp(cr.name, name, sizeof(cr.name)))
+			found = cr.blocks;
+	}
+	close(fd);
+	return found;
+}
+
 static void test_sigkill_client_blocks_reclaimed(void **state)
 {
 	const struct daemon *d = *state;
@@ -159,6 +188,7 @@ static void test_sigkill_client_blocks_reclaimed(void **state)
 	assert_int_equal(read(pfd[0], &ch, 1), 1);
 	rtmem_pool_stats(watch, &s);
 	assert_int_equal(s.cls[0].in_use, 50);
+	assert_int_equal(client_blocks(d, "victim"), 100); /* rtmemctl clients sees them */
 	assert_true(s.buddy_free < s.buddy_size);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
