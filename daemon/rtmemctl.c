@@ -255,7 +255,7 @@ static int cmd_memtest(struct ctl *c)
 	struct rtmem_msg_status req = { 0 };
 	struct rtmem_msg_memtest_reply rep;
 	char pool[RTMEM_NAME_MAX], alg[RTMEM_NAME_MAX];
-	uint64_t bad;
+	uint64_t bad = 0;
 	int rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_MEMTEST, &rep, RTMEM_MSG_MEMTEST_REPLY, NULL);
 
 	if (rc == 0)

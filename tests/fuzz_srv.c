@@ -82,15 +82,15 @@ static void connect_new(void)
  * the daemon hung up. */
 static bool drain(void)
 {
-	char buf[RTMEM_MSG_MAX], cbuf[CMSG_SPACE(sizeof(int))];
+	char buf[RTMEM_MSG_MAX], cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 
 	for (;;) {
 		struct iovec iov = { buf, sizeof(buf) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 		ssize_t n = recvmsg(F.peer, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
 
-		if (cm && cm->cmsg_type == SCM_RIGHTS) {
+		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
