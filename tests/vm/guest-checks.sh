@@ -192,6 +192,13 @@ check_rtmemd_example_rt() {
 	fi
 	make_users || { fail $n "cannot create test users (group $RTMEM_GROUP missing?)"; return; }
 	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
+	# The RT tuning rtmemd's log asks for: compaction must not migrate locked
+	# pages and THP must not collapse them (either makes a locked page fault
+	# once more on its next touch).
+	sysctl -q -w vm.compact_unevictable_allowed=0 2>/dev/null || true
+	for f in /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag; do
+		[ -w "$f" ] && echo never > "$f"
+	done
 	# RLIMIT_MEMLOCK/RTPRIO as an RT app's user would get from limits.conf;
 	# chrt sets SCHED_FIFO as root, setpriv then drops to the user (the policy
 	# survives setuid and exec).
