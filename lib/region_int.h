@@ -157,12 +157,18 @@ struct rg_cls {
 };
 static_assert(sizeof(struct rg_cls) == 64, "one line per class: the index is a shift");
 
-/* Blocks allocated in a class: pops minus pushes (frees, reclaims, hand-offs).
- * Exact when quiescent; a racy read of two words otherwise. */
+/*
+ * Blocks allocated in a class: pops minus pushes (frees, reclaims, hand-offs).
+ * Exact when quiescent. Concurrently, pushed is read first (acquire) and the
+ * pop count after it, so a racing free can only make the result too high and
+ * never too low: free counts derived from it err on the safe side for the
+ * reserve and for the tester's "never take the last free block".
+ */
 static inline uint32_t rg_in_use(const struct rg_class *ctl)
 {
-	return (uint32_t)atomic_load_explicit(&ctl->head, memory_order_relaxed) -
-	       (uint32_t)atomic_load_explicit(&ctl->pushed, memory_order_relaxed);
+	uint32_t pushed = (uint32_t)atomic_load_explicit(&ctl->pushed, memory_order_acquire);
+
+	return (uint32_t)atomic_load_explicit(&ctl->head, memory_order_relaxed) - pushed;
 }
 
 static inline uint64_t rg_block_index(const struct rg_cls *k, uint64_t rel)
