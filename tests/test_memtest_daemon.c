@@ -86,7 +86,7 @@ static void layout(struct fx *f)
 	struct rtmem_footprint fp;
 	struct rtmem_region *r;
 	char text[1024];
-	void *mem;
+	void *mem = NULL;
 	uint64_t off = 0, len;
 
 	config(f, true, text, sizeof(text));
