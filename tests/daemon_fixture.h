@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,10 +64,16 @@ static inline int daemon_start(struct daemon *d, const char *text)
 		_exit(127);
 	}
 	for (int i = 0; i < 200; i++) {
-		struct stat st;
-		int status;
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int status, fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		bool up;
 
-		if (stat(d->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+		/* the socket file exists from bind(); it serves from listen() on */
+		strcpy(sa.sun_path, d->sock);
+		up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (up)
 			return 0;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			d->pid = 0;
