@@ -182,6 +182,20 @@ static void exec_prog(const char *bin, char **argv)
 	_exit(127);
 }
 
+/* Does the daemon accept on its socket? (It binds before it listens: the file alone is not enough.) */
+static bool serving(const struct fx *f)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, f->sock);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 /* Start @bin on the config (tester on or off), with @inject or none; wait for its socket. */
 static void start(struct fx *f, const char *bin, bool memtest, const char *inject)
 {
@@ -202,10 +216,9 @@ static void start(struct fx *f, const char *bin, bool memtest, const char *injec
 		exec_prog(bin, argv);
 	}
 	for (int i = 0; i < 400; i++) {
-		struct stat st;
 		int status;
 
-		if (stat(f->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+		if (serving(f))
 			return;
 		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
 			f->pid = 0;
