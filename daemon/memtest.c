@@ -1003,7 +1003,21 @@ int memtest_start(struct memtest *mt)
 		     "memory tester: a full pass needs about %.1f s at %" PRIu64
 		     " bytes/s, longer than the period of %.1f s; passes will run back to back",
 		     (double)est / 1e3, mt->cfg.bandwidth, (double)mt->cfg.period_ms / 1e3);
-	rc = pthread_create(&mt->thread, NULL, tester, mt);
+	/* The daemon runs under mlockall(MCL_FUTURE): a default 8 MiB stack
+	 * would be locked whole. The tester's frames are small and it never
+	 * recurses; 256 KiB leaves ample room (more under sanitizers). */
+	{
+		pthread_attr_t attr;
+
+		rc = pthread_attr_init(&attr);
+		if (rc)
+			return -rc;
+#ifndef RTMEM_SANITIZED
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+#endif
+		rc = pthread_create(&mt->thread, &attr, tester, mt);
+		pthread_attr_destroy(&attr);
+	}
 	if (rc) {
 		pthread_mutex_lock(&mt->lock);
 		mt->st.running = false;

@@ -444,7 +444,7 @@ static void test_memtest_stop_is_prompt_and_returns_block(void **state)
 
 struct rt_arg {
 	struct env *e;
-	atomic_bool stop;
+	atomic_bool stop, ready;
 	long iters, failures;
 };
 
@@ -463,6 +463,7 @@ static void *rt_client(void *p)
 	for (unsigned i = 0; i < 38; i++)
 		if (rtmem_slab_alloc(r, 1, me, 0, &held1[i]))
 			a->failures++;
+	atomic_store(&a->ready, true);
 	while (!atomic_load(&a->stop)) {
 		for (uint32_t c = 0; c < 2; c++) {
 			if (rtmem_slab_alloc(r, c, me, 0, &x) == 0)
@@ -489,6 +490,8 @@ static void test_memtest_rt_client_never_fails_near_full(void **state)
 
 	env_create(e, &c);
 	assert_int_equal(pthread_create(&th, NULL, rt_client, &a), 0);
+	while (!atomic_load(&a.ready)) /* the pool near full first, then the tester */
+		usleep(1000);
 	assert_int_equal(memtest_start(e->mt), 0);
 	wait_passes(e, 3);
 	atomic_store(&a.stop, true);
