@@ -102,6 +102,19 @@ static void print_class(const struct ctl *c, const char *kind, const struct rtme
 	       kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad);
 }
 
+/* External fragmentation of the buddy area, in %: how far the largest free
+ * block falls short of the largest one the free bytes could make (never more
+ * than the largest block size, max_order). 0 when all free memory is in
+ * blocks as large as it can be. */
+static double fragmentation(const struct rtmem_region_stats *s)
+{
+	uint64_t best = s->max_order <= 63 ? 1ull << s->max_order : 0;
+
+	if (s->buddy_free < best)
+		best = s->buddy_free;
+	return best ? 100.0 * (1.0 - (double)s->buddy_largest_free / (double)best) : 0.0;
+}
+
 static int cmd_pools(struct ctl *c)
 {
 	struct rtmem_msg_status_reply st;
@@ -142,9 +155,7 @@ static int cmd_pools(struct ctl *c)
 		else if (s->buddy_size)
 			printf("  buddy: %" PRIu64 " of %" PRIu64 " bytes free, largest free block %" PRIu64
 			       " (fragmentation %.1f %%), lock repairs %" PRIu64 "\n",
-			       s->buddy_free, s->buddy_size, s->buddy_largest_free,
-			       s->buddy_free ? 100.0 * (1.0 - (double)s->buddy_largest_free / (double)s->buddy_free) : 0.0,
-			       s->buddy_repairs);
+			       s->buddy_free, s->buddy_size, s->buddy_largest_free, fragmentation(s), s->buddy_repairs);
 	}
 	if (c->json)
 		printf("]\n");
