@@ -165,7 +165,7 @@ static void latency_row(struct rtmem_region *r, bool buddy, long n, uint64_t *la
 			continue;
 		}
 		((volatile uint8_t *)p)[0] = 1;
-		rtmem_region_free(r, p, me);
+		rtmem_region_free(r, p, me, NULL);
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
 	printf("| %s | %s | %ld | %llu | %llu | %llu | %ld |\n", buddy ? "buddy 4 KiB" : "slab 256 B", tester, n,

@@ -297,17 +297,6 @@ static void memtest_event(void *arg, const struct memtest_event *ev)
 		     f->quarantine == 0 || f->quarantine == -EALREADY ? "block quarantined" : "QUARANTINE FAILED");
 }
 
-/* Is stderr the journal? As notify.c decides: JOURNAL_STREAM names stderr's device and inode. */
-static bool stderr_is_journal(void)
-{
-	const char *e = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
-
-	return e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
-
 /* The tester saves its bad-block list in state_dir: create it (not its parents) if missing. */
 static void make_state_dir(const char *dir)
 {
@@ -397,7 +386,7 @@ static int setup_memtest(struct daemon *d, const struct opts *o)
 	unsigned malformed = 0;
 	int rc;
 
-	d->journal = stderr_is_journal();
+	d->journal = notify_stderr_is_journal();
 	rc = mc->enabled ? memtest_config_from_cfg(d->cfg, &mcfg, &err) : memtest_config_default(&mcfg);
 	if (rc < 0) {
 		log_err("%s", err.msg);

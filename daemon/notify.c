@@ -18,8 +18,7 @@
 
 #include "notify.h"
 
-/* Is stderr the journal? JOURNAL_STREAM="DEV:INODE" of the stream systemd connected. */
-static bool stderr_is_journal(void)
+bool notify_stderr_is_journal(void)
 {
 	static int known = -1;
 	const char *e;
@@ -42,7 +41,7 @@ void notify_log(int prio, const char *fmt, ...)
 	int n = 0, m;
 	va_list ap;
 
-	if (stderr_is_journal())
+	if (notify_stderr_is_journal())
 		n = snprintf(line, sizeof(line), "<%d>", prio & 7);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, "rtmemd: ");
 	va_start(ap, fmt);

@@ -16,6 +16,13 @@
 #include <syslog.h>
 
 /*
+ * notify_stderr_is_journal() - is stderr the journal (JOURNAL_STREAM names
+ * its device and inode)? Decided on the first call and kept.
+ * Context: first call from the main thread during setup; then any thread.
+ */
+bool notify_stderr_is_journal(void);
+
+/*
  * notify_log() - one line "rtmemd: ..." on stderr. When stderr is the journal
  * (JOURNAL_STREAM names it) the line starts with the "<N>" priority prefix
  * the journal reads (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO).

@@ -90,21 +90,6 @@ struct srv {
 	srv_memtest_status_fn *mt_status;
 };
 
-union srv_msg {
-	struct rtmem_msg_hdr h;
-	struct rtmem_msg_error error;
-	struct rtmem_msg_hello hello;
-	struct rtmem_msg_hello_reply hello_reply;
-	struct rtmem_msg_open open;
-	struct rtmem_msg_open_reply open_reply;
-	struct rtmem_msg_close close;
-	struct rtmem_msg_close_reply close_reply;
-	struct rtmem_msg_status_reply status_reply;
-	struct rtmem_msg_index index;
-	struct rtmem_msg_pool_info_reply pool_info_reply;
-	struct rtmem_msg_client_info_reply client_info_reply;
-	struct rtmem_msg_memtest_reply memtest_reply;
-};
 
 static uint64_t mono_ms(void)
 {
@@ -141,7 +126,7 @@ static const char *who(const struct srv_client *c, char buf[96])
 }
 
 /* Send @m (its header filled) with @fd by SCM_RIGHTS if >= 0. Never blocks. */
-static void reply(struct srv_client *c, union srv_msg *m, int fd)
+static void reply(struct srv_client *c, union rtmem_msg *m, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { m, m->h.size };
@@ -167,7 +152,7 @@ static void reply(struct srv_client *c, union srv_msg *m, int fd)
 __attribute__((format(printf, 4, 5)))
 static void refuse(struct srv_client *c, uint32_t seq, int err, const char *fmt, ...)
 {
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	char w[96];
 	va_list ap;
 
@@ -263,7 +248,7 @@ static void client_drop(struct srv_client *c, const char *why)
 static void on_hello(struct srv_client *c, const struct rtmem_msg_hello *in)
 {
 	struct srv *s = c->s;
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	struct rtmem_msg_hello_reply *r = &m.hello_reply;
 	char w[96];
 
@@ -303,7 +288,7 @@ static int pool_index(const struct srv *s, const char *name)
 
 static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 {
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	struct rtmem_msg_open_reply *r = &m.open_reply;
 	const struct cfg_pool *cp;
 	struct srv_pool *sp;
@@ -340,7 +325,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 
 static void on_close(struct srv_client *c, const struct rtmem_msg_close *in)
 {
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	char pn[RTMEM_NAME_MAX], w[96];
 	uint64_t bytes;
 	int i;
@@ -362,7 +347,7 @@ static void on_close(struct srv_client *c, const struct rtmem_msg_close *in)
 static void on_status(struct srv_client *c, uint32_t seq)
 {
 	struct srv *s = c->s;
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	struct rtmem_msg_status_reply *r = &m.status_reply;
 
 	rtmem_msg_init(&m.h, RTMEM_MSG_STATUS_REPLY, seq);
@@ -378,7 +363,7 @@ static void on_status(struct srv_client *c, uint32_t seq)
 
 static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 {
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	struct rtmem_msg_pool_info_reply *r = &m.pool_info_reply;
 	struct srv_pool *sp;
 
@@ -400,7 +385,7 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *in)
 {
 	struct srv *s = c->s;
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	struct rtmem_msg_client_info_reply *r = &m.client_info_reply;
 	struct srv_client *t = s->head;
 
@@ -461,7 +446,7 @@ static void memtest_fault_wire(const struct memtest_fault *f, bool phys, struct 
 static void on_memtest(struct srv_client *c, uint32_t seq)
 {
 	const struct cfg_memtest *mc = &c->s->cfg->memtest;
-	union srv_msg m = { 0 };
+	union rtmem_msg m = { 0 };
 	struct rtmem_msg_memtest_reply *r = &m.memtest_reply;
 	struct memtest_status st = { 0 };
 	bool phys = c->uid == 0 || c->uid == geteuid();
@@ -493,7 +478,7 @@ static void on_memtest(struct srv_client *c, uint32_t seq)
 	reply(c, &m, -1);
 }
 
-static void dispatch(struct srv_client *c, const union srv_msg *m)
+static void dispatch(struct srv_client *c, const union rtmem_msg *m)
 {
 	if (!c->hello && m->h.type != RTMEM_MSG_HELLO)
 		return violation(c, m->h.seq, "message before HELLO");
@@ -520,7 +505,7 @@ static void dispatch(struct srv_client *c, const union srv_msg *m)
 static void on_recv(void *arg, const void *buf, ssize_t n)
 {
 	struct srv_client *c = arg;
-	union srv_msg m;
+	union rtmem_msg m;
 	const char *why;
 	uint32_t seq = 0;
 

@@ -267,8 +267,8 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 
 __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void *ptr)
 {
-	size_t bytes = rtmem_region_block_size(p->r, ptr);
-	int rc = rtmem_region_free(p->r, ptr, p->owner);
+	size_t bytes;
+	int rc = rtmem_region_free(p->r, ptr, p->owner, &bytes);
 
 	if (rc == 0)
 		uncharge(p, bytes);

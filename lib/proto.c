@@ -95,11 +95,7 @@ static ssize_t recv_one(int fd, void *buf, size_t len, int *ret_fd)
 
 int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
 {
-	union {
-		char buf[RTMEM_MSG_MAX];
-		struct rtmem_msg_hdr h;
-		struct rtmem_msg_error e;
-	} in;
+	union rtmem_msg in;
 	struct rtmem_msg_hdr *h = req;
 	const char *why;
 	ssize_t n;
@@ -108,22 +104,22 @@ int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *r
 	rtmem_msg_init(h, type, seq);
 	if (send(sock, req, h->size, MSG_NOSIGNAL) != (ssize_t)h->size)
 		return errno == EPIPE ? -ECONNRESET : -errno;
-	n = recv_one(sock, in.buf, sizeof(in.buf), &fd);
+	n = recv_one(sock, in.raw, sizeof(in.raw), &fd);
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : (int)n;
-	if (rtmem_msg_check(in.buf, (size_t)n, &why) < 0 || in.h.seq != seq ||
+	if (rtmem_msg_check(in.raw, (size_t)n, &why) < 0 || in.h.seq != seq ||
 	    (in.h.type != rep_type && in.h.type != RTMEM_MSG_ERROR))
 		rc = -EPROTO;
 	else if (in.h.type == RTMEM_MSG_ERROR)
-		rc = in.e.err > 0 && in.e.err < 4096 ? -in.e.err : -EPROTO;
+		rc = in.error.err > 0 && in.error.err < 4096 ? -in.error.err : -EPROTO;
 	if (rc == 0) {
-		memcpy(rep, in.buf, (size_t)n);
+		memcpy(rep, in.raw, (size_t)n);
 		if (ret_fd) {
 			*ret_fd = fd;
 			fd = -1;
 		}
 	} else if (rc != -EPROTO && rep_type == RTMEM_MSG_ERROR) {
-		memcpy(rep, in.buf, (size_t)n);
+		memcpy(rep, in.raw, (size_t)n);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -207,6 +207,24 @@ struct rtmem_msg_memtest_reply {
 	struct rtmem_memtest_fault faults[RTMEM_MEMTEST_FAULTS];
 };
 
+/* Any message, for a receive buffer or a reply being built. */
+union rtmem_msg {
+	struct rtmem_msg_hdr h;
+	struct rtmem_msg_error error;
+	struct rtmem_msg_hello hello;
+	struct rtmem_msg_hello_reply hello_reply;
+	struct rtmem_msg_open open;
+	struct rtmem_msg_open_reply open_reply;
+	struct rtmem_msg_close close;
+	struct rtmem_msg_close_reply close_reply;
+	struct rtmem_msg_status_reply status_reply;
+	struct rtmem_msg_index index;
+	struct rtmem_msg_pool_info_reply pool_info_reply;
+	struct rtmem_msg_client_info_reply client_info_reply;
+	struct rtmem_msg_memtest_reply memtest_reply;
+	char raw[RTMEM_MSG_MAX];
+};
+
 static_assert(sizeof(struct rtmem_msg_hdr) == 16, "wire layout");
 static_assert(sizeof(struct rtmem_msg_error) == 144, "wire layout");
 static_assert(sizeof(struct rtmem_msg_hello) == 56, "wire layout");

@@ -495,13 +495,23 @@ size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p)
 	return 0;
 }
 
-int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner)
+int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *ret_size)
 {
 	uint64_t off = (uint64_t)((char *)p - r->base);
+	uint32_t c = off < r->total ? r->pagecls[off / RG_PAGE] : RG_PAGE_NONE;
+	size_t size;
+	int rc;
 
-	if (off < r->total && r->pagecls[off / RG_PAGE] == RG_PAGE_BUDDY)
-		return rtmem_buddy_free(r, p, owner);
-	return rtmem_slab_free(r, p, owner);
+	if (c == RG_PAGE_BUDDY) {
+		size = rtmem_region_block_size(r, p); /* the caller's own block: stable */
+		rc = rtmem_buddy_free(r, p, owner);
+	} else {
+		size = r->cls[c].size; /* a sentinel's 0 if not slab; then the free fails */
+		rc = rtmem_slab_free(r, p, owner);
+	}
+	if (rc == 0 && ret_size)
+		*ret_size = size;
+	return rc;
 }
 
 int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)

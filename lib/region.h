@@ -221,10 +221,11 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
 size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p);
 
 /*
- * rtmem_region_free() - free @p, slab or buddy, whichever holds it.
+ * rtmem_region_free() - free @p, slab or buddy, whichever holds it; its block
+ * size in *ret_size on success (NULL: not wanted), found by the same lookup.
  * Context/Return: as rtmem_slab_free() or rtmem_buddy_free().
  */
-int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner);
+int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *ret_size);
 
 /*
  * rtmem_region_reclaim() - free every block owned by @owner (a dead client).

@@ -42,7 +42,7 @@ static inline int sw_release(struct rtmem_region *r, struct sw_block *b, uint64_
 			(unsigned long long)b->p[0], (unsigned long long)b->stamp);
 		err = 1;
 	}
-	rc = rtmem_region_free(r, b->p, owner);
+	rc = rtmem_region_free(r, b->p, owner, NULL);
 	if (rc != 0) {
 		fprintf(stderr, "free %p: %d\n", (void *)b->p, rc);
 		err = 1;

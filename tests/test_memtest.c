@@ -199,7 +199,7 @@ static unsigned alloc_all_avoids(struct rtmem_region *r, int cls, uint64_t bad)
 		held[n++] = p;
 	}
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(rtmem_region_free(r, held[i], rtmem_owner(1, 1)), 0);
+		assert_int_equal(rtmem_region_free(r, held[i], rtmem_owner(1, 1), NULL), 0);
 	return n;
 }
 

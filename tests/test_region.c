@@ -286,8 +286,14 @@ static void test_buddy_errors(void **state)
 	/* a slab address is not a buddy block; rtmem_region_free dispatches */
 	assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &p), 0);
 	assert_int_equal(rtmem_buddy_free(f->r, p, A), -EFAULT);
-	assert_int_equal(rtmem_region_free(f->r, p, A), 0);
-	assert_int_equal(rtmem_region_free(f->r, q[1], A), 0);
+	size_t sz = 0;
+	assert_int_equal(rtmem_region_free(f->r, p, A, &sz), 0);
+	assert_int_equal(sz, 32); /* the size comes from the same lookup */
+	assert_int_equal(rtmem_region_free(f->r, q[1], A, &sz), 0);
+	assert_int_equal(sz, 16384);
+	sz = 7;
+	assert_int_equal(rtmem_region_free(f->r, q[1], A, &sz), -EALREADY);
+	assert_int_equal(sz, 7); /* untouched on error */
 	assert_region_ok(f->r);
 	/* no buddy area at all */
 	d.buddy.size = 0;

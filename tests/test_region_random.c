@@ -154,14 +154,14 @@ static void op_free(struct model *m, unsigned h, int how)
 	struct held x = m->held[h];
 
 	if (how == 0) { /* wrong owner */
-		assert_int_equal(rtmem_region_free(m->r, x.p, x.owner ^ 0x10000), -EPERM);
+		assert_int_equal(rtmem_region_free(m->r, x.p, x.owner ^ 0x10000, NULL), -EPERM);
 		return;
 	}
-	assert_int_equal(rtmem_region_free(m->r, x.p, x.owner), 0);
+	assert_int_equal(rtmem_region_free(m->r, x.p, x.owner, NULL), 0);
 	mark(m, (uint64_t)((char *)x.p - m->base), x.size, M_FREE);
 	m->held[h] = m->held[--m->nheld];
 	if (how == 1) /* and again: a double free */
-		assert_int_equal(rtmem_region_free(m->r, x.p, x.owner), -EALREADY);
+		assert_int_equal(rtmem_region_free(m->r, x.p, x.owner, NULL), -EALREADY);
 }
 
 static void op_reclaim(struct model *m, unsigned o)

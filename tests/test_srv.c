@@ -160,24 +160,9 @@ static ssize_t pump_recv(struct fx *f, int fd, void *buf, size_t len, int *ret_f
 	return -1;
 }
 
-union msg {
-	struct rtmem_msg_hdr h;
-	struct rtmem_msg_error e;
-	struct rtmem_msg_hello hello;
-	struct rtmem_msg_hello_reply hello_reply;
-	struct rtmem_msg_open open;
-	struct rtmem_msg_open_reply open_reply;
-	struct rtmem_msg_close close;
-	struct rtmem_msg_close_reply close_reply;
-	struct rtmem_msg_status_reply status_reply;
-	struct rtmem_msg_index index;
-	struct rtmem_msg_pool_info_reply pool_info_reply;
-	struct rtmem_msg_client_info_reply client_info_reply;
-	char raw[RTMEM_MSG_MAX];
-};
 
 /* Send @m of @type; receive the reply in @rep. Return: the reply's type, 0 on EOF. */
-static int ask(struct fx *f, int fd, union msg *m, uint32_t type, union msg *rep, int *ret_fd)
+static int ask(struct fx *f, int fd, union rtmem_msg *m, uint32_t type, union rtmem_msg *rep, int *ret_fd)
 {
 	ssize_t n;
 
@@ -191,17 +176,17 @@ static int ask(struct fx *f, int fd, union msg *m, uint32_t type, union msg *rep
 	return rep->h.type;
 }
 
-static void hello(struct fx *f, int fd, const char *name, union msg *rep)
+static void hello(struct fx *f, int fd, const char *name, union rtmem_msg *rep)
 {
-	union msg m = { 0 };
+	union rtmem_msg m = { 0 };
 
 	strcpy(m.hello.name, name);
 	assert_int_equal(ask(f, fd, &m, RTMEM_MSG_HELLO, rep, NULL), RTMEM_MSG_HELLO_REPLY);
 }
 
-static int open_pool(struct fx *f, int fd, const char *pool, union msg *rep, int *ret_fd)
+static int open_pool(struct fx *f, int fd, const char *pool, union rtmem_msg *rep, int *ret_fd)
 {
-	union msg m = { 0 };
+	union rtmem_msg m = { 0 };
 
 	strcpy(m.open.pool, pool);
 	return ask(f, fd, &m, RTMEM_MSG_OPEN, rep, ret_fd);
@@ -210,7 +195,7 @@ static int open_pool(struct fx *f, int fd, const char *pool, union msg *rep, int
 static void test_srv_hello_status_info(void **state)
 {
 	struct fx *f = fx_get(state);
-	union msg m = { 0 }, rep;
+	union rtmem_msg m = { 0 }, rep;
 	int fd = connect_pair(f);
 
 	hello(f, fd, "tester", &rep);
@@ -228,7 +213,7 @@ static void test_srv_hello_status_info(void **state)
 	assert_int_equal(rep.pool_info_reply.stats.cls[0].count, 16);
 	m.index.index = 3;
 	assert_int_equal(ask(f, fd, &m, RTMEM_MSG_POOL_INFO, &rep, NULL), RTMEM_MSG_ERROR);
-	assert_int_equal(rep.e.err, ENOENT);
+	assert_int_equal(rep.error.err, ENOENT);
 	m.index.index = 0;
 	assert_int_equal(ask(f, fd, &m, RTMEM_MSG_CLIENT_INFO, &rep, NULL), RTMEM_MSG_CLIENT_INFO_REPLY);
 	assert_string_equal(rep.client_info_reply.name, "tester");
@@ -241,14 +226,14 @@ static void test_srv_hello_status_info(void **state)
 /* Send @len raw bytes; expect one ERROR EPROTO, then the end of the connection. */
 static void expect_violation(struct fx *f, int fd, const void *buf, size_t len, const char *why)
 {
-	union msg rep;
+	union rtmem_msg rep;
 
 	assert_int_equal(send(fd, buf, len, 0), (ssize_t)len);
-	assert_true(pump_recv(f, fd, &rep, sizeof(rep), NULL) == (ssize_t)sizeof(rep.e));
+	assert_true(pump_recv(f, fd, &rep, sizeof(rep), NULL) == (ssize_t)sizeof(rep.error));
 	assert_int_equal(rep.h.type, RTMEM_MSG_ERROR);
-	assert_int_equal(rep.e.err, EPROTO);
-	if (!strstr(rep.e.msg, why))
-		fail_msg("\"%s\" does not say \"%s\"", rep.e.msg, why);
+	assert_int_equal(rep.error.err, EPROTO);
+	if (!strstr(rep.error.msg, why))
+		fail_msg("\"%s\" does not say \"%s\"", rep.error.msg, why);
 	assert_int_equal(pump_recv(f, fd, &rep, sizeof(rep), NULL), 0);
 	close(fd);
 }
@@ -256,7 +241,7 @@ static void expect_violation(struct fx *f, int fd, const void *buf, size_t len, 
 static void test_srv_protocol_violations_disconnect(void **state)
 {
 	struct fx *f = fx_get(state);
-	union msg m = { 0 }, rep, good_rep;
+	union rtmem_msg m = { 0 }, rep, good_rep;
 	static char big[RTMEM_MSG_MAX + 100];
 	int good = connect_pair(f);
 
@@ -302,7 +287,7 @@ static void test_srv_protocol_violations_disconnect(void **state)
 static void test_srv_open_slots_generations(void **state)
 {
 	struct fx *f = fx_get(state);
-	union msg m = { 0 }, rep;
+	union rtmem_msg m = { 0 }, rep;
 	int a = connect_pair(f), b = connect_pair(f), c = connect_pair(f), mfd;
 	struct stat st;
 
@@ -320,22 +305,22 @@ static void test_srv_open_slots_generations(void **state)
 	assert_int_equal(fcntl(mfd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	close(mfd);
 	assert_int_equal(open_pool(f, a, "public", &rep, NULL), RTMEM_MSG_ERROR);
-	assert_int_equal(rep.e.err, EBUSY);
+	assert_int_equal(rep.error.err, EBUSY);
 	assert_int_equal(open_pool(f, a, "nope", &rep, NULL), RTMEM_MSG_ERROR);
-	assert_int_equal(rep.e.err, ENOENT);
+	assert_int_equal(rep.error.err, ENOENT);
 	strcpy(m.open.pool, "public");
 	m.open.flags = 0x80;
 	assert_int_equal(ask(f, a, &m, RTMEM_MSG_OPEN, &rep, NULL), RTMEM_MSG_ERROR);
-	assert_int_equal(rep.e.err, EINVAL);
+	assert_int_equal(rep.error.err, EINVAL);
 	assert_int_equal(open_pool(f, b, "public", &rep, NULL), RTMEM_MSG_OPEN_REPLY);
 	assert_int_equal(rep.open_reply.slot, 2);
 	assert_int_equal(open_pool(f, c, "public", &rep, NULL), RTMEM_MSG_ERROR); /* max_clients = 2 */
-	assert_int_equal(rep.e.err, EUSERS);
+	assert_int_equal(rep.error.err, EUSERS);
 	memset(&m, 0, sizeof(m));
 	strcpy(m.close.pool, "public");
 	assert_int_equal(ask(f, a, &m, RTMEM_MSG_CLOSE, &rep, NULL), RTMEM_MSG_CLOSE_REPLY);
 	assert_int_equal(ask(f, a, &m, RTMEM_MSG_CLOSE, &rep, NULL), RTMEM_MSG_ERROR);
-	assert_int_equal(rep.e.err, ENOENT);
+	assert_int_equal(rep.error.err, ENOENT);
 	assert_int_equal(open_pool(f, c, "public", &rep, NULL), RTMEM_MSG_OPEN_REPLY);
 	assert_int_equal(rep.open_reply.slot, 1);
 	assert_int_equal(rep.open_reply.gen, 2); /* a reused slot never repeats an owner word */
@@ -373,7 +358,7 @@ static void assert_pool_empty(struct fx *f, unsigned i)
 static void test_srv_reclaim_on_hangup(void **state)
 {
 	struct fx *f = fx_get(state);
-	union msg rep;
+	union rtmem_msg rep;
 	int a = connect_pair(f), b = connect_pair(f), mfd;
 	struct rtmem_region_stats st;
 
@@ -401,7 +386,7 @@ static int child_client(const char *path, uid_t uid, int out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct rtmem_msg_hello h = { 0 };
-	union msg rep, m = { 0 };
+	union rtmem_msg rep, m = { 0 };
 	int fd, mfd, rc;
 
 	/* raw system calls: this process is single-threaded, and glibc's all-threads
