@@ -824,6 +824,18 @@ static int key_max_clients(struct parser *p, char *v)
 	return r;
 }
 
+static int key_thread_cache(struct parser *p, char *v)
+{
+	uint64_t n = 0;
+	int r = parse_num(p, v, false, "thread_cache", &n);
+
+	if (!r && n > RTMEM_CACHE_MAX)
+		return perr(p, v, EINVAL, "thread_cache %s is out of range (0 to %u)", v, RTMEM_CACHE_MAX);
+	if (!r)
+		p->pool->desc.cache = (uint32_t)n;
+	return r;
+}
+
 /* SIZExBLOCKS entries, matched to the classes when the section ends. */
 static int key_reserve_slab(struct parser *p, char *v)
 {
@@ -865,6 +877,7 @@ static int key_reserve_groups(struct parser *p, char *v)
 enum {
 	K_SLAB, K_SLAB_POLICY, K_BUDDY, K_BUDDY_MIN, K_BUDDY_MAX, K_HUGEPAGES, K_USERS,
 	K_GROUPS, K_QUOTA, K_MAX_CLIENTS, K_RSV_SLAB, K_RSV_BUDDY, K_RSV_USERS, K_RSV_GROUPS,
+	K_THREAD_CACHE,
 };
 
 static const struct keydef pool_keys[] = {
@@ -882,6 +895,7 @@ static const struct keydef pool_keys[] = {
 	[K_RSV_BUDDY] = { "reserve_buddy", key_reserve_buddy },
 	[K_RSV_USERS] = { "reserve_users", key_reserve_users },
 	[K_RSV_GROUPS] = { "reserve_groups", key_reserve_groups },
+	[K_THREAD_CACHE] = { "thread_cache", key_thread_cache },
 	{ NULL, NULL },
 };
 static_assert(sizeof(pool_keys) / sizeof(pool_keys[0]) <= KEYS_MAX, "seen[] too small");
@@ -1049,6 +1063,7 @@ static int open_pool(struct parser *p, char *name)
 	pl->line = p->lineno;
 	pl->desc.policy = RTMEM_POLICY_NEXT_FIT;
 	pl->desc.nslots = CFG_DEFAULT_MAX_CLIENTS;
+	pl->desc.cache = CFG_DEFAULT_THREAD_CACHE;
 	p->pool = pl;
 	p->sec = SEC_POOL;
 	p->keys = pool_keys;

@@ -77,7 +77,7 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
 				    k->size, b, s);
 		if (listed)
 			continue;
-		if (s == RTMEM_BLK_ALLOC) {
+		if (s == RTMEM_BLK_ALLOC || s == RTMEM_BLK_CACHED) {
 			if ((w >> 16 & 0xffff) >= r->nslots)
 				return fail(x, "class %u (%u B): block %u owned by slot %u of %u", c, k->size, b,
 					    (unsigned)(w >> 16 & 0xffff), r->nslots);
@@ -94,7 +94,7 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
 		n_co += s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_CHECKOUT_U;
 	}
 	if (rg_in_use(k->ctl) != n_alloc)
-		return fail(x, "class %u (%u B): in_use (pops - pushes) %llu, %llu blocks allocated", c, k->size,
+		return fail(x, "class %u (%u B): in_use (pops - pushes) %llu, %llu blocks allocated or cached", c, k->size,
 			    (unsigned long long)rg_in_use(k->ctl),
 			    (unsigned long long)n_alloc);
 	if (atomic_load_explicit(&k->ctl->bad, RELAXED) != n_bad ||

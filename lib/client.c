@@ -11,10 +11,23 @@
  * The allocation calls run entirely in this process on the shared region
  * (lib/slab.c, lib/buddy.c) with this client's owner word; the quota is
  * enforced here, on a per-pool counter private to the process.
+ *
+ * Thread caches: a pool whose region allows them (thread_cache in the
+ * daemon's config) gets TC_THREADS cache slots, allocated and touched at open.
+ * A thread claims one on its first allocation or free in the pool (one CAS, no
+ * allocation, so it is RT-safe) and finds it again through an initial-exec TLS
+ * table indexed by the pool's process-wide id, checked against the pool's
+ * serial so a closed pool's slot is never used. Threads beyond TC_THREADS and
+ * pools beyond TC_POOLS simply go without. A thread's cached blocks go back to
+ * the shared lists when it exits (TSD destructor) or calls rtmem_pool_flush();
+ * a pool close or a dead process leaves them to the daemon's reclaim, which
+ * takes CACHED blocks with the rest. Cached blocks stay charged to the quota.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +47,31 @@ struct rtmem_client {
 	char name[RTMEM_NAME_MAX];
 };
 
+#define TC_POOLS 16   /* pools per process with thread caches */
+#define TC_THREADS 16 /* threads per pool with a cache */
+
+/* One thread's cache slot of a pool: a claim line, then one line per class. */
+struct tc_slot {
+	_Atomic uint32_t claimed;
+	uint32_t pad[15];
+	struct rtmem_slab_cache cls[];
+};
+static_assert(sizeof(struct tc_slot) == 64 && sizeof(struct rtmem_slab_cache) == 64, "slots are lines");
+
+struct tls_ent {
+	uint64_t serial; /* the pool's tc_serial this entry belongs to, 0 = none */
+	struct rtmem_slab_cache *tc;
+};
+
+/* Entry TC_POOLS is never written: pools without caches use it (serial 0, tc NULL). */
+static __thread struct tls_ent tls_tc[TC_POOLS + 1] __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t tc_lock = PTHREAD_MUTEX_INITIALIZER; /* tc_pools, tc_serial; not RT */
+static struct rtmem_pool *tc_pools[TC_POOLS];
+static uint64_t tc_serial;
+static pthread_key_t tc_key;
+static int tc_key_rc = -1;
+
 struct rtmem_pool {
 	struct rtmem_client *c;
 	struct rtmem_region *r;
@@ -45,6 +83,10 @@ struct rtmem_pool {
 	unsigned alloc_flags; /* RTMEM_ALLOC_RESERVE if granted */
 	uint32_t policy;
 	bool locked;
+	uint32_t tc_id;      /* index in tls_tc, TC_POOLS if no caches */
+	uint64_t tc_serial;  /* unique per open, 0 if no caches */
+	char *tc_mem;        /* TC_THREADS slots of tc_stride bytes */
+	size_t tc_stride;
 	char name[RTMEM_NAME_MAX];
 };
 
@@ -126,6 +168,119 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags)
 	return rc;
 }
 
+static void tc_release(struct rtmem_pool *p, struct rtmem_slab_cache *tc)
+{
+	uint64_t bytes = rtmem_slab_cache_flush(p->r, tc, p->owner);
+	struct tc_slot *slot = (struct tc_slot *)((char *)tc - sizeof(struct tc_slot));
+
+	atomic_fetch_sub_explicit(&p->held, bytes, memory_order_relaxed);
+	atomic_store_explicit(&slot->claimed, 0, memory_order_release);
+}
+
+/* TSD destructor: the thread exits; give its cached blocks back. */
+static void tc_thread_exit(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&tc_lock);
+	for (unsigned i = 0; i < TC_POOLS; i++) {
+		struct tls_ent *e = &tls_tc[i];
+		struct rtmem_pool *p = tc_pools[i];
+
+		if (e->tc && p && p->tc_serial == e->serial)
+			tc_release(p, e->tc);
+		*e = (struct tls_ent){ 0 };
+	}
+	pthread_mutex_unlock(&tc_lock);
+}
+
+static void tc_key_init(void)
+{
+	tc_key_rc = pthread_key_create(&tc_key, tc_thread_exit);
+}
+
+/* Give @p cache slots for TC_THREADS threads, if its region allows caches and
+ * a pool id is free. The memory is touched here, at setup. */
+static void tc_setup(struct rtmem_pool *p)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	uint32_t n = rtmem_region_nclasses(p->r);
+
+	p->tc_id = TC_POOLS;
+	if (!rtmem_region_cache(p->r) || !n || pthread_once(&once, tc_key_init) || tc_key_rc)
+		return;
+	p->tc_stride = sizeof(struct tc_slot) + n * sizeof(struct rtmem_slab_cache);
+	p->tc_mem = aligned_alloc(64, TC_THREADS * p->tc_stride);
+	if (!p->tc_mem)
+		return;
+	for (unsigned t = 0; t < TC_THREADS; t++) {
+		struct tc_slot *slot = (struct tc_slot *)(p->tc_mem + t * p->tc_stride);
+
+		memset(slot, 0, sizeof(*slot));
+		rtmem_slab_cache_init(p->r, slot->cls);
+	}
+	pthread_mutex_lock(&tc_lock);
+	for (uint32_t i = 0; i < TC_POOLS; i++) {
+		if (!tc_pools[i]) {
+			tc_pools[i] = p;
+			p->tc_id = i;
+			p->tc_serial = ++tc_serial;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tc_lock);
+	if (p->tc_id == TC_POOLS) {
+		free(p->tc_mem);
+		p->tc_mem = NULL;
+	}
+}
+
+static void tc_teardown(struct rtmem_pool *p)
+{
+	if (p->tc_id == TC_POOLS)
+		return;
+	pthread_mutex_lock(&tc_lock);
+	tc_pools[p->tc_id] = NULL; /* the daemon reclaims what caches still hold */
+	pthread_mutex_unlock(&tc_lock);
+	free(p->tc_mem);
+}
+
+/* This thread's first use of @p: claim a slot (RT-safe: CAS only). NULL if none. */
+static __attribute__((noinline, cold)) struct rtmem_slab_cache *tc_claim(struct rtmem_pool *p, struct tls_ent *e)
+{
+	struct rtmem_slab_cache *tc = NULL;
+
+	for (unsigned t = 0; p->tc_mem && t < TC_THREADS && !tc; t++) {
+		struct tc_slot *slot = (struct tc_slot *)(p->tc_mem + t * p->tc_stride);
+		uint32_t zero = 0;
+
+		if (atomic_compare_exchange_strong_explicit(&slot->claimed, &zero, 1, memory_order_acquire,
+							    memory_order_relaxed))
+			tc = slot->cls;
+	}
+	*e = (struct tls_ent){ .serial = p->tc_serial, .tc = tc };
+	if (tc)
+		pthread_setspecific(tc_key, tls_tc); /* for the exit destructor; no allocation */
+	return tc;
+}
+
+static inline struct rtmem_slab_cache *thread_cache(struct rtmem_pool *p)
+{
+	struct tls_ent *e = &tls_tc[p->tc_id];
+
+	if (__builtin_expect(e->serial == p->tc_serial, 1))
+		return e->tc;
+	return tc_claim(p, e);
+}
+
+__attribute__((visibility("default"))) void rtmem_pool_flush(struct rtmem_pool *p)
+{
+	struct rtmem_slab_cache *tc = p ? thread_cache(p) : NULL;
+
+	if (tc)
+		atomic_fetch_sub_explicit(&p->held, rtmem_slab_cache_flush(p->r, tc, p->owner),
+					  memory_order_relaxed);
+}
+
 __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *c, const char *name,
 							    unsigned flags, struct rtmem_pool **ret)
 {
@@ -159,6 +314,7 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	if (rc < 0)
 		goto out_unmap;
 	p->policy = rtmem_region_policy(p->r);
+	tc_setup(p);
 	close(fd); /* the mapping keeps the memfd alive */
 	*ret = p;
 	return 0;
@@ -181,6 +337,7 @@ __attribute__((visibility("default"))) void rtmem_pool_close(struct rtmem_pool *
 		return;
 	copy_name(req.pool, p->name);
 	transact(p->c, &req, RTMEM_MSG_CLOSE, &rep, RTMEM_MSG_CLOSE_REPLY, NULL);
+	tc_teardown(p);
 	rtmem_region_detach(p->r);
 	munmap(p->mem, p->size);
 	free(p);
@@ -218,16 +375,32 @@ static int alloc_buddy(struct rtmem_pool *p, size_t size, void **ret)
 	return rc == -ENODEV ? -E2BIG : rc;
 }
 
+/* Charge a slab block of @bytes; at the quota, give this thread's cached
+ * blocks back first (they count against it) and try once more. */
+static bool charge_slab(struct rtmem_pool *p, struct rtmem_slab_cache *tc, uint64_t bytes)
+{
+	if (__builtin_expect(charge(p, bytes), 1))
+		return true;
+	if (!tc)
+		return false;
+	uncharge(p, rtmem_slab_cache_flush(p->r, tc, p->owner));
+	return charge(p, bytes);
+}
+
 __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret)
 {
 	int cls = rtmem_slab_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
+	struct rtmem_slab_cache *tc;
 	uint32_t bytes;
 	int rc;
 
 	if (cls < 0)
 		return alloc_buddy(p, size, ret);
+	tc = thread_cache(p);
+	if (tc && tc[cls].n) /* already charged */
+		return rtmem_slab_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
 	bytes = rtmem_slab_class_size(p->r, (uint32_t)cls);
-	if (!charge(p, bytes))
+	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
 	rc = rtmem_slab_alloc(p->r, (uint32_t)cls, p->owner, p->alloc_flags, ret);
 	if (rc < 0)
@@ -239,6 +412,7 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 							      void **ret)
 {
 	int cls = rtmem_slab_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
+	struct rtmem_slab_cache *tc;
 	struct timespec abs;
 	uint32_t bytes;
 	int rc;
@@ -247,6 +421,9 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 		return -EINVAL;
 	if (timeout_ns == RTMEM_NO_WAIT)
 		return rtmem_alloc(p, size, ret);
+	tc = thread_cache(p);
+	if (tc && tc[cls].n)
+		return rtmem_slab_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
 	if (timeout_ns > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &abs);
 		abs.tv_sec += timeout_ns / 1000000000;
@@ -257,7 +434,7 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 		}
 	}
 	bytes = rtmem_slab_class_size(p->r, (uint32_t)cls);
-	if (!charge(p, bytes))
+	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
 	rc = rtmem_slab_alloc_timed(p->r, (uint32_t)cls, p->owner, p->alloc_flags, timeout_ns > 0 ? &abs : NULL, ret);
 	if (rc < 0)
@@ -267,9 +444,19 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 
 __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void *ptr)
 {
+	struct rtmem_slab_cache *tc = thread_cache(p);
 	size_t bytes;
-	int rc = rtmem_region_free(p->r, ptr, p->owner, &bytes);
+	int rc;
 
+	if (tc) {
+		long n = rtmem_slab_cache_free(p->r, tc, ptr, p->owner);
+
+		if (n > 0) /* given back to the pool */
+			uncharge(p, (uint64_t)n);
+		if (n != -EFAULT) /* -EFAULT: a buddy block, or not a block: below */
+			return n > 0 ? 0 : (int)n;
+	}
+	rc = rtmem_region_free(p->r, ptr, p->owner, &bytes);
 	if (rc == 0)
 		uncharge(p, bytes);
 	return rc;

@@ -49,7 +49,7 @@ static uint32_t default_align(uint32_t size)
 
 static int check_desc(const struct rtmem_pool_desc *d)
 {
-	if (d->nclasses > RTMEM_MAX_CLASSES || d->policy > RTMEM_POLICY_NEXT_FIT || d->flags ||
+	if (d->nclasses > RTMEM_MAX_CLASSES || d->policy > RTMEM_POLICY_NEXT_FIT || d->cache > RTMEM_CACHE_MAX ||
 	    d->nslots == 0 || d->nslots > 0xffffu)
 		return -EINVAL;
 	for (uint32_t c = 0; c < d->nclasses; c++) {
@@ -153,7 +153,7 @@ uint64_t rg_layout_hash(void)
 	const uint64_t parts[] = {
 		RG_VERSION, sizeof(void *), sizeof(pthread_mutex_t), sizeof(struct rg_hdr),
 		sizeof(struct rg_class), sizeof(struct rg_buddy), sizeof(struct rg_link),
-		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order),
+		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
 		offsetof(struct rg_buddy, head), offsetof(struct rg_buddy, failed),
 		RTMEM_MAX_CLASSES, RTMEM_MAX_ORDER, 0x0102030405060708ull,
 	};
@@ -279,6 +279,7 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
 	h->nclasses = desc->nclasses;
 	h->policy = desc->policy;
 	h->nslots = desc->nslots;
+	h->cache = desc->cache;
 	h->has_buddy = desc->buddy.size != 0;
 	h->classes_off = p.classes_off;
 	h->buddy_off = p.buddy_off;
@@ -301,6 +302,7 @@ static int read_desc(const char *base, size_t size, const struct rg_hdr *h, stru
 	d->nclasses = h->nclasses;
 	d->policy = h->policy;
 	d->nslots = h->nslots;
+	d->cache = h->cache;
 	for (uint32_t c = 0; c < h->nclasses; c++) {
 		const struct rg_class *k = (const struct rg_class *)(base + h->classes_off) + c;
 
@@ -386,6 +388,7 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 	r->nclasses = d.nclasses;
 	r->nslots = d.nslots;
 	r->policy = d.policy;
+	r->cache = d.cache;
 	r->data_off = p.data_off;
 	r->data_size = p.data_size;
 	r->total = p.total;
@@ -396,10 +399,10 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 		k->next = (_Atomic uint32_t *)(r->base + p.next_off[c]);
 		k->state = (_Atomic uint64_t *)(r->base + p.state_off[c]);
 		k->data = r->base + p.cdata_off[c];
-		k->data_off = p.cdata_off[c];
 		k->size = d.classes[c].size;
 		k->count = d.classes[c].count;
 		k->reserve = d.classes[c].reserve;
+		k->lim = k->reserve ? 0 : k->count;
 		k->shift = (uint32_t)__builtin_ctz(k->size);
 		k->inv = k->size >> k->shift;
 		for (int i = 0; i < 5; i++) /* Newton: 3, 6, 12, 24, 48, 96 correct bits */
@@ -445,6 +448,11 @@ enum rtmem_class_policy rtmem_region_policy(const struct rtmem_region *r)
 	return (enum rtmem_class_policy)r->policy;
 }
 
+uint32_t rtmem_region_cache(const struct rtmem_region *r)
+{
+	return r->cache;
+}
+
 uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls)
 {
 	return cls < r->nclasses ? r->cls[cls].size : 0;
@@ -459,7 +467,7 @@ int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uin
 	c = r->pagecls[off / RG_PAGE];
 	if (c < r->nclasses) {
 		const struct rg_cls *k = &r->cls[c];
-		uint64_t idx = rg_block_index(k, off - k->data_off);
+		uint64_t idx = rg_block_index(k, off - RG_CLS_DATA_OFF(r, k));
 
 		if (idx >= k->count)
 			return -EFAULT;

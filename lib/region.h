@@ -49,7 +49,11 @@ enum rtmem_blk_state {
 	RTMEM_BLK_BAD = 5,        /* quarantined forever (slab: may still be listed) */
 	RTMEM_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
 	RTMEM_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
+	RTMEM_BLK_CACHED = 8,     /* slab: freed into its owner's thread cache; owner recorded */
 };
+
+/* Most blocks per class a client thread may keep in its cache (struct rtmem_slab_cache). */
+#define RTMEM_CACHE_MAX 14u
 
 /* Size-to-class policy for rtmem_slab_class_for(). */
 enum rtmem_class_policy {
@@ -79,7 +83,7 @@ struct rtmem_pool_desc {
 	uint32_t nclasses;       /* slab classes in use, sizes strictly increasing */
 	uint32_t policy;         /* enum rtmem_class_policy */
 	uint32_t nslots;         /* client slots in the region (1..65535) */
-	uint32_t flags;          /* reserved, 0 */
+	uint32_t cache;          /* slab blocks per class a client thread may cache, 0..RTMEM_CACHE_MAX */
 	struct rtmem_slab_desc classes[RTMEM_MAX_CLASSES];
 	struct rtmem_buddy_desc buddy;
 };
@@ -216,6 +220,56 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
  * -EPERM (another owner's), -ENOTRECOVERABLE.
  */
 int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
+
+/*
+ * Thread caches. A client thread may keep up to the pool's `cache` freed slab
+ * blocks per class in private memory and hand them out again with no atomic
+ * read-modify-write: the block's state word goes ALLOC <-> CACHED with plain
+ * stores (only its owner writes a block it owns), so a double free is still
+ * caught, a dead client's cached blocks are reclaimed with the rest, and the
+ * tester never sees them (they are not FREE). The price is memory: up to
+ * cache x threads blocks per class are out of everyone else's reach, and the
+ * class counts them in use. One struct per class; private to one thread.
+ */
+struct rtmem_slab_cache {
+	uint32_t n;                     /* blocks held */
+	uint32_t cap;                   /* most blocks held, from the region */
+	uint32_t idx[RTMEM_CACHE_MAX];  /* block indices, last in first out */
+};
+
+/* rtmem_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */
+uint32_t rtmem_region_cache(const struct rtmem_region *r);
+
+/* rtmem_slab_cache_init() - empty caches for every class of @r: @tc holds
+ * rtmem_region_nclasses(@r) entries. */
+void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc);
+
+/*
+ * rtmem_slab_cache_alloc() - take the most recently cached block of class @cls.
+ * Context: RT-safe; no atomic RMW, no syscall, O(1). The calling thread must own @tc.
+ * Return: 0 and *ret, -EAGAIN (nothing cached: use rtmem_slab_alloc()),
+ * -EINVAL (@cls out of range), -EUCLEAN (the cached block's state word is no
+ * longer ours: shared memory was overwritten, or the daemon reclaimed it).
+ */
+int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+			   void **ret);
+
+/*
+ * rtmem_slab_cache_free() - free a slab block of @owner into @tc, or, when its
+ * class's cache is full or someone waits for that class, to the shared list
+ * as rtmem_slab_free() does.
+ * Context: RT-safe, O(1); the calling thread must own @tc.
+ * Return: 0 (cached: the block still counts as held), the block size (given
+ * back to the shared list), or errors as rtmem_slab_free(): -EFAULT also for a
+ * buddy block (free it with rtmem_region_free()).
+ */
+long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner);
+
+/*
+ * rtmem_slab_cache_flush() - give every block in @tc back to the shared lists.
+ * Context: RT-safe but O(classes x cache). Return: bytes given back.
+ */
+uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner);
 
 /* Size of the allocated block at @p (slab or buddy), 0 if @p is not one. RT-safe. */
 size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p);

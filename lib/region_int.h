@@ -74,7 +74,9 @@ struct rg_hdr {
 	uint64_t data_off;     /* page aligned */
 	uint64_t data_size;    /* bytes, multiple of RG_PAGE */
 	uint64_t meta_size;    /* bytes before data_off */
-	uint64_t pad[4];
+	uint32_t cache;        /* thread cache depth, 0..RTMEM_CACHE_MAX */
+	uint32_t pad32;
+	uint64_t pad[3];
 };
 static_assert(sizeof(struct rg_hdr) == 128, "rg_hdr is two cache lines");
 
@@ -148,12 +150,13 @@ struct rg_cls {
 	struct rg_class *ctl;
 	_Atomic uint32_t *next;
 	_Atomic uint64_t *state;
-	char *data;
-	uint64_t data_off; /* offset of data from the region base */
+	char *data;        /* first block */
 	uint64_t inv;      /* inverse of the odd part of size, mod 2^64 */
 	uint32_t size, count;
+	uint32_t lim;     /* pops without a reserve check may take indices below: count, or 0 with a reserve */
 	uint32_t reserve;
-	uint32_t shift; /* log2 of the power-of-two part of size */
+	uint32_t shift;   /* log2 of the power-of-two part of size */
+	uint32_t pad;
 };
 static_assert(sizeof(struct rg_cls) == 64, "one line per class: the index is a shift");
 
@@ -171,6 +174,9 @@ static inline uint32_t rg_in_use(const struct rg_class *ctl)
 	return (uint32_t)atomic_load_explicit(&ctl->head, memory_order_relaxed) - pushed;
 }
 
+/* Offset of class @k's first block from the region base. */
+#define RG_CLS_DATA_OFF(r, k) ((uint64_t)((k)->data - (r)->base))
+
 static inline uint64_t rg_block_index(const struct rg_cls *k, uint64_t rel)
 {
 	uint64_t x = rel * k->inv;
@@ -185,7 +191,7 @@ struct rtmem_region {
 	size_t size;
 	struct rg_hdr *hdr;
 	uint32_t nclasses, nslots;
-	uint32_t policy, pad;
+	uint32_t policy, cache;
 	uint64_t data_off, data_size;
 	uint64_t total;   /* footprint: offsets below it have a pagecls entry */
 	uint8_t *pagecls; /* private: region page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */

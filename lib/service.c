@@ -37,14 +37,16 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
 
 void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes)
 {
-	const uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
+	const uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), cached = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 	uint64_t blocks = 0, bytes = 0;
 
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
 
 		for (uint32_t i = 0; i < k->count; i++) {
-			if (atomic_load_explicit(&k->state[i], memory_order_relaxed) == want) {
+			uint64_t w = atomic_load_explicit(&k->state[i], memory_order_relaxed);
+
+			if (w == want || w == cached) { /* cached blocks are held too */
 				blocks++;
 				bytes += k->size;
 			}
@@ -95,14 +97,14 @@ int rtmem_region_next_block(const struct rtmem_region *rc_, uint64_t offset, uin
 
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
-		uint64_t end = k->data_off + (uint64_t)k->count * k->size, idx;
+		uint64_t end = RG_CLS_DATA_OFF(r, k) + (uint64_t)k->count * k->size, idx;
 
 		if (offset >= end)
 			continue;
-		idx = offset > k->data_off ? (offset - k->data_off + k->size - 1) / k->size : 0;
+		idx = offset > RG_CLS_DATA_OFF(r, k) ? (offset - RG_CLS_DATA_OFF(r, k) + k->size - 1) / k->size : 0;
 		if (idx >= k->count)
 			continue;
-		*ret_off = k->data_off + idx * k->size;
+		*ret_off = RG_CLS_DATA_OFF(r, k) + idx * k->size;
 		*ret_len = k->size;
 		return 0;
 	}
@@ -152,8 +154,8 @@ int rtmem_region_mark_bad(struct rtmem_region *r, uint64_t offset)
 	for (c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
 
-		if (offset >= k->data_off && offset < k->data_off + (uint64_t)k->count * k->size) {
-			offset -= (offset - k->data_off) % k->size;
+		if (offset >= RG_CLS_DATA_OFF(r, k) && offset < RG_CLS_DATA_OFF(r, k) + (uint64_t)k->count * k->size) {
+			offset -= (offset - RG_CLS_DATA_OFF(r, k)) % k->size;
 			break;
 		}
 	}

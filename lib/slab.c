@@ -14,7 +14,8 @@
  * tester checkout racing an allocation are all decided by one word:
  *
  *   listed:    FREE, CHECKOUT (tester's), BAD (quarantined)
- *   unlisted:  ALLOC (owner in the word), CHECKOUT_U, BAD_U
+ *   unlisted:  ALLOC (owner in the word), CACHED (in its owner's thread
+ *              cache, owner in the word), CHECKOUT_U, BAD_U
  *
  * An allocation pops an index and then moves its state FREE -> ALLOC. If the
  * tester holds the block (CHECKOUT) the allocator hands it over (CHECKOUT_U: the
@@ -23,7 +24,7 @@
  * each bad block costs one retry once in its life.
  *
  * Invariants (rtmem_region_check): every listed block is FREE/CHECKOUT/BAD,
- * every unlisted one ALLOC/CHECKOUT_U/BAD_U; pops - pushed = #ALLOC; bad = #BAD(_U);
+ * every unlisted one ALLOC/CACHED/CHECKOUT_U/BAD_U; pops - pushed = #ALLOC + #CACHED; bad = #BAD(_U);
  * checkout = #CHECKOUT(_U); the list has no cycle and only in-range indices.
  *
  * A process killed between the pop and its state CAS, or between the state CAS
@@ -125,6 +126,17 @@ static __attribute__((noinline, cold)) bool reserve_reached(const struct rg_cls 
 
 static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
 
+/* A pop found index @idx at or past lim: the class is empty, corrupt, or has a
+ * reserve (lim 0), which a caller without RTMEM_ALLOC_RESERVE must respect. */
+static __attribute__((noinline, cold)) int alloc_slow(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
+{
+	if (!k->reserve)
+		return alloc_empty(k, idx);
+	if (reserve_reached(k))
+		return -ENOMEM;
+	return pop_claim(k, want, ret);
+}
+
 /* The popped block was not FREE: hand it over, then pop again (a tail call). */
 static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
 							uint64_t want, void **ret)
@@ -143,18 +155,21 @@ static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, 
  * live across the loop, so it runs in the caller-saved registers; every slow
  * case leaves by a tail call. Fields are re-read from the private handle.
  */
-static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret)
+static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
+								     bool reserved)
 {
 	struct rg_class *ctl = k->ctl;
-	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w = W_FREE, nh;
+	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w = W_FREE, nh, hwm;
 	uint32_t idx, u;
 
 	/* A link is not checked when read: it becomes the head, and the next
-	 * pop checks it before using it (a corrupt head gives -EUCLEAN then). */
+	 * pop checks it before using it (a corrupt head gives -EUCLEAN then).
+	 * lim is 0 in a class with a reserve, which sends its callers to the
+	 * reserve check; that check then pops with the real count. */
 	do {
 		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect(idx >= k->count, 0)) /* RG_NIL: empty; else corrupt */
-			return alloc_empty(k, idx);
+		if (__builtin_expect(idx >= (reserved ? k->count : k->lim), 0)) /* RG_NIL: empty; else corrupt */
+			return reserved ? alloc_empty(k, idx) : alloc_slow(k, idx, want, ret);
 		nh = RG_HEAD_POP(h, atomic_load_explicit(&k->next[idx], RELAXED));
 	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 0))
@@ -163,23 +178,16 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 	/* in use right after our pop: our pop count minus the pushes seen now (a
 	 * push racing in between can only make this lower than the true peak) */
 	u = (uint32_t)nh - (uint32_t)atomic_load_explicit(&ctl->pushed, RELAXED);
-	if (__builtin_expect(u > atomic_load_explicit(&ctl->hwm, RELAXED), 0))
-		return raise_hwm(ctl, u);
+	hwm = atomic_load_explicit(&ctl->hwm, RELAXED);
+	while (__builtin_expect(u > hwm, 0) &&
+	       !atomic_compare_exchange_weak_explicit(&ctl->hwm, &hwm, u, RELAXED, RELAXED))
+		;
 	return 0;
 }
 
 static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t want, void **ret)
 {
-	return pop_claim_inline(k, want, ret);
-}
-
-/* A class with a reserve: only RTMEM_ALLOC_RESERVE callers may dip into it. */
-static __attribute__((noinline, cold)) int alloc_reserved(const struct rg_cls *k, uint64_t want, unsigned flags,
-							  void **ret)
-{
-	if (!(flags & RTMEM_ALLOC_RESERVE) && reserve_reached(k))
-		return -ENOMEM;
-	return pop_claim(k, want, ret);
+	return pop_claim_inline(k, want, ret, true);
 }
 
 int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
@@ -189,9 +197,9 @@ int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsig
 	if (__builtin_expect(cls >= r->nclasses, 0))
 		return -EINVAL;
 	k = &r->cls[cls];
-	if (__builtin_expect(k->reserve != 0, 0))
-		return alloc_reserved(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), flags, ret);
-	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret);
+	if (flags & RTMEM_ALLOC_RESERVE) /* may take the reserve: pop up to count */
+		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, true);
+	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, false);
 }
 
 static __attribute__((noinline, cold)) int free_error(uint64_t w)
@@ -207,24 +215,13 @@ static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 	return 0;
 }
 
-int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
+/* Free block @idx of class @k, allocated to @owner, to the shared list. */
+static inline __attribute__((always_inline)) int free_shared(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx, h;
-	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
-	const struct rg_cls *k;
-	struct rg_class *ctl;
-	_Atomic uint32_t *next;
+	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), h;
+	struct rg_class *ctl = k->ctl;
+	_Atomic uint32_t *next = k->next;
 
-	if (__builtin_expect(off >= r->total, 0))
-		return -EFAULT;
-	/* pagecls is private and holds a class or a sentinel of count 0, so the
-	 * index check below also rejects metadata, padding and buddy pages. */
-	k = &r->cls[r->pagecls[off / RG_PAGE]];
-	idx = rg_block_index(k, off - k->data_off);
-	if (__builtin_expect(idx >= k->count, 0)) /* not a block start, padding, not slab */
-		return -EFAULT;
-	ctl = k->ctl;
-	next = k->next;
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
 		return free_error(w);
 	h = atomic_load_explicit(&ctl->head, RELAXED);
@@ -235,6 +232,144 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
 		return wake(ctl);
 	return 0;
+}
+
+int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
+{
+	uint64_t off = (uint64_t)((char *)p - r->base), idx;
+	const struct rg_cls *k;
+
+	if (__builtin_expect(off >= r->total, 0))
+		return -EFAULT;
+	/* pagecls is private and holds a class or a sentinel of count 0, so the
+	 * index check below also rejects metadata, padding and buddy pages. */
+	k = &r->cls[r->pagecls[off / RG_PAGE]];
+	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
+	if (__builtin_expect(idx >= k->count, 0)) /* not a block start, padding, not slab */
+		return -EFAULT;
+	return free_shared(k, idx, owner);
+}
+
+/* Thread caches (see region.h). Only the owner writes a block it owns, so
+ * ALLOC <-> CACHED are plain stores; the load before each checks the word. */
+
+void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc)
+{
+	for (uint32_t c = 0; c < r->nclasses; c++)
+		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = r->cache };
+}
+
+static __attribute__((noinline, cold)) int cached_lost(void)
+{
+	return -EUCLEAN;
+}
+
+int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+			   void **ret)
+{
+	struct rtmem_slab_cache *t;
+	const struct rg_cls *k;
+	uint32_t idx;
+
+	if (__builtin_expect(cls >= r->nclasses, 0))
+		return -EINVAL;
+	t = &tc[cls];
+	if (__builtin_expect(t->n == 0, 0))
+		return -EAGAIN;
+	k = &r->cls[cls];
+	idx = t->idx[--t->n];
+	if (__builtin_expect(idx >= k->count ||
+				     atomic_load_explicit(&k->state[idx], RELAXED) != RG_WORD(RTMEM_BLK_CACHED, 0, owner),
+			     0))
+		return cached_lost();
+	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), RELAXED);
+	*ret = k->data + (uint64_t)idx * k->size;
+	return 0;
+}
+
+static __attribute__((noinline, cold)) long free_error_long(uint64_t w)
+{
+	return free_error(w);
+}
+
+/* Wake a waiter, then return @size: the tail of cache_full(). */
+static __attribute__((noinline, cold)) long wake_size(struct rg_class *ctl, long size)
+{
+	wake(ctl);
+	return size;
+}
+
+/* The cache of @k's class is full or someone waits: free to the shared list
+ * as free_shared() does. Return: the block size, or -EPERM/-EALREADY. */
+static __attribute__((noinline)) long cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
+{
+	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), h;
+	struct rg_class *ctl = k->ctl;
+	_Atomic uint32_t *next = k->next;
+
+	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
+		return free_error_long(w);
+	h = atomic_load_explicit(&ctl->head, RELAXED);
+	do
+		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
+	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
+	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
+	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
+		return wake_size(ctl, k->size);
+	return k->size;
+}
+
+long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+{
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, w;
+	struct rtmem_slab_cache *t;
+	const struct rg_cls *k;
+	uint32_t n;
+
+	if (__builtin_expect(off >= r->total, 0))
+		return -EFAULT;
+	k = &r->cls[r->pagecls[off / RG_PAGE]];
+	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
+	if (__builtin_expect(idx >= k->count, 0)) /* also every non-slab page: count 0 */
+		return -EFAULT;
+	/* cls[] is first in the handle and both strides are 64: the same offset */
+	t = (struct rtmem_slab_cache *)((char *)tc + ((const char *)k - (const char *)r));
+	n = t->n;
+	if (__builtin_expect(n >= t->cap || atomic_load_explicit(&k->ctl->waiters, RELAXED) != 0, 0))
+		return cache_full(k, idx, owner);
+	w = atomic_load_explicit(&k->state[idx], RELAXED);
+	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
+		return free_error(w);
+	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_CACHED, 0, owner), RELAXED);
+	t->idx[n] = (uint32_t)idx;
+	t->n = n + 1;
+	return 0;
+}
+
+uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner)
+{
+	uint64_t bytes = 0;
+
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
+		struct rtmem_slab_cache *t = &tc[c];
+
+		while (t->n) {
+			uint32_t idx = t->idx[--t->n];
+			uint64_t w = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
+
+			/* a block that is no longer ours (reclaimed) is simply dropped */
+			if (idx >= k->count ||
+			    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED))
+				continue;
+			push(k->ctl, k->next, idx);
+			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
+			bytes += k->size;
+		}
+		if (atomic_load_explicit(&k->ctl->waiters, RELAXED))
+			(void)wake(k->ctl);
+	}
+	return bytes;
 }
 
 int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags,
@@ -329,13 +464,13 @@ int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx)
 long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner)
 {
 	const struct rg_cls *k = &r->cls[c];
-	uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
+	uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), cached = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 	long n = 0;
 
 	for (uint32_t i = 0; i < k->count; i++) {
-		uint64_t w = want;
+		uint64_t w = atomic_load_explicit(&k->state[i], RELAXED);
 
-		if (atomic_load_explicit(&k->state[i], RELAXED) != want ||
+		if ((w != want && w != cached) ||
 		    !atomic_compare_exchange_strong_explicit(&k->state[i], &w, W_FREE, ACQ_REL, RELAXED))
 			continue;
 		push(k->ctl, k->next, i);

@@ -187,7 +187,7 @@ static void test_parse_full_config_exact(void **state)
 	assert_class(&a->desc.classes[2], 4096, 64, 4096, 2);
 	assert_int_equal(a->desc.policy, RTMEM_POLICY_EXACT);
 	assert_int_equal(a->desc.nslots, 8);
-	assert_int_equal(a->desc.flags, 0);
+	assert_int_equal(a->desc.cache, CFG_DEFAULT_THREAD_CACHE);
 	assert_int_equal(a->desc.buddy.size, 0);
 	assert_false(a->hugepages);
 	assert_int_equal(a->quota, 64 * 1024);

@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,7 +36,8 @@ static void config(char *buf, size_t len)
 		 "[pool buddy]\nbuddy = 256K\nbuddy_min = 64\nbuddy_max = 64K\nusers = %s\n\n"
 		 "[pool mixed]\nslab = 32x1024\nbuddy = 1M\nbuddy_min = 256\nbuddy_max = 256K\nusers = %s\n"
 		 "max_clients = 8\n\n"
-		 "[pool guarded]\nslab = 128x8\nusers = %s, nobody\nreserve_slab = 128x4\nreserve_users = %s\n",
+		 "[pool guarded]\nslab = 128x8\nusers = %s, nobody\nreserve_slab = 128x4\nreserve_users = %s\n"
+		 "thread_cache = 0\n",
 		 me, me, me, me, me);
 }
 
@@ -180,6 +182,9 @@ static void test_sigkill_client_blocks_reclaimed(void **state)
 		for (int i = 0; i < 100; i++)
 			if (rtmem_alloc(p, i % 2 ? 32 : 1000, &b))
 				_exit(3);
+		/* one more, freed into this thread's cache: still the victim's */
+		if (rtmem_alloc(p, 32, &b) || rtmem_free(p, b))
+			_exit(4);
 		(void)!write(pfd[1], "x", 1);
 		pause();
 		_exit(0);
@@ -187,13 +192,13 @@ static void test_sigkill_client_blocks_reclaimed(void **state)
 	char ch;
 	assert_int_equal(read(pfd[0], &ch, 1), 1);
 	rtmem_pool_stats(watch, &s);
-	assert_int_equal(s.cls[0].in_use, 50);
-	assert_int_equal(client_blocks(d, "victim"), 100); /* rtmemctl clients sees them */
+	assert_int_equal(s.cls[0].in_use, 51);
+	assert_int_equal(client_blocks(d, "victim"), 101); /* rtmemctl clients sees them */
 	assert_true(s.buddy_free < s.buddy_size);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	assert_true(wait_all_free(watch));
-	assert_non_null(strstr(daemon_log(d), "reclaimed 100 blocks"));
+	assert_non_null(strstr(daemon_log(d), "reclaimed 101 blocks"));
 	close(pfd[0]);
 	close(pfd[1]);
 	rtmem_pool_close(watch);
@@ -210,10 +215,78 @@ static void test_quota_enforced_on_fast_path(void **state)
 
 	while (n < 20 && rtmem_alloc(p, 256, &b[n]) == 0)
 		n++;
+	struct rtmem_pool_stats s;
+
 	assert_int_equal(n, 16); /* 16 x 256 B = the 4 KiB quota; the class has 16 too */
 	assert_int_equal(rtmem_alloc(p, 64, &b[n]), -EDQUOT);
 	assert_int_equal(rtmem_free(p, b[0]), 0);
-	assert_int_equal(rtmem_alloc(p, 64, &b[0]), 0);
+	rtmem_pool_stats(p, &s);
+	assert_int_equal(s.held_bytes, 4096); /* cached in this thread: still charged */
+	assert_int_equal(rtmem_alloc(p, 64, &b[0]), 0); /* at the quota the cache is given back */
+	rtmem_pool_stats(p, &s);
+	assert_int_equal(s.held_bytes, 15 * 256 + 64);
+	assert_int_equal(s.cls[1].in_use, 15);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
+static void *cache_thread(void *arg)
+{
+	struct rtmem_pool *p = arg;
+	void *b[3];
+
+	for (int i = 0; i < 3; i++)
+		if (rtmem_alloc(p, 32, &b[i]))
+			return (void *)1;
+	for (int i = 0; i < 3; i++)
+		if (rtmem_free(p, b[i]))
+			return (void *)2;
+	return NULL; /* its cache goes back on exit */
+}
+
+static void test_thread_caches_reuse_and_give_back(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p = open_pool(d, "mixed", &c), *g;
+	struct rtmem_pool_stats s;
+	void *b[6], *x;
+	pthread_t t;
+	void *tr;
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(rtmem_alloc(p, 32, &b[i]), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(rtmem_free(p, b[i]), 0);
+	rtmem_pool_stats(p, &s); /* thread_cache defaults to 4: two went back to the pool */
+	assert_int_equal(s.cls[0].in_use, 4);
+	assert_int_equal(s.held_bytes, 4 * 32);
+	assert_int_equal(rtmem_free(p, b[3]), -EALREADY); /* a double free of a cached block */
+	assert_int_equal(rtmem_free(p, b[5]), -EALREADY); /* and of one given back */
+	for (int i = 3; i >= 0; i--) { /* b[0..3] were cached: last freed, first reused */
+		assert_int_equal(rtmem_alloc(p, 32, &x), 0);
+		assert_ptr_equal(x, b[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(rtmem_free(p, b[i]), 0);
+	rtmem_pool_flush(p);
+	rtmem_pool_stats(p, &s);
+	assert_int_equal(s.cls[0].in_use, 0);
+	assert_int_equal(s.held_bytes, 0);
+	/* another thread's cache is its own, and is given back when it exits */
+	assert_int_equal(pthread_create(&t, NULL, cache_thread, p), 0);
+	assert_int_equal(pthread_join(t, &tr), 0);
+	assert_null(tr);
+	rtmem_pool_stats(p, &s);
+	assert_int_equal(s.cls[0].in_use, 0);
+	assert_int_equal(s.held_bytes, 0);
+	/* a pool with thread_cache = 0 gives every free back at once */
+	assert_int_equal(rtmem_pool_open(c, "guarded", RTMEM_POOL_NOLOCK, &g), 0);
+	assert_int_equal(rtmem_alloc(g, 128, &x), 0);
+	assert_int_equal(rtmem_free(g, x), 0);
+	rtmem_pool_stats(g, &s);
+	assert_int_equal(s.cls[0].in_use, 0);
+	rtmem_pool_close(g);
 	rtmem_pool_close(p);
 	rtmem_disconnect(c);
 }
@@ -503,6 +576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_pool_and_bad_names_refused, start, stop),
 		cmocka_unit_test_setup_teardown(test_sigkill_client_blocks_reclaimed, start, stop),
 		cmocka_unit_test_setup_teardown(test_quota_enforced_on_fast_path, start, stop),
+		cmocka_unit_test_setup_teardown(test_thread_caches_reuse_and_give_back, start, stop),
 		cmocka_unit_test_setup_teardown(test_other_uid_refused_and_reserve_kept, start, stop),
 		cmocka_unit_test_setup_teardown(test_garbage_client_disconnected_daemon_serves, start, stop),
 		cmocka_unit_test_setup_teardown(test_zero_page_faults_in_rt_phase, start, stop),

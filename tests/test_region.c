@@ -210,7 +210,7 @@ static void test_slab_free_errors_change_nothing(void **state)
 	assert_int_equal(rtmem_slab_free(f->r, p, A), -EALREADY); /* double free */
 	assert_region_ok(f->r);
 	/* padding past the last block of a class (class 1: 40 x 256 B in 3 pages) */
-	char *c1 = (char *)f->mem + f->r->cls[1].data_off;
+	char *c1 = (char *)f->mem + (uint64_t)(f->r->cls[1].data - (char *)f->mem);
 	assert_int_equal(rtmem_slab_free(f->r, c1 + 40 * 256, A), -EFAULT);
 }
 
@@ -353,11 +353,182 @@ static void test_reclaim_frees_exactly_the_owners_blocks(void **state)
 	assert_region_ok(f->r);
 }
 
+/* A region like the fixture's with thread caches of @depth blocks per class. */
+static struct fx *cached_fx(uint32_t depth)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->d = fixture_desc();
+	f->d.cache = depth;
+	f->mem = fixture_map(&f->d, &f->size);
+	assert_non_null(f->mem);
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &f->r), 0);
+	assert_int_equal(rtmem_region_cache(f->r), depth);
+	return f;
+}
+
+static uint64_t class_in_use(const struct rtmem_region *r, uint32_t c)
+{
+	struct rtmem_region_stats s;
+
+	rtmem_region_stats(r, &s);
+	return s.cls[c].in_use;
+}
+
+static void test_cache_depth_is_validated(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_footprint fp;
+
+	(void)state;
+	d.cache = RTMEM_CACHE_MAX + 1;
+	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
+	d.cache = RTMEM_CACHE_MAX;
+	assert_int_equal(rtmem_region_layout(&d, &fp), 0);
+}
+
+static void test_cache_free_then_alloc_reuses_block_without_shared_list(void **state)
+{
+	struct fx *f = cached_fx(3);
+	struct rtmem_slab_cache tc[3];
+	void *p[5], *q;
+
+	(void)state;
+	rtmem_slab_cache_init(f->r, tc);
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 1, A, &q), -EAGAIN);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p[i]), 0);
+	/* three fit in the cache: still in use, still A's, not allocatable by B */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[i], A), 0);
+		assert_int_equal(rtmem_region_block_size(f->r, p[i]), 0); /* not allocated */
+	}
+	assert_int_equal(tc[1].n, 3);
+	assert_int_equal(class_in_use(f->r, 1), 5);
+	uint64_t blocks = 0, held = 0;
+	rtmem_region_owner_usage(f->r, A, &blocks, &held);
+	assert_int_equal(blocks, 5);
+	assert_int_equal(held, 5 * 256);
+	assert_region_ok(f->r);
+	/* the fourth goes to the shared list and reports its size */
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[3], A), 256);
+	assert_int_equal(class_in_use(f->r, 1), 4);
+	/* last in, first out, and allocated again */
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 1, A, &q), 0);
+	assert_ptr_equal(q, p[2]);
+	assert_int_equal(rtmem_region_block_size(f->r, q), 256);
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 7, A, &q), -EINVAL);
+	assert_int_equal(tc[1].n, 2);
+	assert_region_ok(f->r);
+	teardown((void **)&f);
+}
+
+static void test_cache_free_errors_change_nothing(void **state)
+{
+	struct fx *f = cached_fx(3);
+	struct rtmem_slab_cache tc[3];
+	size_t bytes;
+	void *p, *b;
+
+	(void)state;
+	rtmem_slab_cache_init(f->r, tc);
+	assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &p), 0);
+	assert_int_equal(rtmem_buddy_alloc(f->r, 64, A, 0, &b), 0);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p, B), -EPERM);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, (char *)p + 8, A), -EFAULT);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, b, A), -EFAULT); /* buddy: not here */
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, (char *)f->mem - 4096, A), -EFAULT);
+	assert_int_equal(tc[0].n, 0);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p, A), 0);
+	/* a double free is caught while the block sits in the cache, by either path */
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p, A), -EALREADY);
+	assert_int_equal(rtmem_slab_free(f->r, p, A), -EALREADY);
+	assert_int_equal(rtmem_region_free(f->r, p, A, NULL), -EALREADY);
+	assert_int_equal(tc[0].n, 1);
+	/* the tester cannot take a cached block */
+	assert_int_equal(rtmem_region_checkout(f->r, (uint64_t)((char *)p - (char *)f->mem), &bytes), -EBUSY);
+	assert_int_equal(rtmem_region_mark_bad(f->r, (uint64_t)((char *)p - (char *)f->mem)), -EBUSY);
+	assert_int_equal(rtmem_buddy_free(f->r, b, A), 0);
+	assert_region_ok(f->r);
+	teardown((void **)&f);
+}
+
+static void test_cache_overwritten_state_is_detected(void **state)
+{
+	struct fx *f = cached_fx(2);
+	struct rtmem_slab_cache tc[3];
+	size_t bytes;
+	void *p, *q;
+
+	(void)state;
+	rtmem_slab_cache_init(f->r, tc);
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &p), 0);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p, A), 0);
+	/* the daemon reclaims A meanwhile (A was taken for dead): the cache must not hand it out */
+	assert_int_equal(rtmem_region_reclaim(f->r, A, &bytes), 1);
+	assert_int_equal(bytes, 4096);
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, B, 0, &q), 0);
+	assert_ptr_equal(q, p);
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 2, A, &q), -EUCLEAN);
+	assert_int_equal(rtmem_region_block_size(f->r, p), 4096); /* still B's */
+	assert_int_equal(rtmem_slab_free(f->r, p, B), 0);
+	/* a flush drops what is no longer ours and gives back the rest */
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &p), 0);
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &q), 0);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p, A), 0);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, q, A), 0);
+	assert_int_equal(rtmem_region_reclaim(f->r, A, NULL), 2);
+	assert_int_equal(rtmem_slab_alloc(f->r, 2, A, 0, &p), 0);
+	/* the stale entries name p (allocated again) and a free block: neither comes out */
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 2, A, &q), -EUCLEAN);
+	assert_int_equal(rtmem_slab_cache_flush(f->r, tc, A), 0);
+	assert_int_equal(tc[2].n, 0);
+	assert_int_equal(class_in_use(f->r, 2), 1);
+	assert_int_equal(rtmem_slab_free(f->r, p, A), 0);
+	assert_region_ok(f->r);
+	teardown((void **)&f);
+}
+
+static void test_cache_flush_and_reclaim_return_every_block(void **state)
+{
+	struct fx *f = cached_fx(RTMEM_CACHE_MAX);
+	struct rtmem_slab_cache tc[3];
+	void *p[3][RTMEM_CACHE_MAX];
+	size_t bytes;
+
+	(void)state;
+	rtmem_slab_cache_init(f->r, tc);
+	for (uint32_t c = 0; c < 3; c++)
+		for (unsigned i = 0; i < 6; i++)
+			assert_int_equal(rtmem_slab_alloc(f->r, c, A, 0, &p[c][i]), 0);
+	for (uint32_t c = 0; c < 3; c++)
+		for (unsigned i = 0; i < 6; i++)
+			assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[c][i], A), 0);
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_slab_cache_flush(f->r, tc, A), 6 * (32 + 256 + 4096));
+	for (uint32_t c = 0; c < 3; c++) {
+		assert_int_equal(tc[c].n, 0);
+		assert_int_equal(class_in_use(f->r, c), 0);
+	}
+	assert_region_ok(f->r);
+	/* a dead owner's cached blocks are reclaimed with its allocated ones */
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &p[0][i]), 0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[0][i], A), 0);
+	assert_int_equal(rtmem_region_reclaim(f->r, A, &bytes), 4);
+	assert_int_equal(bytes, 4 * 32);
+	assert_int_equal(class_in_use(f->r, 0), 0);
+	assert_region_ok(f->r);
+	teardown((void **)&f);
+}
+
 static void test_checkout_hands_block_to_tester_not_allocator(void **state)
 {
 	struct fx *f = *state;
 	struct rg_cls *k = &f->r->cls[2];
-	uint64_t off = k->data_off, len = 0;
+	uint64_t off = (uint64_t)(k->data - (char *)f->mem), len = 0;
 	void *p[8];
 
 	/* the head of class 2's list is block 0: check it out while listed */
@@ -385,14 +556,14 @@ static void test_mark_bad_slab_block_never_handed_out(void **state)
 {
 	struct fx *f = *state;
 	struct rtmem_region_stats s;
-	uint64_t off = f->r->cls[1].data_off + 256 * 5 + 17, len;
+	uint64_t off = (uint64_t)(f->r->cls[1].data - (char *)f->mem) + 256 * 5 + 17, len;
 	void *p;
 	int n = 0;
 
 	assert_int_equal(rtmem_region_mark_bad(f->r, off), 0); /* any byte names the block */
 	assert_int_equal(rtmem_region_mark_bad(f->r, off), -EALREADY);
 	while (rtmem_slab_alloc(f->r, 1, A, 0, &p) == 0) {
-		assert_ptr_not_equal(p, (char *)f->mem + f->r->cls[1].data_off + 256 * 5);
+		assert_ptr_not_equal(p, (char *)f->mem + (uint64_t)(f->r->cls[1].data - (char *)f->mem) + 256 * 5);
 		n++;
 	}
 	assert_int_equal(n, 39);
@@ -402,7 +573,7 @@ static void test_mark_bad_slab_block_never_handed_out(void **state)
 	assert_region_ok(f->r);
 	/* tester's path: check out, fault found, quarantine */
 	assert_int_equal(rtmem_region_reclaim(f->r, A, NULL), 39);
-	off = f->r->cls[0].data_off;
+	off = (uint64_t)(f->r->cls[0].data - (char *)f->mem);
 	assert_int_equal(rtmem_region_checkout(f->r, off, &len), 0);
 	assert_int_equal(rtmem_region_mark_bad(f->r, off + 4), 0);
 	assert_int_equal(rtmem_region_checkin(f->r, off), -EINVAL);
@@ -538,6 +709,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_buddy_errors, setup, teardown),
 		cmocka_unit_test(test_buddy_reserve),
 		cmocka_unit_test_setup_teardown(test_reclaim_frees_exactly_the_owners_blocks, setup, teardown),
+		cmocka_unit_test(test_cache_depth_is_validated),
+		cmocka_unit_test(test_cache_free_then_alloc_reuses_block_without_shared_list),
+		cmocka_unit_test(test_cache_free_errors_change_nothing),
+		cmocka_unit_test(test_cache_overwritten_state_is_detected),
+		cmocka_unit_test(test_cache_flush_and_reclaim_return_every_block),
 		cmocka_unit_test_setup_teardown(test_checkout_hands_block_to_tester_not_allocator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_bad_slab_block_never_handed_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_bad_buddy_isolates_one_min_block, setup, teardown),

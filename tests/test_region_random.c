@@ -90,8 +90,8 @@ static void mark(struct model *m, uint64_t off, uint64_t len, uint8_t st)
 	for (int c = 0; c < 3; c++) {
 		const struct rg_cls *k = &m->r->cls[c];
 
-		if (off >= k->data_off && off < k->data_off + (uint64_t)k->count * k->size)
-			m->slab[c][(off - k->data_off) / k->size] = st;
+		if (off >= RG_CLS_DATA_OFF(m->r, k) && off < RG_CLS_DATA_OFF(m->r, k) + (uint64_t)k->count * k->size)
+			m->slab[c][(off - RG_CLS_DATA_OFF(m->r, k)) / k->size] = st;
 	}
 }
 
@@ -102,8 +102,8 @@ static uint8_t model_state(const struct model *m, uint64_t off)
 	for (int c = 0; c < 3; c++) {
 		const struct rg_cls *k = &m->r->cls[c];
 
-		if (off >= k->data_off && off < k->data_off + (uint64_t)k->count * k->size)
-			return m->slab[c][(off - k->data_off) / k->size];
+		if (off >= RG_CLS_DATA_OFF(m->r, k) && off < RG_CLS_DATA_OFF(m->r, k) + (uint64_t)k->count * k->size)
+			return m->slab[c][(off - RG_CLS_DATA_OFF(m->r, k)) / k->size];
 	}
 	fail_msg("offset %llu in no block (seed %u)", (unsigned long long)off, m->seed);
 	return M_BAD;

@@ -22,6 +22,13 @@
  * Threads: a client and its pools may be used from any number of threads;
  * rtmem_alloc/rtmem_free are thread-safe. rtmem_pool_close and
  * rtmem_disconnect must not race with allocations on the same pool.
+ *
+ * Thread caches: when the pool's thread_cache setting is not 0, each thread
+ * keeps up to that many of the slab blocks it frees, per class, and its next
+ * allocations of that class take them back with no atomic instruction. They
+ * stay charged to this client (quota, rtmemctl) until the thread exits or
+ * calls rtmem_pool_flush(). At most 16 threads per pool and 16 pools per
+ * process get a cache; the others allocate from the shared lists directly.
  */
 #ifndef RTMEM_RTMEM_H
 #define RTMEM_RTMEM_H
@@ -103,6 +110,14 @@ int rtmem_alloc_timed(struct rtmem_pool *p, size_t size, int64_t timeout_ns, voi
  * double free), -EPERM (another client's block).
  */
 int rtmem_free(struct rtmem_pool *p, void *ptr);
+
+/*
+ * rtmem_pool_flush() - give the calling thread's cached blocks of @p back to
+ * the pool (and this client's quota). Call it when a thread stops allocating
+ * for a while; a thread that exits does it itself. NULL is fine.
+ * Context: RT-safe, O(classes x thread_cache).
+ */
+void rtmem_pool_flush(struct rtmem_pool *p);
 
 /* Usable size of the block at @ptr, 0 if it is not an allocated block. RT-safe. */
 size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr);
