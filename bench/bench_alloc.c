@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "icount.h"
-#include "region.h"
+#include "region_int.h" /* rg_class_for(), as librtmem uses it */
 
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)
@@ -53,10 +53,13 @@ struct opts {
 };
 static struct opts opt = { .iterations = 200000, .icalls = 100, .icalls_buddy = 30, .icount = true };
 
+#define BATCH 100u /* pairs per sample in the batched median */
+
 /* Results of one row. */
 struct row {
 	char name[48];
 	double med, p99, p9999, max; /* ns per pair */
+	double bmed;                 /* ns per pair, median of batches of BATCH pairs; < 0: not measured */
 	struct icount_stats ic[2];   /* alloc, free */
 	int icrc;                    /* icount_run() result, 0 if counted */
 };
@@ -125,6 +128,29 @@ static void summarize(uint32_t *lat, size_t n, struct row *row)
 		row->med = 0;
 }
 
+/* Median ns per pair over batches of BATCH pairs; @pair runs one pair. */
+static double batched(int (*pair)(void *), void *arg, unsigned samples)
+{
+	uint32_t *v = malloc(samples * sizeof(*v));
+	double med = -1;
+
+	if (!v)
+		return -1;
+	for (unsigned s = 0; s < samples; s++) {
+		uint64_t t0 = now_ns();
+
+		for (unsigned i = 0; i < BATCH; i++)
+			if (pair(arg) < 0)
+				goto out;
+		v[s] = (uint32_t)(now_ns() - t0);
+	}
+	qsort(v, samples, sizeof(*v), cmp_u32);
+	med = ((double)v[samples / 2] - clock_overhead) / BATCH;
+out:
+	free(v);
+	return med;
+}
+
 static void calibrate(void)
 {
 	enum { N = 100000 };
@@ -175,7 +201,9 @@ static void load_others(void)
 
 /* ---- rtmem regions ---- */
 
-enum rkind { R_SLAB64, R_SLABRAND, R_BUDDY };
+enum rkind { R_SLAB64, R_SLABRAND, R_BUDDY, R_TC64, R_TCRAND, NRKIND };
+#define IS_TC(k) ((k) == R_TC64 || (k) == R_TCRAND)
+#define TC_DEPTH 4u /* the daemon's default thread_cache */
 
 struct bregion {
 	struct rtmem_region *r;
@@ -183,10 +211,11 @@ struct bregion {
 	size_t size;
 	uint64_t bytes;
 	uint32_t min_order;
+	struct rtmem_slab_cache tc[NCLS]; /* this thread's cache (R_TC*) */
 };
 
 /* Slab: nine classes 16..4096 B with equal bytes each; buddy: one area. */
-static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes)
+static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes, uint32_t cache)
 {
 	struct rtmem_pool_desc d;
 	struct rtmem_footprint fp;
@@ -195,6 +224,7 @@ static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes)
 	memset(&d, 0, sizeof(d));
 	d.nslots = 4;
 	d.policy = RTMEM_POLICY_NEXT_FIT;
+	d.cache = cache;
 	if (!buddy) {
 		d.nclasses = NCLS;
 		for (unsigned c = 0; c < NCLS; c++)
@@ -217,6 +247,8 @@ static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes)
 	rc = rtmem_region_format(b->mem, fp.total, &d);
 	if (rc == 0)
 		rc = rtmem_region_attach(b->mem, fp.total, &b->r);
+	if (rc == 0)
+		rtmem_slab_cache_init(b->r, b->tc);
 	return rc;
 }
 
@@ -252,19 +284,29 @@ static const uint64_t me = ((uint64_t)1 << 32) | (1u << 16); /* rtmem_owner(1, 1
 /* One rtmem allocation of pattern @k; size drawn here. Return: 0 or -errno. */
 static inline int r_alloc(struct bregion *b, enum rkind k, size_t size, void **p)
 {
+	uint32_t cls;
+
 	if (k == R_BUDDY)
 		return rtmem_buddy_alloc(b->r, size, me, 0, p);
-	return rtmem_slab_alloc(b->r, (uint32_t)rtmem_slab_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT), me, 0, p);
+	cls = (uint32_t)rg_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT);
+	if (IS_TC(k) && b->tc[cls].n) /* as librtmem's rtmem_alloc() */
+		return rtmem_slab_cache_alloc(b->r, b->tc, cls, me, p);
+	return rtmem_slab_alloc(b->r, cls, me, 0, p);
 }
 
 static inline int r_free(struct bregion *b, enum rkind k, void *p)
 {
+	if (IS_TC(k)) {
+		long n = rtmem_slab_cache_free(b->r, b->tc, p, me);
+
+		return n < 0 ? (int)n : 0;
+	}
 	return k == R_BUDDY ? rtmem_buddy_free(b->r, p, me) : rtmem_slab_free(b->r, p, me);
 }
 
 static enum pattern kind_pat(enum rkind k)
 {
-	return k == R_SLAB64 ? P_FIXED : k == R_SLABRAND ? P_RANDOM : P_POW2;
+	return k == R_SLAB64 || k == R_TC64 ? P_FIXED : k == R_SLABRAND || k == R_TCRAND ? P_RANDOM : P_POW2;
 }
 
 /* Fill to @pct % of the bytes (slab: of each class the pattern uses; one block per class stays free).
@@ -290,7 +332,7 @@ static int fill_to(struct bregion *b, enum rkind k, unsigned pct, struct live *l
 		uint32_t size = rtmem_slab_class_size(b->r, c), count = (uint32_t)(b->bytes / NCLS / size);
 		uint64_t goal = (uint64_t)count * pct / 100;
 
-		if (k == R_SLAB64 && size != 64)
+		if ((k == R_SLAB64 || k == R_TC64) && size != 64)
 			continue;
 		if (goal >= count)
 			goal = count - 1;
@@ -312,7 +354,9 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 {
 	enum pattern pt = kind_pat(k);
 	const void *fa = k == R_BUDDY ? (const void *)rtmem_buddy_alloc : (const void *)rtmem_slab_alloc;
-	const void *ff = k == R_BUDDY ? (const void *)rtmem_buddy_free : (const void *)rtmem_slab_free;
+	const void *ff = k == R_BUDDY ? (const void *)rtmem_buddy_free
+			 : IS_TC(k)   ? (const void *)rtmem_slab_cache_free
+				      : (const void *)rtmem_slab_free;
 
 	for (unsigned i = 0; i < n; i++) {
 		size_t size = pat_size(pt), v;
@@ -324,9 +368,8 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 
 		v = lifo || !lc->n ? SIZE_MAX : (size_t)(rnd() % lc->n);
 		if (!lat) {
-			icount_arm(tag, fa);
-			rc = k == R_BUDDY ? rtmem_buddy_alloc(b->r, size, me, 0, &p)
-					  : rtmem_slab_alloc(b->r, (uint32_t)cls, me, 0, &p);
+			icount_arm(tag, IS_TC(k) && b->tc[cls].n ? (const void *)rtmem_slab_cache_alloc : fa);
+			rc = r_alloc(b, k, size, &p);
 		} else {
 			t0 = now_ns();
 			rc = r_alloc(b, k, size, &p);
@@ -355,6 +398,20 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 	return 0;
 }
 
+struct rpair {
+	struct bregion *b;
+	enum rkind k;
+};
+
+static int r_pair(void *arg)
+{
+	struct rpair *rp = arg;
+	void *p;
+	int rc = r_alloc(rp->b, rp->k, pat_size(kind_pat(rp->k)), &p);
+
+	return rc < 0 ? rc : r_free(rp->b, rp->k, p);
+}
+
 /* ---- rows ---- */
 
 struct rjob {
@@ -373,7 +430,7 @@ static int r_count_driver(void *arg)
 	struct bregion b;
 	struct live l[NCLS] = { 0 };
 	void *p;
-	int rc = bregion_make(&b, j->k == R_BUDDY, j->bytes);
+	int rc = bregion_make(&b, j->k == R_BUDDY, j->bytes, IS_TC(j->k) ? TC_DEPTH : 0);
 
 	if (rc < 0)
 		return rc;
@@ -395,7 +452,7 @@ static int r_rows(const struct rjob *j, struct row *rows, const char *label)
 	uint32_t *lat = malloc(opt.iterations * sizeof(*lat));
 	struct bregion b;
 	struct live l[NCLS] = { 0 };
-	int rc = lat ? bregion_make(&b, j->k == R_BUDDY, j->bytes) : -ENOMEM;
+	int rc = lat ? bregion_make(&b, j->k == R_BUDDY, j->bytes, IS_TC(j->k) ? TC_DEPTH : 0) : -ENOMEM;
 
 	if (rc < 0)
 		return rc;
@@ -411,6 +468,12 @@ static int r_rows(const struct rjob *j, struct row *rows, const char *label)
 		if (rc < 0)
 			break;
 		summarize(lat, opt.iterations, row);
+		row->bmed = -1;
+		if (j->lifo) {
+			struct rpair rp = { &b, j->k };
+
+			row->bmed = batched(r_pair, &rp, opt.iterations / BATCH);
+		}
 	}
 	bregion_drop(&b);
 	for (unsigned c = 0; c < NCLS; c++)
@@ -462,6 +525,22 @@ static int m_count_driver(void *arg)
 	return 0;
 }
 
+struct mpair {
+	const struct mops *m;
+	enum pattern pt;
+};
+
+static int m_pair(void *arg)
+{
+	struct mpair *mp = arg;
+	void *p = mp->m->alloc(pat_size(mp->pt));
+
+	if (!p)
+		return -ENOMEM;
+	mp->m->free(p);
+	return 0;
+}
+
 static int m_row(const struct mops *m, enum pattern pt, struct row *row)
 {
 	uint32_t *lat = malloc(opt.iterations * sizeof(*lat));
@@ -486,6 +565,11 @@ static int m_row(const struct mops *m, enum pattern pt, struct row *row)
 	}
 	summarize(lat, opt.iterations, row);
 	free(lat);
+	{
+		struct mpair mp = { m, pt };
+
+		row->bmed = batched(m_pair, &mp, opt.iterations / BATCH);
+	}
 	row->icrc = opt.icount ? icount_run(m_count_driver, &j, row->ic, 2) : -ECANCELED;
 	if (row->icrc < 0 && opt.icount)
 		fprintf(stderr, "bench_alloc: icount: %s\n", icount_why());
@@ -497,15 +581,19 @@ static int m_row(const struct mops *m, enum pattern pt, struct row *row)
 static void print_head(const char *title)
 {
 	printf("\n%s\n", title);
-	printf("%-34s %8s %8s %8s %9s | %11s %11s | %11s %11s\n", "", "median", "p99", "p99.99", "max",
+	printf("%-34s %8s %8s %8s %8s %9s | %11s %11s | %11s %11s\n", "", "median", "median", "p99", "p99.99", "max",
 	       "alloc instr", "", "free instr", "");
-	printf("%-34s %8s %8s %8s %9s | %11s %11s | %11s %11s\n", "row (alloc+free pair, ns)", "ns", "ns", "ns",
-	       "ns", "mean", "longest", "mean", "longest");
+	printf("%-34s %8s %8s %8s %8s %9s | %11s %11s | %11s %11s\n", "row (alloc+free pair, ns)", "batched", "single",
+	       "ns", "ns", "ns", "mean", "longest", "mean", "longest");
 }
 
 static void print_row(const struct row *r)
 {
-	printf("%-34s %8.0f %8.0f %8.0f %9.0f |", r->name, r->med, r->p99, r->p9999, r->max);
+	if (r->bmed >= 0)
+		printf("%-34s %8.1f", r->name, r->bmed);
+	else
+		printf("%-34s %8s", r->name, "-");
+	printf(" %8.0f %8.0f %8.0f %9.0f |", r->med, r->p99, r->p9999, r->max);
 	if (r->icrc == 0)
 		printf(" %11.1f %11llu | %11.1f %11llu\n", icount_mean(&r->ic[0]), (unsigned long long)r->ic[0].max,
 		       icount_mean(&r->ic[1]), (unsigned long long)r->ic[1].max);
@@ -549,8 +637,10 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const unsigned fill0[] = { 0 }, fills[] = { 0, 50, 99 };
-	static const char *const rname[] = { "rtmem slab 64 B", "rtmem slab 16..4096 B", "rtmem buddy 2^4..2^12 B" };
-	struct row main_rows[3 + 3 * NPAT], fill_rows[2][3][3];
+	static const char *const rname[NRKIND] = { "rtmem slab 64 B", "rtmem slab 16..4096 B", "rtmem buddy 2^4..2^12 B",
+						    "rtmem slab+cache 64 B", "rtmem slab+cache 16..4096 B" };
+	static const enum rkind main_kinds[] = { R_TC64, R_TCRAND, R_SLAB64, R_SLABRAND, R_BUDDY };
+	struct row main_rows[5 + 3 * NPAT], fill_rows[2][3][3];
 	unsigned nmain = 0;
 	char detail[160];
 	int o, rc;
@@ -595,8 +685,9 @@ int main(int argc, char **argv)
 	       opt.iterations, opt.icalls, opt.icalls_buddy, clock_overhead);
 
 	/* Main table: LIFO pairs, empty 1 MiB pools, then the others. */
-	for (unsigned k = 0; k < 3; k++) {
-		struct rjob j = { (enum rkind)k, MIB, 1, fill0, true, k == R_BUDDY ? opt.icalls_buddy : opt.icalls };
+	for (unsigned i = 0; i < 5; i++) {
+		enum rkind k = main_kinds[i];
+		struct rjob j = { k, MIB, 1, fill0, true, k == R_BUDDY ? opt.icalls_buddy : opt.icalls };
 
 		rc = r_rows(&j, &main_rows[nmain++], rname[k]);
 		if (rc < 0) {
@@ -608,7 +699,9 @@ int main(int argc, char **argv)
 		for (unsigned p = 0; p < NPAT; p++)
 			if (m_row(&others[m], (enum pattern)p, &main_rows[nmain++]) < 0)
 				return 1;
-	print_head("Allocators side by side (alloc then free of the same block; rtmem: empty 1 MiB pool, slab class by rtmem_slab_class_for inside the timed pair)");
+	print_head("Allocators side by side (alloc then free of the same block; rtmem: empty 1 MiB pool, slab class by "
+		   "rtmem_slab_class_for inside the timed pair; slab+cache: a thread cache of 4 blocks per class, as "
+		   "librtmem uses; batched: median over batches of 100 pairs, single: each pair timed alone)");
 	for (unsigned i = 0; i < nmain; i++)
 		print_row(&main_rows[i]);
 
@@ -640,7 +733,7 @@ int main(int argc, char **argv)
 	{
 		uint64_t slab_max = 0, buddy_max = 0;
 		bool counted = true;
-		double slab_med = main_rows[0].med;
+		double slab_med = main_rows[0].bmed; /* rtmem slab+cache 64 B, batched */
 
 		for (unsigned s = 0; s < 2; s++)
 			for (unsigned k = 0; k < 3; k++)
@@ -654,7 +747,7 @@ int main(int argc, char **argv)
 					if (k != R_BUDDY && m > slab_max)
 						slab_max = m;
 				}
-		for (unsigned k = 0; k < 2; k++) {
+		for (unsigned k = 2; k < 4; k++) { /* the slab rows without a cache: the allocator's own calls */
 			const struct row *r = &main_rows[k];
 
 			counted = counted && r->icrc == 0;
@@ -671,15 +764,16 @@ int main(int argc, char **argv)
 			printf("  ---- instruction targets not checked: no counts (%s)\n",
 			       opt.icount ? icount_why() : "--no-icount");
 		}
-		for (unsigned i = 3; i < nmain; i++) {
+		for (unsigned i = 5; i < nmain; i++) {
 			const struct row *r = &main_rows[i];
 
 			if (strstr(r->name, "glibc") || strcmp(r->name + strlen(r->name) - 4, "64 B"))
 				continue;
-			snprintf(detail, sizeof(detail), "rtmem slab 64 B %.0f ns vs %s %.0f ns", slab_med, r->name, r->med);
+			snprintf(detail, sizeof(detail), "rtmem slab+cache 64 B %.1f ns vs %s %.1f ns (batched)", slab_med,
+				 r->name, r->bmed);
 			target(strstr(r->name, "jemalloc") ? "slab median pair faster than jemalloc (64 B)"
 							   : "slab median pair faster than mimalloc (64 B)",
-			       slab_med < r->med, detail);
+			       slab_med < r->bmed, detail);
 		}
 	}
 	return 0;

@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "proto.h"
-#include "region.h"
+#include "region_int.h"
 #include "rtmem/rtmem.h"
 
 struct rtmem_client {
@@ -389,7 +389,7 @@ static bool charge_slab(struct rtmem_pool *p, struct rtmem_slab_cache *tc, uint6
 
 __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret)
 {
-	int cls = rtmem_slab_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
+	int cls = rg_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
 	struct rtmem_slab_cache *tc;
 	uint32_t bytes;
 	int rc;
@@ -411,7 +411,7 @@ __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, siz
 __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *p, size_t size, int64_t timeout_ns,
 							      void **ret)
 {
-	int cls = rtmem_slab_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
+	int cls = rg_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
 	struct rtmem_slab_cache *tc;
 	struct timespec abs;
 	uint32_t bytes;

@@ -411,6 +411,11 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 	if (d.buddy.size)
 		fill_handle_buddy(r, &p);
 	fill_pagecls(r, &d, &p);
+	for (uint32_t i = 0, c = 0; i <= RG_SIZECLS_MAX / 8; i++) {
+		while (c < r->nclasses && r->cls[c].size < 8 * i)
+			c++;
+		r->sizecls[i] = c < r->nclasses ? (uint8_t)c : RG_SIZECLS_NONE;
+	}
 	*ret = r;
 	return 0;
 }
@@ -525,6 +530,13 @@ int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *r
 int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
 {
 	uint32_t lo = 0, hi = r->nclasses;
+
+	if (size <= RG_SIZECLS_MAX) { /* class sizes are multiples of 8: next fit of size rounded up to 8 */
+		lo = r->sizecls[(size + 7) / 8];
+		if (lo == RG_SIZECLS_NONE || (policy == RTMEM_POLICY_EXACT && r->cls[lo].size != size))
+			return -ENOENT;
+		return (int)lo;
+	}
 
 	while (lo < hi) { /* first class with size >= request */
 		uint32_t mid = (lo + hi) / 2;

@@ -26,6 +26,7 @@
 #define RTMEM_REGION_INT_H
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -40,6 +41,10 @@
  * count 0 in the handle, so a lookup through it fails the index check. */
 #define RG_PAGE_NONE RTMEM_MAX_CLASSES         /* metadata or padding */
 #define RG_PAGE_BUDDY (RTMEM_MAX_CLASSES + 1u) /* the buddy area */
+
+/* Sizes up to this many bytes find their slab class in one table lookup. */
+#define RG_SIZECLS_MAX 4096u
+#define RG_SIZECLS_NONE 0xffu
 
 /* State word fields. */
 #define RG_ST(w) ((uint32_t)((w) & 0xffu))
@@ -195,6 +200,8 @@ struct rtmem_region {
 	uint64_t data_off, data_size;
 	uint64_t total;   /* footprint: offsets below it have a pagecls entry */
 	uint8_t *pagecls; /* private: region page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */
+	/* private: request size (rounded up to 8) / 8 -> smallest class that fits, RG_SIZECLS_NONE if none */
+	uint8_t sizecls[RG_SIZECLS_MAX / 8 + 1];
 	/* buddy, NULL bdy if none */
 	struct rg_buddy *bdy;
 	struct rg_link *link;
@@ -205,6 +212,19 @@ struct rtmem_region {
 };
 
 uint64_t rg_layout_hash(void);
+
+/* rtmem_slab_class_for() with its table lookup inlined, for the allocation paths. */
+static inline int rg_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
+{
+	if (__builtin_expect(size <= RG_SIZECLS_MAX, 1)) {
+		uint32_t c = r->sizecls[(size + 7) / 8];
+
+		if (c == RG_SIZECLS_NONE || (policy == RTMEM_POLICY_EXACT && r->cls[c].size != size))
+			return -ENOENT;
+		return (int)c;
+	}
+	return rtmem_slab_class_for(r, size, policy);
+}
 
 /* buddy.c: rebuild lists and counters from the state table (lock held). */
 int rg_buddy_rebuild(struct rtmem_region *r);

@@ -269,18 +269,20 @@ int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, 
 {
 	struct rtmem_slab_cache *t;
 	const struct rg_cls *k;
-	uint32_t idx;
+	uint32_t idx, n;
 
 	if (__builtin_expect(cls >= r->nclasses, 0))
 		return -EINVAL;
 	t = &tc[cls];
-	if (__builtin_expect(t->n == 0, 0))
+	n = t->n;
+	if (__builtin_expect(n == 0, 0))
 		return -EAGAIN;
 	k = &r->cls[cls];
-	idx = t->idx[--t->n];
-	if (__builtin_expect(idx >= k->count ||
-				     atomic_load_explicit(&k->state[idx], RELAXED) != RG_WORD(RTMEM_BLK_CACHED, 0, owner),
-			     0))
+	/* idx came from rtmem_slab_cache_free(), which checked it; the state
+	 * word, in shared memory, is checked again */
+	idx = t->idx[n - 1];
+	t->n = n - 1; /* taken out either way: a block no longer ours is dropped */
+	if (__builtin_expect(atomic_load_explicit(&k->state[idx], RELAXED) != RG_WORD(RTMEM_BLK_CACHED, 0, owner), 0))
 		return cached_lost();
 	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), RELAXED);
 	*ret = k->data + (uint64_t)idx * k->size;
@@ -329,18 +331,18 @@ long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, 
 	if (__builtin_expect(off >= r->total, 0))
 		return -EFAULT;
 	k = &r->cls[r->pagecls[off / RG_PAGE]];
+	/* cls[] is first in the handle and both strides are 64: the same offset */
+	t = (struct rtmem_slab_cache *)((char *)tc + ((const char *)k - (const char *)r));
 	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
 	if (__builtin_expect(idx >= k->count, 0)) /* also every non-slab page: count 0 */
 		return -EFAULT;
-	/* cls[] is first in the handle and both strides are 64: the same offset */
-	t = (struct rtmem_slab_cache *)((char *)tc + ((const char *)k - (const char *)r));
 	n = t->n;
 	if (__builtin_expect(n >= t->cap || atomic_load_explicit(&k->ctl->waiters, RELAXED) != 0, 0))
 		return cache_full(k, idx, owner);
 	w = atomic_load_explicit(&k->state[idx], RELAXED);
 	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
-		return free_error(w);
-	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_CACHED, 0, owner), RELAXED);
+		return free_error_long(w);
+	atomic_store_explicit(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED), RELAXED); /* ALLOC -> CACHED, owner kept */
 	t->idx[n] = (uint32_t)idx;
 	t->n = n + 1;
 	return 0;

@@ -12,10 +12,10 @@
  *    a new high-water mark (counted apart, T_ALLOC_HWM) included;
  *  - flat: 99 % vs 0 % full and 1 GiB vs 1 MiB within SLAB_FLAT;
  *  - thread cache (rtmem_slab_cache_*, the client's layer above the two):
- *    a cached allocation at most CACHE_ALLOC_BOUND, a free into the cache at
- *    most CACHE_FREE_BOUND; a free that finds the cache full goes on to the
- *    shared list and takes CACHE_FULL_BOUND (over 40: the cache checks come
- *    on top of a shared free);
+ *    a cached allocation at most CACHE_ALLOC_BOUND (30), a free into the
+ *    cache at most CACHE_FREE_BOUND (40); a free that finds the cache full
+ *    goes on to the shared list and takes CACHE_FULL_BOUND (52: over 40, the
+ *    cache checks come on top of a shared free);
  *  - buddy, uncontended: bounded by the number of orders, BUDDY_BASE plus
  *    BUDDY_SPLIT per split (alloc) or BUDDY_MERGE per merge (free). The
  *    250-instruction target is missed: glibc's robust PI mutex alone is about
@@ -59,9 +59,9 @@
 #include "region.h"
 
 #define SLAB_BOUND 40u
-#define CACHE_ALLOC_BOUND 32u
-#define CACHE_FREE_BOUND 44u
-#define CACHE_FULL_BOUND 56u
+#define CACHE_ALLOC_BOUND 30u
+#define CACHE_FREE_BOUND 40u
+#define CACHE_FULL_BOUND 52u
 #define BUDDY_BASE 250u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 50u    /* per split in an allocation */
 #define BUDDY_MERGE 80u    /* per merge in a free */

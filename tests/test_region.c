@@ -162,6 +162,45 @@ static void test_slab_class_for_policies(void **state)
 	assert_int_equal(rtmem_slab_class_size(f->r, 3), 0);
 }
 
+/* The size -> class table (sizes up to 4096) and the search above it agree
+ * with a plain scan for every size, with classes on both sides of 4096. */
+static void test_slab_class_for_matches_a_scan(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_region *r;
+	size_t size;
+	void *mem;
+
+	(void)state;
+	d.nclasses = 5;
+	d.buddy.size = 0;
+	d.classes[0] = (struct rtmem_slab_desc){ .size = 24, .count = 4 };
+	d.classes[1] = (struct rtmem_slab_desc){ .size = 40, .count = 4 };
+	d.classes[2] = (struct rtmem_slab_desc){ .size = 1000, .count = 4 };
+	d.classes[3] = (struct rtmem_slab_desc){ .size = 4104, .count = 4 };
+	d.classes[4] = (struct rtmem_slab_desc){ .size = 65536, .count = 1 };
+	mem = fixture_map(&d, &size);
+	assert_non_null(mem);
+	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
+	for (size_t n = 0; n <= 70000; n++) {
+		int want = -ENOENT, exact = -ENOENT;
+
+		for (uint32_t c = 0; c < d.nclasses; c++) {
+			if (d.classes[c].size >= n) {
+				want = (int)c;
+				exact = d.classes[c].size == n ? (int)c : -ENOENT;
+				break;
+			}
+		}
+		if (rtmem_slab_class_for(r, n, RTMEM_POLICY_NEXT_FIT) != want ||
+		    rtmem_slab_class_for(r, n, RTMEM_POLICY_EXACT) != exact)
+			fail_msg("size %zu: class %d/%d, want %d/%d", n, rtmem_slab_class_for(r, n, RTMEM_POLICY_NEXT_FIT),
+				 rtmem_slab_class_for(r, n, RTMEM_POLICY_EXACT), want, exact);
+	}
+	rtmem_region_detach(r);
+	munmap(mem, size);
+}
+
 static void test_slab_alloc_until_empty_then_free_all(void **state)
 {
 	struct fx *f = *state;
@@ -702,6 +741,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_layout_footprint_is_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_rejects_foreign_or_corrupt_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slab_class_for_policies, setup, teardown),
+		cmocka_unit_test(test_slab_class_for_matches_a_scan),
 		cmocka_unit_test_setup_teardown(test_slab_alloc_until_empty_then_free_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slab_free_errors_change_nothing, setup, teardown),
 		cmocka_unit_test(test_slab_reserve_only_for_granted),
