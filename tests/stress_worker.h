@@ -32,17 +32,24 @@ static inline uint64_t sw_rand(uint64_t *s)
 	return *s;
 }
 
-/* Free block @b after checking its stamp. Return: 0 or 1 (an error). */
-static inline int sw_release(struct rtmem_region *r, struct sw_block *b, uint64_t owner)
+/* Free block @b after checking its stamp, into @tc if not NULL. Return: 0 or 1 (an error). */
+static inline int sw_release(struct rtmem_region *r, struct rtmem_slab_cache *tc, struct sw_block *b,
+			     uint64_t owner)
 {
-	int err = 0, rc;
+	int err = 0, rc = -EFAULT;
 
 	if (b->p[0] != b->stamp || b->p[1] != ~b->stamp) {
 		fprintf(stderr, "block %p: stamp %#llx, expected %#llx\n", (void *)b->p,
 			(unsigned long long)b->p[0], (unsigned long long)b->stamp);
 		err = 1;
 	}
-	rc = rtmem_region_free(r, b->p, owner, NULL);
+	if (tc) {
+		long n = rtmem_slab_cache_free(r, tc, b->p, owner);
+
+		rc = n < 0 ? (int)n : 0;
+	}
+	if (rc == -EFAULT) /* no cache, or a buddy block */
+		rc = rtmem_region_free(r, b->p, owner, NULL);
 	if (rc != 0) {
 		fprintf(stderr, "free %p: %d\n", (void *)b->p, rc);
 		err = 1;
@@ -50,8 +57,10 @@ static inline int sw_release(struct rtmem_region *r, struct sw_block *b, uint64_
 	return err;
 }
 
-/* Run @ops random operations; free everything at the end if @free_all. */
-static inline int sw_run(struct rtmem_region *r, uint64_t owner, uint64_t seed, long ops, bool free_all)
+/* Run @ops random operations; free everything at the end if @free_all. With
+ * @tc, slab blocks go through that thread cache, as librtmem does. */
+static inline int sw_run_cached(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner, uint64_t seed,
+				long ops, bool free_all)
 {
 	struct sw_block held[SW_HELD];
 	unsigned n = 0, nclasses = rtmem_region_nclasses(r);
@@ -66,12 +75,14 @@ static inline int sw_run(struct rtmem_region *r, uint64_t owner, uint64_t seed, 
 		if (n == SW_HELD || (n && x % 2)) {
 			unsigned h = (unsigned)(x >> 8) % n;
 
-			errors += sw_release(r, &held[h], owner);
+			errors += sw_release(r, tc, &held[h], owner);
 			held[h] = held[--n];
 			continue;
 		}
 		if (x % 5 == 0)
 			rc = rtmem_buddy_alloc(r, 16 + (x >> 16) % 8192, owner, 0, &p);
+		else if (tc && tc[(x >> 16) % nclasses].n)
+			rc = rtmem_slab_cache_alloc(r, tc, (uint32_t)((x >> 16) % nclasses), owner, &p);
 		else
 			rc = rtmem_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
 		if (rc == -ENOMEM)
@@ -88,8 +99,15 @@ static inline int sw_run(struct rtmem_region *r, uint64_t owner, uint64_t seed, 
 		n++;
 	}
 	while (free_all && n)
-		errors += sw_release(r, &held[--n], owner);
+		errors += sw_release(r, tc, &held[--n], owner);
+	if (free_all && tc)
+		rtmem_slab_cache_flush(r, tc, owner);
 	return errors;
+}
+
+static inline int sw_run(struct rtmem_region *r, uint64_t owner, uint64_t seed, long ops, bool free_all)
+{
+	return sw_run_cached(r, NULL, owner, seed, ops, free_all);
 }
 
 /* The tester: sweep blocks, check each free one out, scribble, put it back. */

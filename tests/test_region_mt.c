@@ -32,8 +32,12 @@ struct arg {
 static void *worker(void *p)
 {
 	struct arg *a = p;
+	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
 
-	a->errors = sw_run(a->r, rtmem_owner(a->id + 1, a->id), a->seed + a->id, OPS, true);
+	/* odd threads go through a thread cache, as librtmem's do */
+	rtmem_slab_cache_init(a->r, tc);
+	a->errors = sw_run_cached(a->r, a->id % 2 ? tc : NULL, rtmem_owner(a->id + 1, a->id), a->seed + a->id, OPS,
+				  true);
 	return NULL;
 }
 
@@ -60,7 +64,10 @@ static void test_threads_and_tester_lose_nothing(void **state)
 	struct targ t = { .stop = false };
 	unsigned seed = fixture_seed("threads");
 	size_t size;
-	void *mem = fixture_map(&d, &size);
+	void *mem;
+
+	d.cache = 4; /* the odd threads' caches */
+	mem = fixture_map(&d, &size);
 
 	(void)state;
 	assert_int_equal(rtmem_region_attach(mem, size, &t.r), 0);
