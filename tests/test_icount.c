@@ -9,7 +9,9 @@
  * buddy calls. What is asserted here is what the code meets, so that a
  * regression fails; where it falls short of the target it says so:
  *  - slab alloc and free: at most 40 on every path, an allocation that sets
- *    a new high-water mark (counted apart, T_ALLOC_HWM) included;
+ *    a new high-water mark (counted apart, T_ALLOC_HWM) included; but an
+ *    allocation from a class with a reserve by a caller without the grant
+ *    checks the reserve first: SLAB_RESERVE_BOUND (80; target missed there);
  *  - flat: 99 % vs 0 % full and 1 GiB vs 1 MiB within SLAB_FLAT;
  *  - thread cache (rtmem_slab_cache_*, the client's layer above the two):
  *    a cached allocation at most CACHE_ALLOC_BOUND (30), a free into the
@@ -59,6 +61,7 @@
 #include "region.h"
 
 #define SLAB_BOUND 40u
+#define SLAB_RESERVE_BOUND 80u /* a class with a reserve, caller without the grant */
 #define CACHE_ALLOC_BOUND 30u
 #define CACHE_FREE_BOUND 40u
 #define CACHE_FULL_BOUND 52u
@@ -436,6 +439,52 @@ static int drive_probes(void *arg)
 	return 0;
 }
 
+/*
+ * A class with a reserve: a caller without RTMEM_ALLOC_RESERVE takes the slow
+ * path (the reserve check, then the pop); one with it, the plain pop. In the
+ * child: class 3 of the slab scenario keeps 8 of its blocks in reserve.
+ */
+enum { T_RSV_OTHER, T_RSV_GRANTED, NRSV };
+
+static int drive_reserve(void *arg)
+{
+	const struct scen *s = arg;
+	struct rtmem_pool_desc d = scen_desc(s);
+	const uint64_t me = rtmem_owner(1, 1);
+	struct rtmem_region *r;
+	void *p;
+
+	d.classes[3].reserve = 8;
+	r = scen_map(&d);
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->calls; i++) {
+		icount_arm(T_RSV_OTHER, (const void *)rtmem_slab_alloc);
+		if (rtmem_slab_alloc(r, 3, me, 0, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
+			return -EPROTO;
+		icount_arm(T_RSV_GRANTED, (const void *)rtmem_slab_alloc);
+		if (rtmem_slab_alloc(r, 3, me, RTMEM_ALLOC_RESERVE, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static void test_slab_reserve_class_paths(void **state)
+{
+	struct scen s = { .kind = SLAB, .bytes = MIB, .calls = 50, .seed = test_seed };
+	struct icount_stats st[NRSV];
+	int rc;
+
+	(void)state;
+	rc = icount_run(drive_reserve, &s, st, NRSV);
+	if (rc != 0)
+		fail_msg("icount_run: %d (%s): %s", rc, strerror(-rc), icount_why());
+	printf("# slab class with a reserve: alloc without the grant longest %llu, with it longest %llu\n",
+	       (unsigned long long)st[T_RSV_OTHER].max, (unsigned long long)st[T_RSV_GRANTED].max);
+	assert_in_range(st[T_RSV_GRANTED].max, 1, SLAB_BOUND);
+	assert_in_range(st[T_RSV_OTHER].max, 1, SLAB_RESERVE_BOUND);
+}
+
 static void test_icount_exact_on_known_functions(void **state)
 {
 	struct icount_stats st[4];
@@ -484,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_slab_bounds_1mib),
 		cmocka_unit_test(test_slab_bounds_1gib),
 		cmocka_unit_test(test_slab_longest_path_flat_from_1mib_to_1gib),
+		cmocka_unit_test(test_slab_reserve_class_paths),
 		cmocka_unit_test(test_buddy_bounds_1mib),
 		cmocka_unit_test(test_buddy_bounds_1gib),
 	};
