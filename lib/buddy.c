@@ -23,9 +23,15 @@
  *
  * The lock is a process-shared mutex, robust (EOWNERDEAD instead of a dead
  * lock) and PTHREAD_PRIO_INHERIT (an RT client waiting for it boosts the
- * holder, as PREEMPT_RT needs).
+ * holder, as PREEMPT_RT needs). Uncontended, it is taken and released here
+ * without glibc (see "Fast path of the lock" below); contended, or when the
+ * fast path is unavailable, by pthread_mutex_lock()/unlock().
  */
 #include <errno.h>
+#include <linux/futex.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "region_int.h"
 
@@ -103,10 +109,199 @@ static int list_unlink(struct rtmem_region *r, uint64_t i, uint32_t k)
 	return 0;
 }
 
-int rg_buddy_lock(struct rtmem_region *r)
-{
-	int e = pthread_mutex_lock(&r->bdy->lock);
+/*
+ * Fast path of the lock.
+ *
+ * The mutex stays a glibc PTHREAD_PRIO_INHERIT + ROBUST + PROCESS_SHARED
+ * mutex, and its lock word follows the kernel's PI futex protocol: 0 free,
+ * the owner's TID when held, | FUTEX_WAITERS when someone sleeps in
+ * FUTEX_LOCK_PI, | FUTEX_OWNER_DIED set by the kernel when the owner died.
+ * Uncontended, we CAS 0 -> TID and back ourselves, and keep __owner and
+ * __nusers as glibc does, so a glibc locker (contended waiters, other
+ * builds, the EOWNERDEAD repair) sees a mutex in the state it expects.
+ *
+ * Robustness without glibc's robust list: the kernel's exit walk of a dying
+ * thread's robust list also handles robust_list_head.list_op_pending, as
+ * one more entry (bit 0 set: PI). While a thread holds the lock through the
+ * fast path, list_op_pending points at this mutex's entry, so a death inside
+ * the lock sets FUTEX_OWNER_DIED exactly as for a glibc-held mutex, and the
+ * next locker (CAS fails: glibc) gets EOWNERDEAD. This is sound because the
+ * lock never nests and no glibc mutex function runs while it is held (glibc
+ * uses list_op_pending only inside its own lock and unlock calls).
+ * pending == the entry is also how unlock tells a fast hold from a glibc one:
+ * glibc clears list_op_pending before pthread_mutex_lock() returns.
+ *
+ * Set pending before the CAS, clear it after the release: a death between
+ * the two finds a lock word that does not name this thread, which the
+ * kernel ignores. A failed release CAS means FUTEX_WAITERS: FUTEX_UNLOCK_PI
+ * hands the lock to the top waiter (glibc's unlock would try to dequeue an
+ * entry that was never queued).
+ *
+ * Per thread (initial-exec TLS): this thread's robust list head (glibc's,
+ * found with get_robust_list) and TID, looked up on the thread's first lock
+ * or by rtmem_buddy_thread_prepare(). A fork child starts over (atfork):
+ * it has a new TID. No fast path (glibc only) when get_robust_list fails
+ * (qemu-user: ENOSYS; a seccomp filter), when the head is not glibc's
+ * layout, under ThreadSanitizer (it must see pthread_mutex_lock to model the
+ * lock), and without glibc.
+ */
+#if defined(__GLIBC__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
+#define FL_ENABLED 1
+/* glibc queues &__data.__list.__next; futex_offset leads back to __lock. */
+#define FL_FUTEX_OFFSET \
+	((long)offsetof(pthread_mutex_t, __data.__lock) - (long)offsetof(pthread_mutex_t, __data.__list.__next))
 
+struct robust_list_head;
+
+struct fl_thread {
+	void **pending; /* &head->list_op_pending; NULL: no fast path (yet) */
+	int tid;        /* 0: not looked up yet */
+	int pad;
+};
+static __thread struct fl_thread fl __attribute__((tls_model("initial-exec")));
+static bool fl_atfork_ok;
+
+static void fl_forget(void)
+{
+	fl.pending = NULL;
+	fl.tid = 0;
+}
+
+static void fl_once(void)
+{
+	fl_atfork_ok = pthread_atfork(NULL, NULL, fl_forget) == 0;
+}
+
+/* The kernel's struct robust_list_head, as get_robust_list reports it. */
+struct fl_head {
+	void *next;
+	long futex_offset;
+	void *list_op_pending;
+};
+
+static void fl_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct fl_head *h = NULL;
+	size_t len = 0;
+
+	pthread_once(&once, fl_once);
+	fl.tid = (int)syscall(SYS_gettid);
+	if (fl_atfork_ok && syscall(SYS_get_robust_list, 0, &h, &len) == 0 && h && len == sizeof(*h) &&
+	    h->futex_offset == FL_FUTEX_OFFSET)
+		fl.pending = &h->list_op_pending;
+}
+
+static inline int *fl_word(struct rtmem_region *r)
+{
+	return &r->bdy->lock.__data.__lock;
+}
+
+static inline void *fl_entry(struct rtmem_region *r)
+{
+	return (void *)((uintptr_t)&r->bdy->lock.__data.__list.__next | 1u);
+}
+
+static inline void fl_release(struct rtmem_region *r, void **pending)
+{
+	int tid = fl.tid;
+
+	if (!__atomic_compare_exchange_n(fl_word(r), &tid, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		syscall(SYS_futex, fl_word(r), FUTEX_UNLOCK_PI, 0, NULL, NULL, 0);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(pending, NULL, __ATOMIC_RELAXED);
+}
+
+/* Return: true if locked through the fast path. */
+static inline bool fl_trylock(struct rtmem_region *r)
+{
+	pthread_mutex_t *m = &r->bdy->lock;
+	void **pending = fl.pending;
+	int zero = 0;
+
+	if (__builtin_expect(!pending, 0))
+		return false;
+	__atomic_store_n(pending, fl_entry(r), __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(
+		    !__atomic_compare_exchange_n(fl_word(r), &zero, fl.tid, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED),
+		    0)) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		__atomic_store_n(pending, NULL, __ATOMIC_RELAXED);
+		return false;
+	}
+	if (__builtin_expect(m->__data.__owner != 0, 0)) {
+		/* PTHREAD_MUTEX_NOTRECOVERABLE: let glibc say so. */
+		fl_release(r, pending);
+		return false;
+	}
+	m->__data.__owner = fl.tid;
+	m->__data.__count = 1;
+	m->__data.__nusers++;
+	return true;
+}
+
+/* Return: true if this thread holds the lock through the fast path. */
+static inline bool fl_held(struct rtmem_region *r)
+{
+	void **pending = fl.pending;
+
+	return pending && __atomic_load_n(pending, __ATOMIC_RELAXED) == fl_entry(r);
+}
+
+static inline void fl_unlock(struct rtmem_region *r)
+{
+	pthread_mutex_t *m = &r->bdy->lock;
+
+	m->__data.__owner = 0;
+	m->__data.__nusers--;
+	fl_release(r, fl.pending);
+}
+
+bool rtmem_buddy_thread_prepare(void)
+{
+	if (!fl.tid)
+		fl_init();
+	return fl.pending != NULL;
+}
+#else
+#define FL_ENABLED 0
+static inline bool fl_trylock(struct rtmem_region *r)
+{
+	(void)r;
+	return false;
+}
+
+static inline bool fl_held(struct rtmem_region *r)
+{
+	(void)r;
+	return false;
+}
+
+static inline void fl_unlock(struct rtmem_region *r)
+{
+	(void)r;
+}
+
+bool rtmem_buddy_thread_prepare(void)
+{
+	return false;
+}
+#endif
+
+/* The lock through glibc, with the EOWNERDEAD repair. Not inlined: cold. */
+static __attribute__((noinline)) int lock_slow(struct rtmem_region *r)
+{
+	int e;
+
+#if FL_ENABLED
+	if (!fl.tid) {
+		fl_init();
+		if (fl_trylock(r))
+			return 0;
+	}
+#endif
+	e = pthread_mutex_lock(&r->bdy->lock);
 	if (e == 0)
 		return 0;
 	if (e == EOWNERDEAD) {
@@ -124,9 +319,29 @@ int rg_buddy_lock(struct rtmem_region *r)
 	return e == ENOTRECOVERABLE ? -ENOTRECOVERABLE : -e;
 }
 
+static inline int lock(struct rtmem_region *r)
+{
+	if (__builtin_expect(fl_trylock(r), 1))
+		return 0;
+	return lock_slow(r);
+}
+
+static inline void unlock(struct rtmem_region *r)
+{
+	if (__builtin_expect(fl_held(r), 1))
+		fl_unlock(r);
+	else
+		pthread_mutex_unlock(&r->bdy->lock);
+}
+
+int rg_buddy_lock(struct rtmem_region *r)
+{
+	return lock(r);
+}
+
 void rg_buddy_unlock(struct rtmem_region *r)
 {
-	pthread_mutex_unlock(&r->bdy->lock);
+	unlock(r);
 }
 
 /* Pass 1 of a rebuild: validate heads and make every non-head word TAIL. */
@@ -247,7 +462,7 @@ static int take(struct rtmem_region *r, uint32_t j, uint64_t owner, uint64_t *re
 int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsigned flags, void **ret)
 {
 	uint32_t j;
-	uint64_t i;
+	uint64_t i = 0;
 	int rc;
 
 	if (!r->bdy)
@@ -255,7 +470,7 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
 	j = order_for(r, size);
 	if (j > r->max_order)
 		return -E2BIG;
-	rc = rg_buddy_lock(r);
+	rc = lock(r);
 	if (rc < 0)
 		return rc;
 	if (r->bdy->reserve && !(flags & RTMEM_ALLOC_RESERVE) &&
@@ -263,7 +478,7 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
 		rc = -ENOMEM;
 	else
 		rc = take(r, j, owner, &i);
-	rg_buddy_unlock(r);
+	unlock(r);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			atomic_fetch_add_explicit(&r->bdy->failed[j], 1, RELAXED);
@@ -317,7 +532,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
 
 	if (!r->bdy || rg_locate(r, off, &c, &i) != 1)
 		return -EFAULT;
-	rc = rg_buddy_lock(r);
+	rc = lock(r);
 	if (rc < 0)
 		return rc;
 	w = ld(r, i);
@@ -333,7 +548,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
 		r->bdy->in_use[RG_ORD(w)]--;
 		release(r, i, RG_ORD(w), &k);
 	}
-	rg_buddy_unlock(r);
+	unlock(r);
 	return rc;
 }
 
@@ -341,7 +556,7 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 {
 	uint64_t bytes = 0;
 	long n = 0;
-	int rc = rg_buddy_lock(r);
+	int rc = lock(r);
 
 	if (rc < 0)
 		return rc;
@@ -350,7 +565,7 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 		uint32_t k = RG_ORD(w);
 
 		if (!head_ok(r, i, w)) {
-			rg_buddy_unlock(r);
+			unlock(r);
 			return -EUCLEAN;
 		}
 		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_OWNER(w) == owner) {
@@ -361,7 +576,7 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 		}
 		i += nb(r, k);
 	}
-	rg_buddy_unlock(r);
+	unlock(r);
 	if (ret_bytes)
 		*ret_bytes += bytes;
 	return n;
@@ -370,7 +585,7 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
 {
 	uint64_t w;
-	int rc = rg_buddy_lock(r);
+	int rc = lock(r);
 
 	if (rc < 0)
 		return rc;
@@ -387,7 +602,7 @@ int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
 		r->bdy->free_bytes -= 1ull << RG_ORD(w);
 		*ret_len = 1ull << RG_ORD(w);
 	}
-	rg_buddy_unlock(r);
+	unlock(r);
 	return rc;
 }
 
@@ -395,7 +610,7 @@ int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
 {
 	uint64_t w;
 	uint32_t k;
-	int rc = rg_buddy_lock(r);
+	int rc = lock(r);
 
 	if (rc < 0)
 		return rc;
@@ -407,7 +622,7 @@ int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
 		r->bdy->checkout[k]--;
 		release(r, i, k, &k);
 	}
-	rg_buddy_unlock(r);
+	unlock(r);
 	return rc;
 }
 
@@ -435,7 +650,7 @@ int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m)
 	struct rg_buddy *b = r->bdy;
 	uint64_t h, w;
 	uint32_t k;
-	int rc = rg_buddy_lock(r);
+	int rc = lock(r);
 
 	if (rc < 0)
 		return rc;
@@ -475,6 +690,6 @@ int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m)
 	st(r, h, RG_WORD(RTMEM_BLK_BAD, k, 0));
 	b->bad[k]++;
 out_unlock:
-	rg_buddy_unlock(r);
+	unlock(r);
 	return rc;
 }
