@@ -9,7 +9,10 @@
  * - a glibc holder and a fast-path caller, and a fast-path holder and a
  *   glibc waiter (FUTEX_WAITERS: the release goes through FUTEX_UNLOCK_PI),
  *   hand the lock over both ways;
+ * - contended calls without the test hook (fast holders that find waiters)
+ *   leave the mutex idle and lose nothing;
  * - a fork child locks with its own TID, not the parent's cached one;
+ * - a NOTRECOVERABLE mutex fails every call, fast path or not, and none hangs;
  * - priority inheritance: a SCHED_FIFO waiter boosts a SCHED_OTHER holder
  *   that took the lock through the fast path.
  * The fast-path tests skip where there is none (qemu-user has no robust-list
@@ -342,6 +345,65 @@ static void test_fifo_waiter_boosts_fast_path_holder(void **state)
 	assert_region_ok(R);
 }
 
+static void *hammer(void *arg)
+{
+	struct call *c = arg;
+	void *p[8];
+
+	for (int n = 0; n < 20000 && c->rc == 0; n++) {
+		unsigned k = (unsigned)n % 8;
+
+		if (n >= 8)
+			c->rc = rtmem_buddy_free(R, p[k], rtmem_owner(3, 1));
+		if (c->rc == 0)
+			c->rc = rtmem_buddy_alloc(R, 64u << (n % 5), rtmem_owner(3, 1), 0, &p[k]);
+	}
+	for (unsigned k = 0; k < 8 && c->rc == 0; k++)
+		c->rc = rtmem_buddy_free(R, p[k], rtmem_owner(3, 1));
+	return NULL;
+}
+
+/* Contention without the test hook: fast holders meet FUTEX_WAITERS and
+ * release through FUTEX_UNLOCK_PI, waiters go through glibc. Afterwards the
+ * mutex is idle and nothing is lost. */
+static void test_contended_calls_leave_mutex_idle(void **state)
+{
+	struct call c[3] = { 0 };
+	struct rtmem_region_stats st;
+
+	(void)state;
+	for (unsigned t = 0; t < 3; t++)
+		assert_int_equal(pthread_create(&c[t].th, NULL, hammer, &c[t]), 0);
+	for (unsigned t = 0; t < 3; t++) {
+		assert_int_equal(pthread_join(c[t].th, NULL), 0);
+		assert_int_equal(c[t].rc, 0);
+	}
+	assert_mutex_idle();
+	assert_region_ok(R);
+	rtmem_region_stats(R, &st);
+	assert_int_equal(st.buddy_free, st.buddy_size);
+}
+
+/* What glibc leaves after an EOWNERDEAD holder unlocks without
+ * pthread_mutex_consistent(): a free lock word, __owner NOTRECOVERABLE. Every
+ * locker then gets ENOTRECOVERABLE, the fast path included, and nobody hangs. */
+static void test_notrecoverable_lock_fails_every_call(void **state)
+{
+	void *p;
+
+	(void)state;
+	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), 0);
+	R->bdy->lock.__data.__owner = 0x7ffffffe; /* glibc's PTHREAD_MUTEX_NOTRECOVERABLE */
+	alarm(10);                                /* a hang fails the test */
+	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), -ENOTRECOVERABLE);
+	assert_int_equal(rtmem_buddy_free(R, p, rtmem_owner(1, 1)), -ENOTRECOVERABLE);
+	rtmem_buddy_test_hook = hook; /* and through the slow path */
+	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), -ENOTRECOVERABLE);
+	alarm(0);
+	assert_int_equal(lock_word(), 0);
+	assert_int_equal(pthread_mutex_lock(&R->bdy->lock), ENOTRECOVERABLE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +413,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fast_path_holder_hands_over_to_glibc_waiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_locks_with_its_own_tid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_waiter_boosts_fast_path_holder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contended_calls_leave_mutex_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notrecoverable_lock_fails_every_call, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
