@@ -493,16 +493,18 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	struct rg_buddy *b = r->bdy;
 	struct rg_link *link = r->link;
 	_Atomic uint64_t *sw = r->bstate;
-	uint64_t ne = b->nonempty, avail = ne & -(1ull << j), i, half, w;
+	const uint64_t jbit = 1ull << j;
+	uint64_t ne = b->nonempty, avail = ne & -jbit, kbit = avail & -avail, i, half, w;
 	uint32_t k, n;
 
 	if (!avail)
 		return -ENOMEM;
 	k = (uint32_t)__builtin_ctzll(avail);
+	w = wfree(k);
 	if (k > r->max_order)
 		return -EUCLEAN;
 	i = b->head[k];
-	if (i >= r->nmin || atomic_load_explicit(&sw[i], RELAXED) != wfree(k))
+	if (i >= r->nmin || atomic_load_explicit(&sw[i], RELAXED) != w)
 		return -EUCLEAN;
 	/* Pop the list head: its prev is NIL, only the next block's back link changes. */
 	n = link[i].next;
@@ -511,14 +513,13 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	if (n != RG_NIL)
 		link[n].prev = RG_NIL;
 	else
-		ne &= ~(1ull << k);
+		ne ^= kbit; /* bit k, set: the lowest of avail */
 	b->head[k] = n;
 	b->nfree[k]--;
 	if (with_hook)
 		hook();
-	b->nonempty = ne | ((1ull << k) - (1ull << j));
+	b->nonempty = ne | (kbit - jbit);
 	half = nb(r, k);
-	w = wfree(k);
 	while (k > j) {
 		uint64_t u;
 
