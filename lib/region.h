@@ -271,6 +271,18 @@ long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, 
  */
 uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner);
 
+/*
+ * rtmem_buddy_thread_prepare() - look up what the buddy lock's fast path
+ * needs for the calling thread (its TID and robust-list head), so that its
+ * first buddy call on the RT path makes no system call. Optional: the first
+ * buddy call of a thread does it otherwise. Idempotent.
+ * Context: any thread, not RT (two system calls the first time).
+ * Return: true if this thread takes the buddy lock without glibc when
+ * uncontended; false if it always goes through pthread_mutex_lock() (no
+ * get_robust_list, e.g. qemu-user or a seccomp filter; ThreadSanitizer).
+ */
+bool rtmem_buddy_thread_prepare(void);
+
 /* Size of the allocated block at @p (slab or buddy), 0 if @p is not one. RT-safe. */
 size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p);
 

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "region.h"
 #include "rtmem/rtmem.h"
 
 #define API __attribute__((visibility("default")))
@@ -33,6 +34,8 @@ API int rtmem_rt_prepare(size_t stack_bytes)
 	mallopt(M_TRIM_THRESHOLD, -1);
 	mallopt(M_TOP_PAD, 0);
 	mallopt(M_MMAP_MAX, 0);
+	/* the buddy lock's per-thread lookups (two system calls) happen here, not on the RT path */
+	rtmem_buddy_thread_prepare();
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
 		return -errno;
 	if (stack_bytes)

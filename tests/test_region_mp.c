@@ -10,7 +10,11 @@
  * - killed inside the buddy lock: a test hook SIGKILLs a process right after
  *   its first shared write in rtmem_buddy_alloc() or rtmem_buddy_free(); the
  *   next locker gets EOWNERDEAD, rebuilds the lists from the state table, and
- *   the region is consistent with nothing lost.
+ *   the region is consistent with nothing lost. Where the buddy lock has its
+ *   fast path (rtmem_buddy_thread_prepare()), the child must have held it
+ *   through that path when it died (lock word = its TID, list_op_pending =
+ *   the mutex, glibc's robust list empty): the kernel found the dead owner
+ *   through list_op_pending alone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +23,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +31,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
+#include "region_int.h"
 #include "stress_worker.h"
 
 #define NPROC 4
@@ -161,9 +167,24 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 }
 
 static bool robust;
+static struct rtmem_region *dying;  /* the child's handle */
+static volatile int *died_fast;    /* MAP_SHARED: 1 held through the fast path, 2 through glibc */
 
 static void die(void)
 {
+	struct {
+		void *next;
+		long futex_offset;
+		void *list_op_pending;
+	} *h = NULL;
+	size_t len = 0;
+	pthread_mutex_t *m = &dying->bdy->lock;
+
+	*died_fast = 2;
+	if (syscall(SYS_get_robust_list, 0, &h, &len) == 0 && h && (void *)h->next == (void *)h &&
+	    (uintptr_t)h->list_op_pending == ((uintptr_t)&m->__data.__list.__next | 1u) &&
+	    m->__data.__lock == gettid())
+		*died_fast = 1;
 	raise(SIGKILL);
 }
 
@@ -213,6 +234,9 @@ static void kill_in_lock(struct shm *s, bool in_free)
 
 	if (!robust)
 		skip(); /* the reason is printed by main() */
+	died_fast = mmap(NULL, sizeof(*died_fast), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(died_fast != MAP_FAILED);
+	*died_fast = 0;
 	assert_int_equal(rtmem_buddy_alloc(s->r, 100, rtmem_owner(0, 0), 0, &keep), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -221,6 +245,7 @@ static void kill_in_lock(struct shm *s, bool in_free)
 
 		if (in_free && rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0)
 			_exit(4);
+		dying = r;
 		rtmem_buddy_test_hook = die;
 		if (in_free)
 			rtmem_buddy_free(r, p, rtmem_owner(1, 3));
@@ -229,6 +254,8 @@ static void kill_in_lock(struct shm *s, bool in_free)
 		_exit(5); /* the hook did not fire */
 	}
 	assert_int_equal(wait_child(pid), 128 + SIGKILL);
+	assert_int_equal(*died_fast, rtmem_buddy_thread_prepare() ? 1 : 2);
+	munmap((void *)died_fast, sizeof(*died_fast));
 	/* The dead child holds the lock; the next locker repairs it. */
 	assert_int_equal(rtmem_buddy_alloc(s->r, 64, rtmem_owner(0, 0), 0, &p), 0);
 	rtmem_region_stats(s->r, &st);

@@ -151,8 +151,10 @@ int rtmem_pool_stats(const struct rtmem_pool *p, struct rtmem_pool_stats *ret);
 /*
  * rtmem_rt_prepare() - the "lock" step for the calling process: glibc malloc
  * tuning (M_TRIM_THRESHOLD, M_MMAP_MAX = 0, so free() never returns memory and
- * malloc never mmaps), mlockall(MCL_CURRENT | MCL_FUTURE), and pre-faulting
- * @stack_bytes of the calling thread's stack.
+ * malloc never mmaps), mlockall(MCL_CURRENT | MCL_FUTURE), pre-faulting
+ * @stack_bytes of the calling thread's stack, and the calling thread's
+ * lookups for the buddy lock (its TID and robust-list head: another thread's
+ * first buddy allocation makes those two system calls itself).
  * Context: setup only, once, from the thread that will run RT work.
  * Return: 0, -ENOMEM/-EPERM (mlockall failed: RLIMIT_MEMLOCK or CAP_IPC_LOCK).
  */
