@@ -228,7 +228,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
  * stores (only its owner writes a block it owns), so a double free is still
  * caught, a dead client's cached blocks are reclaimed with the rest, and the
  * tester never sees them (they are not FREE). The price is memory: up to
- * cache x threads blocks per class are out of everyone else's reach, and the
+ * cap x threads blocks per class are out of everyone else's reach, and the
  * class counts them in use. One struct per class; private to one thread.
  */
 struct rtmem_slab_cache {
@@ -240,8 +240,14 @@ struct rtmem_slab_cache {
 /* rtmem_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */
 uint32_t rtmem_region_cache(const struct rtmem_region *r);
 
-/* rtmem_slab_cache_init() - empty caches for every class of @r: @tc holds
- * rtmem_region_nclasses(@r) entries. */
+/* rtmem_slab_cache_cap() - blocks of class @cls one thread may cache: the
+ * pool's depth, but at most count / (4 x client slots), so that caches of
+ * every client at full depth still leave three quarters of the class to the
+ * shared list (a small class gets no cache). 0 if @cls is out of range. */
+uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls);
+
+/* rtmem_slab_cache_init() - empty caches for every class of @r, each with
+ * rtmem_slab_cache_cap(): @tc holds rtmem_region_nclasses(@r) entries. */
 void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc);
 
 /*

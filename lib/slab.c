@@ -253,10 +253,21 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 /* Thread caches (see region.h). Only the owner writes a block it owns, so
  * ALLOC <-> CACHED are plain stores; the load before each checks the word. */
 
+uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls)
+{
+	uint64_t fair;
+
+	if (cls >= r->nclasses)
+		return 0;
+	/* every client slot caching at full depth must leave 3/4 of the class */
+	fair = r->cls[cls].count / (4ull * r->nslots);
+	return fair < r->cache ? (uint32_t)fair : r->cache;
+}
+
 void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc)
 {
 	for (uint32_t c = 0; c < r->nclasses; c++)
-		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = r->cache };
+		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = rtmem_slab_cache_cap(r, c) };
 }
 
 static __attribute__((noinline, cold)) int cached_lost(void)

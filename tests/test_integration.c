@@ -32,7 +32,7 @@ static char me[64]; /* the user running the tests, for the pools' ACLs */
 static void config(char *buf, size_t len)
 {
 	snprintf(buf, len,
-		 "[pool slabby]\nslab = 64x64, 256x16\nusers = %s\nquota = 4K\n\n"
+		 "[pool slabby]\nslab = 64x64, 256x16\nusers = %s\nquota = 4K\nmax_clients = 2\n\n"
 		 "[pool buddy]\nbuddy = 256K\nbuddy_min = 64\nbuddy_max = 64K\nusers = %s\n\n"
 		 "[pool mixed]\nslab = 32x1024\nbuddy = 1M\nbuddy_min = 256\nbuddy_max = 256K\nusers = %s\n"
 		 "max_clients = 8\n\n"

@@ -400,6 +400,8 @@ static struct fx *cached_fx(uint32_t depth)
 	assert_non_null(f);
 	f->d = fixture_desc();
 	f->d.cache = depth;
+	f->d.nslots = 3;             /* owners A and B; caps count / 12 */
+	f->d.classes[2].count = 96;  /* cap 8, like class 0's */
 	f->mem = fixture_map(&f->d, &f->size);
 	assert_non_null(f->mem);
 	assert_int_equal(rtmem_region_attach(f->mem, f->size, &f->r), 0);
@@ -425,6 +427,34 @@ static void test_cache_depth_is_validated(void **state)
 	assert_int_equal(rtmem_region_layout(&d, &fp), -EINVAL);
 	d.cache = RTMEM_CACHE_MAX;
 	assert_int_equal(rtmem_region_layout(&d, &fp), 0);
+}
+
+/* A class's cap is the depth, but at most count / (4 x slots). */
+static void test_cache_cap_leaves_three_quarters_of_a_class(void **state)
+{
+	struct fx *f = cached_fx(RTMEM_CACHE_MAX);
+	struct rtmem_slab_cache tc[3];
+
+	(void)state;
+	assert_int_equal(rtmem_slab_cache_cap(f->r, 0), 100 / 12);
+	assert_int_equal(rtmem_slab_cache_cap(f->r, 1), 40 / 12);
+	assert_int_equal(rtmem_slab_cache_cap(f->r, 3), 0);
+	rtmem_slab_cache_init(f->r, tc);
+	assert_int_equal(tc[1].cap, 3);
+	teardown((void **)&f);
+	f = cached_fx(2);
+	assert_int_equal(rtmem_slab_cache_cap(f->r, 0), 2); /* the depth when the class is big enough */
+	teardown((void **)&f);
+	/* the fixture's 8 blocks of 4 KiB among 16 slots: no cache for that class */
+	f = calloc(1, sizeof(*f));
+	f->d = fixture_desc();
+	f->d.cache = 4;
+	f->mem = fixture_map(&f->d, &f->size);
+	assert_non_null(f->mem);
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &f->r), 0);
+	assert_int_equal(rtmem_slab_cache_cap(f->r, 2), 0);
+	assert_int_equal(rtmem_slab_cache_cap(f->r, 0), 1); /* 100 / 64 */
+	teardown((void **)&f);
 }
 
 static void test_cache_free_then_alloc_reuses_block_without_shared_list(void **state)
@@ -537,15 +567,15 @@ static void test_cache_flush_and_reclaim_return_every_block(void **state)
 	size_t bytes;
 
 	(void)state;
-	rtmem_slab_cache_init(f->r, tc);
+	rtmem_slab_cache_init(f->r, tc); /* caps 8, 3, 8 */
 	for (uint32_t c = 0; c < 3; c++)
-		for (unsigned i = 0; i < 6; i++)
+		for (unsigned i = 0; i < 3; i++)
 			assert_int_equal(rtmem_slab_alloc(f->r, c, A, 0, &p[c][i]), 0);
 	for (uint32_t c = 0; c < 3; c++)
-		for (unsigned i = 0; i < 6; i++)
+		for (unsigned i = 0; i < 3; i++)
 			assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[c][i], A), 0);
 	assert_region_ok(f->r);
-	assert_int_equal(rtmem_slab_cache_flush(f->r, tc, A), 6 * (32 + 256 + 4096));
+	assert_int_equal(rtmem_slab_cache_flush(f->r, tc, A), 3 * (32 + 256 + 4096));
 	for (uint32_t c = 0; c < 3; c++) {
 		assert_int_equal(tc[c].n, 0);
 		assert_int_equal(class_in_use(f->r, c), 0);
@@ -750,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_buddy_reserve),
 		cmocka_unit_test_setup_teardown(test_reclaim_frees_exactly_the_owners_blocks, setup, teardown),
 		cmocka_unit_test(test_cache_depth_is_validated),
+		cmocka_unit_test(test_cache_cap_leaves_three_quarters_of_a_class),
 		cmocka_unit_test(test_cache_free_then_alloc_reuses_block_without_shared_list),
 		cmocka_unit_test(test_cache_free_errors_change_nothing),
 		cmocka_unit_test(test_cache_overwritten_state_is_detected),

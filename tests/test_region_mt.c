@@ -66,7 +66,9 @@ static void test_threads_and_tester_lose_nothing(void **state)
 	size_t size;
 	void *mem;
 
-	d.cache = 4; /* the odd threads' caches */
+	d.cache = 4; /* the odd threads' caches: caps 4, 2, 4 with 5 slots */
+	d.nslots = NTHREADS + 1;
+	d.classes[2].count = 80;
 	mem = fixture_map(&d, &size);
 
 	(void)state;

@@ -24,7 +24,8 @@
  * rtmem_disconnect must not race with allocations on the same pool.
  *
  * Thread caches: when the pool's thread_cache setting is not 0, each thread
- * keeps up to that many of the slab blocks it frees, per class, and its next
+ * keeps up to that many (at most count / (4 x max_clients) for a class) of
+ * the slab blocks it frees, per class, and its next
  * allocations of that class take them back with no atomic instruction. They
  * stay charged to this client (quota, rtmemctl) until the thread exits or
  * calls rtmem_pool_flush(). At most 16 threads per pool and 16 pools per
