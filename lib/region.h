@@ -241,9 +241,9 @@ struct rtmem_slab_cache {
 uint32_t rtmem_region_cache(const struct rtmem_region *r);
 
 /* rtmem_slab_cache_cap() - blocks of class @cls one thread may cache: the
- * pool's depth, but at most count / (4 x client slots), so that caches of
- * every client at full depth still leave three quarters of the class to the
- * shared list (a small class gets no cache). 0 if @cls is out of range. */
+ * pool's depth, but at most count / (4 x client slots), so that one full
+ * cache in every client slot still leaves three quarters of the class to the
+ * shared list (a small class gets no cache; more threads per client take more). 0 if @cls is out of range. */
 uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls);
 
 /* rtmem_slab_cache_init() - empty caches for every class of @r, each with

@@ -259,7 +259,7 @@ uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls)
 
 	if (cls >= r->nclasses)
 		return 0;
-	/* every client slot caching at full depth must leave 3/4 of the class */
+	/* one full cache per client slot must leave 3/4 of the class */
 	fair = r->cls[cls].count / (4ull * r->nslots);
 	return fair < r->cache ? (uint32_t)fair : r->cache;
 }
