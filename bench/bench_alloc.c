@@ -128,8 +128,12 @@ static void summarize(uint32_t *lat, size_t n, struct row *row)
 		row->med = 0;
 }
 
-/* Median ns per pair over batches of BATCH pairs; @pair runs one pair. */
-static double batched(int (*pair)(void *), void *arg, unsigned samples)
+/*
+ * Median ns per pair over batches of BATCH pairs. Every allocator runs the
+ * same loop through malloc-shaped function pointers (the others come from
+ * dlsym; rtmem through the wrappers below), so the harness costs the same.
+ */
+static double batched(void *(*alloc)(size_t), void (*release)(void *), enum pattern pt, unsigned samples)
 {
 	uint32_t *v = malloc(samples * sizeof(*v));
 	double med = -1;
@@ -139,9 +143,13 @@ static double batched(int (*pair)(void *), void *arg, unsigned samples)
 	for (unsigned s = 0; s < samples; s++) {
 		uint64_t t0 = now_ns();
 
-		for (unsigned i = 0; i < BATCH; i++)
-			if (pair(arg) < 0)
+		for (unsigned i = 0; i < BATCH; i++) {
+			void *p = alloc(pat_size(pt));
+
+			if (!p)
 				goto out;
+			release(p);
+		}
 		v[s] = (uint32_t)(now_ns() - t0);
 	}
 	qsort(v, samples, sizeof(*v), cmp_u32);
@@ -281,27 +289,45 @@ static int live_push(struct live *l, void *p)
 
 static const uint64_t me = ((uint64_t)1 << 32) | (1u << 16); /* rtmem_owner(1, 1) */
 
-/* One rtmem allocation of pattern @k; size drawn here. Return: 0 or -errno. */
-static inline int r_alloc(struct bregion *b, enum rkind k, size_t size, void **p)
+/*
+ * One rtmem allocation of pattern @k. Timed rows run what librtmem runs (the
+ * cache paths inline); counted calls (@exported) go through the exported
+ * functions, which icount can arm. Return: 0 or -errno.
+ */
+static inline int r_alloc_x(struct bregion *b, enum rkind k, size_t size, void **p, bool exported)
 {
 	uint32_t cls;
+	int rc;
 
 	if (k == R_BUDDY)
 		return rtmem_buddy_alloc(b->r, size, me, 0, p);
 	cls = (uint32_t)rg_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT);
-	if (IS_TC(k) && b->tc[cls].n) /* as librtmem's rtmem_alloc() */
-		return rtmem_slab_cache_alloc(b->r, b->tc, cls, me, p);
+	if (IS_TC(k)) { /* as librtmem's rtmem_alloc() */
+		rc = exported ? rtmem_slab_cache_alloc(b->r, b->tc, cls, me, p) : rg_cache_alloc(b->r, b->tc, cls, me, p);
+		if (rc != -EAGAIN)
+			return rc;
+	}
 	return rtmem_slab_alloc(b->r, cls, me, 0, p);
 }
 
-static inline int r_free(struct bregion *b, enum rkind k, void *p)
+static inline int r_free_x(struct bregion *b, enum rkind k, void *p, bool exported)
 {
 	if (IS_TC(k)) {
-		long n = rtmem_slab_cache_free(b->r, b->tc, p, me);
+		long n = exported ? rtmem_slab_cache_free(b->r, b->tc, p, me) : rg_cache_free(b->r, b->tc, p, me);
 
 		return n < 0 ? (int)n : 0;
 	}
 	return k == R_BUDDY ? rtmem_buddy_free(b->r, p, me) : rtmem_slab_free(b->r, p, me);
+}
+
+static inline int r_alloc(struct bregion *b, enum rkind k, size_t size, void **p)
+{
+	return r_alloc_x(b, k, size, p, false);
+}
+
+static inline int r_free(struct bregion *b, enum rkind k, void *p)
+{
+	return r_free_x(b, k, p, false);
 }
 
 static enum pattern kind_pat(enum rkind k)
@@ -369,7 +395,7 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 		v = lifo || !lc->n ? SIZE_MAX : (size_t)(rnd() % lc->n);
 		if (!lat) {
 			icount_arm(tag, IS_TC(k) && b->tc[cls].n ? (const void *)rtmem_slab_cache_alloc : fa);
-			rc = r_alloc(b, k, size, &p);
+			rc = r_alloc_x(b, k, size, &p, true);
 		} else {
 			t0 = now_ns();
 			rc = r_alloc(b, k, size, &p);
@@ -389,7 +415,7 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 		}
 		if (!lat)
 			icount_arm(tag + 1, ff);
-		rc = r_free(b, k, victim);
+		rc = r_free_x(b, k, victim, !lat);
 		if (lat)
 			lat[i] = (uint32_t)(now_ns() - t0);
 		if (rc < 0)
@@ -398,18 +424,20 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 	return 0;
 }
 
-struct rpair {
-	struct bregion *b;
-	enum rkind k;
-};
+/* malloc-shaped wrappers for batched(): the region and kind of the row being measured */
+static struct bregion *wb;
+static enum rkind wk;
 
-static int r_pair(void *arg)
+static __attribute__((noinline)) void *w_alloc(size_t size)
 {
-	struct rpair *rp = arg;
 	void *p;
-	int rc = r_alloc(rp->b, rp->k, pat_size(kind_pat(rp->k)), &p);
 
-	return rc < 0 ? rc : r_free(rp->b, rp->k, p);
+	return r_alloc(wb, wk, size, &p) == 0 ? p : NULL;
+}
+
+static __attribute__((noinline)) void w_free(void *p)
+{
+	r_free(wb, wk, p);
 }
 
 /* ---- rows ---- */
@@ -470,9 +498,9 @@ static int r_rows(const struct rjob *j, struct row *rows, const char *label)
 		summarize(lat, opt.iterations, row);
 		row->bmed = -1;
 		if (j->lifo) {
-			struct rpair rp = { &b, j->k };
-
-			row->bmed = batched(r_pair, &rp, opt.iterations / BATCH);
+			wb = &b;
+			wk = j->k;
+			row->bmed = batched(w_alloc, w_free, kind_pat(j->k), opt.iterations / BATCH);
 		}
 	}
 	bregion_drop(&b);
@@ -525,22 +553,6 @@ static int m_count_driver(void *arg)
 	return 0;
 }
 
-struct mpair {
-	const struct mops *m;
-	enum pattern pt;
-};
-
-static int m_pair(void *arg)
-{
-	struct mpair *mp = arg;
-	void *p = mp->m->alloc(pat_size(mp->pt));
-
-	if (!p)
-		return -ENOMEM;
-	mp->m->free(p);
-	return 0;
-}
-
 static int m_row(const struct mops *m, enum pattern pt, struct row *row)
 {
 	uint32_t *lat = malloc(opt.iterations * sizeof(*lat));
@@ -565,11 +577,7 @@ static int m_row(const struct mops *m, enum pattern pt, struct row *row)
 	}
 	summarize(lat, opt.iterations, row);
 	free(lat);
-	{
-		struct mpair mp = { m, pt };
-
-		row->bmed = batched(m_pair, &mp, opt.iterations / BATCH);
-	}
+	row->bmed = batched(m->alloc, m->free, pt, opt.iterations / BATCH);
 	row->icrc = opt.icount ? icount_run(m_count_driver, &j, row->ic, 2) : -ECANCELED;
 	if (row->icrc < 0 && opt.icount)
 		fprintf(stderr, "bench_alloc: icount: %s\n", icount_why());
@@ -701,7 +709,8 @@ int main(int argc, char **argv)
 				return 1;
 	print_head("Allocators side by side (alloc then free of the same block; rtmem: empty 1 MiB pool, slab class by "
 		   "rtmem_slab_class_for inside the timed pair; slab+cache: a thread cache of 4 blocks per class, as "
-		   "librtmem uses; batched: median over batches of 100 pairs, single: each pair timed alone)");
+		   "librtmem uses; batched: median over batches of 100 pairs, all through malloc-shaped function pointers; "
+		   "single: each pair timed alone)");
 	for (unsigned i = 0; i < nmain; i++)
 		print_row(&main_rows[i]);
 

@@ -397,8 +397,11 @@ __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, siz
 	if (cls < 0)
 		return alloc_buddy(p, size, ret);
 	tc = thread_cache(p);
-	if (tc && tc[cls].n) /* already charged */
-		return rtmem_slab_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
+	if (tc) { /* a cached block is already charged */
+		rc = rg_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
+		if (rc != -EAGAIN)
+			return rc;
+	}
 	bytes = rtmem_slab_class_size(p->r, (uint32_t)cls);
 	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
@@ -422,8 +425,11 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 	if (timeout_ns == RTMEM_NO_WAIT)
 		return rtmem_alloc(p, size, ret);
 	tc = thread_cache(p);
-	if (tc && tc[cls].n)
-		return rtmem_slab_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
+	if (tc) {
+		rc = rg_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
+		if (rc != -EAGAIN)
+			return rc;
+	}
 	if (timeout_ns > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &abs);
 		abs.tv_sec += timeout_ns / 1000000000;
@@ -449,7 +455,7 @@ __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void
 	int rc;
 
 	if (tc) {
-		long n = rtmem_slab_cache_free(p->r, tc, ptr, p->owner);
+		long n = rg_cache_free(p->r, tc, ptr, p->owner);
 
 		if (n > 0) /* given back to the pool */
 			uncharge(p, (uint64_t)n);

@@ -53,7 +53,7 @@ enum rtmem_blk_state {
 };
 
 /* Most blocks per class a client thread may keep in its cache (struct rtmem_slab_cache). */
-#define RTMEM_CACHE_MAX 14u
+#define RTMEM_CACHE_MAX 7u
 
 /* Size-to-class policy for rtmem_slab_class_for(). */
 enum rtmem_class_policy {
@@ -234,7 +234,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
 struct rtmem_slab_cache {
 	uint32_t n;                     /* blocks held */
 	uint32_t cap;                   /* most blocks held, from the region */
-	uint32_t idx[RTMEM_CACHE_MAX];  /* block indices, last in first out */
+	void *blk[RTMEM_CACHE_MAX];     /* blocks, last in first out */
 };
 
 /* rtmem_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */

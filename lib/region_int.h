@@ -213,6 +213,76 @@ struct rtmem_region {
 
 uint64_t rg_layout_hash(void);
 
+/*
+ * Thread cache paths, inline for librtmem's rtmem_alloc()/rtmem_free();
+ * rtmem_slab_cache_alloc()/rtmem_slab_cache_free() are these (see region.h).
+ * Only the owner writes a block it owns, so ALLOC <-> CACHED are plain stores;
+ * the load before each checks the word.
+ */
+int rg_cache_lost(void) __attribute__((cold, noinline));
+long rg_free_error_long(uint64_t w) __attribute__((cold, noinline));
+long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner) __attribute__((noinline));
+
+static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+				 void **ret)
+{
+	struct rtmem_slab_cache *t;
+	const struct rg_cls *k;
+	uint32_t n;
+	uint64_t idx;
+	void *p;
+
+	if (__builtin_expect(cls >= r->nclasses, 0))
+		return -EINVAL;
+	t = &tc[cls];
+	n = t->n;
+	if (__builtin_expect(n == 0, 0))
+		return -EAGAIN;
+	k = &r->cls[cls];
+	/* The cache keeps pointers, not indices: the block handed out does not
+	 * wait for a multiply, only the state check does. p came from
+	 * rg_cache_free(), which checked it; the state word, in shared memory,
+	 * is checked again. */
+	p = t->blk[n - 1];
+	t->n = n - 1; /* taken out either way: a block no longer ours is dropped */
+	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
+	if (__builtin_expect(idx >= k->count || atomic_load_explicit(&k->state[idx], memory_order_relaxed) !=
+							 RG_WORD(RTMEM_BLK_CACHED, 0, owner),
+			     0))
+		return rg_cache_lost();
+	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), memory_order_relaxed);
+	*ret = p;
+	return 0;
+}
+
+static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+{
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, w;
+	struct rtmem_slab_cache *t;
+	const struct rg_cls *k;
+	uint32_t n;
+
+	if (__builtin_expect(off >= r->total, 0))
+		return -EFAULT;
+	k = &r->cls[r->pagecls[off / RG_PAGE]];
+	/* cls[] is first in the handle and both strides are 64: the same offset */
+	t = (struct rtmem_slab_cache *)((char *)tc + ((const char *)k - (const char *)r));
+	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
+	if (__builtin_expect(idx >= k->count, 0)) /* also every non-slab page: count 0 */
+		return -EFAULT;
+	n = t->n;
+	if (__builtin_expect(n >= t->cap || atomic_load_explicit(&k->ctl->waiters, memory_order_relaxed) != 0, 0))
+		return rg_cache_full(k, idx, owner);
+	w = atomic_load_explicit(&k->state[idx], memory_order_relaxed);
+	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
+		return rg_free_error_long(w);
+	/* ALLOC -> CACHED, owner kept */
+	atomic_store_explicit(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED), memory_order_relaxed);
+	t->blk[n] = p;
+	t->n = n + 1;
+	return 0;
+}
+
 /* rtmem_slab_class_for() with its table lookup inlined, for the allocation paths. */
 static inline int rg_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
 {

@@ -270,7 +270,7 @@ void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache
 		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = rtmem_slab_cache_cap(r, c) };
 }
 
-static __attribute__((noinline, cold)) int cached_lost(void)
+int rg_cache_lost(void)
 {
 	return -EUCLEAN;
 }
@@ -278,50 +278,29 @@ static __attribute__((noinline, cold)) int cached_lost(void)
 int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
 			   void **ret)
 {
-	struct rtmem_slab_cache *t;
-	const struct rg_cls *k;
-	uint32_t idx, n;
-
-	if (__builtin_expect(cls >= r->nclasses, 0))
-		return -EINVAL;
-	t = &tc[cls];
-	n = t->n;
-	if (__builtin_expect(n == 0, 0))
-		return -EAGAIN;
-	k = &r->cls[cls];
-	/* idx came from rtmem_slab_cache_free(), which checked it; the state
-	 * word, in shared memory, is checked again */
-	idx = t->idx[n - 1];
-	t->n = n - 1; /* taken out either way: a block no longer ours is dropped */
-	if (__builtin_expect(atomic_load_explicit(&k->state[idx], RELAXED) != RG_WORD(RTMEM_BLK_CACHED, 0, owner), 0))
-		return cached_lost();
-	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), RELAXED);
-	*ret = k->data + (uint64_t)idx * k->size;
-	return 0;
+	return rg_cache_alloc(r, tc, cls, owner, ret);
 }
 
-static __attribute__((noinline, cold)) long free_error_long(uint64_t w)
+long rg_free_error_long(uint64_t w)
 {
 	return free_error(w);
 }
 
-/* Wake a waiter, then return @size: the tail of cache_full(). */
+/* Wake a waiter, then return @size: the tail of rg_cache_full(). */
 static __attribute__((noinline, cold)) long wake_size(struct rg_class *ctl, long size)
 {
 	wake(ctl);
 	return size;
 }
 
-/* The cache of @k's class is full or someone waits: free to the shared list
- * as free_shared() does. Return: the block size, or -EPERM/-EALREADY. */
-static __attribute__((noinline)) long cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
+long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
 	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), h;
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
 
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
-		return free_error_long(w);
+		return rg_free_error_long(w);
 	h = atomic_load_explicit(&ctl->head, RELAXED);
 	do
 		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
@@ -334,29 +313,7 @@ static __attribute__((noinline)) long cache_full(const struct rg_cls *k, uint64_
 
 long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx, w;
-	struct rtmem_slab_cache *t;
-	const struct rg_cls *k;
-	uint32_t n;
-
-	if (__builtin_expect(off >= r->total, 0))
-		return -EFAULT;
-	k = &r->cls[r->pagecls[off / RG_PAGE]];
-	/* cls[] is first in the handle and both strides are 64: the same offset */
-	t = (struct rtmem_slab_cache *)((char *)tc + ((const char *)k - (const char *)r));
-	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
-	if (__builtin_expect(idx >= k->count, 0)) /* also every non-slab page: count 0 */
-		return -EFAULT;
-	n = t->n;
-	if (__builtin_expect(n >= t->cap || atomic_load_explicit(&k->ctl->waiters, RELAXED) != 0, 0))
-		return cache_full(k, idx, owner);
-	w = atomic_load_explicit(&k->state[idx], RELAXED);
-	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
-		return free_error_long(w);
-	atomic_store_explicit(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED), RELAXED); /* ALLOC -> CACHED, owner kept */
-	t->idx[n] = (uint32_t)idx;
-	t->n = n + 1;
-	return 0;
+	return rg_cache_free(r, tc, p, owner);
 }
 
 uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner)
@@ -368,14 +325,14 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 		struct rtmem_slab_cache *t = &tc[c];
 
 		while (t->n) {
-			uint32_t idx = t->idx[--t->n];
+			uint64_t idx = rg_block_index(k, (uint64_t)((char *)t->blk[--t->n] - k->data));
 			uint64_t w = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 
 			/* a block that is no longer ours (reclaimed) is simply dropped */
 			if (idx >= k->count ||
 			    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED))
 				continue;
-			push(k->ctl, k->next, idx);
+			push(k->ctl, k->next, (uint32_t)idx);
 			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 			bytes += k->size;
 		}
