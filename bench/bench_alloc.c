@@ -303,7 +303,7 @@ static inline int r_alloc_x(struct bregion *b, enum rkind k, size_t size, void *
 		return rtmem_buddy_alloc(b->r, size, me, 0, p);
 	cls = (uint32_t)rg_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT);
 	if (IS_TC(k)) { /* as librtmem's rtmem_alloc() */
-		rc = exported ? rtmem_slab_cache_alloc(b->r, b->tc, cls, me, p) : rg_cache_alloc(b->r, b->tc, cls, me, p);
+		rc = exported ? rtmem_slab_cache_alloc(b->r, b->tc, cls, me, p) : rg_cache_alloc_valid(b->r, b->tc, cls, me, p);
 		if (rc != -EAGAIN)
 			return rc;
 	}

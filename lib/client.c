@@ -56,7 +56,7 @@ struct tc_slot {
 	uint32_t pad[15];
 	struct rtmem_slab_cache cls[];
 };
-static_assert(sizeof(struct tc_slot) == 64 && sizeof(struct rtmem_slab_cache) == 64, "slots are lines");
+static_assert(sizeof(struct tc_slot) == 64 && sizeof(struct rtmem_slab_cache) % 64 == 0, "slots are lines");
 
 struct tls_ent {
 	uint64_t serial; /* the pool's tc_serial this entry belongs to, 0 = none */
@@ -398,7 +398,7 @@ __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, siz
 		return alloc_buddy(p, size, ret);
 	tc = thread_cache(p);
 	if (tc) { /* a cached block is already charged */
-		rc = rg_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
+		rc = rg_cache_alloc_valid(p->r, tc, (uint32_t)cls, p->owner, ret);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -426,7 +426,7 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 		return rtmem_alloc(p, size, ret);
 	tc = thread_cache(p);
 	if (tc) {
-		rc = rg_cache_alloc(p->r, tc, (uint32_t)cls, p->owner, ret);
+		rc = rg_cache_alloc_valid(p->r, tc, (uint32_t)cls, p->owner, ret);
 		if (rc != -EAGAIN)
 			return rc;
 	}

@@ -235,6 +235,8 @@ struct rtmem_slab_cache {
 	uint32_t n;                     /* blocks held */
 	uint32_t cap;                   /* most blocks held, from the region */
 	void *blk[RTMEM_CACHE_MAX];     /* blocks, last in first out */
+	uint32_t idx[RTMEM_CACHE_MAX];  /* their indices in the class */
+	uint32_t pad[16 - RTMEM_CACHE_MAX];
 };
 
 /* rtmem_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */

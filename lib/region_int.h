@@ -219,40 +219,44 @@ uint64_t rg_layout_hash(void);
  * Only the owner writes a block it owns, so ALLOC <-> CACHED are plain stores;
  * the load before each checks the word.
  */
+static_assert(sizeof(struct rtmem_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
 int rg_cache_lost(void) __attribute__((cold, noinline));
 long rg_free_error_long(uint64_t w) __attribute__((cold, noinline));
 long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner) __attribute__((noinline));
 
-static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
-				 void **ret)
+/* rg_cache_alloc() for a class index the caller got from rg_class_for(). */
+static inline int rg_cache_alloc_valid(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls,
+				       uint64_t owner, void **ret)
 {
-	struct rtmem_slab_cache *t;
-	const struct rg_cls *k;
-	uint32_t n;
-	uint64_t idx;
+	struct rtmem_slab_cache *t = &tc[cls];
+	const struct rg_cls *k = &r->cls[cls];
+	uint32_t n = t->n, idx;
 	void *p;
 
-	if (__builtin_expect(cls >= r->nclasses, 0))
-		return -EINVAL;
-	t = &tc[cls];
-	n = t->n;
 	if (__builtin_expect(n == 0, 0))
 		return -EAGAIN;
-	k = &r->cls[cls];
-	/* The cache keeps pointers, not indices: the block handed out does not
-	 * wait for a multiply, only the state check does. p came from
-	 * rg_cache_free(), which checked it; the state word, in shared memory,
+	/* The cache keeps pointers and indices: the block handed out does not
+	 * wait for the index multiply of the free that cached it. Both came from
+	 * rg_cache_free(), which checked them; the state word, in shared memory,
 	 * is checked again. */
 	p = t->blk[n - 1];
+	idx = t->idx[n - 1];
 	t->n = n - 1; /* taken out either way: a block no longer ours is dropped */
-	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
-	if (__builtin_expect(idx >= k->count || atomic_load_explicit(&k->state[idx], memory_order_relaxed) !=
-							 RG_WORD(RTMEM_BLK_CACHED, 0, owner),
+	if (__builtin_expect(atomic_load_explicit(&k->state[idx], memory_order_relaxed) !=
+				     RG_WORD(RTMEM_BLK_CACHED, 0, owner),
 			     0))
 		return rg_cache_lost();
 	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), memory_order_relaxed);
 	*ret = p;
 	return 0;
+}
+
+static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+				 void **ret)
+{
+	if (__builtin_expect(cls >= r->nclasses, 0))
+		return -EINVAL;
+	return rg_cache_alloc_valid(r, tc, cls, owner, ret);
 }
 
 static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
@@ -265,8 +269,8 @@ static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache
 	if (__builtin_expect(off >= r->total, 0))
 		return -EFAULT;
 	k = &r->cls[r->pagecls[off / RG_PAGE]];
-	/* cls[] is first in the handle and both strides are 64: the same offset */
-	t = (struct rtmem_slab_cache *)((char *)tc + ((const char *)k - (const char *)r));
+	/* cls[] is first in the handle, and a cache is two of its lines: twice the offset */
+	t = (struct rtmem_slab_cache *)((char *)tc + 2 * ((const char *)k - (const char *)r));
 	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
 	if (__builtin_expect(idx >= k->count, 0)) /* also every non-slab page: count 0 */
 		return -EFAULT;
@@ -279,6 +283,7 @@ static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache
 	/* ALLOC -> CACHED, owner kept */
 	atomic_store_explicit(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED), memory_order_relaxed);
 	t->blk[n] = p;
+	t->idx[n] = (uint32_t)idx;
 	t->n = n + 1;
 	return 0;
 }

@@ -325,14 +325,14 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 		struct rtmem_slab_cache *t = &tc[c];
 
 		while (t->n) {
-			uint64_t idx = rg_block_index(k, (uint64_t)((char *)t->blk[--t->n] - k->data));
+			uint32_t idx = t->idx[--t->n];
 			uint64_t w = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 
 			/* a block that is no longer ours (reclaimed) is simply dropped */
 			if (idx >= k->count ||
 			    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED))
 				continue;
-			push(k->ctl, k->next, (uint32_t)idx);
+			push(k->ctl, k->next, idx);
 			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 			bytes += k->size;
 		}

@@ -14,12 +14,13 @@
  *    checks the reserve first: SLAB_RESERVE_BOUND (80; target missed there);
  *  - flat: 99 % vs 0 % full and 1 GiB vs 1 MiB within SLAB_FLAT;
  *  - thread cache (rtmem_slab_cache_*, the client's layer above the two):
- *    a cached allocation at most CACHE_ALLOC_BOUND (35), a free into the
- *    cache at most CACHE_FREE_BOUND (44); a free that finds the cache full
- *    goes on to the shared list and takes CACHE_FULL_BOUND (56). The cache
- *    keeps pointers, so the block it hands out does not wait on the index
- *    multiply (a pair is 4.3 instead of 6.1 ns), at 3-5 instructions more
- *    per call than a cache of indices: over 40 on free, target missed there;
+ *    a cached allocation at most CACHE_ALLOC_BOUND (30), a free into the
+ *    cache at most CACHE_FREE_BOUND (47); a free that finds the cache full
+ *    goes on to the shared list and takes CACHE_FULL_BOUND (58). The cache
+ *    keeps each block's pointer beside its index, so the block it hands out
+ *    does not wait on the index multiply of the free that cached it (a pair
+ *    in a tight loop: 4.1 instead of 6.1 ns); the free pays for it with 6
+ *    instructions more than a cache of indices: over 40, target missed there;
  *  - buddy, uncontended: bounded by the number of orders, BUDDY_BASE plus
  *    BUDDY_SPLIT per split (alloc) or BUDDY_MERGE per merge (free). Measured:
  *    about 140 with no split or merge (lock + unlock through the lock's fast
@@ -68,9 +69,9 @@
 
 #define SLAB_BOUND 40u
 #define SLAB_RESERVE_BOUND 80u /* a class with a reserve, caller without the grant */
-#define CACHE_ALLOC_BOUND 35u
-#define CACHE_FREE_BOUND 44u
-#define CACHE_FULL_BOUND 56u
+#define CACHE_ALLOC_BOUND 30u
+#define CACHE_FREE_BOUND 47u
+#define CACHE_FULL_BOUND 58u
 #define BUDDY_BASE 150u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */
 #define BUDDY_MERGE 47u    /* per merge in a free */
