@@ -215,20 +215,27 @@ static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 	return 0;
 }
 
+/* Push freed block @idx and count it (in use = pops - pushed). */
+static inline __attribute__((always_inline)) void push_freed(struct rg_class *ctl, _Atomic uint32_t *next, uint64_t idx)
+{
+	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
+
+	do
+		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
+	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
+	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
+}
+
 /* Free block @idx of class @k, allocated to @owner, to the shared list. */
 static inline __attribute__((always_inline)) int free_shared(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
-	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), h;
+	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
 
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
 		return free_error(w);
-	h = atomic_load_explicit(&ctl->head, RELAXED);
-	do
-		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
-	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
-	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
+	push_freed(ctl, next, idx);
 	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
 		return wake(ctl);
 	return 0;
@@ -295,17 +302,13 @@ static __attribute__((noinline, cold)) long wake_size(struct rg_class *ctl, long
 
 long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
-	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), h;
+	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
 
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
 		return rg_free_error_long(w);
-	h = atomic_load_explicit(&ctl->head, RELAXED);
-	do
-		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
-	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
-	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
+	push_freed(ctl, next, idx);
 	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
 		return wake_size(ctl, k->size);
 	return k->size;
