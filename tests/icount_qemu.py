@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""icount_qemu.py - the allocator's arm64 instruction bounds, counted exactly
+under qemu-user, where tests/test_icount.c (ptrace) cannot run.
+
+How it counts. tests/icount_qemu_driver.c runs under
+    qemu-aarch64 -singlestep -d exec,nochain -dfilter TEXT -D LOG
+-singlestep makes every translation block one guest instruction, nochain makes
+qemu log every block it executes, so LOG holds one "Trace" line with the guest
+PC per instruction executed in the driver's executable (TEXT: its code, which
+holds the allocator, linked statically; libc and the loader are filtered out).
+Before each counted call the driver calls its marker; in the slice after it,
+the count runs from the counted function's first instruction up to and
+including its return (the PC after the call instruction, which is the line
+before the entry), callees included: what bench/icount.c counts with ptrace.
+A call out of the executable goes through its PLT: a PLT address inside a
+counted call fails the run, since the callee's instructions are not logged.
+
+Exactness is checked first on functions of known length (the driver's probes:
+straight code, a loop, an LL/SC CAS that succeeds and one that fails); a
+count that differs by one instruction fails the test.
+
+The driver's PIE loads at the same address in every qemu-user run: a first,
+unlogged run prints its code range for -dfilter, and the logged run must
+print the same.
+
+Nothing unlogged hides inside a counted call: setup code left out of the log
+(UNLOGGED) or a call out through the PLT would leave a gap, and every pair of
+consecutive PCs in a call is checked against the control flow of the first
+one's instruction (flow_ok(), decoded from the driver's file).
+
+Scenarios: those of test_icount.c, but the slab at 1 GiB only empty (filling
+14.9 M blocks one instruction per block is too slow under -singlestep).
+
+Bounds: DESIGN.md asks for at most 40 instructions on every slab path and 250
+for the buddy calls. Asserted here is what the arm64 code meets (a few %
+above the measured figures), so that a regression of a few instructions
+fails; where the target is missed the constant says so, with the figure.
+
+Usage: icount_qemu.py DRIVER EMULATOR [EMULATOR-ARGS...]
+Environment: RTMEM_SEED (default: from the time), printed for replay.
+Exit: 0 pass, 1 fail.
+"""
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+# arm64 bounds: what the Cortex-A72 code (gcc 12 -O2 -mno-outline-atomics)
+# meets, about 2-4 % above the measured figure in the comment. Each CAS is an
+# inline LDAXR/STLXR loop of 6 instructions where x86-64 has one LOCK
+# CMPXCHG: the slab paths miss DESIGN.md's 40 on arm64 (x86-64: within 40).
+SLAB_ALLOC_BOUND = 48      # 46; target 40 missed (x86-64 within it)
+SLAB_ALLOC_HWM_BOUND = 56  # 54 with a new high-water mark; target missed
+SLAB_FREE_BOUND = 58       # 56; target missed
+SLAB_RESERVE_BOUND = 97    # 94: a class with a reserve, caller without the grant
+CACHE_ALLOC_BOUND = 28     # 27
+CACHE_FREE_BOUND = 51      # 49; target 40 missed (x86-64 too)
+CACHE_FULL_BOUND = 68      # 65
+BUDDY_BASE = 152           # alloc 137 + about 12.5 per split; free 139 + about 46.5 per merge
+BUDDY_SPLIT = 12           # 250 is met up to 9 splits; 16 splits: 339, 20: 387
+BUDDY_MERGE = 47           # 250 is met up to 2 merges; 16 merges: 881, 20: 1069
+SLAB_FLAT = 0              # longest slab path: the same at 0 and 99 % full, 1 MiB and 1 GiB
+
+# Setup code left out of the log (it is most of the instructions executed:
+# formatting a 1 GiB buddy area is 20 M); the counted calls must not run it,
+# and flow_ok() would see it if they did: they go through a BL, whose callee
+# must be logged.
+UNLOGGED = ("rtmem_region_format", "rg_buddy_rebuild")
+
+PROBES = {"probe_straight": 4, "probe_loop": 12, "probe_cas_ok": 6, "probe_cas_fail": 4}
+
+TRACE = re.compile(rb"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+
+
+class Elf:
+    """The parts of the driver's ELF64 file the parser needs: sections, symbols, code words."""
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.data = data = f.read()
+        shoff, = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+        sh = [struct.unpack_from("<IIQQQQII", data, shoff + i * shentsize) for i in range(shnum)]
+        names = sh[shstrndx][4]
+        self.sections = {self.cstr(names + h[0]): h for h in sh}
+        symtab, strtab = self.sections[".symtab"], self.sections[".strtab"]
+        self.syms = {}
+        for off in range(symtab[4], symtab[4] + symtab[5], 24):
+            name, info, _, _, value, size = struct.unpack_from("<IBBHQQ", data, off)
+            if info & 0xF == 2:  # STT_FUNC
+                self.syms[self.cstr(strtab[4] + name)] = (value, value + size)
+        self.code = [(h[3], h[3] + h[5], h[4]) for h in sh if h[2] & 0x4]  # SHF_EXECINSTR
+
+    def cstr(self, off):
+        return self.data[off:self.data.index(b"\0", off)].decode()
+
+    def section(self, name):
+        h = self.sections.get(name)
+        return (h[3], h[3] + h[5]) if h else (0, 0)
+
+    def word(self, addr):
+        for lo, hi, off in self.code:
+            if lo <= addr < hi:
+                return struct.unpack_from("<I", self.data, off + addr - lo)[0]
+        raise RuntimeError(f"0x{addr:x} is not in the driver's code")
+
+
+def sext(v, bits):
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def flow_ok(w, p, q):
+    """May the arm64 instruction @w at @p be followed by the instruction at @q?"""
+    if w & 0x7C000000 == 0x14000000:  # B, BL
+        return q == p + 4 * sext(w & 0x3FFFFFF, 26)
+    if w & 0xFF000010 == 0x54000000 or w & 0x7E000000 == 0x34000000:  # B.cond, CBZ/CBNZ
+        return q in (p + 4, p + 4 * sext((w >> 5) & 0x7FFFF, 19))
+    if w & 0x7E000000 == 0x36000000:  # TBZ/TBNZ
+        return q in (p + 4, p + 4 * sext((w >> 5) & 0x3FFF, 14))
+    if w & 0xFFFFFC1F == 0xD63F0000:  # BLR: the callee is logged
+        return q != p + 4
+    if w & 0xFFFFFC1F in (0xD61F0000, 0xD65F0000):  # BR, RET
+        return True
+    return q == p + 4
+
+
+class Counter:
+    def __init__(self, driver, emulator):
+        self.driver = driver
+        self.emulator = emulator
+        self.elf = Elf(driver)
+        self.tmp = tempfile.mkdtemp(prefix="icount_qemu.")
+
+    def run(self, args, log=None, dfilter=None):
+        cmd = list(self.emulator)
+        if log:
+            cmd += ["-singlestep", "-d", "exec,nochain", "-D", log]
+            if dfilter:
+                cmd += ["-dfilter", dfilter]
+        cmd += [self.driver] + [str(a) for a in args]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.decode().strip()}")
+        out = {"call": [], "stat": {}}
+        for line in p.stdout.decode().splitlines():
+            w = line.split()
+            if w[0] == "mark":
+                out["mark"] = int(w[1], 16)
+            elif w[0] == "text":
+                out["text"] = (int(w[1], 16), int(w[2], 16))
+            elif w[0] == "call":
+                out["call"].append((w[1], int(w[2], 16)))
+            elif w[0] == "stat":
+                out["stat"][w[1]] = int(w[2])
+        return out
+
+    def count(self, args):
+        """Run scenario @args logged; return ({tag: [counts]}, stats)."""
+        layout = self.run(args)
+        lo, hi = layout["text"]
+        log = os.path.join(self.tmp, "exec.log")
+        ranges, at = [], lo
+        for a, b in sorted(self.elf.syms[name] for name in UNLOGGED):
+            ranges.append(f"0x{at:x}..0x{lo + a - 1:x}")
+            at = lo + b
+        ranges.append(f"0x{at:x}..0x{hi - 1:x}")
+        out = self.run(args, log=log, dfilter=",".join(ranges))
+        if out["text"] != layout["text"] or out["mark"] != layout["mark"]:
+            raise RuntimeError("the driver loaded at another address in the logged run")
+        try:
+            counts = self.parse(log, out, lo)
+        finally:
+            os.unlink(log)
+        return counts, out["stat"]
+
+    def parse(self, log, out, base):
+        mark, calls = out["mark"], out["call"]
+        plt = self.elf.section(".plt")
+        plt_lo, plt_hi = base + plt[0], base + plt[1]
+        counts = {}
+        idx, phase, prev, n, ret, fn = -1, "idle", 0, 0, 0, 0
+        with open(log, "rb") as f:
+            for line in f:
+                m = TRACE.match(line)
+                if not m:
+                    continue
+                pc = int(m.group(1), 16)
+                if phase == "count":
+                    if not flow_ok(self.elf.word(prev - base), prev, pc):
+                        raise RuntimeError(f"call {idx} ({calls[idx][0]}): 0x{pc - base:x} after 0x{prev - base:x}:"
+                                           " instructions between them were not logged")
+                    if pc == ret:
+                        counts.setdefault(calls[idx][0], []).append(n)
+                        phase = "idle"
+                    else:
+                        n += 1
+                        if plt_lo <= pc < plt_hi:
+                            raise RuntimeError(f"call {idx} ({calls[idx][0]}) leaves the executable via its PLT")
+                elif pc == mark:
+                    if phase == "wait":
+                        raise RuntimeError(f"call {idx} ({calls[idx][0]}): its function was never entered")
+                    idx += 1
+                    if idx >= len(calls):
+                        raise RuntimeError("more marks in the log than calls reported")
+                    fn, phase = calls[idx][1], "wait"
+                elif phase == "wait" and pc == fn:
+                    ret, n, phase = prev + 4, 1, "count"
+                prev = pc
+        if phase != "idle" or idx != len(calls) - 1:
+            raise RuntimeError(f"log ends in call {idx} of {len(calls)} ({phase})")
+        return counts
+
+
+def longest(c, tag):
+    return max(c.get(tag, [0]))
+
+
+def mean(c, tag):
+    v = c.get(tag, [])
+    return sum(v) / len(v) if v else 0.0
+
+
+class Test:
+    def __init__(self):
+        self.failed = 0
+
+    def check(self, what, value, lo, hi):
+        if not lo <= value <= hi:
+            print(f"FAIL: {what}: {value} not in [{lo}, {hi}]")
+            self.failed += 1
+
+
+def fmt_size(b):
+    return f"{b // GIB} GiB" if b >= GIB else f"{b // MIB} MiB"
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__.split("\n\n")[-2], file=sys.stderr)
+        return 2
+    cnt = Counter(sys.argv[1], sys.argv[2:])
+    env = os.environ.get("RTMEM_SEED")
+    seed = int(env, 0) if env else int(time.time()) ^ os.getpid()
+    print(f"# seed {seed} (replay with RTMEM_SEED={seed})")
+    t = Test()
+    t0 = time.monotonic()
+
+    c, _ = cnt.count(["probes"])
+    for tag, want in PROBES.items():
+        got = c.get(tag, [None])
+        print(f"# exactness: {tag} {got} (want [{want}])")
+        if got != [want]:
+            print(f"FAIL: {tag}: counted {got}, the function has {want}")
+            t.failed += 1
+    if t.failed:
+        return 1
+
+    st = {}
+    for size, fills, calls in ((MIB, (0, 50, 99), 300), (GIB, (0,), 300)):  # 1 GiB: format only, 3 s
+        for fill in fills:
+            c, _ = cnt.count(["slab", size, fill, calls, seed])
+            st[size, fill] = c
+            print(f"# slab  {fmt_size(size)} {fill:2d}% full: alloc longest {longest(c, 'alloc')} mean"
+                  f" {mean(c, 'alloc'):.1f} | free longest {longest(c, 'free')} mean {mean(c, 'free'):.1f}"
+                  f" | new-hwm alloc longest {longest(c, 'alloc_hwm')} ({len(c.get('alloc_hwm', []))} calls)")
+            print(f"#   thread cache: alloc longest {longest(c, 'cache_alloc')} mean {mean(c, 'cache_alloc'):.1f}"
+                  f" | free to cache longest {longest(c, 'cache_free')} mean {mean(c, 'cache_free'):.1f}"
+                  f" | free, cache full, longest {longest(c, 'cache_free_full')}"
+                  f" ({len(c.get('cache_free_full', []))} calls)")
+            what = f"slab {fmt_size(size)} {fill}%"
+            t.check(f"{what} alloc", longest(c, "alloc"), 1, SLAB_ALLOC_BOUND)
+            t.check(f"{what} free", longest(c, "free"), 1, SLAB_FREE_BOUND)
+            t.check(f"{what} new-hwm alloc", longest(c, "alloc_hwm"), 0, SLAB_ALLOC_HWM_BOUND)
+            t.check(f"{what} cache alloc", longest(c, "cache_alloc"), 1, CACHE_ALLOC_BOUND)
+            t.check(f"{what} cache free", longest(c, "cache_free"), 1, CACHE_FREE_BOUND)
+            t.check(f"{what} cache free, full", longest(c, "cache_free_full"), 0, CACHE_FULL_BOUND)
+    for tag in ("alloc", "free"):
+        ref = longest(st[MIB, 0], tag)
+        for key in ((MIB, 99), (GIB, 0)):
+            t.check(f"slab {tag} flat, {fmt_size(key[0])} {key[1]}% vs 1 MiB 0%", longest(st[key], tag),
+                    ref - SLAB_FLAT, ref + SLAB_FLAT)
+
+    c, _ = cnt.count(["reserve", 50])
+    print(f"# slab class with a reserve: alloc without the grant longest {longest(c, 'rsv_other')},"
+          f" with it longest {longest(c, 'rsv_granted')}")
+    t.check("reserve class, granted", longest(c, "rsv_granted"), 1, SLAB_ALLOC_BOUND)
+    t.check("reserve class, not granted", longest(c, "rsv_other"), 1, SLAB_RESERVE_BOUND)
+
+    for size, fills, calls in ((MIB, (0, 50, 99), 100), (GIB, (0, 50, 99), 100)):
+        for fill in fills:
+            c, stat = cnt.count(["buddy", size, fill, calls, seed])
+            steps = stat["steps"]
+            if stat.get("fastlock") != 1:
+                print("FAIL: the buddy lock did not take its fast path (see icount_qemu_driver.c)")
+                t.failed += 1
+            print(f"# buddy {fmt_size(size)} {fill:2d}% full: alloc longest {longest(c, 'alloc')} mean"
+                  f" {mean(c, 'alloc'):.1f} shortest {min(c['alloc'])} | free longest {longest(c, 'free')} mean"
+                  f" {mean(c, 'free'):.1f} shortest {min(c['free'])} ({len(c['alloc'])} calls, {steps} orders)")
+            t.check(f"buddy {fmt_size(size)} {fill}% alloc", longest(c, "alloc"), 1, BUDDY_BASE + BUDDY_SPLIT * steps)
+            t.check(f"buddy {fmt_size(size)} {fill}% free", longest(c, "free"), 1, BUDDY_BASE + BUDDY_MERGE * steps)
+
+    os.rmdir(cnt.tmp)
+    print(f"# {time.monotonic() - t0:.1f} s; {'FAILED' if t.failed else 'passed'}")
+    return 1 if t.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
