@@ -79,8 +79,10 @@
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)
 
-enum { T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, NTAGS };
-enum kind { SLAB, BUDDY };
+#define ICOUNT_ARM(tag, fn) icount_arm(tag, fn)
+#include "icount_scen.h"
+
+#define NTAGS ISCEN_NTAGS
 
 struct scen {
 	enum kind kind;
@@ -90,215 +92,13 @@ struct scen {
 	uint64_t seed;
 };
 
-static uint64_t rnd_state;
-
-static uint64_t rnd(void) /* xorshift64* */
-{
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return rnd_state * 0x2545f4914f6cdd1dull;
-}
-
-static unsigned rnd_below(uint64_t n)
-{
-	return (unsigned)(rnd() % n);
-}
-
-static struct rtmem_pool_desc scen_desc(const struct scen *s)
-{
-	struct rtmem_pool_desc d;
-
-	memset(&d, 0, sizeof(d));
-	d.nslots = 4;
-	d.policy = RTMEM_POLICY_NEXT_FIT;
-	if (s->kind == SLAB) {
-		d.cache = 4;
-		d.nclasses = 9;
-		for (unsigned c = 0; c < 9; c++) {
-			uint32_t size = 16u << c;
-
-			d.classes[c] = (struct rtmem_slab_desc){ .size = size, .count = (uint32_t)(s->bytes / 9 / size) };
-		}
-	} else {
-		d.buddy.size = s->bytes;
-		d.buddy.min_order = s->bytes >= GIB ? 10 : 4;
-		d.buddy.max_order = s->bytes >= GIB ? 30 : 20;
-	}
-	return d;
-}
-
-static struct rtmem_region *scen_map(const struct rtmem_pool_desc *d)
-{
-	struct rtmem_footprint fp;
-	struct rtmem_region *r;
-	void *mem;
-
-	if (rtmem_region_layout(d, &fp) < 0)
-		return NULL;
-	mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem == MAP_FAILED)
-		return NULL;
-	if (rtmem_region_format(mem, fp.total, d) < 0 || rtmem_region_attach(mem, fp.total, &r) < 0)
-		return NULL;
-	return r;
-}
-
-/* Thread cache, after drive_slab(): per call and random class, either
- * allocate (from the cache if it holds a block of the class: counted; else
- * from the shared list) or free one of the up to 8 blocks we keep (to the
- * cache, counted, or to the list when the cache is full, counted apart). */
-static int drive_cache(const struct scen *s, struct rtmem_region *r, const struct rtmem_pool_desc *d)
-{
-	const uint64_t me = rtmem_owner(1, 1);
-	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
-	void *mine[RTMEM_MAX_CLASSES][8];
-	unsigned n[RTMEM_MAX_CLASSES] = { 0 };
-	void *p;
-	int rc;
-
-	rtmem_slab_cache_init(r, tc);
-	for (unsigned i = 0; i < s->calls; i++) {
-		uint32_t c = rnd_below(d->nclasses);
-
-		if (n[c] == 0 || (n[c] < 8 && rnd_below(2))) { /* allocate; keep up to 8 */
-			if (tc[c].n) {
-				icount_arm(T_CALLOC, (const void *)rtmem_slab_cache_alloc);
-				rc = rtmem_slab_cache_alloc(r, tc, c, me, &p);
-			} else {
-				rc = rtmem_slab_alloc(r, c, me, 0, &p);
-			}
-			if (rc == -ENOMEM)
-				continue;
-			if (rc != 0)
-				return rc;
-			mine[c][n[c]++] = p;
-		} else { /* free one of ours: to the cache, or to the list when it is full */
-			unsigned v = rnd_below(n[c]);
-			void *victim = mine[c][v];
-
-			mine[c][v] = mine[c][--n[c]];
-			icount_arm(tc[c].n < tc[c].cap ? T_CFREE : T_CFREE_FULL, (const void *)rtmem_slab_cache_free);
-			long rb = rtmem_slab_cache_free(r, tc, victim, me);
-
-			if (rb < 0)
-				return (int)rb;
-		}
-	}
-	return 0;
-}
-
-/* Slab: in the child. Every class filled to s->fill %, at least one block left free. */
-static int drive_slab(const struct scen *s, struct rtmem_region *r, const struct rtmem_pool_desc *d)
-{
-	const uint64_t me = rtmem_owner(1, 1);
-	char *base[RTMEM_MAX_CLASSES];
-	void *p;
-
-	for (uint32_t c = 0; c < d->nclasses; c++) {
-		uint64_t n = (uint64_t)d->classes[c].count * s->fill / 100;
-
-		if (n >= d->classes[c].count)
-			n = d->classes[c].count - 1;
-		base[c] = NULL;
-		for (uint64_t i = 0; i < n; i++) {
-			if (rtmem_slab_alloc(r, c, me, 0, &p) != 0)
-				return -ENOMEM;
-			if (!base[c])
-				base[c] = p; /* a fresh class pops block 0 first */
-		}
-	}
-	for (unsigned i = 0; i < s->calls; i++) {
-		uint32_t c = rnd_below(d->nclasses), size = d->classes[c].size;
-		void *victim;
-		int rc;
-
-		struct rtmem_region_stats rs;
-
-		/* Will this allocation set a new high-water mark? Counted apart. */
-		rtmem_region_stats(r, &rs);
-		icount_arm(rs.cls[c].in_use + 1 > rs.cls[c].hwm ? T_ALLOC_HWM : T_ALLOC, (const void *)rtmem_slab_alloc);
-		rc = rtmem_slab_alloc(r, c, me, 0, &p);
-		if (rc != 0)
-			return rc;
-		/* Free a random allocated block of the class (the new one if none found). */
-		victim = p;
-		for (unsigned t = 0; base[c] && t < 64 && rnd_below(100) < s->fill; t++) {
-			char *q = base[c] + (uint64_t)rnd_below(d->classes[c].count) * size;
-
-			if (rtmem_region_block_size(r, q) == size) {
-				victim = q;
-				break;
-			}
-		}
-		icount_arm(T_FREE, (const void *)rtmem_slab_free);
-		rc = rtmem_slab_free(r, victim, me);
-		if (rc != 0)
-			return rc;
-	}
-	return drive_cache(s, r, d);
-}
-
-/* Buddy: in the child. Fill with random orders to s->fill % of the bytes. */
-static int drive_buddy(const struct scen *s, struct rtmem_region *r, const struct rtmem_pool_desc *d)
-{
-	const uint64_t me = rtmem_owner(1, 1);
-	const uint32_t lo = d->buddy.min_order, span = 9;
-	uint64_t cap = (s->bytes >> lo) + 1, n = 0, used = 0, goal = s->bytes / 100 * s->fill;
-	void **blk = calloc(cap, sizeof(*blk));
-	size_t *len = calloc(cap, sizeof(*len));
-	void *p;
-
-	if (!blk || !len)
-		return -ENOMEM;
-	/* Warm up: the first call resolves pthread_mutex_lock/unlock through
-	 * the PLT (lazy binding, ~1000 instructions once); do not count that. */
-	if (rtmem_buddy_alloc(r, 1, me, 0, &p) != 0 || rtmem_buddy_free(r, p, me) != 0)
-		return -EPROTO;
-	while (used < goal) {
-		uint32_t k = lo + rnd_below(span);
-
-		while (k > lo && used + (1ull << k) > goal)
-			k--;
-		if (rtmem_buddy_alloc(r, 1ull << k, me, 0, &p) != 0)
-			break; /* fragmented: as full as random orders get */
-		blk[n] = p;
-		len[n++] = 1ull << k;
-		used += 1ull << k;
-	}
-	for (unsigned i = 0; i < s->calls; i++) {
-		uint64_t size = 1ull << (lo + rnd_below(span)), v;
-		int rc;
-
-		icount_arm(T_ALLOC, (const void *)rtmem_buddy_alloc);
-		rc = rtmem_buddy_alloc(r, size, me, 0, &p);
-		if (rc == -ENOMEM)
-			continue; /* a full pool's answer, counted too */
-		if (rc != 0 || n == cap)
-			return rc ? rc : -EOVERFLOW;
-		blk[n] = p;
-		len[n++] = size;
-		v = s->fill ? rnd_below(n) : n - 1;
-		icount_arm(T_FREE, (const void *)rtmem_buddy_free);
-		rc = rtmem_buddy_free(r, blk[v], me);
-		if (rc != 0)
-			return rc;
-		blk[v] = blk[--n];
-		len[v] = len[n];
-	}
-	return 0;
-}
-
+/* In the child of icount_run(). */
 static int drive(void *arg)
 {
 	const struct scen *s = arg;
-	struct rtmem_pool_desc d = scen_desc(s);
-	struct rtmem_region *r = scen_map(&d);
 
-	if (!r)
-		return -ENOMEM;
 	rnd_state = s->seed | 1;
-	return s->kind == SLAB ? drive_slab(s, r, &d) : drive_buddy(s, r, &d);
+	return s->kind == SLAB ? drive_slab(s->bytes, s->fill, s->calls) : drive_buddy(s->bytes, s->fill, s->calls);
 }
 
 static uint64_t test_seed;
@@ -352,8 +152,7 @@ static void buddy_bounds(uint64_t bytes)
 {
 	static const unsigned fills[] = { 0, 50, 99 };
 	struct icount_stats st[3][NTAGS];
-	struct scen s = { .kind = BUDDY, .bytes = bytes };
-	struct rtmem_pool_desc d = scen_desc(&s);
+	struct rtmem_pool_desc d = scen_desc(BUDDY, bytes);
 	unsigned steps = d.buddy.max_order - d.buddy.min_order; /* most splits or merges of one call */
 
 	for (unsigned f = 0; f < 3; f++)
@@ -446,44 +245,24 @@ static int drive_probes(void *arg)
 	return 0;
 }
 
-/*
- * A class with a reserve: a caller without RTMEM_ALLOC_RESERVE takes the slow
- * path (the reserve check, then the pop); one with it, the plain pop. In the
- * child: class 3 of the slab scenario keeps 8 of its blocks in reserve.
- */
-enum { T_RSV_OTHER, T_RSV_GRANTED, NRSV };
-
-static int drive_reserve(void *arg)
+/* A class with a reserve: a caller without RTMEM_ALLOC_RESERVE takes the slow
+ * path (the reserve check, then the pop); one with it, the plain pop. */
+static int drive_reserve_child(void *arg)
 {
 	const struct scen *s = arg;
-	struct rtmem_pool_desc d = scen_desc(s);
-	const uint64_t me = rtmem_owner(1, 1);
-	struct rtmem_region *r;
-	void *p;
 
-	d.classes[3].reserve = 8;
-	r = scen_map(&d);
-	if (!r)
-		return -ENOMEM;
-	for (unsigned i = 0; i < s->calls; i++) {
-		icount_arm(T_RSV_OTHER, (const void *)rtmem_slab_alloc);
-		if (rtmem_slab_alloc(r, 3, me, 0, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
-			return -EPROTO;
-		icount_arm(T_RSV_GRANTED, (const void *)rtmem_slab_alloc);
-		if (rtmem_slab_alloc(r, 3, me, RTMEM_ALLOC_RESERVE, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
-			return -EPROTO;
-	}
-	return 0;
+	rnd_state = s->seed | 1;
+	return drive_reserve(s->calls);
 }
 
 static void test_slab_reserve_class_paths(void **state)
 {
 	struct scen s = { .kind = SLAB, .bytes = MIB, .calls = 50, .seed = test_seed };
-	struct icount_stats st[NRSV];
+	struct icount_stats st[NTAGS];
 	int rc;
 
 	(void)state;
-	rc = icount_run(drive_reserve, &s, st, NRSV);
+	rc = icount_run(drive_reserve_child, &s, st, NTAGS);
 	if (rc != 0)
 		fail_msg("icount_run: %d (%s): %s", rc, strerror(-rc), icount_why());
 	printf("# slab class with a reserve: alloc without the grant longest %llu, with it longest %llu\n",

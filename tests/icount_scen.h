@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * icount_scen.h - the scenarios whose instructions are counted: x86-64 by
+ * ptrace (tests/test_icount.c), arm64 under qemu-user
+ * (tests/icount_qemu_driver.c). One copy, so both count the same calls.
+ *
+ * The includer defines ICOUNT_ARM(tag, fn) (the next call of fn is counted
+ * under tag) and may define ICOUNT_BUDDY_START(desc) (run before a buddy
+ * scenario), and seeds rnd_state before each scenario.
+ *
+ * Scenarios:
+ *   drive_slab(bytes, fill, calls): nine classes 16..4096 B (equal bytes
+ *     each, thread cache depth 4) filled to fill %, at least one block left
+ *     free; calls x (counted alloc of a random class, counted free of a random
+ *     allocated block of it); then drive_cache() on the same region.
+ *   drive_reserve(calls): the 1 MiB slab region with 8 blocks of class 3 in
+ *     reserve; allocations without and with the grant.
+ *   drive_buddy(bytes, fill, calls): 16 B..1 MiB (1 GiB: 1 KiB..1 GiB), filled
+ *     with random orders min..min+8 to fill % of the bytes; calls x (counted
+ *     alloc of a random order, counted free of a random block).
+ */
+#ifndef RTMEM_TEST_ICOUNT_SCEN_H
+#define RTMEM_TEST_ICOUNT_SCEN_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "region.h"
+
+#ifndef ICOUNT_BUDDY_START
+#define ICOUNT_BUDDY_START(d) ((void)(d))
+#endif
+
+#define ISCEN_GIB (1024ull * 1024 * 1024)
+
+/* Tags of the counted calls. */
+enum iscen_tag {
+	T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, T_RSV_OTHER, T_RSV_GRANTED,
+	ISCEN_NTAGS
+};
+
+static uint64_t rnd_state;
+
+static uint64_t rnd(void) /* xorshift64* */
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 0x2545f4914f6cdd1dull;
+}
+
+static unsigned rnd_below(uint64_t n)
+{
+	return (unsigned)(rnd() % n);
+}
+
+enum kind { SLAB, BUDDY };
+
+static struct rtmem_pool_desc scen_desc(enum kind kind, uint64_t bytes)
+{
+	struct rtmem_pool_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.nslots = 4;
+	d.policy = RTMEM_POLICY_NEXT_FIT;
+	if (kind == SLAB) {
+		d.cache = 4;
+		d.nclasses = 9;
+		for (unsigned c = 0; c < 9; c++) {
+			uint32_t size = 16u << c;
+
+			d.classes[c] = (struct rtmem_slab_desc){ .size = size, .count = (uint32_t)(bytes / 9 / size) };
+		}
+	} else {
+		d.buddy.size = bytes;
+		d.buddy.min_order = bytes >= ISCEN_GIB ? 10 : 4;
+		d.buddy.max_order = bytes >= ISCEN_GIB ? 30 : 20;
+	}
+	return d;
+}
+
+static struct rtmem_region *scen_map(const struct rtmem_pool_desc *d)
+{
+	struct rtmem_footprint fp;
+	struct rtmem_region *r;
+	void *mem;
+
+	if (rtmem_region_layout(d, &fp) < 0)
+		return NULL;
+	mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	if (rtmem_region_format(mem, fp.total, d) < 0 || rtmem_region_attach(mem, fp.total, &r) < 0)
+		return NULL;
+	return r;
+}
+
+/* Thread cache: per call and random class, allocate (from the cache when it
+ * holds a block of the class: counted) or free one of up to 8 blocks we keep
+ * (into the cache, counted; or on to the list when it is full, counted apart). */
+static int drive_cache(unsigned ncall, struct rtmem_region *r, const struct rtmem_pool_desc *d)
+{
+	const uint64_t me = rtmem_owner(1, 1);
+	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
+	void *mine[RTMEM_MAX_CLASSES][8];
+	unsigned n[RTMEM_MAX_CLASSES] = { 0 };
+	void *p;
+	int rc;
+
+	rtmem_slab_cache_init(r, tc);
+	for (unsigned i = 0; i < ncall; i++) {
+		uint32_t c = rnd_below(d->nclasses);
+
+		if (n[c] == 0 || (n[c] < 8 && rnd_below(2))) {
+			if (tc[c].n) {
+				ICOUNT_ARM(T_CALLOC, (const void *)rtmem_slab_cache_alloc);
+				rc = rtmem_slab_cache_alloc(r, tc, c, me, &p);
+			} else {
+				rc = rtmem_slab_alloc(r, c, me, 0, &p);
+			}
+			if (rc == -ENOMEM)
+				continue;
+			if (rc != 0)
+				return rc;
+			mine[c][n[c]++] = p;
+		} else {
+			unsigned v = rnd_below(n[c]);
+			void *victim = mine[c][v];
+			long rb;
+
+			mine[c][v] = mine[c][--n[c]];
+			ICOUNT_ARM(tc[c].n < tc[c].cap ? T_CFREE : T_CFREE_FULL, (const void *)rtmem_slab_cache_free);
+			rb = rtmem_slab_cache_free(r, tc, victim, me);
+			if (rb < 0)
+				return (int)rb;
+		}
+	}
+	return 0;
+}
+
+/* Slab: every class filled to @fill %, one block at least left free; then
+ * a counted allocation of a random class and a counted free of a random
+ * allocated block of it, @ncall times; then the thread cache. */
+static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
+{
+	const uint64_t me = rtmem_owner(1, 1);
+	struct rtmem_pool_desc d = scen_desc(SLAB, bytes);
+	struct rtmem_region *r = scen_map(&d);
+	char *base[RTMEM_MAX_CLASSES];
+	void *p;
+
+	if (!r)
+		return -ENOMEM;
+	for (uint32_t c = 0; c < d.nclasses; c++) {
+		uint64_t n = (uint64_t)d.classes[c].count * fill / 100;
+
+		if (n >= d.classes[c].count)
+			n = d.classes[c].count - 1;
+		base[c] = NULL;
+		for (uint64_t i = 0; i < n; i++) {
+			if (rtmem_slab_alloc(r, c, me, 0, &p) != 0)
+				return -ENOMEM;
+			if (!base[c])
+				base[c] = p; /* a fresh class pops block 0 first */
+		}
+	}
+	for (unsigned i = 0; i < ncall; i++) {
+		uint32_t c = rnd_below(d.nclasses), size = d.classes[c].size;
+		struct rtmem_region_stats rs;
+		void *victim;
+		int rc;
+
+		rtmem_region_stats(r, &rs); /* will this allocation set a new high-water mark? */
+		ICOUNT_ARM(rs.cls[c].in_use + 1 > rs.cls[c].hwm ? T_ALLOC_HWM : T_ALLOC, (const void *)rtmem_slab_alloc);
+		rc = rtmem_slab_alloc(r, c, me, 0, &p);
+		if (rc != 0)
+			return rc;
+		victim = p;
+		for (unsigned t = 0; base[c] && t < 64 && rnd_below(100) < fill; t++) {
+			char *q = base[c] + (uint64_t)rnd_below(d.classes[c].count) * size;
+
+			if (rtmem_region_block_size(r, q) == size) {
+				victim = q;
+				break;
+			}
+		}
+		ICOUNT_ARM(T_FREE, (const void *)rtmem_slab_free);
+		rc = rtmem_slab_free(r, victim, me);
+		if (rc != 0)
+			return rc;
+	}
+	return drive_cache(ncall, r, &d);
+}
+
+/* A class with a reserve (class 3 keeps 8 blocks): an allocation without the
+ * grant checks the reserve first; one with it takes the plain pop. */
+static int drive_reserve(unsigned ncall)
+{
+	const uint64_t me = rtmem_owner(1, 1);
+	struct rtmem_pool_desc d = scen_desc(SLAB, 1024 * 1024);
+	struct rtmem_region *r;
+	void *p;
+
+	d.classes[3].reserve = 8;
+	r = scen_map(&d);
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < ncall; i++) {
+		ICOUNT_ARM(T_RSV_OTHER, (const void *)rtmem_slab_alloc);
+		if (rtmem_slab_alloc(r, 3, me, 0, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
+			return -EPROTO;
+		ICOUNT_ARM(T_RSV_GRANTED, (const void *)rtmem_slab_alloc);
+		if (rtmem_slab_alloc(r, 3, me, RTMEM_ALLOC_RESERVE, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+/* Buddy: filled with random orders min..min+8 to @fill % of the bytes, then a
+ * counted allocation of a random order and a counted free of a random block,
+ * @ncall times. */
+static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
+{
+	const uint64_t me = rtmem_owner(1, 1);
+	struct rtmem_pool_desc d = scen_desc(BUDDY, bytes);
+	struct rtmem_region *r = scen_map(&d);
+	const uint32_t lo = d.buddy.min_order, span = 9;
+	uint64_t cap = (bytes >> lo) + 1, n = 0, used = 0, goal = bytes / 100 * fill;
+	void **blk = calloc(cap, sizeof(*blk));
+	void *p;
+
+	if (!r || !blk)
+		return -ENOMEM;
+	ICOUNT_BUDDY_START(&d);
+	if (rtmem_buddy_alloc(r, 1, me, 0, &p) != 0 || rtmem_buddy_free(r, p, me) != 0)
+		return -EPROTO; /* warm-up: lazy PLT binding and the lock's per-thread lookups are not the allocator */
+	while (used < goal) {
+		uint32_t k = lo + rnd_below(span);
+
+		while (k > lo && used + (1ull << k) > goal)
+			k--;
+		if (rtmem_buddy_alloc(r, 1ull << k, me, 0, &p) != 0)
+			break; /* fragmented: as full as random orders get */
+		blk[n++] = p;
+		used += 1ull << k;
+	}
+	for (unsigned i = 0; i < ncall; i++) {
+		uint64_t size = 1ull << (lo + rnd_below(span)), v;
+		int rc;
+
+		ICOUNT_ARM(T_ALLOC, (const void *)rtmem_buddy_alloc);
+		rc = rtmem_buddy_alloc(r, size, me, 0, &p);
+		if (rc == -ENOMEM)
+			continue;
+		if (rc != 0 || n == cap)
+			return rc ? rc : -EOVERFLOW;
+		blk[n++] = p;
+		v = fill ? rnd_below(n) : n - 1;
+		ICOUNT_ARM(T_FREE, (const void *)rtmem_buddy_free);
+		rc = rtmem_buddy_free(r, blk[v], me);
+		if (rc != 0)
+			return rc;
+		blk[v] = blk[--n];
+	}
+	return 0;
+}
+
+#endif /* RTMEM_TEST_ICOUNT_SCEN_H */
