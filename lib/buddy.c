@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -86,37 +87,45 @@ static inline void hook(void)
 		rtmem_buddy_test_hook();
 }
 
-static void list_push(struct rtmem_region *r, uint64_t i, uint32_t k)
+/* Link index limit: min-blocks, then the sentinels. */
+static inline uint64_t lim(const struct rtmem_region *r)
 {
-	struct rg_buddy *b = r->bdy;
-	uint32_t h = b->head[k];
+	return r->nmin + RG_NSENT;
+}
 
-	r->link[i].prev = RG_NIL;
-	r->link[i].next = h;
-	if (h < r->nmin) /* RG_NIL or out of bounds: no back link to write */
-		r->link[h].prev = (uint32_t)i;
-	b->head[k] = (uint32_t)i;
-	b->nonempty |= 1ull << k;
-	b->nfree[k]++;
+static inline uint32_t sent(const struct rtmem_region *r, uint32_t k)
+{
+	return (uint32_t)(r->nmin + k);
+}
+
+/* Put block @i first on the order-@k list. A next link out of bounds (a
+ * corrupted ring) gets no back link; the checker reports the ring. */
+static inline void list_push(struct rtmem_region *r, uint64_t i, uint32_t k)
+{
+	struct rg_link *link = r->link;
+	uint32_t s = sent(r, k), n = link[s].next;
+
+	link[i] = (struct rg_link){ s, n };
+	if (n < lim(r))
+		link[n].prev = (uint32_t)i;
+	link[s].next = (uint32_t)i;
+	r->bdy->nonempty |= 1ull << k;
+	r->bdy->nfree[k]++;
 }
 
 /* Return: 0, -EUCLEAN if a link read from shared memory is out of bounds. */
 static int list_unlink(struct rtmem_region *r, uint64_t i, uint32_t k)
 {
-	struct rg_buddy *b = r->bdy;
-	uint32_t p = r->link[i].prev, n = r->link[i].next;
+	struct rg_link *link = r->link;
+	uint32_t p = link[i].prev, n = link[i].next;
 
-	if ((p != RG_NIL && p >= r->nmin) || (n != RG_NIL && n >= r->nmin))
+	if (p >= lim(r) || n >= lim(r))
 		return -EUCLEAN;
-	if (p == RG_NIL)
-		b->head[k] = n;
-	else
-		r->link[p].next = n;
-	if (n != RG_NIL)
-		r->link[n].prev = p;
-	if (b->head[k] == RG_NIL)
-		b->nonempty &= ~(1ull << k);
-	b->nfree[k]--;
+	link[p].next = n;
+	link[n].prev = p;
+	if (p == n) /* only the sentinel is left */
+		r->bdy->nonempty &= ~(1ull << k);
+	r->bdy->nfree[k]--;
 	return 0;
 }
 
@@ -438,7 +447,7 @@ int rg_buddy_rebuild(struct rtmem_region *r)
 	b->nonempty = 0;
 	b->free_bytes = 0;
 	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
-		b->head[k] = RG_NIL;
+		r->link[sent(r, k)] = (struct rg_link){ sent(r, k), sent(r, k) };
 		b->nfree[k] = b->in_use[k] = b->bad[k] = b->checkout[k] = 0;
 	}
 	/* Push in reverse so that each list comes out in address order. */
@@ -481,11 +490,11 @@ static uint32_t order_for(const struct rtmem_region *r, size_t size)
  *
  * The block comes from the lowest non-empty list k >= j, so the lists j..k-1
  * are empty: each split-off upper half becomes the only element of its list
- * (no neighbour links to fix), and their non-empty bits are set with one
- * mask. The halves' heads are written inside the still free order-k block,
- * and the block's own head last, in one store from FREE of order k to ALLOC
- * of order j: until that store the walk skips the halves as the inside of
- * the free block (a rebuild turns them back into TAIL), after it they tile.
+ * (a ring of itself and the sentinel), and their non-empty bits are set with
+ * one mask. The halves' heads are written inside the still free order-k
+ * block, and the block's own head last, in one store from FREE of order k to
+ * ALLOC of order j: until that store the walk skips the halves as the inside
+ * of the free block (a rebuild turns them back into TAIL), after it they tile.
  */
 static inline __attribute__((always_inline)) int take(struct rtmem_region *r, uint32_t j, uint64_t owner,
 						    uint64_t *ret_i, bool with_hook)
@@ -493,9 +502,9 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	struct rg_buddy *b = r->bdy;
 	struct rg_link *link = r->link;
 	_Atomic uint64_t *sw = r->bstate;
-	const uint64_t jbit = 1ull << j;
+	const uint64_t jbit = 1ull << j, nmin = r->nmin;
 	uint64_t ne = b->nonempty, avail = ne & -jbit, kbit = avail & -avail, i, half, w;
-	uint32_t k, n;
+	uint32_t k, n, s;
 
 	if (!avail)
 		return -ENOMEM;
@@ -503,34 +512,36 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	w = wfree(k);
 	if (k > r->max_order)
 		return -EUCLEAN;
-	i = b->head[k];
-	if (i >= r->nmin || atomic_load_explicit(&sw[i], RELAXED) != w)
+	s = (uint32_t)(nmin + k);
+	i = link[s].next;
+	if (i >= nmin || atomic_load_explicit(&sw[i], RELAXED) != w)
 		return -EUCLEAN;
-	/* Pop the list head: its prev is NIL, only the next block's back link changes. */
+	/* Pop the first block: its prev is the sentinel. */
 	n = link[i].next;
-	if ((uint32_t)(n + 1) > r->nmin) /* neither NIL nor a block */
+	if (n >= nmin + RG_NSENT)
 		return -EUCLEAN;
-	if (n != RG_NIL)
-		link[n].prev = RG_NIL;
-	else
+	link[s].next = n;
+	link[n].prev = s;
+	if (n == s)
 		ne ^= kbit; /* bit k, set: the lowest of avail */
-	b->head[k] = n;
 	b->nfree[k]--;
 	if (with_hook)
 		hook();
 	b->nonempty = ne | (kbit - jbit);
 	half = nb(r, k);
-	while (k > j) {
+	/* Each half: its head, a ring of itself and the sentinel (whose back
+	 * link nothing reads: it is written, never trusted), its counter. */
+	for (uint64_t ss = (uint64_t)s << 32 | s, *nf = &b->nfree[k]; k > j; k--) {
 		uint64_t u;
 
-		k--;
 		half >>= 1;
-		w -= 1u << 8; /* wfree(k) */
+		w -= 1u << 8; /* wfree(k - 1) */
+		ss -= 0x100000001ull;
 		u = i + half;
 		atomic_store_explicit(&sw[u], w, RELAXED);
-		link[u] = (struct rg_link){ RG_NIL, RG_NIL };
-		b->head[k] = (uint32_t)u;
-		b->nfree[k] = 1;
+		memcpy(&link[u], &ss, sizeof(ss));
+		link[(uint32_t)ss].next = (uint32_t)u;
+		*--nf = 1;
 	}
 	atomic_store_explicit(&sw[i], RG_WORD(RTMEM_BLK_ALLOC, j, owner), RELAXED);
 	b->free_bytes -= 1ull << j;
@@ -610,68 +621,75 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
 
 /*
  * Free the block at @i (state already checked), merge, list. Lock held.
- * Each merge unlinks the free buddy, widens the lower head, then turns the
- * upper one into TAIL. A buddy whose links are out of bounds is left alone.
+ *
+ * Each merge only unlinks the free buddy; the merged block's head is written
+ * once, at the end. Until then the state table still shows the pieces as
+ * free blocks of their own orders (a valid tiling, which a rebuild merges),
+ * and after it the heads of the merged-in upper halves stay behind inside
+ * the new block as stale FREE words. Nothing reads them: the buddy of a
+ * block of order k starts a block of order <= k, so a merge only ever reads
+ * real heads, the walk skips block interiors, and rg_buddy_containing()
+ * searches from the largest order down. A buddy whose links are out of
+ * bounds is left alone.
  * Return: the merged block's index; its order in *ret_k.
  */
-static inline __attribute__((always_inline)) uint64_t release(struct rtmem_region *r, uint64_t i, uint32_t k,
-								 uint32_t *ret_k, bool with_hook)
+static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_region *r, uint64_t i, uint32_t k,
+								    uint32_t *ret_k, bool with_hook, bool tail)
 {
 	struct rg_buddy *b = r->bdy;
 	struct rg_link *link = r->link;
 	_Atomic uint64_t *sw = r->bstate;
-	const uint64_t nmin = r->nmin;
-	const uint32_t max = r->max_order;
+	const uint64_t nmin = r->nmin, lm = nmin + RG_NSENT, top = nb(r, r->max_order);
 	uint64_t half = nb(r, k), w = wfree(k);
-	uint32_t h;
+	uint32_t s, h;
 
 	atomic_store_explicit(&sw[i], w, RELAXED);
 	if (with_hook)
 		hook();
 	b->free_bytes += 1ull << k;
-	for (; k < max; k++, half <<= 1) {
-		uint64_t bi = i ^ half;
+	for (uint64_t *nf = &b->nfree[k]; half < top; half <<= 1, w += 1u << 8 /* wfree(k + 1) */, nf++) {
+		uint64_t bi = i ^ half, l;
 		uint32_t p, n;
 
-		if (bi + half > nmin || atomic_load_explicit(&sw[bi], RELAXED) != w)
+		if ((tail && bi + half > nmin) || atomic_load_explicit(&sw[bi], RELAXED) != w)
 			break;
-		p = link[bi].prev;
-		n = link[bi].next;
-		if ((uint32_t)(p + 1) > nmin || (uint32_t)(n + 1) > nmin) /* neither NIL nor a block */
+		memcpy(&l, &link[bi], sizeof(l)); /* prev and next in one load */
+		p = (uint32_t)l;
+		n = (uint32_t)(l >> 32);
+		if (p >= lm || n >= lm)
 			break;
-		if (p != RG_NIL)
-			link[p].next = n;
-		else if ((b->head[k] = n) == RG_NIL)
-			b->nonempty &= ~(1ull << k);
-		if (n != RG_NIL)
-			link[n].prev = p;
-		b->nfree[k]--;
-		w += 1u << 8; /* wfree(k + 1) */
-		atomic_store_explicit(&sw[i & ~half], w, RELAXED); /* widen the lower head first */
-		atomic_store_explicit(&sw[i | half], RG_WORD(RTMEM_BLK_TAIL, 0, 0), RELAXED);
-		i &= ~half;
+		link[p].next = n;
+		link[n].prev = p;
+		if (p == n) /* only the sentinel is left */
+			b->nonempty &= ~(1ull << RG_ORD(w));
+		--*nf;
+		i &= bi; /* the lower of the two */
 	}
-	h = b->head[k];
-	link[i] = (struct rg_link){ RG_NIL, h };
-	if (h < nmin)
+	k = RG_ORD(w);
+	atomic_store_explicit(&sw[i], w, RELAXED);
+	s = (uint32_t)(nmin + k);
+	h = link[s].next;
+	link[i] = (struct rg_link){ s, h };
+	if (h < lm)
 		link[h].prev = (uint32_t)i;
-	b->head[k] = (uint32_t)i;
+	link[s].next = (uint32_t)i;
 	b->nonempty |= 1ull << k;
 	b->nfree[k]++;
 	*ret_k = k;
 	return i;
 }
 
-/* Freeing a non-head: inside a free block (merged after a first free) is a
- * double free; inside an allocated block, a bad pointer. Lock held. */
-static int tail_error(const struct rtmem_region *r, uint64_t i)
+/*
+ * release_in() for a block in the whole top-order blocks of the area, whose
+ * buddies are all inside it (no bounds check per merge), or in the smaller
+ * blocks of its tail.
+ */
+static inline __attribute__((always_inline)) uint64_t release(struct rtmem_region *r, uint64_t i, uint32_t k,
+							       uint32_t *ret_k, bool with_hook)
 {
-	uint64_t h;
-	uint32_t k;
-
-	if (rg_buddy_containing(r, i, &h, &k) && RG_ST(ld(r, h)) == RTMEM_BLK_FREE)
-		return -EALREADY;
-	return -EFAULT;
+	if (__builtin_expect(i < (r->nmin & ~(nb(r, r->max_order) - 1)), 1))
+		return release_in(r, i, k, ret_k, with_hook, false);
+	return release_in(r, i, k, ret_k, with_hook, true);
 }
 
 /* Free min-block @i for @owner, lock held. */
@@ -692,15 +710,21 @@ static inline __attribute__((always_inline)) int free_locked(struct rtmem_region
 	return 0;
 }
 
-/* Why free_locked() refused: the exact error. Lock held. */
+/*
+ * Why free_locked() refused: the exact error. Lock held. A pointer inside a
+ * block (not its head) is a double free if that block is free (merged after
+ * a first free), else a bad pointer.
+ */
 static int free_error(const struct rtmem_region *r, uint64_t i)
 {
-	uint64_t w = ld(r, i);
+	uint64_t h, w;
+	uint32_t k;
 
-	if (RG_ST(w) == RTMEM_BLK_TAIL)
-		return tail_error(r, i);
-	if (!head_ok(r, i, w))
+	if (!rg_buddy_containing(r, i, &h, &k))
 		return -EUCLEAN;
+	w = ld(r, h);
+	if (h != i)
+		return RG_ST(w) == RTMEM_BLK_FREE ? -EALREADY : -EFAULT;
 	if (RG_ST(w) != RTMEM_BLK_ALLOC)
 		return -EALREADY;
 	return -EPERM; /* another owner's (or @owner has low bits set) */
@@ -771,13 +795,16 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 
 int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
 {
-	uint64_t w;
+	uint64_t w, h;
+	uint32_t k;
 	int rc = lock(r);
 
 	if (rc < 0)
 		return rc;
 	w = ld(r, i);
-	if (!head_ok(r, i, w))
+	/* @i may have been merged into a larger block since the caller found
+	 * it: only a real head (not a stale one inside a merged block) counts */
+	if (!rg_buddy_containing(r, i, &h, &k) || h != i)
 		rc = -EFAULT;
 	else if (RG_ST(w) != RTMEM_BLK_FREE)
 		rc = -EBUSY;
@@ -813,12 +840,23 @@ int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
 	return rc;
 }
 
+/*
+ * The block holding min-block @m, searched from the largest order down: for
+ * every order k at least that of the block holding m, m rounded down to 2^k
+ * min-blocks starts a block (blocks never cross a boundary of their own
+ * alignment), so each word read is a real head until the one that covers m;
+ * the stale words inside merged blocks are never read. Lock held.
+ */
 bool rg_buddy_containing(const struct rtmem_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k)
 {
-	for (uint32_t k = r->min_order; k <= r->max_order; k++) {
+	if (m >= r->nmin)
+		return false;
+	for (uint32_t k = r->max_order + 1; k-- > r->min_order;) {
 		uint64_t i = m & ~(nb(r, k) - 1), w = ld(r, i);
 
-		if (RG_ST(w) != RTMEM_BLK_TAIL && head_ok(r, i, w) && i + nb(r, RG_ORD(w)) > m) {
+		if (!head_ok(r, i, w))
+			return false;
+		if (i + nb(r, RG_ORD(w)) > m) {
 			*ret_i = i;
 			*ret_k = RG_ORD(w);
 			return true;

@@ -106,7 +106,21 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
 	return 0;
 }
 
-/* Walk the tiling: heads valid, tails TAIL, counts per state and order. */
+/*
+ * A word inside a block of order @k at min-block @m: TAIL, or the FREE head a
+ * merge left behind (buddy.c, release()), of a smaller order and aligned to it.
+ */
+static bool interior_ok(const struct rtmem_region *r, uint64_t m, uint32_t k, uint64_t w)
+{
+	uint32_t o = RG_ORD(w);
+
+	if (w == RG_WORD(RTMEM_BLK_TAIL, 0, 0))
+		return true;
+	return w == RG_WORD(RTMEM_BLK_FREE, o, 0) && o >= r->min_order && o < k &&
+	       !(m & ((1ull << (o - r->min_order)) - 1));
+}
+
+/* Walk the tiling: heads valid, the rest TAIL or stale, counts per state and order. */
 static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *cnt)
 {
 	const struct rg_buddy *b = r->bdy;
@@ -127,8 +141,8 @@ static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *c
 			return fail(x, "buddy: block at %llu of order %u misaligned or past the end",
 				    (unsigned long long)i, k);
 		for (uint64_t t = 1; t < n; t++)
-			if (atomic_load_explicit(&r->bstate[i + t], RELAXED) != RG_WORD(RTMEM_BLK_TAIL, 0, 0))
-				return fail(x, "buddy: min-block %llu inside block %llu is not TAIL",
+			if (!interior_ok(r, i + t, k, atomic_load_explicit(&r->bstate[i + t], RELAXED)))
+				return fail(x, "buddy: min-block %llu inside block %llu is neither TAIL nor a stale free head",
 					    (unsigned long long)(i + t), (unsigned long long)i);
 		if (s == RTMEM_BLK_FREE) {
 			uint64_t bi = i ^ n;
@@ -158,24 +172,25 @@ static int check_lists(const struct rtmem_region *r, struct chk *x, const uint64
 	for (uint64_t w = 0; w < (r->nmin + 63) / 64; w++)
 		x->seen[w] = 0;
 	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
-		uint32_t i = b->head[k], prev = RG_NIL;
-		uint64_t len = 0;
+		const uint64_t sent = r->nmin + k;
+		uint64_t i = r->link[sent].next, prev = sent, len = 0;
 
-		if (!!(b->nonempty >> k & 1) != (i != RG_NIL))
-			return fail(x, "buddy: non-empty bitmap bit %u disagrees with list head", k);
-		if (i != RG_NIL && (k < r->min_order || k > r->max_order))
+		if (!!(b->nonempty >> k & 1) != (i != sent))
+			return fail(x, "buddy: non-empty bitmap bit %u disagrees with its list", k);
+		if (i != sent && (k < r->min_order || k > r->max_order))
 			return fail(x, "buddy: list of order %u outside %u..%u is not empty", k, r->min_order,
 				    r->max_order);
-		for (; i != RG_NIL; prev = i, i = r->link[i].next, len++) {
+		for (; i != sent; prev = i, i = r->link[i].next, len++) {
 			if (i >= r->nmin)
-				return fail(x, "buddy: order %u list index %u out of bounds", k, i);
+				return fail(x, "buddy: order %u list index %llu out of bounds", k, (unsigned long long)i);
 			if (test_and_set(x->seen, i))
-				return fail(x, "buddy: block %u listed twice (or a cycle) at order %u", i, k);
+				return fail(x, "buddy: block %llu listed twice (or a cycle) at order %u",
+					    (unsigned long long)i, k);
 			if (atomic_load_explicit(&r->bstate[i], RELAXED) != RG_WORD(RTMEM_BLK_FREE, k, 0))
-				return fail(x, "buddy: block %u on the order %u list is not a free order-%u head", i,
-					    k, k);
+				return fail(x, "buddy: block %llu on the order %u list is not a free order-%u head",
+					    (unsigned long long)i, k, k);
 			if (r->link[i].prev != prev)
-				return fail(x, "buddy: block %u has a wrong back link", i);
+				return fail(x, "buddy: block %llu has a wrong back link", (unsigned long long)i);
 		}
 		if (len != b->nfree[k] || (k >= r->min_order && len != cnt[RTMEM_BLK_FREE * (RTMEM_MAX_ORDER + 1) + k]))
 			return fail(x, "buddy: order %u list has %llu blocks, counter %llu", k,

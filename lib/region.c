@@ -114,7 +114,7 @@ static int plan(const struct rtmem_pool_desc *d, struct rg_plan *p)
 	if (d->buddy.size) {
 		p->nmin = d->buddy.size >> d->buddy.min_order;
 		p->link_off = off;
-		off += sizeof(struct rg_link) * p->nmin;
+		off += sizeof(struct rg_link) * (p->nmin + RG_NSENT);
 		p->bstate_off = off;
 		off += 8 * p->nmin;
 		p->bdata_off = data;
@@ -154,7 +154,7 @@ uint64_t rg_layout_hash(void)
 		RG_VERSION, sizeof(void *), sizeof(pthread_mutex_t), sizeof(struct rg_hdr),
 		sizeof(struct rg_class), sizeof(struct rg_buddy), sizeof(struct rg_link),
 		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
-		offsetof(struct rg_buddy, head), offsetof(struct rg_buddy, failed),
+		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT,
 		RTMEM_MAX_CLASSES, RTMEM_MAX_ORDER, 0x0102030405060708ull,
 	};
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */

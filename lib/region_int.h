@@ -11,7 +11,8 @@
  *   rg_buddy                                 lock, per-order lists and counters (if any)
  *   per class: uint32_t next[count]          free-list links, outside user data
  *              uint64_t state[count]         state + owner words
- *   buddy:     struct rg_link link[nmin]     doubly linked free lists (min-block index)
+ *   buddy:     struct rg_link link[nmin + RG_NSENT]  circular doubly linked free lists:
+ *                                            min-block indices, then one sentinel per order
  *              uint64_t state[nmin]          state + order + owner words
  *   data (page aligned): class 0 .. class n-1 (each page aligned), buddy area
  *
@@ -33,10 +34,12 @@
 #include "region.h"
 
 #define RG_MAGIC 0x3147524d454d5452ull /* "RTMEMRG1" little-endian */
-#define RG_VERSION 1u
+#define RG_VERSION 2u
 #define RG_PAGE 4096u
 #define RG_LINE 64u
 #define RG_NIL 0xffffffffu
+/* Buddy list sentinels: the list of order k is a ring through link[nmin + k]. */
+#define RG_NSENT (RTMEM_MAX_ORDER + 1u)
 /* pagecls values past the real classes; each names a sentinel class with
  * count 0 in the handle, so a lookup through it fails the index check. */
 #define RG_PAGE_NONE RTMEM_MAX_CLASSES         /* metadata or padding */
@@ -112,8 +115,10 @@ struct rg_class {
 static_assert(sizeof(struct rg_class) == 2 * RG_LINE, "rg_class is two cache lines");
 static_assert(offsetof(struct rg_class, size) == RG_LINE, "descriptor on its own line");
 
+/* A buddy list link: min-block indices, or nmin + k for the sentinel of order k.
+ * An empty list is its sentinel linked to itself. */
 struct rg_link {
-	uint32_t prev, next; /* min-block indices, RG_NIL at the ends */
+	uint32_t prev, next;
 };
 
 /* The buddy area's control block. Everything but the descriptor is guarded by lock. */
@@ -124,17 +129,15 @@ struct rg_buddy {
 	uint32_t min_order, max_order;
 	uint64_t nmin;      /* min-blocks */
 	uint64_t data_off;  /* first byte of the area */
-	uint64_t link_off;  /* struct rg_link[nmin] */
+	uint64_t link_off;  /* struct rg_link[nmin + RG_NSENT] */
 	uint64_t state_off; /* uint64_t[nmin] */
 	uint64_t reserve;   /* bytes kept for RTMEM_ALLOC_RESERVE */
 	uint64_t pad0[2];
 	/* under lock */
-	uint64_t nonempty;   /* bit k set <=> head[k] != RG_NIL */
+	uint64_t nonempty;   /* bit k set <=> the order-k list is not empty */
 	uint64_t free_bytes; /* sum of free block sizes */
 	uint64_t repairs;    /* rebuilds after EOWNERDEAD */
 	uint64_t pad1[5];
-	uint32_t head[RTMEM_MAX_ORDER + 1]; /* per order: first free block */
-	uint32_t pad2[7];
 	uint64_t nfree[RTMEM_MAX_ORDER + 1];
 	uint64_t in_use[RTMEM_MAX_ORDER + 1];
 	uint64_t hwm[RTMEM_MAX_ORDER + 1];

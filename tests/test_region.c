@@ -621,6 +621,34 @@ static void test_checkout_hands_block_to_tester_not_allocator(void **state)
 	assert_region_ok(f->r);
 }
 
+/*
+ * A merge leaves the upper buddy's head behind as a stale FREE word inside
+ * the merged block. The tester finds a block, lets go of the lock, and checks
+ * it out later: by then it may be such a stale head, which must be refused,
+ * not unlinked from a list it is no longer on.
+ */
+static void test_checkout_refuses_a_head_merged_away(void **state)
+{
+	struct fx *f = *state;
+	uint64_t off, len = 0;
+	void *a, *b;
+
+	assert_int_equal(rtmem_buddy_alloc(f->r, 64, A, 0, &a), 0);
+	assert_int_equal(rtmem_buddy_alloc(f->r, 64, A, 0, &b), 0);
+	assert_ptr_equal((char *)b, (char *)a + 64);
+	assert_int_equal(rtmem_buddy_free(f->r, b, A), 0); /* b is a free head: a is allocated */
+	off = (uint64_t)((char *)b - (char *)f->mem);
+	assert_int_equal(rtmem_buddy_free(f->r, a, A), 0); /* merges b away */
+	assert_int_equal(RG_ST(f->r->bstate[1]), RTMEM_BLK_FREE); /* the stale head */
+	assert_int_equal(rtmem_region_checkout(f->r, off, &len), -EFAULT);
+	assert_int_equal(rtmem_buddy_free(f->r, b, A), -EALREADY); /* inside a free block */
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_region_checkout(f->r, off - 64, &len), 0); /* the merged block */
+	assert_int_equal(len, 16384);
+	assert_int_equal(rtmem_region_checkin(f->r, off - 64), 0);
+	assert_region_ok(f->r);
+}
+
 static void test_mark_bad_slab_block_never_handed_out(void **state)
 {
 	struct fx *f = *state;
@@ -724,17 +752,24 @@ static void test_check_reports_corruption(void **state)
 	assert_non_null(strstr(msg, "in_use"));
 	atomic_fetch_add(&k->ctl->pushed, 1);
 	assert_region_ok(f->r);
-	/* buddy: a tail overwritten, a list head pointing nowhere */
+	/* buddy: a tail overwritten (an allocated head, and a free one of a
+	 * misaligned order: only aligned stale free heads may stay inside), a
+	 * list head pointing nowhere */
 	w = f->r->bstate[1];
-	f->r->bstate[1] = RG_WORD(RTMEM_BLK_FREE, 6, 0);
+	f->r->bstate[1] = RG_WORD(RTMEM_BLK_ALLOC, 6, A);
 	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
-	assert_non_null(strstr(msg, "not TAIL"));
+	assert_non_null(strstr(msg, "neither TAIL"));
+	f->r->bstate[1] = RG_WORD(RTMEM_BLK_FREE, 7, 0);
+	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "neither TAIL"));
+	f->r->bstate[1] = RG_WORD(RTMEM_BLK_FREE, 6, 0); /* what a merge leaves behind */
+	assert_region_ok(f->r);
 	f->r->bstate[1] = w;
-	saved = f->r->bdy->head[14];
-	f->r->bdy->head[14] = 0x7fffffff;
+	saved = f->r->link[f->r->nmin + 14].next;
+	f->r->link[f->r->nmin + 14].next = 0x7fffffff;
 	assert_int_equal(rtmem_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
 	assert_non_null(strstr(msg, "out of bounds"));
-	f->r->bdy->head[14] = saved;
+	f->r->link[f->r->nmin + 14].next = saved;
 	assert_region_ok(f->r);
 }
 
@@ -759,7 +794,7 @@ static void test_corrupt_shared_indices_do_not_crash_fast_paths(void **state)
 	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &p), -EUCLEAN); /* and stays refused */
 	assert_null(p);
 	/* buddy: a list head out of bounds */
-	f->r->bdy->head[14] = 0x7ffffff0;
+	f->r->link[f->r->nmin + 14].next = 0x7ffffff0;
 	assert_int_equal(rtmem_buddy_alloc(f->r, 16384, A, 0, &p), -EUCLEAN);
 	assert_null(p);
 }
@@ -786,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_cache_overwritten_state_is_detected),
 		cmocka_unit_test(test_cache_flush_and_reclaim_return_every_block),
 		cmocka_unit_test_setup_teardown(test_checkout_hands_block_to_tester_not_allocator, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkout_refuses_a_head_merged_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_bad_slab_block_never_handed_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_bad_buddy_isolates_one_min_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_block_sweeps_every_block_once, setup, teardown),
