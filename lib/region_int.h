@@ -169,6 +169,64 @@ struct rg_cls {
 static_assert(sizeof(struct rg_cls) == 64, "one line per class: the index is a shift");
 
 /*
+ * Relaxed loads and stores of shared words. gcc 12 on arm64 addresses every
+ * C11 atomic access through a base register alone (one add more per access
+ * at an offset or index); these are the same single-copy-atomic LDR/STR with
+ * the addressing modes of plain ones. Elsewhere they are C11 relaxed.
+ */
+#if defined(__aarch64__)
+static inline uint32_t rg_load32(const _Atomic uint32_t *a)
+{
+	uint32_t v;
+
+	__asm__ volatile("ldr	%w0, %1" : "=r"(v) : "m"(*(const uint32_t __attribute__((may_alias)) *)a));
+	return v;
+}
+
+static inline uint64_t rg_load64(const _Atomic uint64_t *a)
+{
+	uint64_t v;
+
+	__asm__ volatile("ldr	%0, %1" : "=r"(v) : "m"(*(const uint64_t __attribute__((may_alias)) *)a));
+	return v;
+}
+
+static inline void rg_store64(_Atomic uint64_t *a, uint64_t v)
+{
+	__asm__ volatile("str	%1, %0" : "=m"(*(uint64_t __attribute__((may_alias)) *)a) : "r"(v));
+}
+
+static inline void rg_store32(_Atomic uint32_t *a, uint32_t v)
+{
+	__asm__ volatile("str	%w1, %0" : "=m"(*(uint32_t __attribute__((may_alias)) *)a) : "r"(v));
+}
+#else
+static inline uint32_t rg_load32(const _Atomic uint32_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static inline uint64_t rg_load64(const _Atomic uint64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static inline void rg_store64(_Atomic uint64_t *a, uint64_t v)
+{
+	atomic_store_explicit(a, v, memory_order_relaxed);
+}
+
+static inline void rg_store32(_Atomic uint32_t *a, uint32_t v)
+{
+	atomic_store_explicit(a, v, memory_order_relaxed);
+}
+#endif
+
+/* @x's value, hidden from the optimizer: a register known to be 0 is
+ * returned as it is instead of a new constant 0. */
+#define RG_OPAQUE(x) __asm__("" : "+r"(x))
+
+/*
  * Blocks allocated in a class: pops minus pushes (frees, reclaims, hand-offs).
  * Exact when quiescent. Concurrently, pushed is read first (acquire) and the
  * pop count after it, so a racing free can only make the result too high and

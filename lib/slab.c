@@ -29,6 +29,12 @@
  *
  * A process killed between the pop and its state CAS, or between the state CAS
  * and the push of a free, leaves one FREE block unlisted (the checker reports it).
+ *
+ * Instructions, longest path (tests/test_icount.c, tests/icount_qemu.py):
+ * x86-64 alloc 38 (40 with a new high-water mark), free 40; arm64 (ARMv8.0,
+ * LL/SC written out below) alloc 40 either way, free 43 (misses the 40 of
+ * DESIGN.md by 3: a state-word exclusive, a head+pushed exclusive pair with
+ * its compare, the bounds checks, the waiters test).
  */
 #include <errno.h>
 #include <time.h>
@@ -53,6 +59,242 @@ static inline void push(struct rg_class *ctl, _Atomic uint32_t *next, uint32_t i
 		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
 	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
 }
+
+/*
+ * The four atomic steps of the fast paths: pop, state CAS, high-water mark,
+ * push. C11 everywhere; on arm64 (ARMv8.0, no LSE: every RMW is an LL/SC
+ * loop) written as the loop itself, which drops the separate load, compare
+ * and status test that gcc wraps around each compare-exchange:
+ *  - pop and push take head and pushed (adjacent, 16-byte aligned) as one
+ *    LDXP/STXP pair: the push counts itself in the same store-exclusive, and
+ *    the pop reads the pushed count of the same instant (in use is exact);
+ *  - no memory access sits between a load- and its store-exclusive (the link
+ *    is read or written before the load-exclusive, which then compares the
+ *    head, as a CAS does), so the architecture's forward-progress guarantee
+ *    for LL/SC holds.
+ * Orders: pop acquire (the link and the block were written before the push's
+ * release), push release, state word acquire+release, hwm relaxed. ABA: the
+ * pop bumps the head's 32-bit tag, as in the C version.
+ */
+#if defined(__aarch64__)
+typedef uint64_t __attribute__((may_alias)) a64_u64;
+typedef unsigned __int128 __attribute__((may_alias)) a64_u128;
+
+/* One exclusive each: the loops are C, with nothing between a load- and its
+ * store-exclusive but registers. Store-exclusive: 0 on success. The release
+ * forms clobber memory, so the compiler keeps earlier stores before them. */
+static inline __attribute__((always_inline)) uint64_t ldaxr(_Atomic uint64_t *a)
+{
+	uint64_t v;
+
+	__asm__ volatile("ldaxr	%0, %1" : "=r"(v) : "Q"(*(a64_u64 *)a) : "memory");
+	return v;
+}
+
+static inline __attribute__((always_inline)) uint64_t ldxr(_Atomic uint64_t *a)
+{
+	uint64_t v;
+
+	__asm__ volatile("ldxr	%0, %1" : "=r"(v) : "Q"(*(a64_u64 *)a));
+	return v;
+}
+
+static inline __attribute__((always_inline)) uint32_t stxr(_Atomic uint64_t *a, uint64_t v)
+{
+	uint32_t st;
+
+	__asm__ volatile("stxr	%w0, %2, %1" : "=&r"(st), "=Q"(*(a64_u64 *)a) : "r"(v));
+	return st;
+}
+
+static inline __attribute__((always_inline)) uint32_t stlxr(_Atomic uint64_t *a, uint64_t v)
+{
+	uint32_t st;
+
+	__asm__ volatile("stlxr	%w0, %2, %1" : "=&r"(st), "=Q"(*(a64_u64 *)a) : "r"(v) : "memory");
+	return st;
+}
+
+/* head and pushed, adjacent and 16-byte aligned, as one exclusive pair */
+static inline __attribute__((always_inline)) uint64_t ldaxp(struct rg_class *ctl, uint64_t *ret_pushed)
+{
+	uint64_t h, p;
+
+	__asm__ volatile("ldaxp	%0, %1, %2" : "=&r"(h), "=&r"(p) : "Q"(*(a64_u128 *)&ctl->head) : "memory");
+	*ret_pushed = p;
+	return h;
+}
+
+static inline __attribute__((always_inline)) uint64_t ldxp(struct rg_class *ctl, uint64_t *ret_pushed)
+{
+	uint64_t h, p;
+
+	__asm__ volatile("ldxp	%0, %1, %2" : "=&r"(h), "=&r"(p) : "Q"(*(a64_u128 *)&ctl->head));
+	*ret_pushed = p;
+	return h;
+}
+
+static inline __attribute__((always_inline)) uint32_t stxp(struct rg_class *ctl, uint64_t h, uint64_t p)
+{
+	uint32_t st;
+
+	__asm__ volatile("stxp	%w0, %2, %3, %1"
+			 : "=&r"(st), "=Q"(*(a64_u128 *)&ctl->head)
+			 : "r"(h), "r"(p));
+	return st;
+}
+
+static inline __attribute__((always_inline)) uint32_t stlxp(struct rg_class *ctl, uint64_t h, uint64_t p)
+{
+	uint32_t st;
+
+	__asm__ volatile("stlxp	%w0, %2, %3, %1"
+			 : "=&r"(st), "=Q"(*(a64_u128 *)&ctl->head)
+			 : "r"(h), "r"(p)
+			 : "memory");
+	return st;
+}
+
+/* Pop below @lim. Return: true with *ret_idx, and *ret_nh and *ret_pushed
+ * for in_use_after() (read together: in use is exact); false with *ret_idx
+ * the head index found (>= lim). */
+static inline __attribute__((always_inline)) bool pop(struct rg_class *ctl, const _Atomic uint32_t *next, uint32_t lim,
+						      uint64_t *ret_idx, uint64_t *ret_nh, uint64_t *ret_pushed)
+{
+	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), nh, cur, p;
+	uint64_t idx;
+
+	for (;;) {
+		idx = RG_HEAD_IDX(h);
+		if (__builtin_expect((uint32_t)idx >= lim, 0)) {
+			*ret_idx = idx;
+			return false;
+		}
+		nh = RG_HEAD_POP(h, rg_load32(&next[idx]));
+		do {
+			cur = ldaxp(ctl, &p);
+			if (__builtin_expect(cur != h, 0))
+				break;
+		} while (__builtin_expect(stxp(ctl, nh, p) != 0, 0));
+		if (__builtin_expect(cur == h, 1))
+			break;
+		h = cur;
+	}
+	*ret_idx = idx;
+	*ret_nh = nh;
+	*ret_pushed = p;
+	return true;
+}
+
+/* Blocks in use right after the pop that made head @nh. */
+#define in_use_after(ctl, nh, pushed) ((uint32_t)(nh) - (uint32_t)(pushed))
+
+/* Strong CAS of a state word, acquire and release. Return: true, or false
+ * with *w the word found. */
+static inline __attribute__((always_inline)) bool cas_state(_Atomic uint64_t *a, uint64_t *w, uint64_t to)
+{
+	uint64_t old;
+
+	do {
+		old = ldaxr(a);
+		if (__builtin_expect(old != *w, 0)) {
+			*w = old;
+			return false;
+		}
+	} while (__builtin_expect(stlxr(a, to) != 0, 0));
+	return true;
+}
+
+/* hwm = max(hwm, @u), stored every time (the line is ours after the pop):
+ * a new high-water mark costs nothing more. Return: 0 (the store-exclusive's
+ * status, so that no register is set to 0 for the caller's return). */
+static inline __attribute__((always_inline)) uint32_t raise_hwm(struct rg_class *ctl, uint64_t u)
+{
+	uint64_t h;
+	uint32_t st;
+
+	do {
+		h = ldxr(&ctl->hwm);
+		st = stxr(&ctl->hwm, u > h ? u : h);
+	} while (__builtin_expect(st != 0, 0));
+	RG_OPAQUE(st);
+	return st;
+}
+
+/* Push freed block @idx and count it (in use = pops - pushed), one store-exclusive. */
+static inline __attribute__((always_inline)) void push_freed(struct rg_class *ctl, _Atomic uint32_t *next, uint64_t idx)
+{
+	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED), nh, cur, p;
+
+	for (;;) {
+		__asm__ volatile("str	%w0, [%1, %2, lsl #2]" : : "r"(RG_HEAD_IDX(h)), "r"(next), "r"(idx) : "memory");
+		nh = h; /* RG_HEAD_PUSH(h, idx): the index into the high half */
+		__asm__("bfi	%0, %1, #32, #32" : "+r"(nh) : "r"(idx));
+		do {
+			cur = ldxp(ctl, &p);
+			if (__builtin_expect(cur != h, 0))
+				break;
+		} while (__builtin_expect(stlxp(ctl, nh, p + 1) != 0, 0));
+		if (__builtin_expect(cur == h, 1))
+			return;
+		h = cur;
+	}
+}
+#else
+static inline __attribute__((always_inline)) bool pop(struct rg_class *ctl, const _Atomic uint32_t *next, uint32_t lim,
+						      uint64_t *ret_idx, uint64_t *ret_nh, uint64_t *ret_pushed)
+{
+	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), nh;
+	uint64_t idx;
+
+	do {
+		idx = RG_HEAD_IDX(h);
+		if (__builtin_expect(idx >= lim, 0)) {
+			*ret_idx = idx;
+			return false;
+		}
+		nh = RG_HEAD_POP(h, atomic_load_explicit(&next[idx], RELAXED));
+	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
+	*ret_idx = idx;
+	*ret_nh = nh;
+	*ret_pushed = 0; /* read later, by in_use_after() */
+	return true;
+}
+
+/* Our pop count minus the pushes seen now (a push racing in between can only
+ * make this lower than the true peak). */
+#define in_use_after(ctl, nh, pushed) \
+	((uint32_t)(nh) - (uint32_t)atomic_load_explicit(&(ctl)->pushed, RELAXED) + 0 * (pushed))
+
+static inline __attribute__((always_inline)) bool cas_state(_Atomic uint64_t *a, uint64_t *w, uint64_t to)
+{
+	return atomic_compare_exchange_strong_explicit(a, w, to, ACQ_REL, ACQUIRE);
+}
+
+/* hwm = max(hwm, @u). Return: 0. */
+static inline __attribute__((always_inline)) uint32_t raise_hwm(struct rg_class *ctl, uint64_t u)
+{
+	uint64_t hwm = atomic_load_explicit(&ctl->hwm, RELAXED);
+
+	while (__builtin_expect(u > hwm, 0) &&
+	       !atomic_compare_exchange_weak_explicit(&ctl->hwm, &hwm, u, RELAXED, RELAXED))
+		;
+	return 0;
+}
+
+static inline __attribute__((always_inline)) void push_freed(struct rg_class *ctl, _Atomic uint32_t *next, uint64_t idx)
+{
+	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
+
+	do
+		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
+	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
+	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
+}
+#endif
+static_assert(offsetof(struct rg_class, pushed) == offsetof(struct rg_class, head) + 8 &&
+		      offsetof(struct rg_class, head) % 16 == 0,
+	      "pop and push take head and pushed as one 16-byte pair (arm64 LDXP/STXP)");
 
 /*
  * The popped block was not FREE (state @w). Hand a checked-out block to the
@@ -85,25 +327,10 @@ static __attribute__((noinline, cold)) int handoff(const struct rg_cls *k, uint3
 	}
 }
 
-/* A new high-water mark of @u blocks in use. Return: 0, so the fast path
- * can leave through it as a tail call. */
-static __attribute__((noinline, cold)) int raise_hwm(struct rg_class *ctl, uint64_t u)
-{
-	uint64_t hwm = atomic_load_explicit(&ctl->hwm, RELAXED);
-
-	while (u > hwm && !atomic_compare_exchange_weak_explicit(&ctl->hwm, &hwm, u, RELAXED, RELAXED))
-		;
-	return 0;
-}
-
 static inline int alloc_done(const struct rg_cls *k, uint32_t idx, void **ret)
 {
-	uint32_t u = rg_in_use(k->ctl);
-
 	*ret = k->data + (uint64_t)idx * k->size;
-	if (u > atomic_load_explicit(&k->ctl->hwm, RELAXED))
-		return raise_hwm(k->ctl, u);
-	return 0;
+	return (int)raise_hwm(k->ctl, rg_in_use(k->ctl));
 }
 
 static __attribute__((noinline, cold)) int alloc_empty(const struct rg_cls *k, uint32_t idx)
@@ -155,6 +382,29 @@ static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, 
  * live across the loop, so it runs in the caller-saved registers; every slow
  * case leaves by a tail call. Fields are re-read from the private handle.
  */
+#if defined(__aarch64__)
+static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
+								     bool reserved)
+{
+	struct rg_class *ctl = k->ctl;
+	uint64_t w = W_FREE, idx, nh, pushed;
+	/* read the handle before the asm's memory clobbers */
+	_Atomic uint64_t *state = k->state;
+	char *data = k->data;
+	uint64_t size = k->size;
+
+	/* A link is not checked when read: it becomes the head, and the next
+	 * pop checks it before using it (a corrupt head gives -EUCLEAN then).
+	 * lim is 0 in a class with a reserve, which sends its callers to the
+	 * reserve check; that check then pops with the real count. */
+	if (__builtin_expect(!pop(ctl, k->next, reserved ? k->count : k->lim, &idx, &nh, &pushed), 0)) /* RG_NIL: empty; else corrupt */
+		return reserved ? alloc_empty(k, (uint32_t)idx) : alloc_slow(k, (uint32_t)idx, want, ret);
+	if (__builtin_expect(!cas_state(&state[idx], &w, want), 0))
+		return claim_failed(k, (uint32_t)idx, w, want, ret);
+	*ret = data + idx * size;
+	return (int)raise_hwm(ctl, in_use_after(ctl, nh, pushed));
+}
+#else /* the C11 loops written out: gcc keeps x86-64 within its caller-saved registers this way */
 static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
 								     bool reserved)
 {
@@ -184,6 +434,7 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 		;
 	return 0;
 }
+#endif
 
 static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t want, void **ret)
 {
@@ -215,28 +466,19 @@ static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 	return 0;
 }
 
-/* Push freed block @idx and count it (in use = pops - pushed). */
-static inline __attribute__((always_inline)) void push_freed(struct rg_class *ctl, _Atomic uint32_t *next, uint64_t idx)
-{
-	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
-
-	do
-		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
-	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
-	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
-}
-
 /* Free block @idx of class @k, allocated to @owner, to the shared list. */
 static inline __attribute__((always_inline)) int free_shared(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
 	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
+	uint32_t waiters;
 
-	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
+	if (__builtin_expect(!cas_state(&k->state[idx], &w, W_FREE), 0))
 		return free_error(w);
 	push_freed(ctl, next, idx);
-	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
+	waiters = rg_load32(&ctl->waiters);
+	if (__builtin_expect(waiters != 0, 0))
 		return wake(ctl);
 	return 0;
 }
@@ -250,7 +492,7 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 		return -EFAULT;
 	/* pagecls is private and holds a class or a sentinel of count 0, so the
 	 * index check below also rejects metadata, padding and buddy pages. */
-	k = &r->cls[r->pagecls[off / RG_PAGE]];
+	k = &r->cls[(uint64_t)r->pagecls[off / RG_PAGE]];
 	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
 	if (__builtin_expect(idx >= k->count, 0)) /* not a block start, padding, not slab */
 		return -EFAULT;
@@ -306,7 +548,7 @@ long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
 
-	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED), 0))
+	if (__builtin_expect(!cas_state(&k->state[idx], &w, W_FREE), 0))
 		return rg_free_error_long(w);
 	push_freed(ctl, next, idx);
 	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
