@@ -478,11 +478,30 @@ int rg_buddy_rebuild(struct rtmem_region *r)
 	return 0;
 }
 
-static uint32_t order_for(const struct rtmem_region *r, size_t size)
+/*
+ * Split the order-@k block at @i down to @j (k > j): each upper half gets its
+ * head, a ring of itself and the sentinel (whose back link nothing reads: it
+ * is written, never trusted) and its counter. Lock held.
+ */
+static inline __attribute__((always_inline)) void split(struct rtmem_region *r, uint64_t i, uint32_t k, uint32_t j)
 {
-	uint32_t k = size <= 1 ? 0 : 64u - (uint32_t)__builtin_clzll((uint64_t)size - 1);
+	struct rg_link *link = r->link;
+	_Atomic uint64_t *sw = r->bstate;
+	uint64_t half = nb(r, k), w = wfree(k), *nf = &r->bdy->nfree[k];
+	uint64_t ss = (uint64_t)(r->nmin + k) << 32 | (r->nmin + k);
 
-	return k < r->min_order ? r->min_order : k;
+	for (; k > j; k--) {
+		uint64_t u;
+
+		half >>= 1;
+		w -= 1u << 8; /* wfree(k - 1) */
+		ss -= 0x100000001ull;
+		u = i + half;
+		atomic_store_explicit(&sw[u], w, RELAXED);
+		memcpy(&link[u], &ss, sizeof(ss));
+		link[(uint32_t)ss].next = (uint32_t)u;
+		*--nf = 1;
+	}
 }
 
 /*
@@ -503,7 +522,7 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	struct rg_link *link = r->link;
 	_Atomic uint64_t *sw = r->bstate;
 	const uint64_t jbit = 1ull << j, nmin = r->nmin;
-	uint64_t ne = b->nonempty, avail = ne & -jbit, kbit = avail & -avail, i, half, w;
+	uint64_t ne = b->nonempty, avail = ne & -jbit, kbit = avail & -avail, i, w;
 	uint32_t k, n, s;
 
 	if (!avail)
@@ -528,21 +547,8 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	if (with_hook)
 		hook();
 	b->nonempty = ne | (kbit - jbit);
-	half = nb(r, k);
-	/* Each half: its head, a ring of itself and the sentinel (whose back
-	 * link nothing reads: it is written, never trusted), its counter. */
-	for (uint64_t ss = (uint64_t)s << 32 | s, *nf = &b->nfree[k]; k > j; k--) {
-		uint64_t u;
-
-		half >>= 1;
-		w -= 1u << 8; /* wfree(k - 1) */
-		ss -= 0x100000001ull;
-		u = i + half;
-		atomic_store_explicit(&sw[u], w, RELAXED);
-		memcpy(&link[u], &ss, sizeof(ss));
-		link[(uint32_t)ss].next = (uint32_t)u;
-		*--nf = 1;
-	}
+	if (k > j)
+		split(r, i, k, j);
 	atomic_store_explicit(&sw[i], RG_WORD(RTMEM_BLK_ALLOC, j, owner), RELAXED);
 	b->free_bytes -= 1ull << j;
 	if (++b->in_use[j] > b->hwm[j])
@@ -555,7 +561,7 @@ static inline bool reserve_ok(const struct rtmem_region *r, uint32_t j, unsigned
 {
 	const struct rg_buddy *b = r->bdy;
 
-	return !b->reserve || (flags & RTMEM_ALLOC_RESERVE) || b->free_bytes >= (1ull << j) + b->reserve;
+	return !r->breserve || (flags & RTMEM_ALLOC_RESERVE) || b->free_bytes >= (1ull << j) + r->breserve;
 }
 
 /* After take(), lock still held: the caller's pointer, or count a failure. */
@@ -605,11 +611,16 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
 	uint64_t i = 0;
 	int rc;
 
-	if (!r->bdy)
-		return -ENODEV;
-	j = order_for(r, size);
-	if (j > r->max_order)
-		return -E2BIG;
+	/* One compare for "no area" (bmax 0), size 0 and sizes above the largest block */
+	if (__builtin_expect(size - 1 >= r->bmax, 0)) {
+		if (!r->bdy)
+			return -ENODEV;
+		if (size)
+			return -E2BIG;
+		size = 1;
+	}
+	/* ceil(log2(size)), at least min_order: bminmask is never 0 */
+	j = 64u - (uint32_t)__builtin_clzll((uint64_t)(size - 1) | r->bminmask);
 	if (__builtin_expect(rtmem_buddy_test_hook != NULL, 0) || !fl_trylock(r))
 		return alloc_slow(r, j, owner, flags, ret);
 	rc = reserve_ok(r, j, flags) ? take(r, j, owner, &i, false) : -ENOMEM;
@@ -687,7 +698,7 @@ static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_re
 static inline __attribute__((always_inline)) uint64_t release(struct rtmem_region *r, uint64_t i, uint32_t k,
 							       uint32_t *ret_k, bool with_hook)
 {
-	if (__builtin_expect(i < (r->nmin & ~(nb(r, r->max_order) - 1)), 1))
+	if (__builtin_expect(i < r->ntop, 1))
 		return release_in(r, i, k, ret_k, with_hook, false);
 	return release_in(r, i, k, ret_k, with_hook, true);
 }
@@ -703,7 +714,7 @@ static inline __attribute__((always_inline)) int free_locked(struct rtmem_region
 	if ((w & ~(uint64_t)0xff00) != (RTMEM_BLK_ALLOC | owner) || s > r->max_order - r->min_order)
 		return 1;
 	n = 1ull << s;
-	if (i & (n - 1) || i + n > r->nmin)
+	if (i & (n - 1) || (i >= r->ntop && i + n > r->nmin)) /* below ntop, aligned is inside */
 		return 1;
 	r->bdy->in_use[k]--;
 	release(r, i, k, &k, with_hook);
@@ -752,8 +763,9 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
 {
 	uint64_t rel = (uint64_t)((uintptr_t)p - (uintptr_t)r->bdata), i;
 
-	if (!r->bdy || rel & ((1ull << r->min_order) - 1) || (i = rel >> r->min_order) >= r->nmin)
+	if (rel >= r->bsize || rel & r->bminmask) /* bsize is 0 without a buddy area */
 		return -EFAULT;
+	i = rel >> r->min_order;
 	if (__builtin_expect(rtmem_buddy_test_hook != NULL, 0) || !fl_trylock(r))
 		return free_slow(r, i, owner, false);
 	if (__builtin_expect(free_locked(r, i, owner, false) != 0, 0))

@@ -243,6 +243,11 @@ static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p)
 	r->nmin = p->nmin;
 	r->min_order = r->bdy->min_order;
 	r->max_order = r->bdy->max_order;
+	r->bsize = r->nmin << r->min_order;
+	r->bminmask = (1ull << r->min_order) - 1;
+	r->bmax = 1ull << r->max_order;
+	r->ntop = r->nmin & ~((1ull << (r->max_order - r->min_order)) - 1);
+	r->breserve = r->bdy->reserve;
 }
 
 int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *desc)

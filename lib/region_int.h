@@ -270,6 +270,12 @@ struct rtmem_region {
 	char *bdata;
 	uint64_t bdata_off, nmin;
 	uint32_t min_order, max_order;
+	/* derived from the validated buddy descriptor at attach (0 without a buddy area) */
+	uint64_t bsize;    /* bytes in the area: nmin << min_order */
+	uint64_t bminmask; /* 2^min_order - 1 */
+	uint64_t bmax;     /* largest block, bytes: 2^max_order */
+	uint64_t ntop;     /* min-blocks in whole blocks of max_order: their buddies never leave the area */
+	uint64_t breserve; /* bytes kept for RTMEM_ALLOC_RESERVE */
 };
 
 uint64_t rg_layout_hash(void);

@@ -31,6 +31,19 @@ struct daemon {
 
 /* Write @text as the config, start rtmemd, wait for its socket.
  * Return: 0, or -1 (the daemon's log is printed). */
+/* The daemon's log so far, NUL-terminated, in a static buffer. */
+static inline const char *daemon_log(const struct daemon *d)
+{
+	static char buf[65536];
+	FILE *f = fopen(d->log, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
 static inline int daemon_start(struct daemon *d, const char *text)
 {
 	const char *loop = getenv("RTMEM_EVENT_LOOP");
@@ -73,7 +86,9 @@ static inline int daemon_start(struct daemon *d, const char *text)
 		up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		if (fd >= 0)
 			close(fd);
-		if (up)
+		/* connect() succeeds from listen() on, a little before the
+		 * daemon logs "ready" (and its event loop): wait for both */
+		if (up && strstr(daemon_log(d), "ready: "))
 			return 0;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			d->pid = 0;
@@ -88,19 +103,6 @@ static inline int daemon_start(struct daemon *d, const char *text)
 	if (f)
 		fclose(f);
 	return -1;
-}
-
-/* The daemon's log so far, NUL-terminated, in a static buffer. */
-static inline const char *daemon_log(const struct daemon *d)
-{
-	static char buf[65536];
-	FILE *f = fopen(d->log, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
-	return buf;
 }
 
 /* SIGTERM the daemon and reap it. Return: its exit status, or -1. */
