@@ -4,33 +4,43 @@
  *
  * The area is nmin min-blocks of 2^min_order bytes. A block of order k starts
  * at a min-block index aligned to 2^(k - min_order); its buddy is that index
- * XOR 2^(k - min_order). Free blocks of each order sit on a doubly linked list
- * (links in link[], outside user data, so any block can be unlinked in O(1)),
- * and `nonempty` has bit k set when list k is non-empty, so finding a block is
- * one count-trailing-zeros. An allocation splits at most (max_order -
- * min_order) times and a free merges at most as often: the worst case is
- * bounded by the number of orders, not by the state of the heap.
+ * XOR 2^(k - min_order). Free blocks of each order sit on a circular doubly
+ * linked list through a sentinel (links in link[], outside user data; the
+ * sentinel of order k is link[nmin + k]), so any block is unlinked in O(1)
+ * and without a branch for the ends, and `nonempty` has bit k set when list
+ * k is non-empty, so finding a block is one count-trailing-zeros. An
+ * allocation splits at most (max_order - min_order) times and a free merges
+ * at most as often: the worst case is bounded by the number of orders, not by
+ * the state of the heap or the size of the area.
  *
  * The truth is the state table: one word per min-block, the head word of each
- * block holding its state, order and owner, every other word TAIL. The lists
- * and counters are derived from it and rg_buddy_rebuild() recomputes them.
+ * block holding its state, order and owner. The words inside a block are
+ * TAIL, or a stale FREE head that a merge left behind (below); nothing reads
+ * them. The lists and counters are derived from the table and
+ * rg_buddy_rebuild() recomputes them (turning every inside word into TAIL).
  * Every operation writes the table so that after each single store the walk
- * "start at 0, read the head, skip its size" still yields a valid tiling
- * (words inside a block that are not TAIL are skipped by the walk and made
- * TAIL again by rebuild): an allocation's splits write the split-off halves'
- * heads inside the still free block and the block's own head last, in one
- * store; a merge widens the lower head before turning the upper one into
- * TAIL. So a process killed anywhere inside the lock leaves a table that
- * rebuild turns into a consistent allocator, which is what happens on
- * EOWNERDEAD.
+ * "start at 0, read the head, skip its size" still yields a valid tiling:
+ * an allocation's splits write the split-off halves' heads inside the still
+ * free block and the block's own head last, in one store; a free writes the
+ * block FREE, unlinks each free buddy it merges with, and writes the merged
+ * block's head last, in one store (until then the table shows the pieces,
+ * which a rebuild merges). So a process killed anywhere inside the lock
+ * leaves a table that rebuild turns into a consistent allocator, which is
+ * what happens on EOWNERDEAD.
+ *
+ * Who reads a word at an arbitrary min-block must find a real head: the
+ * buddy of a block of order k starts a block of order <= k (blocks never
+ * cross a boundary of their own alignment), so merges only read real heads;
+ * rg_buddy_containing() searches from the largest order down for the same
+ * reason, and the tester's checkout and the free's error path go through it.
  *
  * Cost (x86-64, gcc 12 -O2, counted by tests/test_icount.c): an allocation
- * or free that neither splits nor merges is about 140 instructions with the
- * lock, each split about 11 more, each merge about 45 (a merge unlinks the
- * buddy from the middle of its list, with bounds checks on both links). The
- * common path calls no function: the lock's fast path, the list work and
- * the fast unlock are inline, and everything else (contention, repair, the
- * test hook, errors) continues in a function of its own.
+ * or free that neither splits nor merges is about 145 instructions with the
+ * lock, each split about 12 more, each merge about 30 (a merge unlinks the
+ * buddy from its ring, with a bounds check on both links). The common path
+ * calls no function: the lock's fast path, the list work and the fast unlock
+ * are inline, and everything else (contention, repair, the test hook,
+ * errors) continues in a function of its own.
  *
  * The lock is a process-shared mutex, robust (EOWNERDEAD instead of a dead
  * lock) and PTHREAD_PRIO_INHERIT (an RT client waiting for it boosts the
