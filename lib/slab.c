@@ -240,27 +240,7 @@ static inline __attribute__((always_inline)) void push_freed(struct rg_class *ct
 		h = cur;
 	}
 }
-#else
-static inline __attribute__((always_inline)) bool pop(struct rg_class *ctl, const _Atomic uint32_t *next, uint32_t lim,
-						      uint64_t *ret_idx, uint64_t *ret_nh, uint64_t *ret_pushed)
-{
-	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), nh;
-	uint64_t idx;
-
-	do {
-		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect(idx >= lim, 0)) {
-			*ret_idx = idx;
-			return false;
-		}
-		nh = RG_HEAD_POP(h, atomic_load_explicit(&next[idx], RELAXED));
-	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
-	*ret_idx = idx;
-	*ret_nh = nh;
-	*ret_pushed = 0; /* read later, by in_use_after() */
-	return true;
-}
-
+#else /* no pop(): pop_claim_inline() writes the C11 loop out */
 /* Our pop count minus the pushes seen now (a push racing in between can only
  * make this lower than the true peak). */
 #define in_use_after(ctl, nh, pushed) \
