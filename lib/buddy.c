@@ -685,6 +685,8 @@ static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_re
 			b->nonempty &= ~(1ull << RG_ORD(w));
 		--*nf;
 		i &= bi; /* the lower of the two */
+		if (with_hook) /* a death here: the buddy is off its list, the head not yet written */
+			hook();
 	}
 	k = RG_ORD(w);
 	atomic_store_explicit(&sw[i], w, RELAXED);

@@ -8,7 +8,8 @@
  * - dead clients: processes exit holding blocks; reclaim by owner returns
  *   exactly their blocks.
  * - killed inside the buddy lock: a test hook SIGKILLs a process right after
- *   its first shared write in rtmem_buddy_alloc() or rtmem_buddy_free(); the
+ *   its first shared write in rtmem_buddy_alloc() or rtmem_buddy_free(), or
+ *   in a free between a merge's unlink and the merged head's store; the
  *   next locker gets EOWNERDEAD, rebuilds the lists from the state table, and
  *   the region is consistent with nothing lost. Where the buddy lock has its
  *   fast path (rtmem_buddy_thread_prepare()), the child must have held it
@@ -226,7 +227,17 @@ static bool robust_supported(void)
 	return rc == EOWNERDEAD;
 }
 
-static void kill_in_lock(struct shm *s, bool in_free)
+/* The hook fires after the first shared write of a call and, in a free,
+ * after each merge's unlink: die at the second, in the middle of a merge. */
+static void die_mid_merge(void)
+{
+	static int calls;
+
+	if (++calls == 2)
+		die();
+}
+
+static void kill_in_lock(struct shm *s, bool in_free, void (*hook)(void))
 {
 	struct rtmem_region_stats st;
 	void *keep, *p;
@@ -243,10 +254,12 @@ static void kill_in_lock(struct shm *s, bool in_free)
 	if (pid == 0) {
 		struct rtmem_region *r = child_attach(s, 0);
 
-		if (in_free && rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0)
+		/* two blocks: the second is split off a larger one, so its free merges */
+		if (in_free && (rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0 ||
+				rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0))
 			_exit(4);
 		dying = r;
-		rtmem_buddy_test_hook = die;
+		rtmem_buddy_test_hook = hook;
 		if (in_free)
 			rtmem_buddy_free(r, p, rtmem_owner(1, 3));
 		else
@@ -272,12 +285,19 @@ static void kill_in_lock(struct shm *s, bool in_free)
 
 static void test_killed_inside_buddy_alloc_lock_is_repaired(void **state)
 {
-	kill_in_lock(*state, false);
+	kill_in_lock(*state, false, die);
 }
 
 static void test_killed_inside_buddy_free_lock_is_repaired(void **state)
 {
-	kill_in_lock(*state, true);
+	kill_in_lock(*state, true, die);
+}
+
+/* A free that has taken its buddy off the list and not yet written the
+ * merged head: the table still shows both halves free, rebuild merges them. */
+static void test_killed_in_the_middle_of_a_merge_is_repaired(void **state)
+{
+	kill_in_lock(*state, true, die_mid_merge);
 }
 
 int main(void)
@@ -289,6 +309,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_inside_buddy_alloc_lock_is_repaired, shm_setup,
 						shm_teardown),
 		cmocka_unit_test_setup_teardown(test_killed_inside_buddy_free_lock_is_repaired, shm_setup,
+						shm_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_in_the_middle_of_a_merge_is_repaired, shm_setup,
 						shm_teardown),
 	};
 
