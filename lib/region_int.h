@@ -160,13 +160,22 @@ struct rg_cls {
 	_Atomic uint64_t *state;
 	char *data;        /* first block */
 	uint64_t inv;      /* inverse of the odd part of size, mod 2^64 */
-	uint32_t size, count;
+	union {            /* count64: count zero-extended (count_hi stays 0, the handle is calloc()ed), */
+		uint64_t count64; /* so that an index check is one compare with memory on x86-64 */
+		struct {
+			uint32_t count; /* blocks */
+			uint32_t count_hi;
+		};
+	};
+	uint32_t size;
 	uint32_t lim;     /* pops without a reserve check may take indices below: count, or 0 with a reserve */
 	uint32_t reserve;
 	uint32_t shift;   /* log2 of the power-of-two part of size */
-	uint32_t pad;
 };
 static_assert(sizeof(struct rg_cls) == 64, "one line per class: the index is a shift");
+static_assert(offsetof(struct rg_cls, count64) == offsetof(struct rg_cls, count) && offsetof(struct rg_cls, count64) % 8 == 0,
+	      "count64 overlays count");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "count64 is count zero-extended on little-endian only");
 
 /*
  * Relaxed loads and stores of shared words. gcc 12 on arm64 addresses every
@@ -283,6 +292,7 @@ uint64_t rg_layout_hash(void);
 static_assert(sizeof(struct rtmem_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
 int rg_cache_lost(void) __attribute__((cold, noinline));
 long rg_free_error_long(uint64_t w) __attribute__((cold, noinline));
+/* The cache is full or someone waits: free block @idx of @owner to the shared list. */
 long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner) __attribute__((noinline));
 
 /* rg_cache_alloc() for a class index the caller got from rg_class_for(). */
@@ -322,30 +332,39 @@ static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache
 
 static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx, w;
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, w, c, n;
 	struct rtmem_slab_cache *t;
 	const struct rg_cls *k;
-	uint32_t n;
 
 	if (__builtin_expect(off >= r->total, 0))
 		return -EFAULT;
-	k = &r->cls[r->pagecls[off / RG_PAGE]];
-	/* cls[] is first in the handle, and a cache is two of its lines: twice the offset */
-	t = (struct rtmem_slab_cache *)((char *)tc + 2 * ((const char *)k - (const char *)r));
+	/* c: the class's byte offset in cls[] (a line each), half its cache's in
+	 * tc[] (two lines each): one shift, then each address is one add (x86-64
+	 * LEA with scale 2). Opaque, so gcc does not redo it as two shifts. */
+	c = (uint64_t)r->pagecls[off / RG_PAGE] * sizeof(struct rg_cls);
+	RG_OPAQUE(c);
+	k = (const struct rg_cls *)((const char *)r->cls + c);
+	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
+	RG_OPAQUE(t); /* one base register for n, cap, blk[] and idx[] (arm64 LDP of n and cap) */
 	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
-	if (__builtin_expect(idx >= k->count, 0)) /* also every non-slab page: count 0 */
+	if (__builtin_expect(idx >= k->count64, 0)) /* also every non-slab page: count 0 */
 		return -EFAULT;
 	n = t->n;
-	if (__builtin_expect(n >= t->cap || atomic_load_explicit(&k->ctl->waiters, memory_order_relaxed) != 0, 0))
+	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0))
 		return rg_cache_full(k, idx, owner);
-	w = atomic_load_explicit(&k->state[idx], memory_order_relaxed);
+	w = rg_load64(&k->state[idx]);
 	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
 		return rg_free_error_long(w);
-	/* ALLOC -> CACHED, owner kept */
-	atomic_store_explicit(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED), memory_order_relaxed);
+	/* ALLOC -> CACHED, owner kept: on arm64 an OR into the owner (ALLOC ^
+	 * CACHED, 0xa, is no logical immediate there), on x86-64 an XOR of w */
+#if defined(__aarch64__)
+	rg_store64(&k->state[idx], RG_WORD(RTMEM_BLK_CACHED, 0, owner));
+#else
+	rg_store64(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED));
+#endif
 	t->blk[n] = p;
 	t->idx[n] = (uint32_t)idx;
-	t->n = n + 1;
+	t->n = (uint32_t)n + 1;
 	return 0;
 }
 
