@@ -209,6 +209,25 @@ static inline void rg_store32(_Atomic uint32_t *a, uint32_t v)
 {
 	__asm__ volatile("str	%w1, %0" : "=m"(*(uint32_t __attribute__((may_alias)) *)a) : "r"(v));
 }
+
+/* a[i] with a register index (gcc's "m" operands are base + offset only);
+ * the memory operand is the whole array at a, so no address is computed for it. */
+typedef struct {
+	uint64_t w[1u << 28];
+} __attribute__((may_alias)) rg_u64_array;
+
+static inline uint64_t rg_load64_at(const _Atomic uint64_t *a, uint64_t i)
+{
+	uint64_t v;
+
+	__asm__ volatile("ldr	%0, [%1, %2, lsl #3]" : "=r"(v) : "r"(a), "r"(i), "m"(*(const rg_u64_array *)a));
+	return v;
+}
+
+static inline void rg_store64_at(_Atomic uint64_t *a, uint64_t i, uint64_t v)
+{
+	__asm__ volatile("str	%1, [%2, %3, lsl #3]" : "+m"(*(rg_u64_array *)a) : "r"(v), "r"(a), "r"(i));
+}
 #else
 static inline uint32_t rg_load32(const _Atomic uint32_t *a)
 {
@@ -228,6 +247,16 @@ static inline void rg_store64(_Atomic uint64_t *a, uint64_t v)
 static inline void rg_store32(_Atomic uint32_t *a, uint32_t v)
 {
 	atomic_store_explicit(a, v, memory_order_relaxed);
+}
+
+static inline uint64_t rg_load64_at(const _Atomic uint64_t *a, uint64_t i)
+{
+	return atomic_load_explicit(&a[i], memory_order_relaxed);
+}
+
+static inline void rg_store64_at(_Atomic uint64_t *a, uint64_t i, uint64_t v)
+{
+	atomic_store_explicit(&a[i], v, memory_order_relaxed);
 }
 #endif
 
@@ -290,6 +319,16 @@ uint64_t rg_layout_hash(void);
  * the load before each checks the word.
  */
 static_assert(sizeof(struct rtmem_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
+/* Entry @i of a thread cache (lvalues): its block and its index. */
+#if defined(__aarch64__)
+#define RG_TC_BLK(t, i) ((t)->ent[i].blk)
+#define RG_TC_IDX(t, i) ((t)->ent[i].idx)
+typedef uint64_t rg_tc_idx_t;
+#else
+typedef uint32_t rg_tc_idx_t;
+#define RG_TC_BLK(t, i) ((t)->blk[i])
+#define RG_TC_IDX(t, i) ((t)->idx[i])
+#endif
 int rg_cache_lost(void) __attribute__((cold, noinline));
 long rg_free_error_long(uint64_t w) __attribute__((cold, noinline));
 /* The cache is full or someone waits: free block @idx of @owner to the shared list. */
@@ -310,8 +349,8 @@ static inline int rg_cache_alloc_valid(struct rtmem_region *r, struct rtmem_slab
 	 * wait for the index multiply of the free that cached it. Both came from
 	 * rg_cache_free(), which checked them; the state word, in shared memory,
 	 * is checked again. */
-	p = t->blk[n - 1];
-	idx = t->idx[n - 1];
+	p = RG_TC_BLK(t, n - 1);
+	idx = (uint32_t)RG_TC_IDX(t, n - 1);
 	t->n = n - 1; /* taken out either way: a block no longer ours is dropped */
 	if (__builtin_expect(atomic_load_explicit(&k->state[idx], memory_order_relaxed) !=
 				     RG_WORD(RTMEM_BLK_CACHED, 0, owner),
@@ -352,18 +391,18 @@ static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache
 	n = t->n;
 	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0))
 		return rg_cache_full(k, idx, owner);
-	w = rg_load64(&k->state[idx]);
+	w = rg_load64_at(k->state, idx);
 	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
 		return rg_free_error_long(w);
 	/* ALLOC -> CACHED, owner kept: on arm64 an OR into the owner (ALLOC ^
 	 * CACHED, 0xa, is no logical immediate there), on x86-64 an XOR of w */
 #if defined(__aarch64__)
-	rg_store64(&k->state[idx], RG_WORD(RTMEM_BLK_CACHED, 0, owner));
+	rg_store64_at(k->state, idx, RG_WORD(RTMEM_BLK_CACHED, 0, owner));
 #else
-	rg_store64(&k->state[idx], w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED));
+	rg_store64_at(k->state, idx, w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED));
 #endif
-	t->blk[n] = p;
-	t->idx[n] = (uint32_t)idx;
+	RG_TC_BLK(t, n) = p;
+	RG_TC_IDX(t, n) = (rg_tc_idx_t)idx; /* < count */
 	t->n = (uint32_t)n + 1;
 	return 0;
 }

@@ -570,14 +570,14 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 		struct rtmem_slab_cache *t = &tc[c];
 
 		while (t->n) {
-			uint32_t idx = t->idx[--t->n];
+			uint64_t idx = RG_TC_IDX(t, --t->n);
 			uint64_t w = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 
 			/* a block that is no longer ours (reclaimed) is simply dropped */
 			if (idx >= k->count ||
 			    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED))
 				continue;
-			push(k->ctl, k->next, idx);
+			push(k->ctl, k->next, (uint32_t)idx); /* < count */
 			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 			bytes += k->size;
 		}
