@@ -167,14 +167,21 @@ struct rg_cls {
 			uint32_t count_hi;
 		};
 	};
-	uint32_t size;
+	union {            /* shift64: shift in its low 6 bits, what a rotate reads; with count64, one arm64 LDP */
+		uint64_t shift64;
+		struct {
+			uint32_t shift; /* log2 of the power-of-two part of size */
+			uint32_t size;  /* block size, bytes */
+		};
+	};
 	uint32_t lim;     /* pops without a reserve check may take indices below: count, or 0 with a reserve */
 	uint32_t reserve;
-	uint32_t shift;   /* log2 of the power-of-two part of size */
 };
 static_assert(sizeof(struct rg_cls) == 64, "one line per class: the index is a shift");
-static_assert(offsetof(struct rg_cls, count64) == offsetof(struct rg_cls, count) && offsetof(struct rg_cls, count64) % 8 == 0,
-	      "count64 overlays count");
+static_assert(offsetof(struct rg_cls, count64) == offsetof(struct rg_cls, count) && offsetof(struct rg_cls, count64) % 8 == 0 &&
+		      offsetof(struct rg_cls, shift64) == offsetof(struct rg_cls, shift) &&
+		      offsetof(struct rg_cls, shift64) == offsetof(struct rg_cls, count64) + 8,
+	      "count64 overlays count, shift64 shift, side by side");
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "count64 is count zero-extended on little-endian only");
 
 /*
@@ -283,22 +290,43 @@ static inline uint32_t rg_in_use(const struct rg_class *ctl)
 
 static inline uint64_t rg_block_index(const struct rg_cls *k, uint64_t rel)
 {
-	uint64_t x = rel * k->inv;
+	uint64_t x = rel * k->inv, s = k->shift64;
 
-	return (x >> k->shift) | (x << ((64 - k->shift) & 63));
+	return (x >> (s & 63)) | (x << (-s & 63)); /* a rotate: it reads the low 6 bits alone */
+}
+
+/* rg_block_index(), and *ret_count = count64: on arm64 one LDP for count and
+ * shift (gcc pairs only loads it schedules side by side). */
+static inline uint64_t rg_block_index_count(const struct rg_cls *k, uint64_t rel, uint64_t *ret_count)
+{
+#if defined(__aarch64__)
+	uint64_t x = rel * k->inv, n, s;
+
+	__asm__("ldp	%0, %1, %2"
+		: "=r"(n), "=r"(s)
+		: "Ump"(*(const struct { uint64_t a, b; } *)&k->count64));
+	*ret_count = n;
+	return (x >> (s & 63)) | (x << (-s & 63));
+#else
+	*ret_count = k->count64;
+	return rg_block_index(k, rel);
+#endif
 }
 
 struct rtmem_region {
-	/* first: &r->cls[c] is r + 64 * c; two sentinels (count 0) follow */
-	struct rg_cls cls[RTMEM_MAX_CLASSES + 2];
+	/* first line: base, total, pagecls, what every free reads first, at
+	 * offsets an arm64 LDP reaches (it cannot reach past cls[]) */
 	char *base;
+	uint64_t total;   /* footprint: offsets below it have a pagecls entry */
+	uint8_t *pagecls; /* private: region page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */
 	size_t size;
 	struct rg_hdr *hdr;
 	uint32_t nclasses, nslots;
 	uint32_t policy, cache;
-	uint64_t data_off, data_size;
-	uint64_t total;   /* footprint: offsets below it have a pagecls entry */
-	uint8_t *pagecls; /* private: region page -> class index, RG_PAGE_BUDDY or RG_PAGE_NONE */
+	uint64_t data_off;
+	/* &r->cls[c] is r->cls + 64 * c; two sentinels (count 0) follow */
+	struct rg_cls cls[RTMEM_MAX_CLASSES + 2];
+	uint64_t data_size;
 	/* private: request size (rounded up to 8) / 8 -> smallest class that fits, RG_SIZECLS_NONE if none */
 	uint8_t sizecls[RG_SIZECLS_MAX / 8 + 1];
 	/* buddy, NULL bdy if none */
@@ -309,6 +337,8 @@ struct rtmem_region {
 	uint64_t bdata_off, nmin;
 	uint32_t min_order, max_order;
 };
+
+static_assert(offsetof(struct rtmem_region, cls) == 64, "one line before cls[]");
 
 uint64_t rg_layout_hash(void);
 
@@ -371,7 +401,7 @@ static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache
 
 static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx, w, c, n;
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, w, c, n, count;
 	struct rtmem_slab_cache *t;
 	const struct rg_cls *k;
 
@@ -385,8 +415,8 @@ static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache
 	k = (const struct rg_cls *)((const char *)r->cls + c);
 	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
 	RG_OPAQUE(t); /* one base register for n, cap, blk[] and idx[] (arm64 LDP of n and cap) */
-	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
-	if (__builtin_expect(idx >= k->count64, 0)) /* also every non-slab page: count 0 */
+	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
+	if (__builtin_expect(idx >= count, 0)) /* also every non-slab page: count 0 */
 		return -EFAULT;
 	n = t->n;
 	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0))

@@ -444,10 +444,15 @@ static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t 
 int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
 	const struct rg_cls *k;
+	uint64_t b;
 
 	if (__builtin_expect(cls >= r->nclasses, 0))
 		return -EINVAL;
-	k = &r->cls[cls];
+	/* k = r->cls + an opaque 64 * cls: one shift and one add (LEA), where
+	 * gcc would otherwise keep both r + 64 * cls and k in registers */
+	b = (uint64_t)cls * sizeof(struct rg_cls);
+	RG_OPAQUE(b);
+	k = (const struct rg_cls *)((const char *)r->cls + b);
 	if (flags & RTMEM_ALLOC_RESERVE) /* may take the reserve: pop up to count */
 		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, true);
 	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, false);
@@ -480,12 +485,13 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 	waiters = rg_load32(&ctl->waiters);
 	if (__builtin_expect(waiters != 0, 0))
 		return wake(ctl);
-	return 0;
+	RG_OPAQUE(waiters); /* 0: returned as it is, not set again */
+	return (int)waiters;
 }
 
 int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx;
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, count;
 	const struct rg_cls *k;
 
 	if (__builtin_expect(off >= r->total, 0))
@@ -493,8 +499,8 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 	/* pagecls is private and holds a class or a sentinel of count 0, so the
 	 * index check below also rejects metadata, padding and buddy pages. */
 	k = &r->cls[(uint64_t)r->pagecls[off / RG_PAGE]];
-	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
-	if (__builtin_expect(idx >= k->count, 0)) /* not a block start, padding, not slab */
+	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
+	if (__builtin_expect(idx >= count, 0)) /* not a block start, padding, not slab */
 		return -EFAULT;
 	return free_shared(k, idx, owner);
 }
