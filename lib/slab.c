@@ -106,28 +106,30 @@ static __attribute__((noinline, cold)) int alloc_empty(const struct rg_cls *k, u
 	return -ENOMEM;
 }
 
-static __attribute__((noinline, cold)) bool reserve_reached(const struct rg_cls *k)
-{
-	uint64_t used = rg_in_use(k->ctl) + atomic_load_explicit(&k->ctl->bad, RELAXED);
+/* How a pop bounds the head index it found (see pop_claim_inline()). */
+enum pop_mode {
+	POP_LIM,     /* below lim: count, or 0 in a class with a reserve (-> alloc_slow) */
+	POP_GRANTED, /* below count: RTMEM_ALLOC_RESERVE may take the reserve */
+	POP_ROOM,    /* below count, and only while rg_reserve_room() */
+};
 
-	if (k->count - used > k->reserve)
-		return false;
+static __attribute__((noinline, cold)) int reserve_full(const struct rg_cls *k)
+{
 	atomic_fetch_add_explicit(&k->ctl->failed, 1, RELAXED);
-	return true;
+	return -ENOMEM;
 }
+
+static __attribute__((noipa, cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret);
+
+/* A pop found index @idx at or past lim: the class is empty, corrupt (idx
+ * not RG_NIL), or has a reserve (lim 0), which a caller without
+ * RTMEM_ALLOC_RESERVE must leave. All three go on to pop_room(), which pops
+ * with the room check in its loop and reports empty or corrupt itself (in a
+ * class without a reserve its room is count - bad: it leaves only when
+ * nothing FREE is left). */
+#define alloc_slow(k, idx, want, ret) pop_room(k, idx, want, ret)
 
 static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
-
-/* A pop found index @idx at or past lim: the class is empty, corrupt, or has a
- * reserve (lim 0), which a caller without RTMEM_ALLOC_RESERVE must respect. */
-static __attribute__((noinline, cold)) int alloc_slow(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
-{
-	if (!k->reserve)
-		return alloc_empty(k, idx);
-	if (reserve_reached(k))
-		return -ENOMEM;
-	return pop_claim(k, want, ret);
-}
 
 /* The popped block was not FREE: hand it over, then pop again (a tail call). */
 static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
@@ -149,7 +151,7 @@ static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, 
  */
 #if defined(__aarch64__)
 static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
-								     bool reserved)
+								     enum pop_mode mode)
 {
 	struct rg_class *ctl = k->ctl;
 	uint64_t w = W_FREE, idx, nh, pushed;
@@ -162,8 +164,15 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 	 * pop checks it before using it (a corrupt head gives -EUCLEAN then).
 	 * lim is 0 in a class with a reserve, which sends its callers to the
 	 * reserve check; that check then pops with the real count. */
-	if (__builtin_expect(!pop(ctl, k->next, reserved ? k->count : k->lim, &idx, &nh, &pushed), 0)) /* RG_NIL: empty; else corrupt */
-		return reserved ? alloc_empty(k, (uint32_t)idx) : alloc_slow(k, (uint32_t)idx, want, ret);
+	if (__builtin_expect(!pop(ctl, k->next, mode == POP_LIM ? k->lim : mode == POP_GRANTED ? k->count : 0,
+				  mode == POP_ROOM ? k : NULL, &idx, &nh, &pushed),
+			     0)) { /* RG_NIL: empty; else corrupt; or the reserve reached */
+		if (mode == POP_LIM)
+			return alloc_slow(k, (uint32_t)idx, want, ret);
+		if (mode == POP_ROOM && idx < k->count)
+			return reserve_full(k);
+		return alloc_empty(k, (uint32_t)idx);
+	}
 	if (__builtin_expect(!cas_state(&state[idx], &w, want), 0))
 		return claim_failed(k, (uint32_t)idx, w, want, ret);
 	*ret = data + idx * size;
@@ -171,10 +180,11 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 }
 #else /* the C11 loops written out: gcc keeps x86-64 within its caller-saved registers this way */
 static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
-								     bool reserved)
+								     enum pop_mode mode)
 {
 	struct rg_class *ctl = k->ctl;
 	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w = W_FREE, nh, hwm;
+	int64_t room = mode == POP_ROOM ? rg_reserve_room(k) : 0;
 	uint32_t idx, u;
 
 	/* A link is not checked when read: it becomes the head, and the next
@@ -183,8 +193,10 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 	 * reserve check; that check then pops with the real count. */
 	do {
 		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect(idx >= (reserved ? k->count : k->lim), 0)) /* RG_NIL: empty; else corrupt */
-			return reserved ? alloc_empty(k, idx) : alloc_slow(k, idx, want, ret);
+		if (__builtin_expect(idx >= (mode == POP_LIM ? k->lim : k->count), 0)) /* RG_NIL: empty; else corrupt */
+			return mode == POP_LIM ? alloc_slow(k, idx, want, ret) : alloc_empty(k, idx);
+		if (mode == POP_ROOM && __builtin_expect(!rg_room_left(k, h, room), 0))
+			return reserve_full(k);
 		nh = RG_HEAD_POP(h, atomic_load_explicit(&k->next[idx], RELAXED));
 	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 0))
@@ -203,7 +215,15 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 
 static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t want, void **ret)
 {
-	return pop_claim_inline(k, want, ret, true);
+	return pop_claim_inline(k, want, ret, POP_GRANTED);
+}
+
+/* A caller without the grant, in a class with a reserve: one pop with the
+ * room check in its loop (no pop, then check, then pop again). */
+static __attribute__((noipa, cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
+{
+	(void)idx; /* the failed pop's, in its register: noipa keeps it, so the fast path moves nothing */
+	return pop_claim_inline(k, want, ret, POP_ROOM);
 }
 
 int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
@@ -219,8 +239,8 @@ int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsig
 	RG_OPAQUE(b);
 	k = (const struct rg_cls *)((const char *)r->cls + b);
 	if (flags & RTMEM_ALLOC_RESERVE) /* may take the reserve: pop up to count */
-		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, true);
-	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, false);
+		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, POP_GRANTED);
+	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, POP_LIM);
 }
 
 static __attribute__((noinline, cold)) int free_error(uint64_t w)

@@ -31,6 +31,27 @@
  * release), push release, state word acquire+release, hwm relaxed. ABA: the
  * pop bumps the head's 32-bit tag, as in the C version.
  */
+/*
+ * A caller without RTMEM_ALLOC_RESERVE pops from class @k only while
+ * in use + bad + reserve < count. rg_reserve_room() is count - reserve - bad
+ * (signed: below 0 when bad blocks eat into the reserve), read once before the pop loop; the loop compares in use with
+ * it at each try. In use is the head's pop count minus pushed read after the
+ * head: a push or pop in between changes the head and fails the pop's CAS,
+ * so when the pop succeeds the figure was exact (a pushed that lags its
+ * push, x86-64, only makes it higher: the safe side). bad is read before
+ * the loop: a block the tester quarantines meanwhile is counted from the
+ * next allocation on.
+ */
+static inline __attribute__((always_inline)) int64_t rg_reserve_room(const struct rg_cls *k)
+{
+	return (int64_t)k->count - k->reserve - (int64_t)rg_load64(&k->ctl->bad); /* < 0 if bad eats into it */
+}
+
+static inline __attribute__((always_inline)) bool rg_room_left(const struct rg_cls *k, uint64_t h, int64_t room)
+{
+	return (int64_t)(uint32_t)((uint32_t)h - (uint32_t)rg_load64(&k->ctl->pushed)) < room;
+}
+
 #if defined(__aarch64__)
 typedef uint64_t __attribute__((may_alias)) a64_u64;
 typedef unsigned __int128 __attribute__((may_alias)) a64_u128;
@@ -114,14 +135,16 @@ static inline __attribute__((always_inline)) uint32_t stlxp(struct rg_class *ctl
  * for in_use_after() (read together: in use is exact); false with *ret_idx
  * the head index found (>= lim). */
 static inline __attribute__((always_inline)) bool pop(struct rg_class *ctl, const _Atomic uint32_t *next, uint32_t lim,
-						      uint64_t *ret_idx, uint64_t *ret_nh, uint64_t *ret_pushed)
+						      const struct rg_cls *rsv, uint64_t *ret_idx, uint64_t *ret_nh,
+						      uint64_t *ret_pushed)
 {
 	uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire), nh, cur, p;
 	uint64_t idx;
+	int64_t room = rsv ? rg_reserve_room(rsv) : 0;
 
 	for (;;) {
 		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect((uint32_t)idx >= lim, 0)) {
+		if (__builtin_expect((uint32_t)idx >= lim, 0) && (!rsv || idx >= rsv->count || !rg_room_left(rsv, h, room))) {
 			*ret_idx = idx;
 			return false;
 		}
