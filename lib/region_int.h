@@ -22,6 +22,15 @@
  * never read from shared memory again. The handle also holds a private page ->
  * class table (one byte per data page) so that a free finds its class in O(1)
  * without trusting anything a client could have overwritten.
+ *
+ * The handle's layout serves the free paths' first reads: base, total and
+ * pagecls open it (one arm64 LDP reaches them; none reaches past cls[]), and
+ * each class's count and shift sit side by side as 64-bit words (an LDP on
+ * arm64, a compare with memory on x86-64).
+ *
+ * Thread caches (rg_cache_alloc_valid(), rg_cache_free(), inline here for
+ * librtmem): cached alloc 28 instructions (x86-64) / 25 (arm64), free into
+ * the cache 39 / 38, a free that finds the cache full 49 / 47.
  */
 #ifndef RTMEM_REGION_INT_H
 #define RTMEM_REGION_INT_H

@@ -30,11 +30,19 @@
  * A process killed between the pop and its state CAS, or between the state CAS
  * and the push of a free, leaves one FREE block unlisted (the checker reports it).
  *
+ * A class with a reserve has lim 0: a caller without RTMEM_ALLOC_RESERVE
+ * fails the plain pop's bound at once and goes to pop_room(), one pop whose
+ * loop also compares in use with count - reserve - bad.
+ *
+ * The atomic steps (pop, state CAS, high-water mark, counted push; LL/SC
+ * written out on arm64) are in slab_atomic.h, shared with the inline thread
+ * cache free of region_int.h.
+ *
  * Instructions, longest path (tests/test_icount.c, tests/icount_qemu.py):
- * x86-64 alloc 38 (40 with a new high-water mark), free 40; arm64 (ARMv8.0,
- * LL/SC written out below) alloc 40 either way, free 43 (misses the 40 of
- * DESIGN.md by 3: a state-word exclusive, a head+pushed exclusive pair with
- * its compare, the bounds checks, the waiters test).
+ * x86-64 alloc 38 (40 with a new high-water mark), free 38; arm64 (ARMv8.0)
+ * alloc 40 either way, free 40 (its first reads are LDP pairs: base+total,
+ * count+shift). A reserve class without the grant: 68 and 66 (DESIGN.md's
+ * 40 missed there: the failed plain pop, then the whole pop again).
  */
 #include <errno.h>
 #include <time.h>
