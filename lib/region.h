@@ -232,11 +232,21 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
  * class counts them in use. One struct per class; private to one thread.
  */
 struct rtmem_slab_cache {
-	uint32_t n;                     /* blocks held */
-	uint32_t cap;                   /* most blocks held, from the region */
-	void *blk[RTMEM_CACHE_MAX];     /* blocks, last in first out */
-	uint32_t idx[RTMEM_CACHE_MAX];  /* their indices in the class */
+	uint32_t n;   /* blocks held */
+	uint32_t cap; /* most blocks held, from the region */
+#if defined(__aarch64__)
+	/* each block beside its index: one STP (LDP) for both */
+	struct {
+		void *blk;    /* a block, last in first out */
+		uint64_t idx; /* its index in the class */
+	} ent[RTMEM_CACHE_MAX];
+	uint64_t pad;
+#else
+	/* apart: x86-64 addresses either with a scaled index, no shift */
+	void *blk[RTMEM_CACHE_MAX];    /* blocks, last in first out */
+	uint32_t idx[RTMEM_CACHE_MAX]; /* their indices in the class */
 	uint32_t pad[16 - RTMEM_CACHE_MAX];
+#endif
 };
 
 /* rtmem_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */

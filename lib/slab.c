@@ -30,11 +30,19 @@
  * A process killed between the pop and its state CAS, or between the state CAS
  * and the push of a free, leaves one FREE block unlisted (the checker reports it).
  *
+ * A class with a reserve has lim 0: a caller without RTMEM_ALLOC_RESERVE
+ * fails the plain pop's bound at once and goes to pop_room(), one pop whose
+ * loop also compares in use with count - reserve - bad.
+ *
+ * The atomic steps (pop, state CAS, high-water mark, counted push; LL/SC
+ * written out on arm64) are in slab_atomic.h, shared with the inline thread
+ * cache free of region_int.h.
+ *
  * Instructions, longest path (tests/test_icount.c, tests/icount_qemu.py):
- * x86-64 alloc 38 (40 with a new high-water mark), free 40; arm64 (ARMv8.0,
- * LL/SC written out below) alloc 40 either way, free 43 (misses the 40 of
- * DESIGN.md by 3: a state-word exclusive, a head+pushed exclusive pair with
- * its compare, the bounds checks, the waiters test).
+ * x86-64 alloc 38 (40 with a new high-water mark), free 38; arm64 (ARMv8.0)
+ * alloc 40 either way, free 40 (its first reads are LDP pairs: base+total,
+ * count+shift). A reserve class without the grant: 68 and 66 (DESIGN.md's
+ * 40 missed there: the failed plain pop, then the whole pop again).
  */
 #include <errno.h>
 #include <time.h>
@@ -60,221 +68,6 @@ static inline void push(struct rg_class *ctl, _Atomic uint32_t *next, uint32_t i
 	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
 }
 
-/*
- * The four atomic steps of the fast paths: pop, state CAS, high-water mark,
- * push. C11 everywhere; on arm64 (ARMv8.0, no LSE: every RMW is an LL/SC
- * loop) written as the loop itself, which drops the separate load, compare
- * and status test that gcc wraps around each compare-exchange:
- *  - pop and push take head and pushed (adjacent, 16-byte aligned) as one
- *    LDXP/STXP pair: the push counts itself in the same store-exclusive, and
- *    the pop reads the pushed count of the same instant (in use is exact);
- *  - no memory access sits between a load- and its store-exclusive (the link
- *    is read or written before the load-exclusive, which then compares the
- *    head, as a CAS does), so the architecture's forward-progress guarantee
- *    for LL/SC holds.
- * Orders: pop acquire (the link and the block were written before the push's
- * release), push release, state word acquire+release, hwm relaxed. ABA: the
- * pop bumps the head's 32-bit tag, as in the C version.
- */
-#if defined(__aarch64__)
-typedef uint64_t __attribute__((may_alias)) a64_u64;
-typedef unsigned __int128 __attribute__((may_alias)) a64_u128;
-
-/* One exclusive each: the loops are C, with nothing between a load- and its
- * store-exclusive but registers. Store-exclusive: 0 on success. The release
- * forms clobber memory, so the compiler keeps earlier stores before them. */
-static inline __attribute__((always_inline)) uint64_t ldaxr(_Atomic uint64_t *a)
-{
-	uint64_t v;
-
-	__asm__ volatile("ldaxr	%0, %1" : "=r"(v) : "Q"(*(a64_u64 *)a) : "memory");
-	return v;
-}
-
-static inline __attribute__((always_inline)) uint64_t ldxr(_Atomic uint64_t *a)
-{
-	uint64_t v;
-
-	__asm__ volatile("ldxr	%0, %1" : "=r"(v) : "Q"(*(a64_u64 *)a));
-	return v;
-}
-
-static inline __attribute__((always_inline)) uint32_t stxr(_Atomic uint64_t *a, uint64_t v)
-{
-	uint32_t st;
-
-	__asm__ volatile("stxr	%w0, %2, %1" : "=&r"(st), "=Q"(*(a64_u64 *)a) : "r"(v));
-	return st;
-}
-
-static inline __attribute__((always_inline)) uint32_t stlxr(_Atomic uint64_t *a, uint64_t v)
-{
-	uint32_t st;
-
-	__asm__ volatile("stlxr	%w0, %2, %1" : "=&r"(st), "=Q"(*(a64_u64 *)a) : "r"(v) : "memory");
-	return st;
-}
-
-/* head and pushed, adjacent and 16-byte aligned, as one exclusive pair */
-static inline __attribute__((always_inline)) uint64_t ldaxp(struct rg_class *ctl, uint64_t *ret_pushed)
-{
-	uint64_t h, p;
-
-	__asm__ volatile("ldaxp	%0, %1, %2" : "=&r"(h), "=&r"(p) : "Q"(*(a64_u128 *)&ctl->head) : "memory");
-	*ret_pushed = p;
-	return h;
-}
-
-static inline __attribute__((always_inline)) uint64_t ldxp(struct rg_class *ctl, uint64_t *ret_pushed)
-{
-	uint64_t h, p;
-
-	__asm__ volatile("ldxp	%0, %1, %2" : "=&r"(h), "=&r"(p) : "Q"(*(a64_u128 *)&ctl->head));
-	*ret_pushed = p;
-	return h;
-}
-
-static inline __attribute__((always_inline)) uint32_t stxp(struct rg_class *ctl, uint64_t h, uint64_t p)
-{
-	uint32_t st;
-
-	__asm__ volatile("stxp	%w0, %2, %3, %1"
-			 : "=&r"(st), "=Q"(*(a64_u128 *)&ctl->head)
-			 : "r"(h), "r"(p));
-	return st;
-}
-
-static inline __attribute__((always_inline)) uint32_t stlxp(struct rg_class *ctl, uint64_t h, uint64_t p)
-{
-	uint32_t st;
-
-	__asm__ volatile("stlxp	%w0, %2, %3, %1"
-			 : "=&r"(st), "=Q"(*(a64_u128 *)&ctl->head)
-			 : "r"(h), "r"(p)
-			 : "memory");
-	return st;
-}
-
-/* Pop below @lim. Return: true with *ret_idx, and *ret_nh and *ret_pushed
- * for in_use_after() (read together: in use is exact); false with *ret_idx
- * the head index found (>= lim). */
-static inline __attribute__((always_inline)) bool pop(struct rg_class *ctl, const _Atomic uint32_t *next, uint32_t lim,
-						      uint64_t *ret_idx, uint64_t *ret_nh, uint64_t *ret_pushed)
-{
-	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), nh, cur, p;
-	uint64_t idx;
-
-	for (;;) {
-		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect((uint32_t)idx >= lim, 0)) {
-			*ret_idx = idx;
-			return false;
-		}
-		nh = RG_HEAD_POP(h, rg_load32(&next[idx]));
-		do {
-			cur = ldaxp(ctl, &p);
-			if (__builtin_expect(cur != h, 0))
-				break;
-		} while (__builtin_expect(stxp(ctl, nh, p) != 0, 0));
-		if (__builtin_expect(cur == h, 1))
-			break;
-		h = cur;
-	}
-	*ret_idx = idx;
-	*ret_nh = nh;
-	*ret_pushed = p;
-	return true;
-}
-
-/* Blocks in use right after the pop that made head @nh. */
-#define in_use_after(ctl, nh, pushed) ((uint32_t)(nh) - (uint32_t)(pushed))
-
-/* Strong CAS of a state word, acquire and release. Return: true, or false
- * with *w the word found. */
-static inline __attribute__((always_inline)) bool cas_state(_Atomic uint64_t *a, uint64_t *w, uint64_t to)
-{
-	uint64_t old;
-
-	do {
-		old = ldaxr(a);
-		if (__builtin_expect(old != *w, 0)) {
-			*w = old;
-			return false;
-		}
-	} while (__builtin_expect(stlxr(a, to) != 0, 0));
-	return true;
-}
-
-/* hwm = max(hwm, @u), stored every time (the line is ours after the pop):
- * a new high-water mark costs nothing more. Return: 0 (the store-exclusive's
- * status, so that no register is set to 0 for the caller's return). */
-static inline __attribute__((always_inline)) uint32_t raise_hwm(struct rg_class *ctl, uint64_t u)
-{
-	uint64_t h;
-	uint32_t st;
-
-	do {
-		h = ldxr(&ctl->hwm);
-		st = stxr(&ctl->hwm, u > h ? u : h);
-	} while (__builtin_expect(st != 0, 0));
-	RG_OPAQUE(st);
-	return st;
-}
-
-/* Push freed block @idx and count it (in use = pops - pushed), one store-exclusive. */
-static inline __attribute__((always_inline)) void push_freed(struct rg_class *ctl, _Atomic uint32_t *next, uint64_t idx)
-{
-	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED), nh, cur, p;
-
-	for (;;) {
-		__asm__ volatile("str	%w0, [%1, %2, lsl #2]" : : "r"(RG_HEAD_IDX(h)), "r"(next), "r"(idx) : "memory");
-		nh = h; /* RG_HEAD_PUSH(h, idx): the index into the high half */
-		__asm__("bfi	%0, %1, #32, #32" : "+r"(nh) : "r"(idx));
-		do {
-			cur = ldxp(ctl, &p);
-			if (__builtin_expect(cur != h, 0))
-				break;
-		} while (__builtin_expect(stlxp(ctl, nh, p + 1) != 0, 0));
-		if (__builtin_expect(cur == h, 1))
-			return;
-		h = cur;
-	}
-}
-#else /* no pop(): pop_claim_inline() writes the C11 loop out */
-/* Our pop count minus the pushes seen now (a push racing in between can only
- * make this lower than the true peak). */
-#define in_use_after(ctl, nh, pushed) \
-	((uint32_t)(nh) - (uint32_t)atomic_load_explicit(&(ctl)->pushed, RELAXED) + 0 * (pushed))
-
-static inline __attribute__((always_inline)) bool cas_state(_Atomic uint64_t *a, uint64_t *w, uint64_t to)
-{
-	return atomic_compare_exchange_strong_explicit(a, w, to, ACQ_REL, ACQUIRE);
-}
-
-/* hwm = max(hwm, @u). Return: 0. */
-static inline __attribute__((always_inline)) uint32_t raise_hwm(struct rg_class *ctl, uint64_t u)
-{
-	uint64_t hwm = atomic_load_explicit(&ctl->hwm, RELAXED);
-
-	while (__builtin_expect(u > hwm, 0) &&
-	       !atomic_compare_exchange_weak_explicit(&ctl->hwm, &hwm, u, RELAXED, RELAXED))
-		;
-	return 0;
-}
-
-static inline __attribute__((always_inline)) void push_freed(struct rg_class *ctl, _Atomic uint32_t *next, uint64_t idx)
-{
-	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
-
-	do
-		atomic_store_explicit(&next[idx], RG_HEAD_IDX(h), RELAXED);
-	while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, RG_HEAD_PUSH(h, idx), RELEASE, RELAXED));
-	atomic_fetch_add_explicit(&ctl->pushed, 1, RELAXED);
-}
-#endif
-static_assert(offsetof(struct rg_class, pushed) == offsetof(struct rg_class, head) + 8 &&
-		      offsetof(struct rg_class, head) % 16 == 0,
-	      "pop and push take head and pushed as one 16-byte pair (arm64 LDXP/STXP)");
 
 /*
  * The popped block was not FREE (state @w). Hand a checked-out block to the
@@ -321,28 +114,30 @@ static __attribute__((noinline, cold)) int alloc_empty(const struct rg_cls *k, u
 	return -ENOMEM;
 }
 
-static __attribute__((noinline, cold)) bool reserve_reached(const struct rg_cls *k)
-{
-	uint64_t used = rg_in_use(k->ctl) + atomic_load_explicit(&k->ctl->bad, RELAXED);
+/* How a pop bounds the head index it found (see pop_claim_inline()). */
+enum pop_mode {
+	POP_LIM,     /* below lim: count, or 0 in a class with a reserve (-> alloc_slow) */
+	POP_GRANTED, /* below count: RTMEM_ALLOC_RESERVE may take the reserve */
+	POP_ROOM,    /* below count, and only while rg_reserve_room() */
+};
 
-	if (k->count - used > k->reserve)
-		return false;
+static __attribute__((noinline, cold)) int reserve_full(const struct rg_cls *k)
+{
 	atomic_fetch_add_explicit(&k->ctl->failed, 1, RELAXED);
-	return true;
+	return -ENOMEM;
 }
+
+static __attribute__((noipa, cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret);
+
+/* A pop found index @idx at or past lim: the class is empty, corrupt (idx
+ * not RG_NIL), or has a reserve (lim 0), which a caller without
+ * RTMEM_ALLOC_RESERVE must leave. All three go on to pop_room(), which pops
+ * with the room check in its loop and reports empty or corrupt itself (in a
+ * class without a reserve its room is count - bad: it leaves only when
+ * nothing FREE is left). */
+#define alloc_slow(k, idx, want, ret) pop_room(k, idx, want, ret)
 
 static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
-
-/* A pop found index @idx at or past lim: the class is empty, corrupt, or has a
- * reserve (lim 0), which a caller without RTMEM_ALLOC_RESERVE must respect. */
-static __attribute__((noinline, cold)) int alloc_slow(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
-{
-	if (!k->reserve)
-		return alloc_empty(k, idx);
-	if (reserve_reached(k))
-		return -ENOMEM;
-	return pop_claim(k, want, ret);
-}
 
 /* The popped block was not FREE: hand it over, then pop again (a tail call). */
 static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
@@ -364,7 +159,7 @@ static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, 
  */
 #if defined(__aarch64__)
 static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
-								     bool reserved)
+								     enum pop_mode mode)
 {
 	struct rg_class *ctl = k->ctl;
 	uint64_t w = W_FREE, idx, nh, pushed;
@@ -377,8 +172,15 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 	 * pop checks it before using it (a corrupt head gives -EUCLEAN then).
 	 * lim is 0 in a class with a reserve, which sends its callers to the
 	 * reserve check; that check then pops with the real count. */
-	if (__builtin_expect(!pop(ctl, k->next, reserved ? k->count : k->lim, &idx, &nh, &pushed), 0)) /* RG_NIL: empty; else corrupt */
-		return reserved ? alloc_empty(k, (uint32_t)idx) : alloc_slow(k, (uint32_t)idx, want, ret);
+	if (__builtin_expect(!pop(ctl, k->next, mode == POP_LIM ? k->lim : mode == POP_GRANTED ? k->count : 0,
+				  mode == POP_ROOM ? k : NULL, &idx, &nh, &pushed),
+			     0)) { /* RG_NIL: empty; else corrupt; or the reserve reached */
+		if (mode == POP_LIM)
+			return alloc_slow(k, (uint32_t)idx, want, ret);
+		if (mode == POP_ROOM && idx < k->count)
+			return reserve_full(k);
+		return alloc_empty(k, (uint32_t)idx);
+	}
 	if (__builtin_expect(!cas_state(&state[idx], &w, want), 0))
 		return claim_failed(k, (uint32_t)idx, w, want, ret);
 	*ret = data + idx * size;
@@ -386,10 +188,11 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 }
 #else /* the C11 loops written out: gcc keeps x86-64 within its caller-saved registers this way */
 static inline __attribute__((always_inline)) int pop_claim_inline(const struct rg_cls *k, uint64_t want, void **ret,
-								     bool reserved)
+								     enum pop_mode mode)
 {
 	struct rg_class *ctl = k->ctl;
 	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w = W_FREE, nh, hwm;
+	int64_t room = mode == POP_ROOM ? rg_reserve_room(k) : 0;
 	uint32_t idx, u;
 
 	/* A link is not checked when read: it becomes the head, and the next
@@ -398,8 +201,10 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 	 * reserve check; that check then pops with the real count. */
 	do {
 		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect(idx >= (reserved ? k->count : k->lim), 0)) /* RG_NIL: empty; else corrupt */
-			return reserved ? alloc_empty(k, idx) : alloc_slow(k, idx, want, ret);
+		if (__builtin_expect(idx >= (mode == POP_LIM ? k->lim : k->count), 0)) /* RG_NIL: empty; else corrupt */
+			return mode == POP_LIM ? alloc_slow(k, idx, want, ret) : alloc_empty(k, idx);
+		if (mode == POP_ROOM && __builtin_expect(!rg_room_left(k, h, room), 0))
+			return reserve_full(k);
 		nh = RG_HEAD_POP(h, atomic_load_explicit(&k->next[idx], RELAXED));
 	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 0))
@@ -418,19 +223,32 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 
 static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t want, void **ret)
 {
-	return pop_claim_inline(k, want, ret, true);
+	return pop_claim_inline(k, want, ret, POP_GRANTED);
+}
+
+/* A caller without the grant, in a class with a reserve: one pop with the
+ * room check in its loop (no pop, then check, then pop again). */
+static __attribute__((noipa, cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
+{
+	(void)idx; /* the failed pop's, in its register: noipa keeps it, so the fast path moves nothing */
+	return pop_claim_inline(k, want, ret, POP_ROOM);
 }
 
 int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
 	const struct rg_cls *k;
+	uint64_t b;
 
 	if (__builtin_expect(cls >= r->nclasses, 0))
 		return -EINVAL;
-	k = &r->cls[cls];
+	/* k = r->cls + an opaque 64 * cls: one shift and one add (LEA), where
+	 * gcc would otherwise keep both r + 64 * cls and k in registers */
+	b = (uint64_t)cls * sizeof(struct rg_cls);
+	RG_OPAQUE(b);
+	k = (const struct rg_cls *)((const char *)r->cls + b);
 	if (flags & RTMEM_ALLOC_RESERVE) /* may take the reserve: pop up to count */
-		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, true);
-	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, false);
+		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, POP_GRANTED);
+	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, POP_LIM);
 }
 
 static __attribute__((noinline, cold)) int free_error(uint64_t w)
@@ -460,12 +278,13 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 	waiters = rg_load32(&ctl->waiters);
 	if (__builtin_expect(waiters != 0, 0))
 		return wake(ctl);
-	return 0;
+	RG_OPAQUE(waiters); /* 0: returned as it is, not set again */
+	return (int)waiters;
 }
 
 int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx;
+	uint64_t off = (uint64_t)((char *)p - r->base), idx, count;
 	const struct rg_cls *k;
 
 	if (__builtin_expect(off >= r->total, 0))
@@ -473,8 +292,8 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 	/* pagecls is private and holds a class or a sentinel of count 0, so the
 	 * index check below also rejects metadata, padding and buddy pages. */
 	k = &r->cls[(uint64_t)r->pagecls[off / RG_PAGE]];
-	idx = rg_block_index(k, (uint64_t)((char *)p - k->data));
-	if (__builtin_expect(idx >= k->count, 0)) /* not a block start, padding, not slab */
+	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
+	if (__builtin_expect(idx >= count, 0)) /* not a block start, padding, not slab */
 		return -EFAULT;
 	return free_shared(k, idx, owner);
 }
@@ -516,7 +335,7 @@ long rg_free_error_long(uint64_t w)
 }
 
 /* Wake a waiter, then return @size: the tail of rg_cache_full(). */
-static __attribute__((noinline, cold)) long wake_size(struct rg_class *ctl, long size)
+long rg_wake_size(struct rg_class *ctl, long size)
 {
 	wake(ctl);
 	return size;
@@ -524,16 +343,7 @@ static __attribute__((noinline, cold)) long wake_size(struct rg_class *ctl, long
 
 long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
-	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
-	struct rg_class *ctl = k->ctl;
-	_Atomic uint32_t *next = k->next;
-
-	if (__builtin_expect(!cas_state(&k->state[idx], &w, W_FREE), 0))
-		return rg_free_error_long(w);
-	push_freed(ctl, next, idx);
-	if (__builtin_expect(atomic_load_explicit(&ctl->waiters, RELAXED) != 0, 0))
-		return wake_size(ctl, k->size);
-	return k->size;
+	return rg_cache_to_shared(k, idx, owner);
 }
 
 long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
@@ -550,14 +360,14 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 		struct rtmem_slab_cache *t = &tc[c];
 
 		while (t->n) {
-			uint32_t idx = t->idx[--t->n];
+			uint64_t idx = RG_TC_IDX(t, --t->n);
 			uint64_t w = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 
 			/* a block that is no longer ours (reclaimed) is simply dropped */
 			if (idx >= k->count ||
 			    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED))
 				continue;
-			push(k->ctl, k->next, idx);
+			push(k->ctl, k->next, (uint32_t)idx); /* < count */
 			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 			bytes += k->size;
 		}

@@ -53,17 +53,18 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 # arm64 bounds: what the Cortex-A72 code (gcc 12 -O2 -mno-outline-atomics)
-# meets. ARMv8.0 has no LSE: lib/slab.c writes each LL/SC loop itself (pop and
-# push as one LDXP/STXP pair on head+pushed, the hwm as a branchless max), so
-# an alloc is 40 with or without a new high-water mark; the free misses 40.
+# meets. ARMv8.0 has no LSE: lib/slab_atomic.h writes each LL/SC loop itself
+# (pop and push as one LDXP/STXP pair on head+pushed, the hwm as a branchless
+# max), so an alloc is 40 with or without a new high-water mark; the free's
+# first reads are LDP pairs (base+total, count+shift): 40.
 SLAB_ALLOC_BOUND = 40      # 40
 SLAB_ALLOC_HWM_BOUND = 40  # 40 with a new high-water mark too
-SLAB_FREE_BOUND = 44       # 43; target 40 missed
-SLAB_RESERVE_BOUND = 87    # 84-85: a class with a reserve, caller without the grant
-SLAB_GRANTED_BOUND = 42    # 41-42: the same class, caller with the grant (gcc's second copy of the pop)
-CACHE_ALLOC_BOUND = 28     # 27
-CACHE_FREE_BOUND = 51      # 49; target 40 missed (x86-64 too)
-CACHE_FULL_BOUND = 58      # 56
+SLAB_FREE_BOUND = 40       # 40
+SLAB_RESERVE_BOUND = 68    # 66: a class with a reserve, caller without the grant; target 40 missed
+SLAB_GRANTED_BOUND = 42    # 42: the same class, caller with the grant (gcc's second copy of the pop)
+CACHE_ALLOC_BOUND = 26     # 25
+CACHE_FREE_BOUND = 40      # 38
+CACHE_FULL_BOUND = 49      # 47: the cache checks, then the shared push inline; target 40 missed
 BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + about 30 per merge
 BUDDY_SPLIT = 12           # 250 is met up to 7 splits; 16 splits: 346, 20: 394
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 640, 20: 764
