@@ -52,6 +52,15 @@
 
 #include "region_int.h"
 
+/* gcc's noipa keeps a cold callee's register arguments where the caller has
+ * them (no inter-procedural changes of the calling convention); clang has no
+ * such attribute and keeps the standard convention for a noinline function. */
+#if defined(__clang__)
+#define RG_NOIPA __attribute__((noinline))
+#else
+#define RG_NOIPA __attribute__((noipa))
+#endif
+
 #define RELAXED memory_order_relaxed
 #define ACQUIRE memory_order_acquire
 #define RELEASE memory_order_release
@@ -127,7 +136,7 @@ static __attribute__((noinline, cold)) int reserve_full(const struct rg_cls *k)
 	return -ENOMEM;
 }
 
-static __attribute__((noipa, cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret);
+static RG_NOIPA __attribute__((cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret);
 
 /* A pop found index @idx at or past lim: the class is empty, corrupt (idx
  * not RG_NIL), or has a reserve (lim 0), which a caller without
@@ -228,7 +237,7 @@ static __attribute__((noinline)) int pop_claim(const struct rg_cls *k, uint64_t 
 
 /* A caller without the grant, in a class with a reserve: one pop with the
  * room check in its loop (no pop, then check, then pop again). */
-static __attribute__((noipa, cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
+static RG_NOIPA __attribute__((cold)) int pop_room(const struct rg_cls *k, uint32_t idx, uint64_t want, void **ret)
 {
 	(void)idx; /* the failed pop's, in its register: noipa keeps it, so the fast path moves nothing */
 	return pop_claim_inline(k, want, ret, POP_ROOM);
