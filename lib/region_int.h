@@ -276,6 +276,29 @@ static inline void rg_store64_at(_Atomic uint64_t *a, uint64_t i, uint64_t v)
 }
 #endif
 
+/*
+ * The waiter count, read by a free right after its push. A free and a timed
+ * allocation are a store-then-load pair each (push, read waiters; count
+ * itself a waiter, read the list again): at least one must see the other's
+ * store, or the waiter sleeps through the free. That needs store->load order
+ * on the free's side too: x86-64's push is a LOCK CMPXCHG, a full barrier;
+ * on arm64 the push is a store-release (STLXR/STLXP) and a load-acquire
+ * after it stays after it (LDAR: the same one instruction as LDR); elsewhere
+ * a sequentially consistent fence.
+ */
+static inline uint32_t rg_waiters_after_push(const _Atomic uint32_t *waiters)
+{
+#if defined(__aarch64__)
+	return atomic_load_explicit(waiters, memory_order_acquire);
+#elif defined(__x86_64__) || defined(__i386__)
+	atomic_signal_fence(memory_order_seq_cst); /* the compiler must not hoist it above the push */
+	return rg_load32(waiters);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(waiters, memory_order_relaxed);
+#endif
+}
+
 /* @x's value, hidden from the optimizer: a register known to be 0 is
  * returned as it is instead of a new constant 0. */
 #define RG_OPAQUE(x) __asm__("" : "+r"(x))
@@ -396,7 +419,7 @@ static inline __attribute__((always_inline)) long rg_cache_to_shared(const struc
 	if (__builtin_expect(!cas_state(&k->state[idx], &w, RG_WORD(RTMEM_BLK_FREE, 0, 0)), 0))
 		return rg_free_error_long(w);
 	push_freed(ctl, k->next, idx);
-	if (__builtin_expect(rg_load32(&ctl->waiters) != 0, 0))
+	if (__builtin_expect(rg_waiters_after_push(&ctl->waiters) != 0, 0))
 		return rg_wake_size(ctl, k->size);
 	return k->size;
 }

@@ -148,9 +148,11 @@ static RG_NOIPA __attribute__((cold)) int pop_room(const struct rg_cls *k, uint3
 
 static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
 
-/* The popped block was not FREE: hand it over, then pop again (a tail call). */
+/* The popped block was not FREE: hand it over, then pop again (a tail call),
+ * with the grant the caller has: one without RTMEM_ALLOC_RESERVE pops with
+ * the room check again (others may have taken the room meanwhile). */
 static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
-							uint64_t want, void **ret)
+							uint64_t want, void **ret, bool granted)
 {
 	int rc = handoff(k, idx, w, want);
 
@@ -158,7 +160,7 @@ static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, 
 		return rc;
 	if (rc)
 		return alloc_done(k, idx, ret);
-	return pop_claim(k, want, ret);
+	return granted ? pop_claim(k, want, ret) : pop_room(k, idx, want, ret);
 }
 
 /*
@@ -191,7 +193,7 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 		return alloc_empty(k, (uint32_t)idx);
 	}
 	if (__builtin_expect(!cas_state(&state[idx], &w, want), 0))
-		return claim_failed(k, (uint32_t)idx, w, want, ret);
+		return claim_failed(k, (uint32_t)idx, w, want, ret, mode == POP_GRANTED);
 	*ret = data + idx * size;
 	return (int)raise_hwm(ctl, in_use_after(ctl, nh, pushed));
 }
@@ -217,7 +219,7 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 		nh = RG_HEAD_POP(h, atomic_load_explicit(&k->next[idx], RELAXED));
 	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
 	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 0))
-		return claim_failed(k, idx, w, want, ret);
+		return claim_failed(k, idx, w, want, ret, mode == POP_GRANTED);
 	*ret = k->data + (uint64_t)idx * k->size;
 	/* in use right after our pop: our pop count minus the pushes seen now (a
 	 * push racing in between can only make this lower than the true peak) */
@@ -284,7 +286,7 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 	if (__builtin_expect(!cas_state(&k->state[idx], &w, W_FREE), 0))
 		return free_error(w);
 	push_freed(ctl, next, idx);
-	waiters = rg_load32(&ctl->waiters);
+	waiters = rg_waiters_after_push(&ctl->waiters);
 	if (__builtin_expect(waiters != 0, 0))
 		return wake(ctl);
 	RG_OPAQUE(waiters); /* 0: returned as it is, not set again */
@@ -380,7 +382,7 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 			bytes += k->size;
 		}
-		if (atomic_load_explicit(&k->ctl->waiters, RELAXED))
+		if (rg_waiters_after_push(&k->ctl->waiters))
 			(void)wake(k->ctl);
 	}
 	return bytes;
@@ -442,7 +444,7 @@ int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx)
 		push(k->ctl, k->next, idx);
 	}
 	atomic_fetch_sub_explicit(&k->ctl->checkout, 1, RELAXED);
-	if (atomic_load_explicit(&k->ctl->waiters, RELAXED))
+	if (rg_waiters_after_push(&k->ctl->waiters))
 		return wake(k->ctl);
 	return 0;
 }
@@ -491,7 +493,7 @@ long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner)
 		atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
 		n++;
 	}
-	if (n && atomic_load_explicit(&k->ctl->waiters, RELAXED))
+	if (n && rg_waiters_after_push(&k->ctl->waiters))
 		(void)wake(k->ctl);
 	return n;
 }
