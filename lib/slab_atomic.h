@@ -33,18 +33,21 @@
  */
 /*
  * A caller without RTMEM_ALLOC_RESERVE pops from class @k only while
- * in use + bad + reserve < count. rg_reserve_room() is count - reserve - bad
- * (signed: below 0 when bad blocks eat into the reserve), read once before the pop loop; the loop compares in use with
+ * in use + bad + checkout + reserve < count: the blocks the tester holds
+ * come out of the room of such callers, not out of the reserve.
+ * rg_reserve_room() is count - reserve - bad - checkout (signed: below 0 when
+ * bad blocks eat into the reserve), read once before the pop loop; the loop compares in use with
  * it at each try. In use is the head's pop count minus pushed read after the
  * head: a push or pop in between changes the head and fails the pop's CAS,
  * so when the pop succeeds the figure was exact (a pushed that lags its
- * push, x86-64, only makes it higher: the safe side). bad is read before
- * the loop: a block the tester quarantines meanwhile is counted from the
- * next allocation on.
+ * push, x86-64, only makes it higher: the safe side). bad and checkout are
+ * read before the loop: a block the tester takes or quarantines meanwhile is
+ * counted from the next allocation on.
  */
 static inline __attribute__((always_inline)) int64_t rg_reserve_room(const struct rg_cls *k)
 {
-	return (int64_t)k->count - k->reserve - (int64_t)rg_load64(&k->ctl->bad); /* < 0 if bad eats into it */
+	return (int64_t)k->count - k->reserve - (int64_t)rg_load64(&k->ctl->bad) -
+	       (int64_t)rg_load64(&k->ctl->checkout); /* < 0 if bad eats into it */
 }
 
 static inline __attribute__((always_inline)) bool rg_room_left(const struct rg_cls *k, uint64_t h, int64_t room)

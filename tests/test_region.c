@@ -275,6 +275,38 @@ static void test_slab_reserve_only_for_granted(void **state)
 	munmap(mem, size);
 }
 
+/* A block the tester holds comes out of the room of callers without the
+ * grant, not out of the reserve. */
+static void test_slab_reserve_whole_while_tester_holds_a_block(void **state)
+{
+	struct rtmem_pool_desc d = fixture_desc();
+	struct rtmem_region *r;
+	uint64_t len = 0, off;
+	size_t size;
+	void *mem, *p[10];
+
+	(void)state;
+	d.classes[2].reserve = 3;
+	mem = fixture_map(&d, &size);
+	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
+	off = (uint64_t)(r->cls[2].data - (char *)mem) + 7 * 4096; /* the last block */
+	assert_int_equal(rtmem_region_checkout(r, off, &len), 0);
+	for (int i = 0; i < 4; i++) /* 8 - 3 reserved - 1 with the tester */
+		assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[i]), 0);
+	assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[4]), -ENOMEM);
+	for (int i = 4; i < 7; i++) /* the whole reserve */
+		assert_int_equal(rtmem_slab_alloc(r, 2, B, RTMEM_ALLOC_RESERVE, &p[i]), 0);
+	assert_int_equal(rtmem_slab_alloc(r, 2, B, RTMEM_ALLOC_RESERVE, &p[7]), -ENOMEM);
+	assert_region_ok(r);
+	assert_int_equal(rtmem_region_checkin(r, off), 0);
+	assert_int_equal(rtmem_slab_free(r, p[0], A), 0);
+	assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[0]), -ENOMEM); /* 6 in use + 3 reserved > 8 */
+	assert_int_equal(rtmem_slab_alloc(r, 2, B, RTMEM_ALLOC_RESERVE, &p[0]), 0);
+	assert_region_ok(r);
+	rtmem_region_detach(r);
+	munmap(mem, size);
+}
+
 static void test_buddy_split_and_coalesce(void **state)
 {
 	struct fx *f = *state;
@@ -810,6 +842,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slab_alloc_until_empty_then_free_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slab_free_errors_change_nothing, setup, teardown),
 		cmocka_unit_test(test_slab_reserve_only_for_granted),
+		cmocka_unit_test(test_slab_reserve_whole_while_tester_holds_a_block),
 		cmocka_unit_test_setup_teardown(test_buddy_split_and_coalesce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buddy_errors, setup, teardown),
 		cmocka_unit_test(test_buddy_reserve),
