@@ -253,17 +253,25 @@ static void test_slab_free_errors_change_nothing(void **state)
 	assert_int_equal(rtmem_slab_free(f->r, c1 + 40 * 256, A), -EFAULT);
 }
 
-static void test_slab_reserve_only_for_granted(void **state)
+/* The fixture's pool with 3 of class 2's 8 blocks kept as a reserve. */
+static struct rtmem_region *reserve_region(void **ret_mem, size_t *ret_size)
 {
 	struct rtmem_pool_desc d = fixture_desc();
 	struct rtmem_region *r;
+
+	d.classes[2].reserve = 3;
+	*ret_mem = fixture_map(&d, ret_size);
+	assert_int_equal(rtmem_region_attach(*ret_mem, *ret_size, &r), 0);
+	return r;
+}
+
+static void test_slab_reserve_only_for_granted(void **state)
+{
 	size_t size;
 	void *mem, *p[10];
+	struct rtmem_region *r = reserve_region(&mem, &size);
 
 	(void)state;
-	d.classes[2].reserve = 3;
-	mem = fixture_map(&d, &size);
-	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[i]), 0);
 	assert_int_equal(rtmem_slab_alloc(r, 2, A, 0, &p[5]), -ENOMEM);
@@ -279,16 +287,12 @@ static void test_slab_reserve_only_for_granted(void **state)
  * grant, not out of the reserve. */
 static void test_slab_reserve_whole_while_tester_holds_a_block(void **state)
 {
-	struct rtmem_pool_desc d = fixture_desc();
-	struct rtmem_region *r;
 	uint64_t len = 0, off;
 	size_t size;
 	void *mem, *p[10];
+	struct rtmem_region *r = reserve_region(&mem, &size);
 
 	(void)state;
-	d.classes[2].reserve = 3;
-	mem = fixture_map(&d, &size);
-	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
 	off = (uint64_t)(r->cls[2].data - (char *)mem) + 7 * 4096; /* the last block */
 	assert_int_equal(rtmem_region_checkout(r, off, &len), 0);
 	for (int i = 0; i < 4; i++) /* 8 - 3 reserved - 1 with the tester */
