@@ -662,7 +662,6 @@ static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_re
 	_Atomic uint64_t *sw = r->bstate;
 	const uint64_t nmin = r->nmin, lm = nmin + RG_NSENT, top = nb(r, r->max_order);
 	uint64_t half = nb(r, k), w = wfree(k);
-	uint32_t s, h;
 
 	atomic_store_explicit(&sw[i], w, RELAXED);
 	if (with_hook)
@@ -690,14 +689,7 @@ static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_re
 	}
 	k = RG_ORD(w);
 	atomic_store_explicit(&sw[i], w, RELAXED);
-	s = (uint32_t)(nmin + k);
-	h = link[s].next;
-	link[i] = (struct rg_link){ s, h };
-	if (h < lm)
-		link[h].prev = (uint32_t)i;
-	link[s].next = (uint32_t)i;
-	b->nonempty |= 1ull << k;
-	b->nfree[k]++;
+	list_push(r, i, k);
 	*ret_k = k;
 	return i;
 }

@@ -30,7 +30,7 @@
  *
  * Thread caches (rg_cache_alloc_valid(), rg_cache_free(), inline here for
  * librtmem): cached alloc 28 instructions (x86-64) / 25 (arm64), free into
- * the cache 39 / 38, a free that finds the cache full 49 / 47.
+ * the cache 39 / 38, a free that finds the cache full 49 / 48.
  */
 #ifndef RTMEM_REGION_INT_H
 #define RTMEM_REGION_INT_H
@@ -216,16 +216,6 @@ static inline uint64_t rg_load64(const _Atomic uint64_t *a)
 	return v;
 }
 
-static inline void rg_store64(_Atomic uint64_t *a, uint64_t v)
-{
-	__asm__ volatile("str	%1, %0" : "=m"(*(uint64_t __attribute__((may_alias)) *)a) : "r"(v));
-}
-
-static inline void rg_store32(_Atomic uint32_t *a, uint32_t v)
-{
-	__asm__ volatile("str	%w1, %0" : "=m"(*(uint32_t __attribute__((may_alias)) *)a) : "r"(v));
-}
-
 /* a[i] with a register index (gcc's "m" operands are base + offset only);
  * the memory operand is the whole array at a, so no address is computed for it. */
 typedef struct {
@@ -253,16 +243,6 @@ static inline uint32_t rg_load32(const _Atomic uint32_t *a)
 static inline uint64_t rg_load64(const _Atomic uint64_t *a)
 {
 	return atomic_load_explicit(a, memory_order_relaxed);
-}
-
-static inline void rg_store64(_Atomic uint64_t *a, uint64_t v)
-{
-	atomic_store_explicit(a, v, memory_order_relaxed);
-}
-
-static inline void rg_store32(_Atomic uint32_t *a, uint32_t v)
-{
-	atomic_store_explicit(a, v, memory_order_relaxed);
 }
 
 static inline uint64_t rg_load64_at(const _Atomic uint64_t *a, uint64_t i)

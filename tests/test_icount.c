@@ -22,12 +22,12 @@
  *    shared free; target missed there);
  *  - buddy, uncontended: bounded by the number of orders, BUDDY_BASE plus
  *    BUDDY_SPLIT per split (alloc) or BUDDY_MERGE per merge (free). Measured:
- *    about 158 with no split or merge (lock + unlock through the lock's fast
+ *    about 146-158 with no split or merge (lock + unlock through the lock's fast
  *    path: about 30 of it; glibc's took 160), 12 per split, about 30 per
  *    merge (each unlinks the buddy from its ring, bounds-checking both
- *    links). The 250-instruction target is met by allocations of up to 7
+ *    links). The 250-instruction target is met by allocations of up to 8
  *    splits and frees of up to 3 merges, and missed beyond: 16 splits are
- *    about 353, 16 merges about 633, 20 merges about 753.
+ *    about 355, 16 merges about 618, 20 merges about 738.
  * Instruction counts are deterministic, so this is a test and not a
  * benchmark; it applies to optimized builds only and skips (77) in -O0 and
  * sanitizer builds, under qemu-user, and where ptrace is denied.
