@@ -221,32 +221,7 @@ static inline __attribute__((always_inline)) void push_freed(struct rg_class *ct
 		h = cur;
 	}
 }
-#else
-static inline __attribute__((always_inline)) bool pop(struct rg_class *ctl, const _Atomic uint32_t *next, uint32_t lim,
-						      uint64_t *ret_idx, uint64_t *ret_nh, uint64_t *ret_pushed)
-{
-	uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire), nh;
-	uint64_t idx;
-
-	do {
-		idx = RG_HEAD_IDX(h);
-		if (__builtin_expect(idx >= lim, 0)) {
-			*ret_idx = idx;
-			return false;
-		}
-		nh = RG_HEAD_POP(h, atomic_load_explicit(&next[idx], memory_order_relaxed));
-	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, memory_order_acq_rel, memory_order_acquire));
-	*ret_idx = idx;
-	*ret_nh = nh;
-	*ret_pushed = 0; /* read later, by in_use_after() */
-	return true;
-}
-
-/* Our pop count minus the pushes seen now (a push racing in between can only
- * make this lower than the true peak). */
-#define in_use_after(ctl, nh, pushed) \
-	((uint32_t)(nh) - (uint32_t)atomic_load_explicit(&(ctl)->pushed, memory_order_relaxed) + 0 * (pushed))
-
+#else /* no pop() or in_use_after(): slab.c's pop_claim_inline() writes the C11 loop out */
 static inline __attribute__((always_inline)) bool cas_state(_Atomic uint64_t *a, uint64_t *w, uint64_t to)
 {
 	return atomic_compare_exchange_strong_explicit(a, w, to, memory_order_acq_rel, memory_order_acquire);
