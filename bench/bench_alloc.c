@@ -778,7 +778,7 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < 2; k++) /* the slab+cache rows: what librtmem runs */
 				for (unsigned op = 0; op < 2; op++)
 					tc_max = main_rows[k].ic[op].max > tc_max ? main_rows[k].ic[op].max : tc_max;
-			snprintf(detail, sizeof(detail), "longest %llu (a free into a full cache: see test_icount)",
+			snprintf(detail, sizeof(detail), "longest %llu (pairs of one class; another class's block or a full cache: test_icount)",
 				 (unsigned long long)tc_max);
 			target("slab+cache longest path <= 40 per alloc or free", tc_max <= 40, detail);
 		}

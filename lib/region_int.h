@@ -369,6 +369,7 @@ uint64_t rg_layout_hash(void);
  * the load before each checks the word.
  */
 static_assert(sizeof(struct rtmem_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
+static_assert(RTMEM_CACHE_HINT(1) == sizeof(struct rg_cls), "the hint is a class's offset in cls[]");
 /* Entry @i of a thread cache (lvalues): its block and its index. */
 #if defined(__aarch64__)
 #define RG_TC_BLK(t, i) ((t)->ent[i].blk)
@@ -408,11 +409,17 @@ static inline __attribute__((always_inline)) long rg_cache_to_shared(const struc
 static inline int rg_cache_alloc_valid(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls,
 				       uint64_t owner, void **ret)
 {
-	struct rtmem_slab_cache *t = &tc[cls];
-	const struct rg_cls *k = &r->cls[cls];
-	uint32_t n = t->n, idx;
+	uint64_t c = (uint64_t)cls * sizeof(struct rg_cls); /* as in rg_cache_free() */
+	struct rtmem_slab_cache *t;
+	const struct rg_cls *k;
+	uint32_t n, idx;
 	void *p;
 
+	RG_OPAQUE(c); /* one shift for k, t and the hint */
+	k = (const struct rg_cls *)((const char *)r->cls + c);
+	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
+	tc->hint = (uint32_t)c;
+	n = t->n;
 	if (__builtin_expect(n == 0, 0))
 		return -EAGAIN;
 	/* The cache keeps pointers and indices: the block handed out does not
@@ -441,23 +448,34 @@ static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache
 
 static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
 {
-	uint64_t off = (uint64_t)((char *)p - r->base), idx, w, c, n, count;
+	uint64_t off, idx, w, c, n, count;
 	struct rtmem_slab_cache *t;
 	const struct rg_cls *k;
 
-	if (__builtin_expect(off >= r->total, 0))
-		return -EFAULT;
-	/* c: the class's byte offset in cls[] (a line each), half its cache's in
-	 * tc[] (two lines each): one shift, then each address is one add (x86-64
-	 * LEA with scale 2). Opaque, so gcc does not redo it as two shifts. */
-	c = (uint64_t)r->pagecls[off / RG_PAGE] * sizeof(struct rg_cls);
-	RG_OPAQUE(c);
+	/* c: a class's byte offset in cls[] (a line each), half its cache's in
+	 * tc[] (two lines each), so each address is one add (x86-64 LEA with
+	 * scale 2). First the hint's class: the block index check below tells
+	 * whether @p is one of its blocks, whatever @p is, and k and t do not
+	 * wait for the page lookup. Opaque, so gcc neither redoes the scaling
+	 * as two shifts nor merges the two ways into one. */
+	c = tc->hint;
 	k = (const struct rg_cls *)((const char *)r->cls + c);
 	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
-	RG_OPAQUE(t); /* one base register for n, cap, blk[] and idx[] (arm64 LDP of n and cap) */
 	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
-	if (__builtin_expect(idx >= count, 0)) /* also every non-slab page: count 0 */
-		return -EFAULT;
+	if (__builtin_expect(idx >= count, 0)) {
+		/* not the hint's: the page says which class, if any */
+		off = (uint64_t)((char *)p - r->base);
+		if (off >= r->total)
+			return -EFAULT;
+		c = (uint64_t)r->pagecls[off / RG_PAGE] * sizeof(struct rg_cls);
+		RG_OPAQUE(c);
+		k = (const struct rg_cls *)((const char *)r->cls + c);
+		t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
+		idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
+		if (idx >= count) /* also every non-slab page: count 0 */
+			return -EFAULT;
+		tc->hint = (uint32_t)c;
+	}
 	n = t->n;
 	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0)) {
 #if defined(__aarch64__)

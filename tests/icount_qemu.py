@@ -62,9 +62,10 @@ SLAB_ALLOC_HWM_BOUND = 40  # 40 with a new high-water mark too
 SLAB_FREE_BOUND = 41       # 41: the load-acquire of waiters after the push needs its address in a register (LDAR has no offset)
 SLAB_RESERVE_BOUND = 70    # 68: a class with a reserve, caller without the grant; target 40 missed
 SLAB_GRANTED_BOUND = 42    # 42: the same class, caller with the grant (gcc's second copy of the pop)
-CACHE_ALLOC_BOUND = 26     # 25
-CACHE_FREE_BOUND = 40      # 38
-CACHE_FULL_BOUND = 49      # 48: the cache checks, then the shared push inline; target 40 missed
+CACHE_ALLOC_BOUND = 28     # 27
+CACHE_FREE_BOUND = 33      # 31: a block of the hint's class (the class last allocated)
+CACHE_MISS_BOUND = 52      # 50: of another class, found through its page; target 40 missed
+CACHE_FULL_BOUND = 62      # 60: of another class, then the shared push inline; target 40 missed
 BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + about 30 per merge
 BUDDY_SPLIT = 12           # 250 is met up to 8 splits; 16 splits: 343, 20: 391
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 633, 20: 757
@@ -274,6 +275,7 @@ def main():
                   f" | new-hwm alloc longest {longest(c, 'alloc_hwm')} ({len(c.get('alloc_hwm', []))} calls)")
             print(f"#   thread cache: alloc longest {longest(c, 'cache_alloc')} mean {mean(c, 'cache_alloc'):.1f}"
                   f" | free to cache longest {longest(c, 'cache_free')} mean {mean(c, 'cache_free'):.1f}"
+                  f", not the hint's class {longest(c, 'cache_free_miss')}"
                   f" | free, cache full, longest {longest(c, 'cache_free_full')}"
                   f" ({len(c.get('cache_free_full', []))} calls)")
             what = f"slab {fmt_size(size)} {fill}%"
@@ -282,6 +284,7 @@ def main():
             t.check(f"{what} new-hwm alloc", longest(c, "alloc_hwm"), 0, SLAB_ALLOC_HWM_BOUND)
             t.check(f"{what} cache alloc", longest(c, "cache_alloc"), 1, CACHE_ALLOC_BOUND)
             t.check(f"{what} cache free", longest(c, "cache_free"), 1, CACHE_FREE_BOUND)
+            t.check(f"{what} cache free, not the hint's class", longest(c, "cache_free_miss"), 1, CACHE_MISS_BOUND)
             t.check(f"{what} cache free, full", longest(c, "cache_free_full"), 0, CACHE_FULL_BOUND)
     for tag in ("alloc", "free"):
         ref = longest(st[MIB, 0], tag)

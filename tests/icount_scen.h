@@ -38,7 +38,7 @@
 
 /* Tags of the counted calls. */
 enum iscen_tag {
-	T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, T_RSV_OTHER, T_RSV_GRANTED,
+	T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, T_RSV_OTHER, T_RSV_GRANTED, T_CFREE_MISS,
 	ISCEN_NTAGS
 };
 
@@ -100,7 +100,8 @@ static struct rtmem_region *scen_map(const struct rtmem_pool_desc *d)
 
 /* Thread cache: per call and random class, allocate (from the cache when it
  * holds a block of the class: counted) or free one of up to 8 blocks we keep
- * (into the cache, counted; or on to the list when it is full, counted apart). */
+ * (into the cache, counted apart as of the hint's class or not; or on to the
+ * list when it is full, counted apart). */
 static int drive_cache(unsigned ncall, struct rtmem_region *r, const struct rtmem_pool_desc *d)
 {
 	const uint64_t me = rtmem_owner(1, 1);
@@ -132,7 +133,11 @@ static int drive_cache(unsigned ncall, struct rtmem_region *r, const struct rtme
 			long rb;
 
 			mine[c][v] = mine[c][--n[c]];
-			ICOUNT_ARM(tc[c].n < tc[c].cap ? T_CFREE : T_CFREE_FULL, (const void *)rtmem_slab_cache_free);
+			/* into the cache, the block of the hint's class or not; or full */
+			ICOUNT_ARM(tc[c].n >= tc[c].cap			    ? T_CFREE_FULL
+				   : tc[0].hint == RTMEM_CACHE_HINT(c) ? T_CFREE
+									  : T_CFREE_MISS,
+				   (const void *)rtmem_slab_cache_free);
 			rb = rtmem_slab_cache_free(r, tc, victim, me);
 			if (rb < 0)
 				return (int)rb;

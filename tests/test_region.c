@@ -559,6 +559,46 @@ static void test_cache_free_errors_change_nothing(void **state)
 	teardown((void **)&f);
 }
 
+/* A free tries the hint's class (the last allocated) first; a block of any
+ * other class still lands in its own class's cache, and the hint follows it.
+ * Something that is not a block is refused whichever class the hint names. */
+static void test_cache_free_finds_the_class_whatever_the_hint(void **state)
+{
+	struct fx *f = cached_fx(3);
+	struct rtmem_slab_cache tc[3];
+	void *p[3], *q;
+
+	(void)state;
+	rtmem_slab_cache_init(f->r, tc);
+	assert_int_equal(tc[0].hint, RTMEM_CACHE_HINT(0));
+	for (uint32_t c = 0; c < 3; c++)
+		assert_int_equal(rtmem_slab_alloc(f->r, c, A, 0, &p[c]), 0);
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 1, A, &q), -EAGAIN);
+	assert_int_equal(tc[0].hint, RTMEM_CACHE_HINT(1));
+	/* not blocks: inside one of the hint's class, inside one of another's */
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, (char *)p[1] + 8, A), -EFAULT);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, (char *)p[2] + 8, A), -EFAULT);
+	assert_int_equal(tc[0].hint, RTMEM_CACHE_HINT(1));
+	/* blocks of other classes than the hint's: each into its own cache */
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[2], A), 0);
+	assert_int_equal(tc[0].hint, RTMEM_CACHE_HINT(2));
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[0], A), 0);
+	assert_int_equal(tc[0].hint, RTMEM_CACHE_HINT(0));
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, p[1], A), 0);
+	for (uint32_t c = 0; c < 3; c++)
+		assert_int_equal(tc[c].n, 1);
+	/* the hint's class's own block, freed twice */
+	assert_int_equal(rtmem_slab_cache_alloc(f->r, tc, 2, A, &q), 0);
+	assert_ptr_equal(q, p[2]);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, q, A), 0);
+	assert_int_equal(rtmem_slab_cache_free(f->r, tc, q, A), -EALREADY);
+	assert_int_equal(tc[2].n, 1);
+	assert_region_ok(f->r);
+	assert_int_equal(rtmem_slab_cache_flush(f->r, tc, A), 32 + 256 + 4096);
+	assert_region_ok(f->r);
+	teardown((void **)&f);
+}
+
 static void test_cache_overwritten_state_is_detected(void **state)
 {
 	struct fx *f = cached_fx(2);
@@ -855,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_cache_cap_leaves_three_quarters_of_a_class),
 		cmocka_unit_test(test_cache_free_then_alloc_reuses_block_without_shared_list),
 		cmocka_unit_test(test_cache_free_errors_change_nothing),
+		cmocka_unit_test(test_cache_free_finds_the_class_whatever_the_hint),
 		cmocka_unit_test(test_cache_overwritten_state_is_detected),
 		cmocka_unit_test(test_cache_flush_and_reclaim_return_every_block),
 		cmocka_unit_test_setup_teardown(test_checkout_hands_block_to_tester_not_allocator, setup, teardown),
