@@ -59,7 +59,7 @@ GIB = 1 << 30
 # first reads are LDP pairs (base+total, count+shift): 40.
 SLAB_ALLOC_BOUND = 40      # 40
 SLAB_ALLOC_HWM_BOUND = 40  # 40 with a new high-water mark too
-SLAB_FREE_BOUND = 41       # 41: the load-acquire of waiters after the push needs its address in a register (LDAR has no offset)
+SLAB_FREE_BOUND = 40       # 40: the load-acquire of waiters after the push goes straight into the return register
 SLAB_RESERVE_BOUND = 70    # 68: a class with a reserve, caller without the grant; target 40 missed
 SLAB_GRANTED_BOUND = 42    # 42: the same class, caller with the grant (gcc's second copy of the pop)
 CACHE_ALLOC_BOUND = 28     # 27
