@@ -272,7 +272,8 @@ uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls);
 void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc);
 
 /*
- * rtmem_slab_cache_alloc() - take the most recently cached block of class @cls.
+ * rtmem_slab_cache_alloc() - take the most recently cached block of class @cls,
+ * and make @cls the hint (tc[0].hint) whether or not one is cached.
  * Context: RT-safe; no atomic RMW, no syscall, O(1). The calling thread must own @tc.
  * Return: 0 and *ret, -EAGAIN (nothing cached: use rtmem_slab_alloc()),
  * -EINVAL (@cls out of range), -EUCLEAN (the cached block's state word is no
@@ -284,7 +285,9 @@ int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, 
 /*
  * rtmem_slab_cache_free() - free a slab block of @owner into @tc, or, when its
  * class's cache is full or someone waits for that class, to the shared list
- * as rtmem_slab_free() does.
+ * as rtmem_slab_free() does. The block is checked against the class of
+ * tc[0].hint first, then found through its page (and the hint moves to it).
+ * @tc: the region's rtmem_region_nclasses() caches, at least one.
  * Context: RT-safe, O(1); the calling thread must own @tc.
  * Return: 0 (cached: the block still counts as held), the block size (given
  * back to the shared list), or errors as rtmem_slab_free(): -EFAULT also for a

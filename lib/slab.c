@@ -372,6 +372,16 @@ long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 	return rg_cache_to_shared(k, idx, owner);
 }
 
+long rg_cache_free_other(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+{
+	const struct rg_cls *k;
+	uint64_t c, idx = rg_cache_lookup(r, tc, p, &k, &c);
+
+	if (idx == UINT64_MAX)
+		return -EFAULT;
+	return rg_cache_put(k, (struct rtmem_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
+}
+
 long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
 {
 	return rg_cache_free(r, tc, p, owner);

@@ -17,11 +17,11 @@
  *  - thread cache (rtmem_slab_cache_*, the client's layer above the two):
  *    a cached allocation at most CACHE_ALLOC_BOUND (30, measured 28); a free
  *    into the cache of a block of the hint's class (the class last
- *    allocated, see region.h) at most CACHE_FREE_BOUND (38, measured 36);
+ *    allocated, see region.h) at most CACHE_FREE_BOUND (35, measured 33);
  *    of another class, which is looked up through its page after the
- *    hint's check failed, CACHE_MISS_BOUND (57, measured 55); a free that
- *    finds the cache full goes on to the shared list: CACHE_FULL_BOUND (66,
- *    measured 64 after a miss: the cache checks, then the whole shared
+ *    hint's check failed, CACHE_MISS_BOUND (59, measured 57); a free that
+ *    finds the cache full goes on to the shared list: CACHE_FULL_BOUND (68,
+ *    measured 66 after a miss: the cache checks, then the whole shared
  *    free). The target of 40 is missed on the last two;
  *  - buddy, uncontended: bounded by the number of orders, BUDDY_BASE plus
  *    BUDDY_SPLIT per split (alloc) or BUDDY_MERGE per merge (free). Measured:
@@ -72,9 +72,9 @@
 #define SLAB_BOUND 40u
 #define SLAB_RESERVE_BOUND 72u /* a class with a reserve, caller without the grant (70) */
 #define CACHE_ALLOC_BOUND 30u /* 28 */
-#define CACHE_FREE_BOUND 38u  /* 36: a block of the hint's class */
-#define CACHE_MISS_BOUND 57u  /* 55: of another class, found through its page */
-#define CACHE_FULL_BOUND 66u  /* 64: of another class, and on to the shared list */
+#define CACHE_FREE_BOUND 35u  /* 33: a block of the hint's class */
+#define CACHE_MISS_BOUND 59u  /* 57: of another class, found through its page */
+#define CACHE_FULL_BOUND 68u  /* 66: of another class, and on to the shared list */
 #define BUDDY_BASE 165u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */
 #define BUDDY_MERGE 30u    /* per merge in a free */
