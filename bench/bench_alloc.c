@@ -428,11 +428,26 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 static struct bregion *wb;
 static enum rkind wk;
 
-static __attribute__((noinline)) void *w_alloc(size_t size)
+static __attribute__((noinline)) void *w_alloc_other(size_t size)
 {
 	void *p;
 
 	return r_alloc(wb, wk, size, &p) == 0 ? p : NULL;
+}
+
+/* The cached allocation needs no frame: the adapter to malloc's shape should
+ * not cost rtmem what malloc itself does not pay. */
+static __attribute__((noinline)) void *w_alloc(size_t size)
+{
+	if (IS_TC(wk) && size <= RG_SIZECLS_MAX) {
+		struct bregion *b = wb;
+		uint32_t c = b->r->sizecls[(size + 7) / 8];
+		void *p = NULL;
+
+		if (c != RG_SIZECLS_NONE && rg_cache_alloc_valid(b->r, b->tc, c, me, &p) == 0)
+			return p;
+	}
+	return w_alloc_other(size);
 }
 
 static __attribute__((noinline)) void w_free(void *p)
