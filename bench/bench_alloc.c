@@ -623,38 +623,43 @@ struct h2h {
 static int head_to_head(struct h2h *c, unsigned nc, unsigned samples)
 {
 	unsigned slice = samples / ROUNDS ? samples / ROUNDS : 1;
+	int rc = 0;
 
 	for (unsigned i = 0; i < nc; i++) {
 		c[i].v = malloc(slice * ROUNDS * sizeof(*c[i].v));
 		c[i].n = 0;
 		if (!c[i].v)
-			return -ENOMEM;
+			rc = -ENOMEM;
 	}
-	for (unsigned r = 0; r < ROUNDS; r++)
-		for (unsigned i = 0; i < nc; i++) {
+	for (unsigned r = 0; r < ROUNDS && rc == 0; r++)
+		for (unsigned i = 0; i < nc && rc == 0; i++) {
 			if (c[i].b) {
 				wb = c[i].b;
 				wk = c[i].k;
 			}
-			for (unsigned s = 0; s < slice; s++) {
+			for (unsigned s = 0; s < slice && rc == 0; s++) {
 				uint64_t t0 = now_ns();
 
 				for (unsigned j = 0; j < BATCH; j++) {
 					void *p = c[i].alloc(pat_size(c[i].pt));
 
-					if (!p)
-						return -ENOMEM;
+					if (!p) {
+						rc = -ENOMEM;
+						break;
+					}
 					c[i].release(p);
 				}
 				c[i].v[c[i].n++] = (uint32_t)(now_ns() - t0);
 			}
 		}
 	for (unsigned i = 0; i < nc; i++) {
-		qsort(c[i].v, c[i].n, sizeof(*c[i].v), cmp_u32);
-		c[i].med = ((double)c[i].v[c[i].n / 2] - clock_overhead) / BATCH;
+		if (rc == 0) {
+			qsort(c[i].v, c[i].n, sizeof(*c[i].v), cmp_u32);
+			c[i].med = ((double)c[i].v[c[i].n / 2] - clock_overhead) / BATCH;
+		}
 		free(c[i].v);
 	}
-	return 0;
+	return rc;
 }
 
 /* ---- report ---- */

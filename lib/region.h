@@ -268,7 +268,9 @@ uint32_t rtmem_region_cache(const struct rtmem_region *r);
 uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls);
 
 /* rtmem_slab_cache_init() - empty caches for every class of @r, each with
- * rtmem_slab_cache_cap(): @tc holds rtmem_region_nclasses(@r) entries. */
+ * rtmem_slab_cache_cap(), and the hint at class 0: @tc holds
+ * rtmem_region_nclasses(@r) entries, and at least one (a region without slab
+ * classes has no cached blocks, but a free still reads tc[0].hint). */
 void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc);
 
 /*

@@ -263,14 +263,20 @@ static inline void rg_store64_at(_Atomic uint64_t *a, uint64_t i, uint64_t v)
  * itself a waiter, read the list again): at least one must see the other's
  * store, or the waiter sleeps through the free. That needs store->load order
  * on the free's side too: x86-64's push is a LOCK CMPXCHG, a full barrier;
- * on arm64 the push is a store-release (STLXR/STLXP) and a load-acquire
- * after it stays after it (LDAR: the same one instruction as LDR); elsewhere
- * a sequentially consistent fence.
+ * on arm64 the push is a store-release (STLXR/STLXP) and an LDAR after it
+ * stays after it (RCsc: one instruction, like LDR); elsewhere a sequentially
+ * consistent fence.
  */
 static inline uint32_t rg_waiters_after_push(const _Atomic uint32_t *waiters)
 {
 #if defined(__aarch64__)
-	return atomic_load_explicit(waiters, memory_order_acquire);
+	uint32_t v;
+
+	/* LDAR written out: an acquire load may compile to LDAPR where the
+	 * target has RCpc (gcc 13+, +rcpc), and LDAPR may pass an earlier
+	 * store-release to another address, which is the order needed here */
+	__asm__ volatile("ldar	%w0, %1" : "=r"(v) : "Q"(*(const uint32_t *)waiters) : "memory");
+	return v;
 #elif defined(__x86_64__) || defined(__i386__)
 	atomic_signal_fence(memory_order_seq_cst); /* the compiler must not hoist it above the push */
 	return rg_load32(waiters);

@@ -286,26 +286,30 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
-#if defined(__aarch64__)
-	/* rg_waiters_after_push() as one LDAR into the return register: gcc
-	 * loads it into another and moves it (41 -> 40 instructions) */
-	register uint32_t waiters __asm__("w0");
-#else
 	uint32_t waiters;
-#endif
 
 	if (__builtin_expect(!cas_state(&k->state[idx], &w, W_FREE), 0))
 		return free_error(w);
 	push_freed(ctl, next, idx);
 #if defined(__aarch64__)
-	__asm__ volatile("ldar	%w0, %1" : "=r"(waiters) : "Q"(ctl->waiters) : "memory");
+	/* rg_waiters_after_push() and its test in one asm: the 0 it leaves
+	 * is returned from the register it was loaded into (gcc otherwise
+	 * loads into one register and moves it to w0: 41 instructions) */
+	__asm__ goto("ldar	%w0, %1\n\tcbnz	%w0, %l[waiting]"
+		     : "=r"(waiters)
+		     : "Q"(*(const uint32_t *)&ctl->waiters)
+		     : "memory"
+		     : waiting);
+	return (int)waiters; /* 0 */
+waiting:
+	return wake(ctl);
 #else
 	waiters = rg_waiters_after_push(&ctl->waiters);
-#endif
 	if (__builtin_expect(waiters != 0, 0))
 		return wake(ctl);
 	RG_OPAQUE(waiters); /* 0: returned as it is, not set again */
 	return (int)waiters;
+#endif
 }
 
 int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
@@ -340,6 +344,7 @@ uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls)
 
 void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc)
 {
+	tc[0] = (struct rtmem_slab_cache){ .n = 0, .cap = 0 }; /* also without classes: the hint, class 0 */
 	for (uint32_t c = 0; c < r->nclasses; c++)
 		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = rtmem_slab_cache_cap(r, c) };
 }

@@ -599,6 +599,34 @@ static void test_cache_free_finds_the_class_whatever_the_hint(void **state)
 	teardown((void **)&f);
 }
 
+/* Without slab classes a cache holds nothing, but a free still reads the
+ * hint: rtmem_slab_cache_init() sets it in the one entry the caller gives,
+ * whatever was there, and a buddy block is refused for rtmem_region_free(). */
+static void test_cache_free_without_classes_refuses_buddy_blocks(void **state)
+{
+	struct fx f = { .d = fixture_desc() };
+	struct rtmem_slab_cache tc[1];
+	void *b;
+
+	(void)state;
+	f.d.nclasses = 0;
+	f.mem = fixture_map(&f.d, &f.size);
+	assert_non_null(f.mem);
+	assert_int_equal(rtmem_region_attach(f.mem, f.size, &f.r), 0);
+	memset(tc, 0xa5, sizeof(tc));
+	rtmem_slab_cache_init(f.r, tc);
+	assert_int_equal(tc[0].hint, RTMEM_CACHE_HINT(0));
+	assert_int_equal(tc[0].n, 0);
+	assert_int_equal(rtmem_buddy_alloc(f.r, 64, A, 0, &b), 0);
+	assert_int_equal(rtmem_slab_cache_free(f.r, tc, b, A), -EFAULT);
+	assert_int_equal(rtmem_slab_cache_free(f.r, tc, f.mem, A), -EFAULT);
+	assert_int_equal(rtmem_slab_cache_flush(f.r, tc, A), 0);
+	assert_int_equal(rtmem_region_free(f.r, b, A, NULL), 0);
+	assert_region_ok(f.r);
+	rtmem_region_detach(f.r);
+	munmap(f.mem, f.size);
+}
+
 static void test_cache_overwritten_state_is_detected(void **state)
 {
 	struct fx *f = cached_fx(2);
@@ -896,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_cache_free_then_alloc_reuses_block_without_shared_list),
 		cmocka_unit_test(test_cache_free_errors_change_nothing),
 		cmocka_unit_test(test_cache_free_finds_the_class_whatever_the_hint),
+		cmocka_unit_test(test_cache_free_without_classes_refuses_buddy_blocks),
 		cmocka_unit_test(test_cache_overwritten_state_is_detected),
 		cmocka_unit_test(test_cache_flush_and_reclaim_return_every_block),
 		cmocka_unit_test_setup_teardown(test_checkout_hands_block_to_tester_not_allocator, setup, teardown),
