@@ -886,9 +886,10 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < 2; k++) /* the slab+cache rows: what librtmem runs */
 				for (unsigned op = 0; op < 2; op++)
 					tc_max = main_rows[k].ic[op].max > tc_max ? main_rows[k].ic[op].max : tc_max;
-			snprintf(detail, sizeof(detail), "longest %llu (pairs of one class; another class's block or a full cache: test_icount)",
+			snprintf(detail, sizeof(detail),
+				 "longest %llu (another class's block, or a full cache, costs more: test_icount)",
 				 (unsigned long long)tc_max);
-			target("slab+cache longest path <= 40 per alloc or free", tc_max <= 40, detail);
+			target("slab+cache, alloc then free of one block, <= 40", tc_max <= 40, detail);
 		}
 		if (h2h_rc < 0) {
 			printf("  ---- speed targets not checked: head to head failed (%s)\n", strerror(-h2h_rc));
