@@ -387,11 +387,43 @@ static bool charge_slab(struct rtmem_pool *p, struct rtmem_slab_cache *tc, uint6
 	return charge(p, bytes);
 }
 
-__attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret)
+/* This thread's cache of @p if it already has its slot (or knows it has
+ * none: NULL), else NULL too; thread_cache() claims one. */
+static inline struct rtmem_slab_cache *thread_cache_known(const struct rtmem_pool *p)
+{
+	const struct tls_ent *e = &tls_tc[p->tc_id];
+
+	return __builtin_expect(e->serial == p->tc_serial, 1) ? e->tc : NULL;
+}
+
+/* A block of class @cls from the shared list, charged to the quota (@tc:
+ * this thread's cache, flushed if the quota is short; may be NULL). */
+static int alloc_shared(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_cache *tc, void **ret)
+{
+	uint32_t bytes = rtmem_slab_class_size(p->r, cls);
+	int rc;
+
+	if (!charge_slab(p, tc, bytes))
+		return -EDQUOT;
+	rc = rtmem_slab_alloc(p->r, cls, p->owner, p->alloc_flags, ret);
+	if (rc < 0)
+		uncharge(p, bytes);
+	return rc;
+}
+
+/* rtmem_alloc() when the thread's cache of class @cls was empty. */
+static __attribute__((noinline)) int alloc_uncached(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_cache *tc,
+						    void **ret)
+{
+	return alloc_shared(p, cls, tc, ret);
+}
+
+/* rtmem_alloc() for everything else: a size past the class table or of no
+ * class (the buddy), a thread that has no cache slot yet (claimed here). */
+static __attribute__((noinline)) int alloc_other(struct rtmem_pool *p, size_t size, void **ret)
 {
 	int cls = rg_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
 	struct rtmem_slab_cache *tc;
-	uint32_t bytes;
 	int rc;
 
 	if (cls < 0)
@@ -402,13 +434,23 @@ __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, siz
 		if (rc != -EAGAIN)
 			return rc;
 	}
-	bytes = rtmem_slab_class_size(p->r, (uint32_t)cls);
-	if (!charge_slab(p, tc, bytes))
-		return -EDQUOT;
-	rc = rtmem_slab_alloc(p->r, (uint32_t)cls, p->owner, p->alloc_flags, ret);
-	if (rc < 0)
-		uncharge(p, bytes);
-	return rc;
+	return alloc_shared(p, (uint32_t)cls, tc, ret);
+}
+
+/* The cached block needs no stack frame: everything else is a tail call. */
+__attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret)
+{
+	int cls = rg_class_for_small(p->r, size, (enum rtmem_class_policy)p->policy);
+	struct rtmem_slab_cache *tc = thread_cache_known(p);
+
+	if (__builtin_expect(cls >= 0 && tc != NULL, 1)) {
+		int rc = rg_cache_alloc_valid(p->r, tc, (uint32_t)cls, p->owner, ret);
+
+		if (__builtin_expect(rc != -EAGAIN, 1))
+			return rc;
+		return alloc_uncached(p, (uint32_t)cls, tc, ret);
+	}
+	return alloc_other(p, size, ret);
 }
 
 __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *p, size_t size, int64_t timeout_ns,
@@ -448,9 +490,12 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 	return rc;
 }
 
-__attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void *ptr)
+/* rtmem_free() past the hint's cached free: through the whole cache path
+ * (another class, a full cache, a waiter, an error), else the region (a
+ * buddy block, or a thread without a cache). */
+static __attribute__((noinline)) int free_other(struct rtmem_pool *p, void *ptr)
 {
-	struct rtmem_slab_cache *tc = thread_cache(p);
+	struct rtmem_slab_cache *tc = thread_cache(p); /* claims a slot on the thread's first use */
 	size_t bytes;
 	int rc;
 
@@ -466,6 +511,17 @@ __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void
 	if (rc == 0)
 		uncharge(p, bytes);
 	return rc;
+}
+
+/* A block of the hint's class into the cache needs no stack frame:
+ * everything else is a tail call. */
+__attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void *ptr)
+{
+	struct rtmem_slab_cache *tc = thread_cache_known(p);
+
+	if (__builtin_expect(tc != NULL, 1) && __builtin_expect(rg_cache_free_hinted(p->r, tc, ptr, p->owner) == 0, 1))
+		return 0;
+	return free_other(p, ptr); /* not passing tc keeps the cached path 2 instructions shorter */
 }
 
 __attribute__((visibility("default"))) size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr)

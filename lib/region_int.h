@@ -387,7 +387,6 @@ typedef uint32_t rg_tc_idx_t;
 #define RG_TC_BLK(t, i) ((t)->blk[i])
 #define RG_TC_IDX(t, i) ((t)->idx[i])
 #endif
-int rg_cache_lost(void) __attribute__((cold, noinline));
 long rg_free_error_long(uint64_t w) __attribute__((cold, noinline));
 long rg_wake_size(struct rg_class *ctl, long size) __attribute__((cold, noinline));
 
@@ -439,7 +438,7 @@ static inline int rg_cache_alloc_valid(struct rtmem_region *r, struct rtmem_slab
 	if (__builtin_expect(atomic_load_explicit(&k->state[idx], memory_order_relaxed) !=
 				     RG_WORD(RTMEM_BLK_CACHED, 0, owner),
 			     0))
-		return rg_cache_lost();
+		return -EUCLEAN;
 	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), memory_order_relaxed);
 	*ret = p;
 	return 0;
@@ -512,6 +511,42 @@ static inline __attribute__((always_inline)) uint64_t rg_cache_lookup(struct rtm
 long rg_cache_free_other(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
 	__attribute__((noinline));
 
+/* rg_cache_free() for librtmem's rtmem_free(): only the free of a block of
+ * the hint's class into a cache with room, and no call at all (so the caller
+ * needs no stack frame). Return: 0 (cached), or 1 for everything else, which
+ * the caller then gives to rg_cache_free(). */
+static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rtmem_region *r,
+								     struct rtmem_slab_cache *tc, void *p,
+								     uint64_t owner)
+{
+	uint64_t c = tc->hint, idx, count, w, n;
+	const struct rg_cls *k = (const struct rg_cls *)((const char *)r->cls + c);
+	struct rtmem_slab_cache *t;
+
+	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
+	if (__builtin_expect(idx >= count, 0))
+		return 1;
+	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
+#if defined(__aarch64__)
+	RG_OPAQUE(t);
+#endif
+	n = t->n;
+	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0))
+		return 1;
+	w = rg_load64_at(k->state, idx);
+	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
+		return 1;
+#if defined(__aarch64__)
+	rg_store64_at(k->state, idx, RG_WORD(RTMEM_BLK_CACHED, 0, owner));
+#else
+	rg_store64_at(k->state, idx, w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED));
+#endif
+	RG_TC_BLK(t, n) = p;
+	RG_TC_IDX(t, n) = (rg_tc_idx_t)idx;
+	t->n = (uint32_t)n + 1;
+	return 0;
+}
+
 /*
  * c: a class's byte offset in cls[] (a line each), half its cache's in tc[]
  * (two lines each), so each address is one add (x86-64 LEA with scale 2).
@@ -538,6 +573,20 @@ static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache
 }
 
 /* rtmem_slab_class_for() with its table lookup inlined, for the allocation paths. */
+/* rg_class_for() without its call for sizes past the table: -ENOENT for
+ * those too (the caller then asks rg_class_for()). */
+static inline int rg_class_for_small(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
+{
+	uint32_t c;
+
+	if (__builtin_expect(size > RG_SIZECLS_MAX, 0))
+		return -ENOENT;
+	c = r->sizecls[(size + 7) / 8];
+	if (c == RG_SIZECLS_NONE || (policy == RTMEM_POLICY_EXACT && r->cls[c].size != size))
+		return -ENOENT;
+	return (int)c;
+}
+
 static inline int rg_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
 {
 	if (__builtin_expect(size <= RG_SIZECLS_MAX, 1)) {

@@ -349,11 +349,6 @@ void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache
 		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = rtmem_slab_cache_cap(r, c) };
 }
 
-int rg_cache_lost(void)
-{
-	return -EUCLEAN;
-}
-
 int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
 			   void **ret)
 {

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "daemon_fixture.h"
+#include "icount.h"
 #include "proto.h"
 #include "rtmem/rtmem.h"
 
@@ -434,6 +435,92 @@ static void test_zero_page_faults_in_rt_phase(void **state)
 	rtmem_disconnect(c);
 }
 
+/*
+ * What an RT application calls, counted: rtmem_alloc()/rtmem_free() of
+ * librtmem on a pool of a real daemon, single-stepped (bench/icount.c) in a
+ * forked child. The region's own paths are asserted in test_icount; this is
+ * the client's layer on top (the thread's cache slot from TLS, the quota
+ * counter on the shared paths, the fall-back to the buddy). Bounds, longest
+ * path over the calls, x86-64 gcc 12 -O2, measured in brackets:
+ */
+enum { C_ALLOC, C_FREE, S_ALLOC, S_FREE, B_ALLOC, B_FREE, NCTAG };
+static const char *const ctag_name[NCTAG] = {
+	"cached alloc", "cached free", "alloc, cache empty", "free, cache full", "buddy alloc", "buddy free",
+};
+static const uint64_t ctag_bound[NCTAG] = {
+	[C_ALLOC] = 50,  /* (48: the region's 28, the TLS slot, the size's class, exact policy) */
+	[C_FREE] = 47,   /* (45: the region's 33 and the TLS slot) */
+	[S_ALLOC] = 123, /* (121: the cache tried, the quota's atomic add, the shared pop) */
+	[S_FREE] = 99,   /* (97: the hint tried, the whole cache free, the quota) */
+	[B_ALLOC] = 373, /* (371: 1000 B from an empty 1 MiB area of 256 KiB blocks, 8 splits) */
+	[B_FREE] = 558,  /* (556: 8 merges) */
+};
+
+static int client_count_driver(void *arg)
+{
+	const struct daemon *d = arg;
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	void *b[5], *x;
+
+	if (rtmem_connect(d->sock, "icount", &c) || rtmem_pool_open(c, "mixed", RTMEM_POOL_NOLOCK, &p))
+		return -EIO;
+	for (int i = 0; i < 2; i++) { /* warm-up: TLS slot, PLT, every path once */
+		if (rtmem_alloc(p, 32, &x) || rtmem_free(p, x) || rtmem_alloc(p, 1000, &x) || rtmem_free(p, x))
+			return -EIO;
+	}
+	for (int r = 0; r < 20; r++) {
+		rtmem_pool_flush(p);
+		for (int i = 0; i < 5; i++) { /* the cache is empty: shared */
+			icount_arm(S_ALLOC, (const void *)rtmem_alloc);
+			if (rtmem_alloc(p, 32, &b[i]))
+				return -EIO;
+		}
+		for (int i = 0; i < 5; i++) { /* four into the cache, the fifth finds it full */
+			icount_arm(i < 4 ? C_FREE : S_FREE, (const void *)rtmem_free);
+			if (rtmem_free(p, b[i]))
+				return -EIO;
+		}
+		icount_arm(C_ALLOC, (const void *)rtmem_alloc);
+		if (rtmem_alloc(p, 32, &x))
+			return -EIO;
+		icount_arm(C_FREE, (const void *)rtmem_free);
+		if (rtmem_free(p, x))
+			return -EIO;
+		icount_arm(B_ALLOC, (const void *)rtmem_alloc);
+		if (rtmem_alloc(p, 1000, &x))
+			return -EIO;
+		icount_arm(B_FREE, (const void *)rtmem_free);
+		if (rtmem_free(p, x))
+			return -EIO;
+	}
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+	return 0;
+}
+
+static void test_client_calls_within_instruction_bounds(void **state)
+{
+	struct icount_stats st[NCTAG];
+	int rc;
+
+#if !defined(RTMEM_OPTIMIZED) || defined(RTMEM_SANITIZED) || !defined(__x86_64__)
+	skip(); /* the bounds are of optimized x86-64 code (arm64: tests/vm runs the client) */
+#endif
+	rc = icount_run(client_count_driver, *state, st, NCTAG);
+	if (rc == -ENOSYS || rc == -EPERM || rc == -EACCES)
+		skip(); /* no ptrace here */
+	if (rc != 0)
+		fail_msg("icount_run: %d (%s): %s", rc, strerror(-rc), icount_why());
+	for (unsigned t = 0; t < NCTAG; t++) {
+		printf("# librtmem %-20s longest %4llu mean %6.1f (%llu calls), bound %llu\n", ctag_name[t],
+		       (unsigned long long)st[t].max, icount_mean(&st[t]), (unsigned long long)st[t].calls,
+		       (unsigned long long)ctag_bound[t]);
+		assert_true(st[t].calls >= 20);
+		assert_in_range(st[t].max, 1, ctag_bound[t]);
+	}
+}
+
 /* seccomp strict mode: read, write, exit, sigreturn only; anything else is SIGKILL. */
 static int slab_loop_no_syscalls(const struct daemon *d, bool cheat)
 {
@@ -581,6 +668,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_client_disconnected_daemon_serves, start, stop),
 		cmocka_unit_test_setup_teardown(test_zero_page_faults_in_rt_phase, start, stop),
 		cmocka_unit_test_setup_teardown(test_zero_syscalls_under_seccomp, start, stop),
+		cmocka_unit_test_setup_teardown(test_client_calls_within_instruction_bounds, start, stop),
 		cmocka_unit_test_setup_teardown(test_timed_alloc_waits_for_a_free, start, stop),
 		cmocka_unit_test(test_check_config_reports_each_error),
 	};
