@@ -397,8 +397,9 @@ static inline struct rtmem_slab_cache *thread_cache_known(const struct rtmem_poo
 }
 
 /* A block of class @cls from the shared list, charged to the quota (@tc:
- * this thread's cache, flushed if the quota is short; may be NULL). */
-static int alloc_shared(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_cache *tc, void **ret)
+ * this thread's cache, flushed if the quota is short; may be NULL). Out of
+ * line: rtmem_alloc() reaches it as a tail call when the cache is empty. */
+static __attribute__((noinline)) int alloc_shared(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_cache *tc, void **ret)
 {
 	uint32_t bytes = rtmem_slab_class_size(p->r, cls);
 	int rc;
@@ -409,13 +410,6 @@ static int alloc_shared(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_ca
 	if (rc < 0)
 		uncharge(p, bytes);
 	return rc;
-}
-
-/* rtmem_alloc() when the thread's cache of class @cls was empty. */
-static __attribute__((noinline)) int alloc_uncached(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_cache *tc,
-						    void **ret)
-{
-	return alloc_shared(p, cls, tc, ret);
 }
 
 /* rtmem_alloc() for everything else: a size past the class table or of no
@@ -448,7 +442,7 @@ __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, siz
 
 		if (__builtin_expect(rc != -EAGAIN, 1))
 			return rc;
-		return alloc_uncached(p, (uint32_t)cls, tc, ret);
+		return alloc_shared(p, (uint32_t)cls, tc, ret);
 	}
 	return alloc_other(p, size, ret);
 }

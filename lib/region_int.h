@@ -452,9 +452,12 @@ static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache
 	return rg_cache_alloc_valid(r, tc, cls, owner, ret);
 }
 
-/* The free into cache @t of block @idx (at @p) of class @k, both checked. */
-static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_cls *k, struct rtmem_slab_cache *t,
-							      uint64_t idx, void *p, uint64_t owner)
+/* The free into cache @t of block @idx (at @p) of class @k, both checked.
+ * @callout: a full cache, a waiter or a wrong state word go on to the shared
+ * list or the error here; else they return 1, which rg_cache_free_hinted()
+ * needs to stay free of calls. */
+static inline __attribute__((always_inline)) long rg_cache_put_as(const struct rg_cls *k, struct rtmem_slab_cache *t,
+								 uint64_t idx, void *p, uint64_t owner, bool callout)
 {
 	uint64_t w, n;
 
@@ -463,6 +466,8 @@ static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_c
 #endif
 	n = t->n;
 	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0)) {
+		if (!callout)
+			return 1;
 #if defined(__aarch64__)
 		return rg_cache_to_shared(k, idx, owner);
 #else
@@ -471,7 +476,7 @@ static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_c
 	}
 	w = rg_load64_at(k->state, idx);
 	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
-		return rg_free_error_long(w);
+		return callout ? rg_free_error_long(w) : 1;
 	/* ALLOC -> CACHED, owner kept: on arm64 an OR into the owner (ALLOC ^
 	 * CACHED, 0xa, is no logical immediate there), on x86-64 an XOR of w */
 #if defined(__aarch64__)
@@ -483,6 +488,12 @@ static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_c
 	RG_TC_IDX(t, n) = (rg_tc_idx_t)idx; /* < count */
 	t->n = (uint32_t)n + 1;
 	return 0;
+}
+
+static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_cls *k, struct rtmem_slab_cache *t,
+							      uint64_t idx, void *p, uint64_t owner)
+{
+	return rg_cache_put_as(k, t, idx, p, owner, true);
 }
 
 /* The class of @p from its page, for a block not of the hint's class; the
@@ -519,32 +530,13 @@ static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rtm
 								     struct rtmem_slab_cache *tc, void *p,
 								     uint64_t owner)
 {
-	uint64_t c = tc->hint, idx, count, w, n;
+	uint64_t c = tc->hint, idx, count;
 	const struct rg_cls *k = (const struct rg_cls *)((const char *)r->cls + c);
-	struct rtmem_slab_cache *t;
 
 	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
 	if (__builtin_expect(idx >= count, 0))
 		return 1;
-	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
-#if defined(__aarch64__)
-	RG_OPAQUE(t);
-#endif
-	n = t->n;
-	if (__builtin_expect(n >= t->cap || rg_load32(&k->ctl->waiters) != 0, 0))
-		return 1;
-	w = rg_load64_at(k->state, idx);
-	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
-		return 1;
-#if defined(__aarch64__)
-	rg_store64_at(k->state, idx, RG_WORD(RTMEM_BLK_CACHED, 0, owner));
-#else
-	rg_store64_at(k->state, idx, w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED));
-#endif
-	RG_TC_BLK(t, n) = p;
-	RG_TC_IDX(t, n) = (rg_tc_idx_t)idx;
-	t->n = (uint32_t)n + 1;
-	return 0;
+	return (int)rg_cache_put_as(k, (struct rtmem_slab_cache *)((char *)tc + 2 * c), idx, p, owner, false);
 }
 
 /*
