@@ -131,23 +131,43 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 	unsigned seed = fixture_seed("dead clients");
 	uint64_t total = 0;
 	pid_t pid[NPROC];
+	int ready[2], go[2];
+	char byte = 0;
 
+	/* every child takes its first two blocks before any starts its random
+	 * run, which may fill the pool: a barrier of two pipes */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
 	for (unsigned i = 0; i < NPROC; i++) {
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i] == 0) {
 			struct rtmem_region *r = child_attach(s, i);
-
 			void *p;
 
-			/* at least these two, taken while the pool has room for everyone */
 			if (rtmem_slab_alloc(r, 0, rtmem_owner(i + 1, 2), 0, &p) ||
 			    rtmem_buddy_alloc(r, 64, rtmem_owner(i + 1, 2), 0, &p))
 				_exit(6);
+			if (write(ready[1], &byte, 1) != 1)
+				_exit(7);
+			close(ready[1]); /* the parent's reads end when every child wrote or died */
+			if (read(go[0], &byte, 1) != 1)
+				_exit(7);
 			sw_run(r, rtmem_owner(i + 1, 2), seed + i, 5000, false);
 			raise(SIGKILL); /* dies holding what it holds */
 		}
 	}
+	close(ready[1]);
+	close(go[0]);
+	signal(SIGPIPE, SIG_IGN); /* every child dead already: the write fails, wait_child() says why */
+	for (unsigned i = 0; i < NPROC; i++)
+		if (read(ready[0], &byte, 1) != 1)
+			break; /* a child failed and exited: wait_child() reports it */
+	for (unsigned i = 0; i < NPROC; i++)
+		if (write(go[1], &byte, 1) != 1)
+			break;
+	close(ready[0]);
+	close(go[1]);
 	for (unsigned i = 0; i < NPROC; i++)
 		assert_int_equal(wait_child(pid[i]), 128 + SIGKILL);
 	assert_region_ok(s->r);
