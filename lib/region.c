@@ -16,7 +16,7 @@
 #include "region_int.h"
 
 struct rg_plan {
-	uint64_t classes_off, buddy_off, data_off, data_size, total;
+	uint64_t classes_off, buddy_off, slots_off, data_off, data_size, total;
 	uint64_t next_off[RTMEM_MAX_CLASSES], state_off[RTMEM_MAX_CLASSES];
 	uint64_t cdata_off[RTMEM_MAX_CLASSES], carea[RTMEM_MAX_CLASSES];
 	uint64_t link_off, bstate_off, bdata_off, nmin;
@@ -95,6 +95,8 @@ static int plan(const struct rtmem_pool_desc *d, struct rg_plan *p)
 		p->buddy_off = off;
 		off += (sizeof(struct rg_buddy) + RG_LINE - 1) & ~(uint64_t)(RG_LINE - 1);
 	}
+	p->slots_off = off;
+	off += ((uint64_t)d->nslots + 1) * sizeof(struct rg_slot);
 	for (uint32_t c = 0; c < d->nclasses; c++) {
 		uint64_t n = d->classes[c].count;
 
@@ -154,7 +156,8 @@ uint64_t rg_layout_hash(void)
 		RG_VERSION, sizeof(void *), sizeof(pthread_mutex_t), sizeof(struct rg_hdr),
 		sizeof(struct rg_class), sizeof(struct rg_buddy), sizeof(struct rg_link),
 		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
-		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT,
+		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT, sizeof(struct rg_slot),
+		offsetof(struct rg_slot, intent),
 		RTMEM_MAX_CLASSES, RTMEM_MAX_ORDER, 0x0102030405060708ull,
 	};
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */
@@ -264,6 +267,7 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
 	if (size < p.total)
 		return -ENOSPC;
 	memset(h, 0, sizeof(*h));
+	memset(base + p.slots_off, 0, ((uint64_t)desc->nslots + 1) * sizeof(struct rg_slot));
 	for (uint32_t c = 0; c < desc->nclasses; c++)
 		format_class(base, &desc->classes[c], &p, c);
 	if (desc->buddy.size) {
@@ -288,6 +292,7 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
 	h->has_buddy = desc->buddy.size != 0;
 	h->classes_off = p.classes_off;
 	h->buddy_off = p.buddy_off;
+	h->slots_off = p.slots_off;
 	h->data_off = p.data_off;
 	h->data_size = p.data_size;
 	h->meta_size = p.data_off;
@@ -332,7 +337,7 @@ static int validate(const char *base, size_t size, const struct rtmem_pool_desc 
 	const struct rg_hdr *h = (const struct rg_hdr *)base;
 
 	if (plan(d, p) < 0 || p->total != h->total_size || p->total > size || p->data_off != h->data_off ||
-	    p->data_size != h->data_size || p->buddy_off != h->buddy_off)
+	    p->data_size != h->data_size || p->buddy_off != h->buddy_off || p->slots_off != h->slots_off)
 		return -EUCLEAN;
 	for (uint32_t c = 0; c < d->nclasses; c++) {
 		const struct rg_class *k = (const struct rg_class *)(base + h->classes_off) + c;
@@ -390,6 +395,7 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 	r->base = mem;
 	r->size = size;
 	r->hdr = mem;
+	r->slots = (struct rg_slot *)(r->base + p.slots_off);
 	r->nclasses = d.nclasses;
 	r->nslots = d.nslots;
 	r->policy = d.policy;
@@ -446,6 +452,35 @@ size_t rtmem_region_size(const struct rtmem_region *r)
 uint32_t rtmem_region_nclasses(const struct rtmem_region *r)
 {
 	return r->nclasses;
+}
+
+int rtmem_region_slot_set(struct rtmem_region *r, uint32_t slot, const struct rtmem_slot_record *rec)
+{
+	struct rg_slot *s;
+
+	if (slot == 0 || slot > r->nslots)
+		return -EINVAL;
+	s = &r->slots[slot];
+	atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->pid, rec->pid, memory_order_relaxed);
+	atomic_store_explicit(&s->start_time, rec->start_time, memory_order_relaxed);
+	atomic_store_explicit(&s->flags, rec->flags, memory_order_relaxed);
+	atomic_store_explicit(&s->owner, rec->owner, memory_order_release);
+	return 0;
+}
+
+int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rtmem_slot_record *ret)
+{
+	struct rg_slot *s;
+
+	if (slot == 0 || slot > r->nslots)
+		return -EINVAL;
+	s = &r->slots[slot];
+	ret->owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+	ret->pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+	ret->start_time = atomic_load_explicit(&s->start_time, memory_order_relaxed);
+	ret->flags = atomic_load_explicit(&s->flags, memory_order_relaxed);
+	return 0;
 }
 
 uint32_t rtmem_region_nslots(const struct rtmem_region *r)

@@ -326,6 +326,34 @@ size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p);
 int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *ret_size);
 
 /*
+ * The daemon's record of a client slot, kept in the region (one line per
+ * slot) so that a daemon restarted under running clients finds who held
+ * which slot. Written by the daemon only; a client could overwrite it, so
+ * the daemon cross-checks what it reads back (pid alive, same start time).
+ */
+struct rtmem_slot_record {
+	uint64_t owner;      /* rtmem_owner(slot, gen) while held, 0 when free */
+	uint64_t pid;        /* the holder's pid in the daemon's PID namespace */
+	uint64_t start_time; /* its start time, clock ticks after boot (/proc/PID/stat field 22) */
+	uint64_t flags;      /* daemon-defined */
+};
+
+/*
+ * rtmem_region_slot_set() - write the record of client slot @slot (1..nslots).
+ * Context: daemon; any thread; no lock (each field is one relaxed store, the
+ * owner last, with release).
+ * Return: 0, or -EINVAL for a slot out of range.
+ */
+int rtmem_region_slot_set(struct rtmem_region *r, uint32_t slot, const struct rtmem_slot_record *rec);
+
+/*
+ * rtmem_region_slot_get() - read the record of client slot @slot (1..nslots).
+ * Context: any; no lock. The record may be torn if it is being written.
+ * Return: 0 with *ret filled, or -EINVAL (slot out of range; *ret untouched).
+ */
+int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rtmem_slot_record *ret);
+
+/*
  * rtmem_region_reclaim() - free every block owned by @owner (a dead client).
  * Blocks the tester holds or that are bad are not touched.
  * Context: daemon, not RT; O(blocks); takes the buddy lock.

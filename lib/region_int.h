@@ -9,6 +9,7 @@
  *   rg_hdr                                   header, geometry, offsets
  *   rg_class[nclasses]                       one control line + one descriptor line each
  *   rg_buddy                                 lock, per-order lists and counters (if any)
+ *   rg_slot[nslots + 1]                      one line per client slot (slot 0: the daemon)
  *   per class: uint32_t next[count]          free-list links, outside user data
  *              uint64_t state[count]         state + owner words
  *   buddy:     struct rg_link link[nmin + RG_NSENT]  circular doubly linked free lists:
@@ -44,7 +45,7 @@
 #include "region.h"
 
 #define RG_MAGIC 0x3147524d454d5452ull /* "RTMEMRG1" little-endian */
-#define RG_VERSION 2u
+#define RG_VERSION 3u
 #define RG_PAGE 4096u
 #define RG_LINE 64u
 #define RG_NIL 0xffffffffu
@@ -88,7 +89,7 @@ struct rg_hdr {
 	uint32_t has_buddy;    /* 0 or 1 */
 	uint64_t classes_off;  /* rg_class[nclasses] */
 	uint64_t buddy_off;    /* rg_buddy, 0 if none */
-	uint64_t slots_off;    /* reserved for the client slot table, 0 */
+	uint64_t slots_off;    /* rg_slot[nslots + 1] */
 	uint64_t data_off;     /* page aligned */
 	uint64_t data_size;    /* bytes, multiple of RG_PAGE */
 	uint64_t meta_size;    /* bytes before data_off */
@@ -124,6 +125,25 @@ struct rg_class {
 };
 static_assert(sizeof(struct rg_class) == 2 * RG_LINE, "rg_class is two cache lines");
 static_assert(offsetof(struct rg_class, size) == RG_LINE, "descriptor on its own line");
+
+/*
+ * One client slot: who holds it, and what that client is doing. The first
+ * half is the daemon's record, written only by the daemon (when it grants
+ * and takes back the slot) and never trusted by it on the way back in: it
+ * cross-checks it with its own tables and the kernel (pidfd, /proc). It is
+ * what a daemon that restarts under running clients finds about them. The
+ * second half is the client's own line of work: written only by the client
+ * holding the slot (its intent record, see docs/), read by the daemon once
+ * the client has died.
+ */
+struct rg_slot {
+	_Atomic uint64_t owner;      /* rtmem_owner(slot, gen) while held, 0 when free */
+	_Atomic uint64_t pid;        /* the holder's pid, in the daemon's PID namespace */
+	_Atomic uint64_t start_time; /* its start time: clock ticks after boot (/proc/PID/stat field 22) */
+	_Atomic uint64_t flags;      /* RG_SLOT_*: daemon-side state of the slot */
+	_Atomic uint64_t intent[4];  /* the client's: written by the slot's holder only */
+};
+static_assert(sizeof(struct rg_slot) == RG_LINE, "a slot is one cache line");
 
 /* A buddy list link: min-block indices, or nmin + k for the sentinel of order k.
  * An empty list is its sentinel linked to itself. */
@@ -346,6 +366,7 @@ struct rtmem_region {
 	/* &r->cls[c] is r->cls + 64 * c; two sentinels (count 0) follow */
 	struct rg_cls cls[RTMEM_MAX_CLASSES + 2];
 	uint64_t data_size;
+	struct rg_slot *slots; /* [nslots + 1], slot 0 the daemon's */
 	/* private: request size (rounded up to 8) / 8 -> smallest class that fits, RG_SIZECLS_NONE if none */
 	uint8_t sizecls[RG_SIZECLS_MAX / 8 + 1];
 	/* buddy, NULL bdy if none */

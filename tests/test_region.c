@@ -141,10 +141,37 @@ static void test_attach_rejects_foreign_or_corrupt_header(void **state)
 	k->next_off += 64;
 	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EUCLEAN);
 	k->next_off -= 64;
+	h->slots_off += 64; /* the slot table moved */
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), -EUCLEAN);
+	h->slots_off -= 64;
 	assert_null(r);
 	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r), 0);
 	rtmem_region_detach(r);
 	rtmem_region_detach(NULL);
+}
+
+static void test_slot_record_round_trips_and_rejects_bad_slots(void **state)
+{
+	struct fx *f = *state;
+	uint32_t n = rtmem_region_nslots(f->r);
+	struct rtmem_slot_record w = { rtmem_owner(n, 7), 4242, 123456789, 3 }, g = { 0 }, none = { 1, 2, 3, 4 };
+
+	assert_int_equal(rtmem_region_slot_get(f->r, n, &g), 0);
+	assert_int_equal(g.owner, 0); /* a new region: every slot free */
+	assert_int_equal(rtmem_region_slot_set(f->r, n, &w), 0);
+	assert_int_equal(rtmem_region_slot_get(f->r, n, &g), 0);
+	assert_memory_equal(&g, &w, sizeof(w));
+	/* slot 0 is the daemon's, n + 1 past the table: refused, nothing written */
+	assert_int_equal(rtmem_region_slot_set(f->r, 0, &w), -EINVAL);
+	assert_int_equal(rtmem_region_slot_set(f->r, n + 1, &w), -EINVAL);
+	assert_int_equal(rtmem_region_slot_get(f->r, n + 1, &none), -EINVAL);
+	assert_int_equal(none.owner, 1);
+	/* the record lives in the region: a second attach sees it */
+	struct rtmem_region *r2;
+	assert_int_equal(rtmem_region_attach(f->mem, f->size, &r2), 0);
+	assert_int_equal(rtmem_region_slot_get(r2, n, &g), 0);
+	assert_int_equal(g.pid, 4242);
+	rtmem_region_detach(r2);
 }
 
 static void test_slab_class_for_policies(void **state)
@@ -909,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_layout_rejects_bad_descriptions),
 		cmocka_unit_test_setup_teardown(test_layout_footprint_is_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_rejects_foreign_or_corrupt_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_record_round_trips_and_rejects_bad_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slab_class_for_policies, setup, teardown),
 		cmocka_unit_test(test_slab_class_for_matches_a_scan),
 		cmocka_unit_test_setup_teardown(test_slab_alloc_until_empty_then_free_all, setup, teardown),
