@@ -54,6 +54,7 @@ struct srv_pool {
 	uint32_t nopen;  /* slots in use */
 	uint32_t *gen;   /* [nslots + 1]: last generation handed out per slot */
 	uint8_t *used;   /* [nslots + 1] */
+	uint64_t recovered; /* blocks given back by sweeps: left on no list by killed clients */
 };
 
 struct srv_client {
@@ -186,6 +187,29 @@ static uint32_t slot_take(struct srv_pool *sp, uint32_t *ret_gen)
 	return 0;
 }
 
+/*
+ * Give back what clients killed in the middle of an allocation or a free
+ * left on no list (lib/slab.c, "Kills"), once the dead slot is no longer
+ * marked used; with no client left, set the in-use counts from the state
+ * words too.
+ */
+static void pool_sweep(struct srv_pool *sp)
+{
+	long n = rtmem_region_sweep(sp->pool->region, sp->used);
+	int k;
+
+	if (n > 0) {
+		sp->recovered += (uint64_t)n;
+		log_warn("pool \"%s\": gave back %ld blocks that killed clients left on no free list", pool_name(sp->pool), n);
+	} else if (n == -EUCLEAN) {
+		log_err("pool \"%s\": a slab free list is corrupt (index out of range or a cycle)", pool_name(sp->pool));
+	} else if (n < 0 && n != -EAGAIN) {
+		log_err("pool \"%s\": sweeping for lost blocks failed: %s", pool_name(sp->pool), strerror((int)-n));
+	}
+	if (sp->nopen == 0 && (k = rtmem_region_recount(sp->pool->region)) > 0)
+		log_warn("pool \"%s\": in-use counts of %d classes corrected with no client left", pool_name(sp->pool), k);
+}
+
 /* Reclaim what @c holds in pool @i and give the slot back. Return: blocks, bytes in *ret_bytes. */
 static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_bytes)
 {
@@ -204,6 +228,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	o->slot = 0;
+	pool_sweep(sp);
 	*ret_bytes = bytes;
 	return (uint64_t)n;
 }

@@ -44,7 +44,7 @@ static bool test_and_set(uint64_t *bm, uint64_t i)
 
 static bool listed_state(uint32_t s)
 {
-	return s == RTMEM_BLK_FREE || s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_BAD;
+	return s == RTMEM_BLK_FREE || s == RTMEM_BLK_FREE_P || s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_BAD;
 }
 
 static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)

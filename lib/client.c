@@ -160,6 +160,11 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags)
 	p->mem = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p->mem == MAP_FAILED)
 		return -errno;
+	/* A child of fork() gets no mapping of the pool: it would share its
+	 * parent's blocks under the parent's owner word, which the daemon
+	 * reclaims when the parent dies. A child connects and opens itself. */
+	if (madvise(p->mem, p->size, MADV_DONTFORK) != 0)
+		return -errno;
 	if (mlock(p->mem, p->size) == 0)
 		p->locked = true;
 	else if (!(flags & RTMEM_POOL_NOLOCK))

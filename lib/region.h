@@ -50,6 +50,7 @@ enum rtmem_blk_state {
 	RTMEM_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
 	RTMEM_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
 	RTMEM_BLK_CACHED = 8,     /* slab: freed into its owner's thread cache; owner recorded */
+	RTMEM_BLK_FREE_P = 0x11,  /* slab: freed, its push may still be pending; the freer's slot recorded */
 };
 
 /* Most blocks per class a client thread may keep in its cache (struct rtmem_slab_cache). */
@@ -361,6 +362,26 @@ int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rt
  * or -ENOTRECOVERABLE / -EUCLEAN.
  */
 long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes);
+
+/*
+ * rtmem_region_sweep() - give back the blocks that clients killed in the
+ * middle of an allocation or a free left on no list (see lib/slab.c,
+ * "Kills"). Safe while other clients allocate and free.
+ * @live: [nslots + 1], non-zero for each slot a live client holds.
+ * Context: daemon; not RT (walks every free list, allocates a bitmap).
+ * Return: blocks given back (>= 0), -ENOMEM, -EAGAIN (a list changed too fast
+ * to walk: try again later), -EUCLEAN (a corrupt list: index out of range or
+ * a cycle; the other classes are still swept).
+ */
+long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live);
+
+/*
+ * rtmem_region_recount() - set each slab class's count of blocks in use from
+ * its state words. Only while no client has the region mapped for use.
+ * Context: daemon; not RT.
+ * Return: classes whose count was wrong.
+ */
+int rtmem_region_recount(struct rtmem_region *r);
 
 /*
  * rtmem_region_owner_usage() - blocks and bytes @owner holds in the region.

@@ -30,9 +30,7 @@
  * arm64, a compare with memory on x86-64).
  *
  * Thread caches (rg_cache_alloc_valid(), rg_cache_free(), inline here for
- * librtmem): cached alloc 28 instructions (x86-64) / 27 (arm64); a free into
- * the cache of a block of the hint's class (region.h) 33 / 31, of another
- * class 57 / 49; a free that finds the cache full after a hint miss 66 / 59.
+ * librtmem): their instruction counts are asserted by tests/test_icount.c.
  */
 #ifndef RTMEM_REGION_INT_H
 #define RTMEM_REGION_INT_H
@@ -59,6 +57,20 @@
 /* Sizes up to this many bytes find their slab class in one table lookup. */
 #define RG_SIZECLS_MAX 4096u
 #define RG_SIZECLS_NONE 0xffu
+
+/*
+ * Slab words of the listed states (FREE, FREE_P, CHECKOUT, BAD) carry no
+ * owner: bits 16..31 hold the slot that freed the block (0: the daemon or a
+ * flush), bits 32..63 the head's pop count read just before that free. No
+ * two frees of a block write the same word (a pop comes between them), so a
+ * CAS expecting a word read earlier fails if the block went round meanwhile:
+ * see slab.c, "Kills".
+ */
+#define RG_FREEW(st, slotbits, h) (((uint64_t)(h) << 32) | ((slotbits) & 0xffff0000u) | (st))
+#define RG_FREE_FIN (RTMEM_BLK_FREE_P ^ RTMEM_BLK_FREE) /* FREE_P ^ this = FREE, upper bits kept */
+/* Low byte FREE or FREE_P (0x01, 0x11): a block a pop may claim. 0x00 and
+ * 0x10 pass too; they are no state, and only a corrupt word has them. */
+#define RG_CLAIMABLE(w) (((w) & 0xeeu) == 0)
 
 /* State word fields. */
 #define RG_ST(w) ((uint32_t)((w) & 0xffu))
@@ -423,10 +435,13 @@ static inline __attribute__((always_inline)) long rg_cache_to_shared(const struc
 {
 	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
+	uint64_t h = atomic_load_explicit(&ctl->head, memory_order_relaxed);
+	uint64_t fp = RG_FREEW(RTMEM_BLK_FREE_P, owner, h);
 
-	if (__builtin_expect(!cas_state(&k->state[idx], &w, RG_WORD(RTMEM_BLK_FREE, 0, 0)), 0))
+	if (__builtin_expect(!cas_state(&k->state[idx], &w, fp), 0))
 		return rg_free_error_long(w);
-	push_freed(ctl, k->next, idx);
+	push_freed(ctl, k->next, idx, h);
+	(void)cas_state(&k->state[idx], &fp, fp ^ RG_FREE_FIN); /* fails only if popped and claimed meanwhile */
 	if (__builtin_expect(rg_waiters_after_push(&ctl->waiters) != 0, 0))
 		return rg_wake_size(ctl, k->size);
 	return k->size;
@@ -625,6 +640,14 @@ int rg_slab_checkout(struct rtmem_region *r, uint32_t c, uint32_t idx);
 int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx);
 int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx);
 long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner);
+/* slab.c, "Kills": give back class @c's blocks that dead clients left in a
+ * listed state but on no list; @live[slot] != 0 for slots held by live
+ * clients, @bm scratch of (count + 63) / 64 words. Return: blocks given
+ * back, -EAGAIN (the list moved too fast to walk), -EUCLEAN (corrupt list). */
+long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm);
+/* Set class @c's push count from its state words. Only with no client left.
+ * Return: 1 if it was wrong, 0 if not. */
+int rg_slab_recount(struct rtmem_region *r, uint32_t c);
 
 /* Where does offset @off (from base) fall? Return 0 with class/index, 1 for a
  * buddy min-block index, -EFAULT otherwise. Checks block-start alignment. */

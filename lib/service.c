@@ -9,6 +9,7 @@
  * waiting on it.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "region_int.h"
 
@@ -32,6 +33,40 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
 	}
 	if (ret_bytes)
 		*ret_bytes = bytes;
+	return n;
+}
+
+long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live)
+{
+	uint32_t most = 0;
+	uint64_t *bm;
+	long n = 0, err = 0;
+
+	for (uint32_t c = 0; c < r->nclasses; c++)
+		most = r->cls[c].count > most ? r->cls[c].count : most;
+	if (!r->nclasses)
+		return 0;
+	bm = malloc(((size_t)most + 63) / 64 * 8);
+	if (!bm)
+		return -ENOMEM;
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		long k = rg_slab_sweep(r, c, live, bm);
+
+		if (k < 0)
+			err = err == -EUCLEAN ? err : k;
+		else
+			n += k;
+	}
+	free(bm);
+	return err && !n ? err : n;
+}
+
+int rtmem_region_recount(struct rtmem_region *r)
+{
+	int n = 0;
+
+	for (uint32_t c = 0; c < r->nclasses; c++)
+		n += rg_slab_recount(r, c);
 	return n;
 }
 

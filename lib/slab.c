@@ -28,7 +28,11 @@
  * checkout = #CHECKOUT(_U); the list has no cycle and only in-range indices.
  *
  * A process killed between the pop and its state CAS, or between the state CAS
- * and the push of a free, leaves one FREE block unlisted (the checker reports it).
+ * and the push of a free, leaves one block in a listed state unlisted; the
+ * daemon's rg_slab_sweep() finds and pushes it again ("Kills", below). A free
+ * goes ALLOC -> FREE_P (its slot and the head's pop count in the word), push
+ * (with its count, one CAS), FREE_P -> FREE; a pop claims the block from the
+ * word it read while the block was listed.
  *
  * A class with a reserve has lim 0: a caller without RTMEM_ALLOC_RESERVE
  * fails the plain pop's bound at once and goes to pop_room(), one pop whose
@@ -38,15 +42,11 @@
  * written out on arm64) are in slab_atomic.h, shared with the inline thread
  * cache free of region_int.h.
  *
- * Instructions, longest path (tests/test_icount.c, tests/icount_qemu.py):
- * x86-64 alloc 38 (40 with a new high-water mark), free 38; arm64 (ARMv8.0)
- * alloc 40 either way, free 40 (its first reads are LDP pairs: base+total,
- * count+shift; the waiter count after the push is a load-acquire, see
- * rg_waiters_after_push()). A reserve class without the grant: 70 and 68
- * (DESIGN.md's 40 missed there: the failed plain pop, then the whole pop
- * again).
+ * Instructions, longest path: asserted by tests/test_icount.c (x86-64) and
+ * tests/icount_qemu.py (arm64), printed by bench/; the figures live there.
  */
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -68,7 +68,6 @@
 #define RELEASE memory_order_release
 #define ACQ_REL memory_order_acq_rel
 
-#define W_FREE RG_WORD(RTMEM_BLK_FREE, 0, 0)
 
 static inline void push(struct rg_class *ctl, _Atomic uint32_t *next, uint32_t idx)
 {
@@ -81,24 +80,32 @@ static inline void push(struct rg_class *ctl, _Atomic uint32_t *next, uint32_t i
 
 
 /*
- * The popped block was not FREE (state @w). Hand a checked-out block to the
- * tester, drop a bad one. Return: 1 if the block became ours after all (the
- * tester gave it back meanwhile), 0 to pop again, -EUCLEAN on a corrupt state.
+ * The claim of popped block @idx failed: its word is @w, where the pop read
+ * @exp while the block was listed. The upper bits differ: the daemon took the
+ * block meanwhile (a sweep that found it unlisted while this thread was
+ * preempted; it pushed it again and counted that push): not ours, pop again.
+ * They agree: the freer finalized it (FREE_P -> FREE), or the tester holds
+ * it (hand it over), or it is quarantined (drop it). Return: 1 if the block
+ * is ours, 0 to pop again, -EUCLEAN on a corrupt state.
  */
-static __attribute__((noinline, cold)) int handoff(const struct rg_cls *k, uint32_t idx, uint64_t w, uint64_t want)
+static __attribute__((noinline, cold)) int handoff(const struct rg_cls *k, uint32_t idx, uint64_t w, uint64_t exp,
+						   uint64_t want)
 {
 	for (;;) {
 		uint64_t to;
 
+		if ((w ^ exp) >> 16)
+			return 0;
 		switch (RG_ST(w)) {
 		case RTMEM_BLK_FREE:
+		case RTMEM_BLK_FREE_P:
 			to = want;
 			break;
 		case RTMEM_BLK_CHECKOUT:
-			to = RG_WORD(RTMEM_BLK_CHECKOUT_U, 0, 0);
+			to = (w & ~0xffull) | RTMEM_BLK_CHECKOUT_U;
 			break;
 		case RTMEM_BLK_BAD:
-			to = RG_WORD(RTMEM_BLK_BAD_U, 0, 0);
+			to = (w & ~0xffull) | RTMEM_BLK_BAD_U;
 			break;
 		default:
 			return -EUCLEAN;
@@ -154,9 +161,9 @@ static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
  * with the grant the caller has: one without RTMEM_ALLOC_RESERVE pops with
  * the room check again (others may have taken the room meanwhile). */
 static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
-							uint64_t want, void **ret, bool granted)
+							uint64_t exp, uint64_t want, void **ret, bool granted)
 {
-	int rc = handoff(k, idx, w, want);
+	int rc = handoff(k, idx, w, exp, want);
 
 	if (rc < 0)
 		return rc;
@@ -175,7 +182,7 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 								     enum pop_mode mode)
 {
 	struct rg_class *ctl = k->ctl;
-	uint64_t w = W_FREE, idx, nh, pushed;
+	uint64_t w, exp, idx, nh, pushed;
 	/* read the handle before the asm's memory clobbers */
 	_Atomic uint64_t *state = k->state;
 	char *data = k->data;
@@ -185,8 +192,8 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 	 * pop checks it before using it (a corrupt head gives -EUCLEAN then).
 	 * lim is 0 in a class with a reserve, which sends its callers to the
 	 * reserve check; that check then pops with the real count. */
-	if (__builtin_expect(!pop(ctl, k->next, mode == POP_LIM ? k->lim : mode == POP_GRANTED ? k->count : 0,
-				  mode == POP_ROOM ? k : NULL, &idx, &nh, &pushed),
+	if (__builtin_expect(!pop(ctl, k->next, state, mode == POP_LIM ? k->lim : mode == POP_GRANTED ? k->count : 0,
+				  mode == POP_ROOM ? k : NULL, &idx, &nh, &pushed, &w),
 			     0)) { /* RG_NIL: empty; else corrupt; or the reserve reached */
 		if (mode == POP_LIM)
 			return alloc_slow(k, (uint32_t)idx, want, ret);
@@ -194,8 +201,9 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 			return reserve_full(k);
 		return alloc_empty(k, (uint32_t)idx);
 	}
-	if (__builtin_expect(!cas_state(&state[idx], &w, want), 0))
-		return claim_failed(k, (uint32_t)idx, w, want, ret, mode == POP_GRANTED);
+	exp = w;
+	if (__builtin_expect(!RG_CLAIMABLE(w) || !cas_state(&state[idx], &w, want), 0))
+		return claim_failed(k, (uint32_t)idx, w, exp, want, ret, mode == POP_GRANTED);
 	*ret = data + idx * size;
 	return (int)raise_hwm(ctl, in_use_after(ctl, nh, pushed));
 }
@@ -204,7 +212,7 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 								     enum pop_mode mode)
 {
 	struct rg_class *ctl = k->ctl;
-	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w = W_FREE, nh, hwm;
+	uint64_t h = atomic_load_explicit(&ctl->head, ACQUIRE), w, exp, nh, hwm;
 	int64_t room = mode == POP_ROOM ? rg_reserve_room(k) : 0;
 	uint32_t idx, u;
 
@@ -219,15 +227,20 @@ static inline __attribute__((always_inline)) int pop_claim_inline(const struct r
 		if (mode == POP_ROOM && __builtin_expect(!rg_room_left(k, h, room), 0))
 			return reserve_full(k);
 		nh = RG_HEAD_POP(h, atomic_load_explicit(&k->next[idx], RELAXED));
+		w = atomic_load_explicit(&k->state[idx], RELAXED); /* the word the claim expects ("Kills") */
 	} while (!atomic_compare_exchange_weak_explicit(&ctl->head, &h, nh, ACQ_REL, ACQUIRE));
-	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE), 0))
-		return claim_failed(k, idx, w, want, ret, mode == POP_GRANTED);
+	exp = w;
+	if (__builtin_expect(!RG_CLAIMABLE(w) ||
+				     !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, want, ACQ_REL, ACQUIRE),
+			     0))
+		return claim_failed(k, idx, w, exp, want, ret, mode == POP_GRANTED);
 	*ret = k->data + (uint64_t)idx * k->size;
 	/* in use right after our pop: our pop count minus the pushes seen now (a
 	 * push racing in between can only make this lower than the true peak) */
 	u = (uint32_t)nh - (uint32_t)atomic_load_explicit(&ctl->pushed, RELAXED);
 	hwm = atomic_load_explicit(&ctl->hwm, RELAXED);
-	while (__builtin_expect(u > hwm, 0) &&
+	/* pushes that landed after our pop make u "negative": never a mark */
+	while (__builtin_expect(u > hwm, 0) && (int32_t)u > 0 &&
 	       !atomic_compare_exchange_weak_explicit(&ctl->hwm, &hwm, u, RELAXED, RELAXED))
 		;
 	return 0;
@@ -286,11 +299,14 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
+	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
+	uint64_t fp = RG_FREEW(RTMEM_BLK_FREE_P, owner, h);
 	uint32_t waiters;
 
-	if (__builtin_expect(!cas_state(&k->state[idx], &w, W_FREE), 0))
+	if (__builtin_expect(!cas_state(&k->state[idx], &w, fp), 0))
 		return free_error(w);
-	push_freed(ctl, next, idx);
+	push_freed(ctl, next, idx, h);
+	(void)cas_state(&k->state[idx], &fp, fp ^ RG_FREE_FIN); /* fails only if popped and claimed meanwhile */
 #if defined(__aarch64__)
 	/* rg_waiters_after_push() and its test in one asm: the 0 it leaves
 	 * is returned from the register it was loaded into (gcc otherwise
@@ -326,6 +342,19 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
 	if (__builtin_expect(idx >= count, 0)) /* not a block start, padding, not slab */
 		return -EFAULT;
 	return free_shared(k, idx, owner);
+}
+
+/* Block @idx, in state @w (ALLOC or CACHED), back to the shared list as a
+ * daemon-side free: a FREE word of slot 0, pushed and counted in one step.
+ * Return: true, or false if the word was no longer @w. */
+static bool give_back(const struct rg_cls *k, uint64_t idx, uint64_t w)
+{
+	uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED);
+
+	if (!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, RG_FREEW(RTMEM_BLK_FREE, 0, h), ACQ_REL, RELAXED))
+		return false;
+	push_freed(k->ctl, k->next, idx, h);
+	return true;
 }
 
 /* Thread caches (see region.h). Only the owner writes a block it owns, so
@@ -397,15 +426,10 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 
 		while (t->n) {
 			uint64_t idx = RG_TC_IDX(t, --t->n);
-			uint64_t w = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
 
 			/* a block that is no longer ours (reclaimed) is simply dropped */
-			if (idx >= k->count ||
-			    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, RELAXED))
-				continue;
-			push(k->ctl, k->next, (uint32_t)idx); /* < count */
-			atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
-			bytes += k->size;
+			if (idx < k->count && give_back(k, idx, RG_WORD(RTMEM_BLK_CACHED, 0, owner)))
+				bytes += k->size;
 		}
 		if (rg_waiters_after_push(&k->ctl->waiters))
 			(void)wake(k->ctl);
@@ -446,9 +470,12 @@ int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner,
 int rg_slab_checkout(struct rtmem_region *r, uint32_t c, uint32_t idx)
 {
 	const struct rg_cls *k = &r->cls[c];
-	uint64_t w = W_FREE;
+	uint64_t w = atomic_load_explicit(&k->state[idx], RELAXED);
 
-	if (!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, RG_WORD(RTMEM_BLK_CHECKOUT, 0, 0), ACQ_REL,
+	/* FREE only (not FREE_P, whose freer may still finalize it); the upper
+	 * bits are kept, so that checkin gives the word back as it was */
+	if (RG_ST(w) != RTMEM_BLK_FREE ||
+	    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, (w & ~0xffull) | RTMEM_BLK_CHECKOUT, ACQ_REL,
 						     RELAXED))
 		return -EBUSY;
 	atomic_fetch_add_explicit(&k->ctl->checkout, 1, RELAXED);
@@ -458,15 +485,21 @@ int rg_slab_checkout(struct rtmem_region *r, uint32_t c, uint32_t idx)
 int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx)
 {
 	const struct rg_cls *k = &r->cls[c];
-	uint64_t w = RG_WORD(RTMEM_BLK_CHECKOUT, 0, 0);
+	uint64_t w = atomic_load_explicit(&k->state[idx], ACQUIRE);
 
-	/* Still listed: make it FREE again. Else an allocator popped it
-	 * meanwhile (CHECKOUT_U) and only we touch it now: push it back. */
-	if (!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, W_FREE, ACQ_REL, ACQUIRE)) {
-		if (RG_ST(w) != RTMEM_BLK_CHECKOUT_U)
-			return -EINVAL;
-		atomic_store_explicit(&k->state[idx], W_FREE, RELEASE);
+	/* Still listed: the word it had before checkout. Else an allocator
+	 * popped it meanwhile (CHECKOUT_U) and only we touch it now: push it
+	 * back, with a word no pop can be expecting. */
+	if (RG_ST(w) == RTMEM_BLK_CHECKOUT &&
+	    atomic_compare_exchange_strong_explicit(&k->state[idx], &w, (w & ~0xffull) | RTMEM_BLK_FREE, ACQ_REL,
+						    ACQUIRE)) {
+	} else if (RG_ST(w) == RTMEM_BLK_CHECKOUT_U) {
+		uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED);
+
+		atomic_store_explicit(&k->state[idx], RG_FREEW(RTMEM_BLK_FREE, 0, h), RELEASE);
 		push(k->ctl, k->next, idx);
+	} else {
+		return -EINVAL;
 	}
 	atomic_fetch_sub_explicit(&k->ctl->checkout, 1, RELAXED);
 	if (rg_waiters_after_push(&k->ctl->waiters))
@@ -483,10 +516,10 @@ int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx)
 		switch (RG_ST(w)) {
 		case RTMEM_BLK_FREE:
 		case RTMEM_BLK_CHECKOUT:
-			to = RG_WORD(RTMEM_BLK_BAD, 0, 0);
+			to = (w & ~0xffull) | RTMEM_BLK_BAD;
 			break;
 		case RTMEM_BLK_CHECKOUT_U:
-			to = RG_WORD(RTMEM_BLK_BAD_U, 0, 0);
+			to = (w & ~0xffull) | RTMEM_BLK_BAD_U;
 			break;
 		case RTMEM_BLK_BAD:
 		case RTMEM_BLK_BAD_U:
@@ -511,14 +544,171 @@ long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner)
 	for (uint32_t i = 0; i < k->count; i++) {
 		uint64_t w = atomic_load_explicit(&k->state[i], RELAXED);
 
-		if ((w != want && w != cached) ||
-		    !atomic_compare_exchange_strong_explicit(&k->state[i], &w, W_FREE, ACQ_REL, RELAXED))
-			continue;
-		push(k->ctl, k->next, i);
-		atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED);
-		n++;
+		if (w == want || w == cached)
+			n += give_back(k, i, w);
 	}
 	if (n && rg_waiters_after_push(&k->ctl->waiters))
 		(void)wake(k->ctl);
 	return n;
+}
+
+/*
+ * Kills. A client may die at any instruction. Its ALLOC and CACHED blocks
+ * carry its owner word and rg_slab_reclaim() takes them back; what else it
+ * can leave is a block in a listed state that is on no list:
+ *  - killed between a pop's head CAS and its claim: the block keeps the word
+ *    it had while listed (FREE, FREE_P, CHECKOUT or BAD);
+ *  - killed between a free's state CAS (ALLOC -> FREE_P, its slot in the
+ *    word) and the push.
+ * rg_slab_sweep() finds them: a validated walk of the list, then every block
+ * in a listed state that the walk did not meet is taken by a CAS from the
+ * word read before a second walk, and pushed again (counted). Blocks are
+ * left alone while they may still be in the hands of a live client:
+ *  - FREE_P of a live slot: its freer may be between state CAS and push (a
+ *    free finalizes FREE_P -> FREE once pushed, so that a block popped and
+ *    lost after such a free does not stay FREE_P for ever);
+ *  - a block a live client has popped and not yet claimed is taken all the
+ *    same: that client's claim expects the word it read while the block was
+ *    listed, the sweep's CAS changed it, so the claim fails and the client
+ *    pops again (handoff(): upper bits differ). Nothing is held twice.
+ * The walk is validated against pops: a block at depth d of the list read
+ * from head h0 is still listed, with the same link, while fewer than d + 1
+ * pops have happened since h0 (the tag counts them). A walk that pops outrun
+ * starts again, at most SWEEP_TRIES times.
+ */
+#define SWEEP_TRIES 16
+#define SWEEP_CAND 256 /* candidates per pass; more are taken by the next sweep */
+
+static bool bm_test(const uint64_t *bm, uint64_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+/* Return: 0 with @bm the blocks listed at one instant, -EAGAIN (outrun),
+ * -EUCLEAN (an index out of range or a cycle: the list is corrupt). */
+static int walk(const struct rg_cls *k, uint64_t *bm)
+{
+	for (int t = 0; t < SWEEP_TRIES; t++) {
+		uint64_t h0 = atomic_load_explicit(&k->ctl->head, ACQUIRE), d = 0;
+		uint32_t i = RG_HEAD_IDX(h0), n;
+		bool outrun = false;
+
+		memset(bm, 0, ((size_t)k->count + 63) / 64 * 8);
+		while (i != RG_NIL) {
+			if (i >= k->count)
+				return -EUCLEAN;
+			n = atomic_load_explicit(&k->next[i], ACQUIRE);
+			atomic_thread_fence(ACQUIRE);
+			if ((uint32_t)atomic_load_explicit(&k->ctl->head, ACQUIRE) - (uint32_t)h0 > d) {
+				outrun = true;
+				break;
+			}
+			if (bm_test(bm, i))
+				return -EUCLEAN;
+			bm[i / 64] |= 1ull << (i % 64);
+			i = n;
+			d++;
+		}
+		if (!outrun)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+static bool listed_word(uint64_t w)
+{
+	uint32_t s = RG_ST(w);
+
+	return s == RTMEM_BLK_FREE || s == RTMEM_BLK_FREE_P || s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_BAD;
+}
+
+/* Take unlisted block @i from word @w and give it back. Return: true if taken. */
+static bool retake(const struct rg_cls *k, uint32_t i, uint64_t w)
+{
+	uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED), to;
+
+	switch (RG_ST(w)) {
+	case RTMEM_BLK_FREE:
+	case RTMEM_BLK_FREE_P:
+		to = RG_FREEW(RTMEM_BLK_FREE, 0, h);
+		break;
+	case RTMEM_BLK_CHECKOUT: /* the tester pushes it back at checkin */
+		to = (w & ~0xffull) | RTMEM_BLK_CHECKOUT_U;
+		break;
+	default: /* BAD: it stays out for good */
+		to = (w & ~0xffull) | RTMEM_BLK_BAD_U;
+		break;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&k->state[i], &w, to, ACQ_REL, RELAXED))
+		return false;
+	if (RG_ST(to) == RTMEM_BLK_FREE)
+		push_freed(k->ctl, k->next, i, h);
+	else
+		atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED); /* as handoff() counts it */
+	return true;
+}
+
+long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm)
+{
+	const struct rg_cls *k = &r->cls[c];
+	uint32_t cand[SWEEP_CAND];
+	uint64_t cw[SWEEP_CAND];
+	uint32_t nc = 0;
+	long n = 0;
+	int rc = walk(k, bm);
+
+	if (rc < 0)
+		return rc;
+	for (uint32_t b = 0; b < k->count && nc < SWEEP_CAND; b++) {
+		uint64_t w;
+
+		if (bm_test(bm, b))
+			continue;
+		w = atomic_load_explicit(&k->state[b], ACQUIRE);
+		if (!listed_word(w))
+			continue;
+		if (RG_ST(w) == RTMEM_BLK_FREE_P && (w >> 16 & 0xffff) != 0 && (w >> 16 & 0xffff) <= r->nslots &&
+		    live[w >> 16 & 0xffff])
+			continue; /* its live freer may be about to push it */
+		cand[nc] = b;
+		cw[nc++] = w;
+	}
+	if (!nc)
+		return 0;
+	/* the words were read before this walk: a block pushed since is on the
+	 * list now, or has another word (and the CAS fails) */
+	rc = walk(k, bm);
+	if (rc < 0)
+		return rc;
+	for (uint32_t j = 0; j < nc; j++)
+		if (!bm_test(bm, cand[j]))
+			n += retake(k, cand[j], cw[j]);
+	if (n && rg_waiters_after_push(&k->ctl->waiters))
+		(void)wake(k->ctl);
+	return n;
+}
+
+int rg_slab_recount(struct rtmem_region *r, uint32_t c)
+{
+	const struct rg_cls *k = &r->cls[c];
+	uint32_t held = 0;
+
+	for (uint32_t b = 0; b < k->count; b++) {
+		uint32_t s = RG_ST(atomic_load_explicit(&k->state[b], RELAXED));
+
+		held += s == RTMEM_BLK_ALLOC || s == RTMEM_BLK_CACHED;
+	}
+	for (;;) {
+		uint64_t h = atomic_load_explicit(&k->ctl->head, ACQUIRE);
+		uint64_t p = atomic_load_explicit(&k->ctl->pushed, ACQUIRE);
+		uint64_t want = (uint32_t)((uint32_t)h - held);
+
+		if ((uint32_t)p == want)
+			return 0;
+		/* no client is left to pop or push; the tester's hand-offs
+		 * count with fetch_add, so a CAS on pushed alone suffices */
+		if (atomic_compare_exchange_strong_explicit(&k->ctl->pushed, &p, want, ACQ_REL, RELAXED) &&
+		    atomic_load_explicit(&k->ctl->head, ACQUIRE) == h)
+			return 1;
+	}
 }

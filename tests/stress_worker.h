@@ -85,7 +85,7 @@ static inline int sw_run_cached(struct rtmem_region *r, struct rtmem_slab_cache 
 			rc = rtmem_slab_cache_alloc(r, tc, (uint32_t)((x >> 16) % nclasses), owner, &p);
 		else
 			rc = rtmem_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
-		if (rc == -ENOMEM)
+		if (rc == -ENOMEM || rc == -ENODEV) /* ENODEV: a region without a buddy area */
 			continue;
 		if (rc != 0) {
 			fprintf(stderr, "alloc: %d\n", rc);

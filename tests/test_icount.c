@@ -8,8 +8,9 @@
  * empty to a 99 % full pool and from 1 MiB to 1 GiB, and at most 250 for the
  * buddy calls. What is asserted here is what the code meets, so that a
  * regression fails; where it falls short of the target it says so:
- *  - slab alloc and free: at most 40 on every path (measured: alloc 38, 40
- *    with a new high-water mark, counted apart as T_ALLOC_HWM; free 38); but
+ *  - slab alloc and free: the kill-safe paths (lib/slab.c, "Kills") miss
+ *    the 40: SLAB_ALLOC_BOUND, SLAB_ALLOC_HWM_BOUND (a new high-water mark,
+ *    counted apart as T_ALLOC_HWM) and SLAB_FREE_BOUND below; and
  *    an allocation from a class with a reserve by a caller without the grant
  *    pops with the reserve check in its loop, after the plain pop found the
  *    class's lim of 0: SLAB_RESERVE_BOUND (72, measured 70; target missed);
@@ -69,12 +70,16 @@
 #include "icount.h"
 #include "region.h"
 
-#define SLAB_BOUND 40u
-#define SLAB_RESERVE_BOUND 72u /* a class with a reserve, caller without the grant (70) */
+/* The kill-safe paths (lib/slab.c, "Kills"): DESIGN.md's 40 is missed,
+ * correctness first. */
+#define SLAB_ALLOC_BOUND 52u     /* 50: the claim expects the word read before the pop */
+#define SLAB_ALLOC_HWM_BOUND 56u /* 54: with a new high-water mark */
+#define SLAB_FREE_BOUND 66u      /* 64: FREE_P, push and count in one CMPXCHG16B, finalize */
+#define SLAB_RESERVE_BOUND 90u /* a class with a reserve, caller without the grant (88) */
 #define CACHE_ALLOC_BOUND 30u /* 28 */
 #define CACHE_FREE_BOUND 35u  /* 33: a block of the hint's class */
 #define CACHE_MISS_BOUND 59u  /* 57: of another class, found through its page */
-#define CACHE_FULL_BOUND 68u  /* 66: of another class, and on to the shared list */
+#define CACHE_FULL_BOUND 88u  /* 86: of another class, and on to the shared list */
 #define BUDDY_BASE 165u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */
 #define BUDDY_MERGE 30u    /* per merge in a free */
@@ -142,9 +147,9 @@ static void slab_bounds(uint64_t bytes)
 	for (unsigned f = 0; f < 3; f++)
 		measure(SLAB, bytes, fills[f], 300, st[f]);
 	for (unsigned f = 0; f < 3; f++) {
-		assert_in_range(st[f][T_ALLOC].max, 1, SLAB_BOUND);
-		assert_in_range(st[f][T_FREE].max, 1, SLAB_BOUND);
-		assert_in_range(st[f][T_ALLOC_HWM].max, 0, SLAB_BOUND);
+		assert_in_range(st[f][T_ALLOC].max, 1, SLAB_ALLOC_BOUND);
+		assert_in_range(st[f][T_FREE].max, 1, SLAB_FREE_BOUND);
+		assert_in_range(st[f][T_ALLOC_HWM].max, 0, SLAB_ALLOC_HWM_BOUND);
 		assert_in_range(st[f][T_CALLOC].max, 1, CACHE_ALLOC_BOUND);
 		assert_in_range(st[f][T_CFREE].max, 1, CACHE_FREE_BOUND);
 		assert_in_range(st[f][T_CFREE_MISS].max, 1, CACHE_MISS_BOUND);
@@ -273,7 +278,7 @@ static void test_slab_reserve_class_paths(void **state)
 		fail_msg("icount_run: %d (%s): %s", rc, strerror(-rc), icount_why());
 	printf("# slab class with a reserve: alloc without the grant longest %llu, with it longest %llu\n",
 	       (unsigned long long)st[T_RSV_OTHER].max, (unsigned long long)st[T_RSV_GRANTED].max);
-	assert_in_range(st[T_RSV_GRANTED].max, 1, SLAB_BOUND);
+	assert_in_range(st[T_RSV_GRANTED].max, 1, SLAB_ALLOC_BOUND);
 	assert_in_range(st[T_RSV_OTHER].max, 1, SLAB_RESERVE_BOUND);
 }
 
