@@ -456,7 +456,12 @@ static void test_restart_sigkill_sigterm_clients_undisturbed(void **state)
 	usleep(50000);
 	rig_start(r, true);
 	assert_non_null(strstr(rig_log(r), "3 clients kept, 1 exited meanwhile"));
-	assert_non_null(strstr(rig_log(r), "re-adopted 1 pools from the fd store in"));
+	{
+		const char *l = strstr(rig_log(r), "re-adopted 1 pools from the fd store in");
+
+		assert_non_null(l);
+		print_message("after kill -9: %.*s\n", (int)strcspn(l, "\n"), l);
+	}
 	usleep(200000); /* the clients reconnect on their next check */
 	assert_true(log_waits_for(r, "resumed pool \"life\""));
 
