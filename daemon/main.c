@@ -21,13 +21,24 @@
  * from any thread, and touches no daemon state.
  * A machine too small for the config fails in step 1 or 2 with a message
  * naming the pool and the limit, and exit status 1. SIGTERM/SIGINT stop it
- * cleanly (STOPPING=1, clients closed, socket unlinked); SIGHUP is logged
- * and ignored (restart to apply a new config).
+ * cleanly (STOPPING=1, clients disconnected but nothing of theirs
+ * reclaimed, the pools' state words say STOPPED, socket unlinked); SIGHUP is
+ * logged and ignored (restart to apply a new config).
+ *
+ * Restarts (docs/lifecycle.md): each pool's memfd, once formatted, goes to
+ * systemd's fd store as "pool-NAME", with the key that tags slot records
+ * ("key", adopt.h). A start that finds them (LISTEN_FDS/LISTEN_FDNAMES)
+ * re-adopts them in step 1 instead of creating new pools: same memory,
+ * clients alive keep their slots and blocks, those that died meanwhile are
+ * reclaimed. A pool whose configuration changed is re-adopted as it is while
+ * clients use it, and replaced when none does. Stored pools that are no
+ * longer configured stay in the store while clients use them.
  *
  * Exit: 0 after a clean stop or a valid --check-config, 1 on any setup
  * error or an invalid config, 2 on bad usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -39,9 +50,12 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "cfg.h"
 #include "loop.h"
 #include "memtest.h"
@@ -85,6 +99,14 @@ struct daemon {
 	uint64_t locked;
 	struct memtest *mt;  /* NULL until setup_memtest() */
 	bool journal;        /* stderr is the journal: faults go there with fields */
+	struct adopt_key key;  /* tags the slot records (adopt.h) */
+	int nstored;           /* fds systemd's store passed us */
+	int *stored_fd;        /* [nstored], -1 once taken */
+	char **stored_name;    /* [nstored], strv */
+	bool fdstore;          /* a store took our fds ($NOTIFY_SOCKET) */
+	bool served;           /* READY=1 was sent: the state words say SERVING */
+	unsigned adopted;      /* pools re-adopted */
+	uint64_t adopt_us;     /* time from start to every stored pool adopted and locked */
 };
 
 static void usage(FILE *f)
@@ -178,6 +200,107 @@ static int load_config(const struct opts *o, struct cfg **ret)
 	return rc;
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The fds systemd's store passed us (none without systemd, or on a first start). */
+static void stored_take(struct daemon *d)
+{
+	char **names = NULL;
+	int n = notify_listen_fds(&names);
+
+	if (n < 0)
+		log_warn("reading LISTEN_FDS failed: %s: starting without stored pools", strerror(-n));
+	if (n <= 0 || !names || !(d->stored_fd = calloc((size_t)n, sizeof(int)))) {
+		for (int i = 0; i < n; i++)
+			close(SD_LISTEN_FDS_START + i);
+		for (char **p = names; p && *p; p++)
+			free(*p);
+		free(names);
+		return;
+	}
+	d->nstored = n;
+	d->stored_name = names;
+	for (int i = 0; i < n; i++) {
+		d->stored_fd[i] = SD_LISTEN_FDS_START + i;
+		fcntl(d->stored_fd[i], F_SETFD, FD_CLOEXEC);
+	}
+	log_info("fd store: %d stored fds passed to this start", n);
+}
+
+/* Index of the stored fd named @name not taken yet, or -1. */
+static int stored_index(const struct daemon *d, const char *name)
+{
+	for (int i = 0; i < d->nstored; i++)
+		if (d->stored_fd[i] >= 0 && d->stored_name[i] && !strcmp(d->stored_name[i], name))
+			return i;
+	return -1;
+}
+
+/* Take the stored fd @name (ours to close from now on), or -1. */
+static int stored_fd(struct daemon *d, const char *name)
+{
+	int i = stored_index(d, name), fd;
+
+	if (i < 0)
+		return -1;
+	fd = d->stored_fd[i];
+	d->stored_fd[i] = -1;
+	return fd;
+}
+
+static void pool_fdname(const char *pool, char out[CFG_NAME_MAX + 8])
+{
+	snprintf(out, CFG_NAME_MAX + 8, "pool-%s", pool);
+}
+
+/* Put @fd in the store as @name; say once when there is no store. */
+static void store_fd(struct daemon *d, int fd, const char *name)
+{
+	static bool told;
+	int rc = notify_fdstore(fd, name);
+
+	if (rc > 0) {
+		d->fdstore = true;
+		return;
+	}
+	if (!told)
+		log_info(rc == 0 ? "no fd store ($NOTIFY_SOCKET unset, not started by systemd): a restarted daemon "
+				   "will create new pools; clients keep the ones they have"
+				 : "fd store refused %s: pools will not survive a restart", name);
+	told = true;
+}
+
+/* The key that tags slot records: the stored one, else a new one (stored). */
+static int setup_key(struct daemon *d)
+{
+	int fd = stored_fd(d, "key"), rc = -ENOENT;
+
+	if (fd >= 0) {
+		rc = adopt_key_read(fd, &d->key);
+		close(fd);
+		if (rc == 0)
+			return 0;
+		log_warn("stored key unreadable (%s): records of running clients cannot be trusted", strerror(-rc));
+		notify_fdstore_remove("key");
+	}
+	rc = adopt_key_make(&d->key, &fd);
+	if (rc < 0) {
+		log_err("making the slot-record key failed: %s", strerror(-rc));
+		return rc;
+	}
+	if (d->nstored)
+		log_warn("the fd store holds pools but no key: their slot records cannot be trusted");
+	store_fd(d, fd, "key");
+	close(fd);
+	return 0;
+}
+
 /* Fail early and clearly if the pools cannot fit in the memory the kernel says is available. */
 static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
 {
@@ -186,7 +309,11 @@ static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
 
 	for (unsigned i = 0; i < d->cfg->npools; i++) {
 		struct rtmem_footprint fp;
+		char fdname[CFG_NAME_MAX + 8];
 
+		pool_fdname(d->cfg->pools[i].name, fdname);
+		if (stored_index(d, fdname) >= 0)
+			continue; /* re-adopted: its memory is already taken */
 		if (cfg_pool_footprint(&d->cfg->pools[i], &fp) == 0)
 			total += fp.total;
 	}
@@ -196,6 +323,94 @@ static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
 		"(rtmemd --check-config shows each pool)",
 		pool_fmt_size(total, need), pool_fmt_size(lim->mem_available, have), d->cfg->source);
 	return -ENOMEM;
+}
+
+static void log_survey(const struct pool *p, int changed, const struct pool_survey *sv)
+{
+	char sz[32];
+
+	log_info("pool \"%s\": re-adopted %s from the fd store: %u clients kept, %u exited meanwhile, %u records "
+		 "not trusted, %u other owners; %llu blocks (%s) reclaimed%s",
+		 pool_name(p), pool_fmt_size(p->size, sz), sv->alive, sv->dead, sv->untrusted, sv->strays,
+		 (unsigned long long)sv->blocks, pool_fmt_size(sv->bytes, (char[32]){ 0 }),
+		 changed ? "; its configuration changed" : "");
+	if (sv->checked_in)
+		log_info("pool \"%s\": %u blocks the tester had checked out were given back", pool_name(p),
+			 sv->checked_in);
+	if (sv->check < 0)
+		log_warn("pool \"%s\": region check: %s%s", pool_name(p), sv->check_msg,
+			 sv->alive ? " (clients were running: may be a passing state)" : "");
+}
+
+/*
+ * Re-adopt the stored memfd @fd of @cp into @p. A changed pool stays as it
+ * is while clients use it and is dropped (return 0, @p empty) when none
+ * does. Return: 1 adopted, 0 not (create a new one), -ENOMEM.
+ */
+static int adopt_pool(struct daemon *d, const struct cfg_pool *cp, int fd, struct pool *p)
+{
+	struct pool_error err;
+	struct pool_survey sv;
+	char fdname[CFG_NAME_MAX + 8];
+	int changed, rc;
+
+	pool_fdname(cp->name, fdname);
+	changed = pool_adopt(cp, fd, p, &err);
+	if (changed < 0) {
+		log_warn("%s: creating a new pool (clients still on the old one keep it, unserved)", err.msg);
+		notify_fdstore_remove(fdname);
+		return 0;
+	}
+	rc = pool_survey(p, &d->key, &sv);
+	if (rc < 0) {
+		pool_destroy(p);
+		return rc;
+	}
+	log_survey(p, changed, &sv);
+	if (changed && !sv.alive) {
+		log_info("pool \"%s\": no client uses it: replaced by a new pool as configured", cp->name);
+		pool_destroy(p);
+		notify_fdstore_remove(fdname);
+		return 0;
+	}
+	if (changed)
+		log_warn("pool \"%s\": the configuration changed, but %u clients use it: serving it as it was "
+			 "formatted until a restart finds it unused", cp->name, sv.alive);
+	d->adopted++;
+	return 1;
+}
+
+/* Stored pools no longer configured: kept in the store while a client uses one. */
+static void stored_leftovers(struct daemon *d)
+{
+	for (int i = 0; i < d->nstored; i++) {
+		struct cfg_pool cp = { .desc = { .nslots = 0 } };
+		struct pool p = { 0 };
+		struct pool_error err;
+		struct pool_survey sv;
+		const char *name = d->stored_name[i];
+		int fd = d->stored_fd[i];
+
+		if (fd < 0)
+			continue;
+		d->stored_fd[i] = -1;
+		if (strncmp(name, "pool-", 5) != 0) {
+			log_warn("fd store: unknown fd \"%s\" dropped", name);
+			close(fd);
+			notify_fdstore_remove(name);
+			continue;
+		}
+		snprintf(cp.name, sizeof(cp.name), "%s", name + 5);
+		if (pool_adopt(&cp, fd, &p, &err) >= 0 && pool_survey(&p, &d->key, &sv) == 0 && sv.alive) {
+			log_warn("pool \"%s\" is no longer configured but %u clients use it: kept in the fd store, "
+				 "unserved, until a restart finds it unused", cp.name, sv.alive);
+			pool_destroy(&p);
+			continue;
+		}
+		pool_destroy(&p);
+		log_info("pool \"%s\" is no longer configured and unused: released", cp.name);
+		notify_fdstore_remove(name);
+	}
 }
 
 static int create_pools(struct daemon *d)
@@ -216,7 +431,18 @@ static int create_pools(struct daemon *d)
 	if (!d->pools)
 		return -ENOMEM;
 	for (unsigned i = 0; i < d->cfg->npools; i++) {
-		rc = pool_create(&d->cfg->pools[i], (size_t)lim.huge_page, &d->pools[i], &err);
+		char fdname[CFG_NAME_MAX + 8];
+		int fd;
+
+		pool_fdname(d->cfg->pools[i].name, fdname);
+		fd = stored_fd(d, fdname);
+		rc = fd >= 0 ? adopt_pool(d, &d->cfg->pools[i], fd, &d->pools[i]) : 0;
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			rc = pool_create(&d->cfg->pools[i], (size_t)lim.huge_page, &d->pools[i], &err);
+		else
+			rc = 0;
 		if (rc < 0) {
 			log_err("%s", err.msg);
 			return rc;
@@ -246,13 +472,25 @@ static int lock_pools(struct daemon *d)
 		return rc;
 	}
 	for (unsigned i = 0; i < d->npools; i++) {
-		rc = pool_prefault(&d->pools[i], &err);
+		struct pool *p = &d->pools[i];
+		char fdname[CFG_NAME_MAX + 8];
+
+		if (p->adopted) /* pre-faulting would rewrite pages under the clients */
+			continue;
+		rc = pool_prefault(p, &err);
 		if (rc == 0)
-			rc = pool_format(&d->pools[i], &err);
+			rc = pool_format(p, &err);
 		if (rc < 0)
 			goto out_err;
-		log_info("pool \"%s\": %s locked and formatted (%s metadata)", pool_name(&d->pools[i]),
-			 pool_fmt_size(d->pools[i].size, sz), pool_fmt_size(d->pools[i].fp.meta, (char[32]){ 0 }));
+		log_info("pool \"%s\": %s locked and formatted (%s metadata)", pool_name(p), pool_fmt_size(p->size, sz),
+			 pool_fmt_size(p->fp.meta, (char[32]){ 0 }));
+		pool_fdname(pool_name(p), fdname);
+		store_fd(d, p->memfd, fdname);
+	}
+	if (d->adopted) {
+		d->adopt_us = mono_us() - d->adopt_us;
+		log_info("re-adopted %u pools from the fd store in %llu.%03llu ms", d->adopted,
+			 (unsigned long long)(d->adopt_us / 1000), (unsigned long long)(d->adopt_us % 1000));
 	}
 	rc = pool_compact_unevictable();
 	if (rc == 1)
@@ -549,7 +787,7 @@ static int block_signals(struct daemon *d)
 	return 0;
 }
 
-static void announce(const struct daemon *d, const char *path)
+static void announce(struct daemon *d, const char *path)
 {
 	char status[400], sz[32];
 	int n;
@@ -560,6 +798,9 @@ static void announce(const struct daemon *d, const char *path)
 			      pool_fmt_size(d->pools[i].size, sz));
 	if (n < (int)sizeof(status))
 		snprintf(status + n, sizeof(status) - (size_t)n, ") on %s", path);
+	for (unsigned i = 0; i < d->npools; i++)
+		rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_SERVING, (uint32_t)getpid());
+	d->served = true;
 	notify_state("READY=1\nSTATUS=%s", status);
 	log_info("ready: %u pools, %s locked, event loop %s, socket %s", d->npools, pool_fmt_size(d->locked, sz),
 		 loop_name(d->loop), path);
@@ -570,9 +811,19 @@ static void daemon_free(struct daemon *d)
 	memtest_destroy(d->mt); /* first: its thread tests the pools' memory */
 	srv_free(d->srv);
 	loop_free(d->loop);
-	for (unsigned i = 0; i < d->npools; i++)
+	for (unsigned i = 0; i < d->npools; i++) {
+		if (d->served) /* clients keep their pools and can tell nobody serves them */
+			rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_STOPPED, (uint32_t)getpid());
 		pool_destroy(&d->pools[i]);
+	}
 	free(d->pools);
+	for (int i = 0; i < d->nstored; i++) {
+		if (d->stored_fd[i] >= 0)
+			close(d->stored_fd[i]);
+		free(d->stored_name[i]);
+	}
+	free(d->stored_fd);
+	free(d->stored_name);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	cfg_free(d->cfg);
@@ -586,13 +837,17 @@ static int serve(const struct opts *o, struct daemon *d)
 	log_info("starting: %u pools from %s", d->cfg->npools, d->cfg->source);
 	notify_state("STATUS=setup: creating %u pools", d->cfg->npools);
 	raise_nofile();
-	if ((rc = block_signals(d)) < 0 || (rc = create_pools(d)) < 0)
+	d->adopt_us = mono_us();
+	stored_take(d);
+	if ((rc = block_signals(d)) < 0 || (rc = setup_key(d)) < 0 || (rc = create_pools(d)) < 0)
 		return rc;
+	stored_leftovers(d);
 	notify_state("STATUS=setup: locking and pre-faulting %u pools", d->npools);
 	if ((rc = lock_pools(d)) < 0 || (rc = setup_memtest(d, o)) < 0 || (rc = start_loop(d, o)) < 0 ||
 	    (rc = listen_socket(d, o)) < 0 || (rc = drop_privileges(d)) < 0)
 		return rc;
 	srv_set_memtest(d->srv, d->mt, memtest_status);
+	srv_set_key(d->srv, &d->key);
 	announce(d, path);
 	start_memtest(d);
 	rc = loop_run(d->loop);
@@ -603,7 +858,8 @@ static int serve(const struct opts *o, struct daemon *d)
 		notify_state("STOPPING=1\nSTATUS=event loop failed");
 		return rc;
 	}
-	log_info("stopping: closing %u clients", srv_nclients(d->srv));
+	log_info("stopping: disconnecting %u clients; their pools and blocks stay theirs%s", srv_nclients(d->srv),
+		 d->fdstore ? " (the pools stay in the fd store for the next start)" : "");
 	return 0;
 }
 

@@ -67,6 +67,25 @@ void notify_state(const char *fmt, ...)
 	sd_notify(0, buf);
 }
 
+int notify_fdstore(int fd, const char *name)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+}
+
+void notify_fdstore_remove(const char *name)
+{
+	notify_state("FDSTOREREMOVE=1\nFDNAME=%s", name);
+}
+
+int notify_listen_fds(char ***ret_names)
+{
+	*ret_names = NULL;
+	return sd_listen_fds_with_names(1, ret_names);
+}
+
 uint64_t notify_watchdog_ns(void)
 {
 	uint64_t usec = 0;

@@ -43,6 +43,25 @@ __attribute__((format(printf, 1, 2)))
 void notify_state(const char *fmt, ...);
 
 /*
+ * notify_fdstore() - hand @fd to systemd's file descriptor store under
+ * @name (FDSTORE=1, FDNAME=), so that it survives this process: systemd
+ * passes it back to the next start (docs/lifecycle.md).
+ * Context: setup. Return: 1 sent, 0 no $NOTIFY_SOCKET (no store), -errno.
+ */
+int notify_fdstore(int fd, const char *name);
+
+/* notify_fdstore_remove() - FDSTOREREMOVE=1 for every stored fd named @name. */
+void notify_fdstore_remove(const char *name);
+
+/*
+ * notify_listen_fds() - the fds systemd passed (LISTEN_FDS, for this pid),
+ * from SD_LISTEN_FDS_START on, with their names (LISTEN_FDNAMES) in
+ * *ret_names (strv, the caller's; NULL when none). The variables are unset.
+ * Context: setup, first thing. Return: the number of fds, 0, or -errno.
+ */
+int notify_listen_fds(char ***ret_names);
+
+/*
  * notify_watchdog_ns() - the period at which to send WATCHDOG=1: half of
  * WATCHDOG_USEC when systemd set it for this process, else 0.
  */

@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pool.h"
@@ -199,6 +201,209 @@ int pool_format(struct pool *p, struct pool_error *err)
 	return 0;
 }
 
+/* Does the region's description @got still say what the config @want says? */
+static bool desc_same(const struct rtmem_pool_desc *want, const struct rtmem_pool_desc *got)
+{
+	const struct rtmem_buddy_desc *wb = &want->buddy, *gb = &got->buddy;
+
+	if (want->nclasses != got->nclasses || want->policy != got->policy || want->nslots != got->nslots ||
+	    want->cache != got->cache)
+		return false;
+	for (uint32_t c = 0; c < want->nclasses; c++) {
+		const struct rtmem_slab_desc *w = &want->classes[c], *g = &got->classes[c];
+
+		if (w->size != g->size || w->count != g->count || w->reserve != g->reserve ||
+		    (w->align && w->align != g->align))
+			return false;
+	}
+	if (!wb->size || !gb->size)
+		return !wb->size == !gb->size;
+	return wb->min_order == gb->min_order && wb->max_order == gb->max_order && wb->reserve == gb->reserve &&
+	       wb->size >> wb->min_order == gb->size >> gb->min_order;
+}
+
+int pool_adopt(const struct cfg_pool *cp, int memfd, struct pool *ret, struct pool_error *err)
+{
+	struct pool p = { .cfg = cp, .memfd = memfd, .mem = MAP_FAILED, .adopted = true };
+	struct rtmem_pool_desc desc;
+	struct stat st;
+	int rc, seals = fcntl(memfd, F_GET_SEALS);
+
+	if (fstat(memfd, &st) < 0) {
+		rc = -errno;
+		pool_fail(cp, err, rc, "stored memfd: fstat failed: %s", strerror(-rc));
+		goto out_close;
+	}
+	p.page = st.st_blksize > 0 ? (size_t)st.st_blksize : (size_t)sysconf(_SC_PAGESIZE);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || st.st_size <= 0 || (size_t)st.st_size % p.page) {
+		rc = pool_fail(cp, err, -EINVAL, "stored fd is not a sealed pool memfd (seals %#x, %lld bytes)", seals,
+			       (long long)st.st_size);
+		goto out_close;
+	}
+	p.size = (size_t)st.st_size;
+	p.mem = mmap(NULL, p.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	if (p.mem == MAP_FAILED) {
+		rc = -errno;
+		pool_fail(cp, err, rc, "stored memfd: mmap failed: %s", strerror(-rc));
+		goto out_close;
+	}
+	rc = rtmem_region_attach(p.mem, p.size, &p.region);
+	if (rc == 0)
+		rc = rtmem_region_desc(p.region, &desc);
+	if (rc == 0)
+		rc = rtmem_region_layout(&desc, &p.fp);
+	if (rc < 0) {
+		pool_fail(cp, err, rc, "stored region is not valid: %s", strerror(-rc));
+		goto out_unmap;
+	}
+	if (desc_same(&cp->desc, &desc) && !cp->hugepages == (p.page == (size_t)sysconf(_SC_PAGESIZE))) {
+		*ret = p;
+		return 0;
+	}
+	p.own_cfg = malloc(sizeof(*p.own_cfg));
+	if (!p.own_cfg) {
+		rc = pool_fail(cp, err, -ENOMEM, "out of memory");
+		goto out_unmap;
+	}
+	*p.own_cfg = *cp; /* ACLs and quota from the config: its lists outlive the pool */
+	p.own_cfg->desc = desc;
+	p.own_cfg->hugepages = p.page != (size_t)sysconf(_SC_PAGESIZE);
+	p.cfg = p.own_cfg;
+	*ret = p;
+	return 1;
+out_unmap:
+	rtmem_region_detach(p.region);
+	munmap(p.mem, p.size);
+out_close:
+	close(memfd);
+	return rc;
+}
+
+/* The owners a survey found in state words: grown as found. */
+struct owner_set {
+	const struct pool *p;
+	uint64_t *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void owner_found(void *arg, uint64_t owner)
+{
+	struct owner_set *os = arg;
+	const struct pool *p = os->p;
+	uint32_t slot = (uint32_t)(owner >> 16 & 0xffff), gen = (uint32_t)(owner >> 32);
+
+	if (slot == 0)
+		return; /* the daemon's own: never a client's */
+	if (slot <= rtmem_region_nslots(p->region) && gen > p->gen_floor[slot])
+		p->gen_floor[slot] = gen;
+	for (unsigned i = 0; i < p->nsurv; i++)
+		if (owner == rtmem_owner(p->surv[i].slot, p->surv[i].gen))
+			return;
+	for (size_t i = os->n; i-- > 0;) /* recent first: blocks of one owner come in runs */
+		if (os->v[i] == owner)
+			return;
+	if (os->n == os->cap) {
+		size_t cap = os->cap ? os->cap * 2 : 64;
+		uint64_t *v = realloc(os->v, cap * sizeof(*v));
+
+		if (!v) {
+			os->oom = true;
+			return;
+		}
+		os->v = v;
+		os->cap = cap;
+	}
+	os->v[os->n++] = owner;
+}
+
+static void reclaim_owner(struct pool *p, uint64_t owner, struct pool_survey *rep)
+{
+	uint64_t bytes = 0;
+	long n = rtmem_region_reclaim(p->region, owner, &bytes);
+
+	if (n > 0) {
+		rep->blocks += (uint64_t)n;
+		rep->bytes += bytes;
+	}
+}
+
+/* Blocks a tester that died with the old daemon still had checked out. */
+static unsigned checkin_all(struct pool *p)
+{
+	uint64_t off = 0, at, len;
+	unsigned n = 0;
+
+	while (rtmem_region_next_block(p->region, off, &at, &len) == 0 && len) {
+		if (rtmem_region_checkin(p->region, at) == 0)
+			n++;
+		off = at + len;
+	}
+	return n;
+}
+
+/* Trust or reclaim each slot record. */
+static void survey_slots(struct pool *p, const struct adopt_key *key, struct pool_survey *rep)
+{
+	uint32_t nslots = rtmem_region_nslots(p->region);
+
+	for (uint32_t slot = 1; slot <= nslots; slot++) {
+		struct rtmem_slot_record rec;
+		const char *why;
+		int pidfd = -1;
+
+		if (rtmem_region_slot_get(p->region, slot, &rec) < 0 || rec.owner == 0)
+			continue;
+		if (!adopt_record_trusted(key, slot, &rec)) {
+			rep->untrusted++; /* its blocks, if any, go with the strays */
+		} else if (adopt_holder_alive(&rec, &pidfd, &why) == 1) {
+			p->surv[p->nsurv++] = (struct pool_survivor){ .slot = slot, .gen = (uint32_t)(rec.owner >> 32),
+								       .pid = (pid_t)rec.pid,
+								       .start_time = rec.start_time, .pidfd = pidfd };
+			if ((uint32_t)(rec.owner >> 32) > p->gen_floor[slot])
+				p->gen_floor[slot] = (uint32_t)(rec.owner >> 32);
+			continue;
+		} else {
+			rep->dead++;
+		}
+		if (adopt_record_trusted(key, slot, &rec) && (uint32_t)(rec.owner >> 32) > p->gen_floor[slot])
+			p->gen_floor[slot] = (uint32_t)(rec.owner >> 32);
+		adopt_record_clear(p->region, slot);
+	}
+}
+
+int pool_survey(struct pool *p, const struct adopt_key *key, struct pool_survey *rep)
+{
+	uint32_t nslots = rtmem_region_nslots(p->region);
+	struct owner_set os = { .p = p };
+
+	memset(rep, 0, sizeof(*rep));
+	for (int i = 0; i < 3; i++) {
+		rep->check = rtmem_region_check(p->region, rep->check_msg, sizeof(rep->check_msg));
+		if (rep->check != -EUCLEAN)
+			break;
+	}
+	if (rep->check == -ENOMEM)
+		return -ENOMEM;
+	p->gen_floor = calloc(nslots + 1u, sizeof(*p->gen_floor));
+	p->surv = calloc(nslots, sizeof(*p->surv));
+	if (!p->gen_floor || !p->surv)
+		return -ENOMEM;
+	rep->checked_in = checkin_all(p);
+	survey_slots(p, key, rep);
+	rtmem_region_owner_scan(p->region, owner_found, &os);
+	if (os.oom) {
+		free(os.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < os.n; i++)
+		reclaim_owner(p, os.v[i], rep);
+	rep->strays = (unsigned)os.n;
+	rep->alive = p->nsurv;
+	free(os.v);
+	return 0;
+}
+
 void pool_destroy(struct pool *p)
 {
 	rtmem_region_detach(p->region);
@@ -210,6 +415,16 @@ void pool_destroy(struct pool *p)
 		close(p->memfd);
 	p->memfd = -1;
 	p->locked = false;
+	for (unsigned i = 0; p->surv && i < p->nsurv; i++)
+		if (p->surv[i].pidfd >= 0)
+			close(p->surv[i].pidfd);
+	free(p->surv);
+	p->surv = NULL;
+	p->nsurv = 0;
+	free(p->gen_floor);
+	p->gen_floor = NULL;
+	free(p->own_cfg);
+	p->own_cfg = NULL;
 }
 
 int pool_compact_unevictable(void)

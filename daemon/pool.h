@@ -18,6 +18,17 @@
  *
  * After setup a pool never grows or moves: clients map the same memfd, the
  * seals stop any of them from truncating it under the others.
+ *
+ * A restarted daemon re-adopts a pool from systemd's fd store instead
+ * (docs/lifecycle.md):
+ *   pool_adopt()     map the stored memfd (MAP_POPULATE: no write to any
+ *                    page, clients are using them), attach (the header and
+ *                    every descriptor validated), compare with the config;
+ *   pool_lock()      as for a new pool; never pool_prefault() (it rewrites
+ *                    every page's first byte, racing the clients);
+ *   pool_survey()    check the region, give back blocks a killed tester
+ *                    held, trust the slot records the kernel confirms
+ *                    (adopt.h) and reclaim the blocks of everyone else.
  */
 #ifndef RTMEMD_POOL_H
 #define RTMEMD_POOL_H
@@ -26,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adopt.h"
 #include "cfg.h"
 #include "region.h"
 
@@ -35,8 +47,28 @@ struct pool_error {
 	char msg[POOL_ERR_MAX]; /* "pool \"audio\": mlock 64 MiB failed: ..." */
 };
 
+/* A client that held a slot when the daemon before this one stopped, and still lives. */
+struct pool_survivor {
+	uint32_t slot, gen;
+	pid_t pid;
+	uint64_t start_time; /* as recorded; 0 = unknown */
+	int pidfd;           /* owned by the pool until srv takes it (then -1) */
+};
+
+/* What pool_survey() found. */
+struct pool_survey {
+	unsigned alive;        /* clients kept (struct pool.surv) */
+	unsigned dead;         /* trusted records of clients that exited: reclaimed */
+	unsigned untrusted;    /* records with a wrong tag or garbage: reclaimed */
+	unsigned strays;       /* other owners found in block state words: reclaimed */
+	uint64_t blocks, bytes; /* reclaimed in all */
+	unsigned checked_in;   /* blocks a killed tester had checked out */
+	int check;             /* rtmem_region_check(): 0 or -EUCLEAN */
+	char check_msg[160];   /* its first violation */
+};
+
 struct pool {
-	const struct cfg_pool *cfg;  /* name, ACLs, quota: owned by the struct cfg */
+	const struct cfg_pool *cfg;  /* name, ACLs, quota: owned by the struct cfg, or own_cfg */
 	int memfd;                   /* -1 when not created */
 	void *mem;                   /* MAP_FAILED when not mapped */
 	size_t size;                 /* bytes mapped = memfd size = footprint rounded to page */
@@ -44,6 +76,13 @@ struct pool {
 	struct rtmem_footprint fp;   /* exact footprint */
 	struct rtmem_region *region; /* after pool_format() */
 	bool locked;                 /* pool_lock() succeeded */
+	bool adopted;                /* from the fd store, not created */
+	struct cfg_pool *own_cfg;    /* adopted with a geometry the config no longer has: a copy
+				      * of the config's entry with the region's description */
+	struct pool_survivor *surv;  /* after pool_survey(): [nsurv] */
+	unsigned nsurv;
+	uint32_t *gen_floor;         /* after pool_survey(): [nslots + 1], the highest generation
+				      * any record or block holds per slot; NULL for a new pool */
 };
 
 /*
@@ -84,6 +123,29 @@ int pool_prefault(struct pool *p, struct pool_error *err);
  * Context: setup. Return: 0 or the -errno of rtmem_region_format/attach.
  */
 int pool_format(struct pool *p, struct pool_error *err);
+
+/*
+ * pool_adopt() - take over the stored memfd @memfd of pool @cp (the fd is
+ * the pool's from now on, closed by pool_destroy() also on error): map it
+ * with MAP_POPULATE, attach, compare with @cp. A region whose description
+ * differs from @cp's is adopted with its own (ret->own_cfg).
+ * Context: setup. Return: 0 (same as configured), 1 (adopted with the
+ * geometry it was formatted with, not @cp's), or -errno: -EINVAL (not a
+ * sealed memfd of a whole number of pages), -EBADMSG/-EUCLEAN (attach:
+ * not a region, or a corrupt one), -ENOMEM, -errno of fstat/mmap.
+ */
+int pool_adopt(const struct cfg_pool *cp, int memfd, struct pool *ret, struct pool_error *err);
+
+/*
+ * pool_survey() - after pool_adopt() and pool_lock(): check @p's region
+ * (rtmem_region_check(), up to three times: live clients mutate it),
+ * check in blocks a killed tester held, keep the clients whose slot records
+ * @key tagged and the kernel confirms (p->surv), reclaim the blocks of every
+ * other owner, and note each slot's highest generation (p->gen_floor) so that
+ * no owner value a survivor holds is handed out again.
+ * Context: setup; O(slots + blocks). Return: 0 and @rep, -ENOMEM.
+ */
+int pool_survey(struct pool *p, const struct adopt_key *key, struct pool_survey *rep);
 
 /* pool_destroy() - detach, unmap, close; accepts a pool in any state. */
 void pool_destroy(struct pool *p);

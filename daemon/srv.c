@@ -4,7 +4,10 @@
  * and reclaim (see srv.h for the rules it enforces).
  *
  * Owns: the listening socket and its file, every struct srv_client with its
- * socket and pidfd, the per-pool slot tables.
+ * socket and pidfd, the per-pool slot tables, and the orphans: slots of
+ * clients of the daemon before this one, alive at adoption and not yet
+ * reconnected (each with a pidfd; reclaimed when it exits, handed back by
+ * RESUME).
  *
  * Invariants:
  *  - a client is on the list from srv_adopt() until client_drop(), which
@@ -29,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "memtest.h"
 #include "notify.h"
 #include "proto.h"
@@ -74,8 +78,23 @@ struct srv_client {
 	struct srv_open open[];      /* [npools] */
 };
 
+/* A slot held by a client of an earlier daemon (docs/lifecycle.md). */
+struct srv_orphan {
+	struct srv *s;
+	struct srv_orphan *next;
+	unsigned pool;
+	uint32_t slot, gen;
+	pid_t pid;
+	uint64_t start_time; /* recorded; 0 = unknown */
+	int pidfd;
+	struct loop_watch *w;
+};
+
 struct srv {
 	const struct cfg *cfg;
+	const struct adopt_key *key;      /* tags slot records; NULL: all-zero key (tests) */
+	struct srv_orphan *orphans;
+	bool stopping;                    /* srv_free(): clients go, their blocks stay */
 	struct loop *loop;
 	struct srv_pool *pools;
 	unsigned npools;
@@ -225,6 +244,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 		n = 0;
 		bytes = 0;
 	}
+	adopt_record_clear(sp->pool->region, o->slot);
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	o->slot = 0;
@@ -244,6 +264,12 @@ static void client_drop(struct srv_client *c, const char *why)
 
 		if (!c->open[i].slot)
 			continue;
+		if (s->stopping) { /* the daemon's lifecycle never touches a client's blocks */
+			log_info("%s: slot %u of pool \"%s\" kept for it (daemon stopping)", who(c, w), c->open[i].slot,
+				 pool_name(s->pools[i].pool));
+			any = true;
+			continue;
+		}
 		n = client_reclaim(c, i, &bytes);
 		log_info("%s gone: reclaimed %llu blocks, %llu bytes in pool \"%s\" (%s)", who(c, w),
 			 (unsigned long long)n, (unsigned long long)bytes, pool_name(s->pools[i].pool), why);
@@ -343,9 +369,125 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	r->quota = cp->quota;
 	r->flags = cfg_pool_may_reserve(cp, c->uid, c->gids, c->ngids) ? RTMEM_OPEN_RESERVE : 0;
 	c->open[i] = (struct srv_open){ .slot = r->slot, .gen = r->gen };
+	adopt_record_set(sp->pool->region, c->s->key, r->slot, r->gen, c->pid);
 	reply(c, &m, sp->pool->memfd);
 	log_info("%s opened pool \"%s\": slot %u gen %u, quota %s%s", who(c, w), pn, r->slot, r->gen,
 		 cp->quota ? pool_fmt_size(cp->quota, q) : "none", r->flags ? ", may take the reserve" : "");
+}
+
+static void orphan_free(struct srv_orphan *o)
+{
+	struct srv_orphan **pp = &o->s->orphans;
+
+	while (*pp != o)
+		pp = &(*pp)->next;
+	*pp = o->next;
+	loop_del(o->s->loop, o->w);
+	close(o->pidfd);
+	free(o);
+}
+
+/* RESUME: the orphan of this pool, slot and generation, if the peer is the process that held it. */
+static struct srv_orphan *orphan_find(struct srv_client *c, unsigned i, uint32_t slot, uint32_t gen)
+{
+	uint64_t start;
+
+	for (struct srv_orphan *o = c->s->orphans; o; o = o->next) {
+		if (o->pool != i || o->slot != slot || o->gen != gen || o->pid != c->pid)
+			continue;
+		if (o->start_time && (adopt_proc_start_time(c->pid, &start) < 0 || start != o->start_time))
+			return NULL;
+		return o;
+	}
+	return NULL;
+}
+
+static void on_resume(struct srv_client *c, const struct rtmem_msg_resume *in)
+{
+	union rtmem_msg m = { 0 };
+	struct rtmem_msg_open_reply *r = &m.open_reply;
+	char pn[RTMEM_NAME_MAX], w[96];
+	struct srv_orphan *o;
+	struct srv_pool *sp;
+	const struct cfg_pool *cp;
+	int i;
+
+	if (!name_ok(in->pool))
+		return violation(c, in->h.seq, "pool name not NUL-terminated");
+	printable(in->pool, pn);
+	i = pool_index(c->s, in->pool);
+	if (i < 0)
+		return refuse(c, in->h.seq, ENOENT, "resume \"%s\": no such pool", pn);
+	if (c->open[i].slot)
+		return refuse(c, in->h.seq, EBUSY, "resume \"%s\": already open on this connection", pn);
+	o = orphan_find(c, (unsigned)i, in->slot, in->gen);
+	if (!o)
+		return refuse(c, in->h.seq, ESTALE, "resume \"%s\" slot %u gen %u: not held by this process", pn,
+			      in->slot, in->gen);
+	sp = &c->s->pools[i];
+	cp = sp->pool->cfg;
+	c->open[i] = (struct srv_open){ .slot = o->slot, .gen = o->gen };
+	orphan_free(o);
+	rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, in->h.seq);
+	r->size = sp->pool->size;
+	r->quota = cp->quota;
+	r->slot = c->open[i].slot;
+	r->gen = c->open[i].gen;
+	r->flags = cfg_pool_may_reserve(cp, c->uid, c->gids, c->ngids) ? RTMEM_OPEN_RESERVE : 0;
+	reply(c, &m, sp->pool->memfd);
+	log_info("%s resumed pool \"%s\": slot %u gen %u", who(c, w), pn, r->slot, r->gen);
+}
+
+/* An orphan's process exited before it reconnected: reclaim its slot. */
+static void on_orphan_exit(void *arg, int res)
+{
+	struct srv_orphan *o = arg;
+	struct srv_pool *sp = &o->s->pools[o->pool];
+	uint64_t bytes = 0;
+	long n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+
+	(void)res;
+	if (n < 0)
+		log_err("pool \"%s\": reclaiming slot %u gen %u (pid %d, exited) failed: %s", pool_name(sp->pool),
+			o->slot, o->gen, (int)o->pid, strerror((int)-n));
+	else
+		log_info("pid %d (a client of the daemon before) gone: reclaimed %ld blocks, %llu bytes in pool \"%s\"",
+			 (int)o->pid, n, (unsigned long long)bytes, pool_name(sp->pool));
+	adopt_record_clear(sp->pool->region, o->slot);
+	sp->used[o->slot] = 0;
+	sp->nopen--;
+	orphan_free(o);
+}
+
+/* Take over @p's survivors (pool_survey()) and its generation floor. */
+static int adopt_survivors(struct srv *s, unsigned i)
+{
+	struct srv_pool *sp = &s->pools[i];
+	struct pool *p = sp->pool;
+
+	for (uint32_t k = 0; p->gen_floor && k <= sp->nslots; k++)
+		sp->gen[k] = p->gen_floor[k];
+	for (unsigned k = 0; k < p->nsurv; k++) {
+		struct pool_survivor *sv = &p->surv[k];
+		struct srv_orphan *o;
+		int rc;
+
+		if (sv->pidfd < 0 || sv->slot == 0 || sv->slot > sp->nslots)
+			continue;
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		*o = (struct srv_orphan){ .s = s, .pool = i, .slot = sv->slot, .gen = sv->gen, .pid = sv->pid,
+					  .start_time = sv->start_time, .pidfd = sv->pidfd, .next = s->orphans };
+		sv->pidfd = -1;
+		s->orphans = o;
+		sp->used[o->slot] = 1;
+		sp->nopen++;
+		rc = loop_add_poll(s->loop, o->pidfd, on_orphan_exit, o, &o->w);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static void on_close(struct srv_client *c, const struct rtmem_msg_close *in)
@@ -522,6 +664,8 @@ static void dispatch(struct srv_client *c, const union rtmem_msg *m)
 		return on_client_info(c, &m->index);
 	case RTMEM_MSG_MEMTEST:
 		return on_memtest(c, m->h.seq);
+	case RTMEM_MSG_RESUME:
+		return on_resume(c, &m->resume);
 	default:
 		return violation(c, m->h.seq, "not a request type");
 	}
@@ -860,6 +1004,8 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 		if (!sp->gen || !sp->used)
 			goto out_free;
 		s->locked += pools[i].size;
+		if (adopt_survivors(s, i) < 0)
+			goto out_free;
 	}
 	*ret = s;
 	return 0;
@@ -872,6 +1018,11 @@ void srv_set_memtest(struct srv *s, struct memtest *mt, srv_memtest_status_fn *s
 {
 	s->mt = status ? mt : NULL;
 	s->mt_status = status;
+}
+
+void srv_set_key(struct srv *s, const struct adopt_key *key)
+{
+	s->key = key;
 }
 
 void srv_set_phase(struct srv *s, const char *phase)
@@ -888,8 +1039,11 @@ void srv_free(struct srv *s)
 {
 	if (!s)
 		return;
+	s->stopping = true;
 	while (s->head)
 		client_drop(s->head, "daemon stopping");
+	while (s->orphans)
+		orphan_free(s->orphans); /* their records stay for the next daemon */
 	if (s->lfd >= 0) {
 		loop_del(s->loop, s->w_listen);
 		close(s->lfd);

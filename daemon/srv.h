@@ -20,6 +20,15 @@
  * Liveness: a client goes when its socket hangs up or its pidfd
  * (SO_PEERPIDFD, else pidfd_open of the SO_PEERCRED pid) becomes readable.
  *
+ * Restarts (docs/lifecycle.md): each granted slot is recorded in the region
+ * (adopt.h), and the record is cleared when the slot is given back. When the
+ * daemon stops (srv_free()), clients are disconnected but keep their slots,
+ * records and blocks. A re-adopted pool's survivors (pool_survey()) become
+ * orphans: slots held with a pidfd watched; an orphan that exits is
+ * reclaimed, one that reconnects takes its slot back with RESUME (same pid
+ * and start time as recorded), and generations continue above the highest
+ * the region held.
+ *
  * Errors: a refusal (no such pool, access denied, pool full...) is one
  * RTMEM_MSG_ERROR and the connection stays. A protocol violation (anything
  * rtmem_msg_check() rejects, an oversized datagram, a reply type sent to
@@ -56,7 +65,8 @@ struct memtest_status;
 typedef void srv_memtest_status_fn(struct memtest *mt, struct memtest_status *ret);
 
 /*
- * srv_new() - a server for @npools formatted @pools (of @cfg) on @loop.
+ * srv_new() - a server for @npools formatted or re-adopted @pools (of @cfg)
+ * on @loop, taking over the survivors of re-adopted ones (their pidfds).
  * All three must outlive it.
  * Context: setup; allocates. Return: 0 and *ret, -ENOMEM.
  */
@@ -89,6 +99,14 @@ int srv_adopt(struct srv *s, int fd);
  */
 void srv_set_memtest(struct srv *s, struct memtest *mt, srv_memtest_status_fn *status);
 
+/*
+ * srv_set_key() - the key that tags slot records (adopt.h); @key must
+ * outlive the server. Without it records are tagged with a zero key.
+ * Context: setup.
+ */
+struct adopt_key;
+void srv_set_key(struct srv *s, const struct adopt_key *key);
+
 /* srv_set_phase() - the phase STATUS reports: "serving", "stopping". @phase is not copied. */
 void srv_set_phase(struct srv *s, const char *phase);
 
@@ -96,7 +114,8 @@ void srv_set_phase(struct srv *s, const char *phase);
 unsigned srv_nclients(const struct srv *s);
 
 /*
- * srv_free() - disconnect every client (reclaiming what each holds), stop
+ * srv_free() - disconnect every client, leaving its slot, slot record and
+ * blocks in the pools (stopping never reclaims a live client's blocks), stop
  * listening and unlink the socket file. Accepts NULL.
  * Context: loop thread, shutdown.
  */

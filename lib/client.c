@@ -22,11 +22,25 @@
  * the shared lists when it exits (TSD destructor) or calls rtmem_pool_flush();
  * a pool close or a dead process leaves them to the daemon's reclaim, which
  * takes CACHED blocks with the rest. Cached blocks stay charged to the quota.
+ *
+ * Daemon restarts (docs/lifecycle.md): the allocation calls never look at
+ * the connection, so a daemon that is away changes nothing for them. The
+ * non-RT calls (rtmem_client_check(), rtmem_pool_open(), rtmem_pool_close())
+ * first see whether the connection is still up (poll with no wait: the daemon
+ * never speaks first, so readable or hung up means gone); if not, they
+ * connect again, say HELLO and RESUME each open pool with the slot and
+ * generation it had. The daemon answers with the pool's memfd, which must be
+ * the same memory (device and inode of the memfd) or the pool is left
+ * unserved: still mapped and working, no longer known to any daemon.
+ *
+ * rtmem_disconnect() closes every pool of the client; their handles stay
+ * allocated, empty, until rtmem_pool_close() frees them.
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -34,6 +48,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -41,10 +56,14 @@
 #include "region_int.h"
 #include "rtmem/rtmem.h"
 
+struct rtmem_pool;
+
 struct rtmem_client {
-	int fd;
+	int fd;                   /* -1 while the daemon is away */
 	uint32_t seq;
 	char name[RTMEM_NAME_MAX];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct rtmem_pool *pools; /* open pools, through rtmem_pool.next */
 };
 
 #define TC_POOLS 16   /* pools per process with thread caches */
@@ -73,11 +92,16 @@ static pthread_key_t tc_key;
 static int tc_key_rc = -1;
 
 struct rtmem_pool {
-	struct rtmem_client *c;
+	struct rtmem_client *c;   /* NULL once rtmem_disconnect() closed it */
+	struct rtmem_pool *next;  /* in c->pools */
 	struct rtmem_region *r;
 	void *mem;
 	size_t size;
 	uint64_t owner;       /* rtmem_owner(slot, gen) from OPEN_REPLY */
+	uint32_t slot, gen;   /* what RESUME asks for after a daemon restart */
+	dev_t dev;            /* the memfd's identity: a resumed pool must be the same memory */
+	ino_t ino;
+	bool unserved;        /* a restarted daemon did not take it back */
 	uint64_t quota;       /* bytes, 0 = none */
 	_Atomic uint64_t held; /* bytes this client holds in the pool */
 	unsigned alloc_flags; /* RTMEM_ALLOC_RESERVE if granted */
@@ -104,59 +128,66 @@ static int transact(struct rtmem_client *c, void *req, uint32_t type, void *rep,
 	return rtmem_msg_transact(c->fd, ++c->seq, req, type, rep, rep_type, ret_fd);
 }
 
-__attribute__((visibility("default"))) int rtmem_connect(const char *socket_path, const char *name,
-							  struct rtmem_client **ret)
+/* Connect @c->fd to @c->path and say HELLO. Return: 0, or -errno with c->fd -1. */
+static int conn_open(struct rtmem_client *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct rtmem_msg_hello hello = { 0 };
 	struct rtmem_msg_hello_reply rep;
+	int rc;
+
+	memcpy(sa.sun_path, c->path, sizeof(sa.sun_path));
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	memcpy(hello.name, c->name, sizeof(hello.name));
+	rc = transact(c, &hello, RTMEM_MSG_HELLO, &rep, RTMEM_MSG_HELLO_REPLY, NULL);
+	if (rc == 0)
+		return 0;
+out_close:
+	close(c->fd);
+	c->fd = -1;
+	return rc;
+}
+
+__attribute__((visibility("default"))) int rtmem_connect(const char *socket_path, const char *name,
+							  struct rtmem_client **ret)
+{
 	struct rtmem_client *c;
 	const char *path = socket_path ? socket_path : getenv("RTMEM_SOCKET");
 	int rc;
 
 	if (!path || !*path)
 		path = RTMEM_DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(c->path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	copy_name(c->name, name);
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		rc = -errno;
-		goto out_free;
+	strcpy(c->path, path);
+	rc = conn_open(c);
+	if (rc < 0) {
+		free(c);
+		return rc;
 	}
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out_close;
-	}
-	copy_name(hello.name, name);
-	rc = transact(c, &hello, RTMEM_MSG_HELLO, &rep, RTMEM_MSG_HELLO_REPLY, NULL);
-	if (rc < 0)
-		goto out_close;
 	*ret = c;
 	return 0;
-out_close:
-	close(c->fd);
-out_free:
-	free(c);
-	return rc;
-}
-
-__attribute__((visibility("default"))) void rtmem_disconnect(struct rtmem_client *c)
-{
-	if (!c)
-		return;
-	close(c->fd);
-	free(c);
 }
 
 static int map_pool(struct rtmem_pool *p, int fd, unsigned flags)
 {
+	struct stat st;
 	int rc;
 
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
 	p->mem = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p->mem == MAP_FAILED)
 		return -errno;
@@ -249,6 +280,119 @@ static void tc_teardown(struct rtmem_pool *p)
 	free(p->tc_mem);
 }
 
+/* The connection is up: nothing to read (the daemon never speaks first), no hang-up. */
+static bool conn_alive(const struct rtmem_client *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	return c->fd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
+/* Take back @p's slot from a restarted daemon. Return: 0, -ESTALE (not the
+ * same memory), or the daemon's refusal / transport error. */
+static int pool_resume(struct rtmem_client *c, struct rtmem_pool *p)
+{
+	struct rtmem_msg_resume req = { 0 };
+	struct rtmem_msg_open_reply rep;
+	struct stat st;
+	int fd = -1, rc;
+
+	copy_name(req.pool, p->name);
+	req.slot = p->slot;
+	req.gen = p->gen;
+	rc = transact(c, &req, RTMEM_MSG_RESUME, &rep, RTMEM_MSG_OPEN_REPLY, &fd);
+	if (rc < 0)
+		return rc;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino || rep.slot != p->slot ||
+	    rep.gen != p->gen)
+		rc = -ESTALE;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Reconnect @c if the daemon went away and resume its pools. Context: not RT.
+ * Return: 0 (was up), 1 (reconnected, all resumed), -ESTALE (reconnected, a
+ * pool left unserved), -ESHUTDOWN (no daemon now). */
+static int client_ensure(struct rtmem_client *c)
+{
+	bool stale = false;
+	int rc;
+
+	if (conn_alive(c))
+		return 0;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	rc = conn_open(c);
+	if (rc < 0)
+		return -ESHUTDOWN;
+	for (struct rtmem_pool *p = c->pools; p; p = p->next) {
+		if (p->unserved)
+			continue;
+		rc = pool_resume(c, p);
+		if (rc == -ECONNRESET || rc == -EPIPE) /* gone again meanwhile: next call retries */
+			return -ESHUTDOWN;
+		if (rc < 0) {
+			p->unserved = true;
+			stale = true;
+		}
+	}
+	return stale ? -ESTALE : 1;
+}
+
+__attribute__((visibility("default"))) int rtmem_client_check(struct rtmem_client *c)
+{
+	bool stale = false;
+	int rc;
+
+	if (!c)
+		return -EINVAL;
+	rc = client_ensure(c);
+	for (struct rtmem_pool *p = c->pools; p; p = p->next)
+		stale |= p->unserved;
+	return rc >= 0 && stale ? -ESTALE : rc;
+}
+
+__attribute__((visibility("default"))) int rtmem_client_fd(const struct rtmem_client *c)
+{
+	return c ? c->fd : -1;
+}
+
+__attribute__((visibility("default"))) int rtmem_pool_daemon(const struct rtmem_pool *p)
+{
+	if (p->unserved || rtmem_region_daemon_state(p->r) == RTMEM_DAEMON_STOPPED)
+		return -ESHUTDOWN;
+	return 0;
+}
+
+/* Unmap @p and drop its caches; the handle stays (freed by rtmem_pool_close()). */
+static void pool_release(struct rtmem_pool *p)
+{
+	tc_teardown(p);
+	rtmem_region_detach(p->r);
+	munmap(p->mem, p->size);
+	p->r = NULL;
+	p->mem = NULL;
+	p->c = NULL;
+}
+
+__attribute__((visibility("default"))) void rtmem_disconnect(struct rtmem_client *c)
+{
+	if (!c)
+		return;
+	while (c->pools) {
+		struct rtmem_pool *p = c->pools;
+
+		c->pools = p->next;
+		p->next = NULL;
+		pool_release(p);
+	}
+	if (c->fd >= 0)
+		close(c->fd); /* the daemon reclaims what the pools still held */
+	free(c);
+}
+
 /* This thread's first use of @p: claim a slot (RT-safe: CAS only). NULL if none. */
 static __attribute__((noinline, cold)) struct rtmem_slab_cache *tc_claim(struct rtmem_pool *p, struct tls_ent *e)
 {
@@ -296,6 +440,9 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 
 	if (!c || !name || strlen(name) >= RTMEM_NAME_MAX || (flags & ~RTMEM_POOL_NOLOCK))
 		return -EINVAL;
+	rc = client_ensure(c);
+	if (rc == -ESHUTDOWN)
+		return rc;
 	copy_name(req.pool, name);
 	rc = transact(c, &req, RTMEM_MSG_OPEN, &rep, RTMEM_MSG_OPEN_REPLY, &fd);
 	if (rc < 0)
@@ -312,6 +459,8 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	p->c = c;
 	p->size = (size_t)rep.size;
 	p->owner = rtmem_owner(rep.slot, rep.gen);
+	p->slot = rep.slot;
+	p->gen = rep.gen;
 	p->quota = rep.quota;
 	p->alloc_flags = rep.flags & RTMEM_OPEN_RESERVE ? RTMEM_ALLOC_RESERVE : 0;
 	copy_name(p->name, name);
@@ -321,6 +470,8 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	p->policy = rtmem_region_policy(p->r);
 	tc_setup(p);
 	close(fd); /* the mapping keeps the memfd alive */
+	p->next = c->pools;
+	c->pools = p;
 	*ret = p;
 	return 0;
 out_unmap:
@@ -340,11 +491,21 @@ __attribute__((visibility("default"))) void rtmem_pool_close(struct rtmem_pool *
 
 	if (!p)
 		return;
-	copy_name(req.pool, p->name);
-	transact(p->c, &req, RTMEM_MSG_CLOSE, &rep, RTMEM_MSG_CLOSE_REPLY, NULL);
-	tc_teardown(p);
-	rtmem_region_detach(p->r);
-	munmap(p->mem, p->size);
+	if (p->c) {
+		struct rtmem_client *c = p->c;
+		struct rtmem_pool **pp = &c->pools;
+
+		/* reconnect first, so that the daemon that serves it reclaims what it holds */
+		if (client_ensure(c) != -ESHUTDOWN && !p->unserved) {
+			copy_name(req.pool, p->name);
+			transact(c, &req, RTMEM_MSG_CLOSE, &rep, RTMEM_MSG_CLOSE_REPLY, NULL);
+		}
+		while (*pp && *pp != p)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = p->next;
+		pool_release(p);
+	}
 	free(p);
 }
 

@@ -18,8 +18,12 @@
  *   client POOL_INFO i    -> daemon POOL_INFO_REPLY (pool i, its stats)
  *   client CLIENT_INFO i  -> daemon CLIENT_INFO_REPLY (connected client i)
  *   client MEMTEST        -> daemon MEMTEST_REPLY (memory tester progress, recent faults)
+ *   client RESUME pool slot gen -> daemon OPEN_REPLY + the pool's memfd: a client
+ *                            that reconnects to a restarted daemon takes back the
+ *                            slot it held (docs/lifecycle.md)
  * The connection itself is the client's lease: when it closes or the
- * process dies (pidfd), every block it owns in every pool is reclaimed.
+ * process dies (pidfd), every block it owns in every pool is reclaimed;
+ * when the daemon stops, nothing is reclaimed (docs/lifecycle.md).
  */
 #ifndef RTMEM_PROTO_H
 #define RTMEM_PROTO_H
@@ -52,6 +56,7 @@ enum rtmem_msg_type {
 	RTMEM_MSG_CLIENT_INFO_REPLY = 13,
 	RTMEM_MSG_MEMTEST = 14,       /* request: a struct rtmem_msg_status (header only) */
 	RTMEM_MSG_MEMTEST_REPLY = 15,
+	RTMEM_MSG_RESUME = 16,        /* reply: OPEN_REPLY */
 	RTMEM_MSG_TYPE_MAX
 };
 
@@ -108,6 +113,14 @@ struct rtmem_msg_open_reply {
 	uint32_t gen;   /* owner generation */
 	uint32_t flags; /* RTMEM_OPEN_* */
 	uint32_t pad;
+};
+
+/* Take back slot @slot (generation @gen) of @pool, held before a daemon restart. */
+struct rtmem_msg_resume {
+	struct rtmem_msg_hdr h;
+	char pool[RTMEM_NAME_MAX];
+	uint32_t slot;
+	uint32_t gen;
 };
 
 struct rtmem_msg_close {
@@ -216,6 +229,7 @@ union rtmem_msg {
 	struct rtmem_msg_open open;
 	struct rtmem_msg_open_reply open_reply;
 	struct rtmem_msg_close close;
+	struct rtmem_msg_resume resume;
 	struct rtmem_msg_close_reply close_reply;
 	struct rtmem_msg_status_reply status_reply;
 	struct rtmem_msg_index index;
@@ -232,6 +246,7 @@ static_assert(sizeof(struct rtmem_msg_hello_reply) == 24 + 16 * 48, "wire layout
 static_assert(sizeof(struct rtmem_msg_open) == 56, "wire layout");
 static_assert(sizeof(struct rtmem_msg_open_reply) == 48, "wire layout");
 static_assert(sizeof(struct rtmem_msg_close) == 48, "wire layout");
+static_assert(sizeof(struct rtmem_msg_resume) == 56, "wire layout");
 static_assert(sizeof(struct rtmem_msg_close_reply) == 32, "wire layout");
 static_assert(sizeof(struct rtmem_msg_status_reply) == 80, "wire layout");
 static_assert(sizeof(struct rtmem_msg_index) == 24, "wire layout");

@@ -483,6 +483,25 @@ int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rt
 	return 0;
 }
 
+/* Slot 0 is the daemon's: its flags word is the state, its pid word the pid. */
+void rtmem_region_daemon_set(struct rtmem_region *r, uint32_t state, uint32_t pid)
+{
+	atomic_store_explicit(&r->slots[0].pid, pid, memory_order_relaxed);
+	atomic_store_explicit(&r->slots[0].flags, state, memory_order_release);
+}
+
+uint32_t rtmem_region_daemon_state(const struct rtmem_region *r)
+{
+	uint64_t v = atomic_load_explicit(&r->slots[0].flags, memory_order_acquire);
+
+	return v == RTMEM_DAEMON_SERVING || v == RTMEM_DAEMON_STOPPED ? (uint32_t)v : 0;
+}
+
+int rtmem_region_desc(const struct rtmem_region *r, struct rtmem_pool_desc *ret)
+{
+	return read_desc(r->base, r->total, (const struct rg_hdr *)r->base, ret);
+}
+
 uint32_t rtmem_region_nslots(const struct rtmem_region *r)
 {
 	return r->nslots;

@@ -355,6 +355,43 @@ int rtmem_region_slot_set(struct rtmem_region *r, uint32_t slot, const struct rt
 int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rtmem_slot_record *ret);
 
 /*
+ * The daemon's own line (slot 0 of the slot table): whether a daemon serves
+ * the region now. Written by the daemon only, read by clients on any path.
+ */
+#define RTMEM_DAEMON_SERVING 1u /* a daemon serves this region */
+#define RTMEM_DAEMON_STOPPED 2u /* the daemon that served it stopped (SIGTERM) */
+
+/*
+ * rtmem_region_daemon_set() - record @state (RTMEM_DAEMON_*) and the serving
+ * daemon's @pid in the region.
+ * Context: daemon; any thread; two relaxed stores, the state last (release).
+ */
+void rtmem_region_daemon_set(struct rtmem_region *r, uint32_t state, uint32_t pid);
+
+/*
+ * rtmem_region_daemon_state() - the state last recorded by a daemon: one
+ * of RTMEM_DAEMON_*, or 0 if none ever was (or a client wrote garbage).
+ * Context: RT-safe; one load.
+ */
+uint32_t rtmem_region_daemon_state(const struct rtmem_region *r);
+
+/*
+ * rtmem_region_desc() - the pool description the region was formatted
+ * with, read back from its descriptors (a daemon that re-adopts a region
+ * compares it with its configuration).
+ * Context: not RT; O(classes). Return: 0, -EUCLEAN (descriptors corrupt).
+ */
+int rtmem_region_desc(const struct rtmem_region *r, struct rtmem_pool_desc *ret);
+
+/*
+ * rtmem_region_owner_scan() - call @fn(@arg, owner) for every held block
+ * (slab ALLOC or CACHED, buddy ALLOC head): what a daemon that re-adopts a
+ * region needs to find blocks of owners it has no trusted record of.
+ * Context: daemon, not RT; O(blocks); reads state words without locks.
+ */
+void rtmem_region_owner_scan(const struct rtmem_region *r, void (*fn)(void *arg, uint64_t owner), void *arg);
+
+/*
  * rtmem_region_reclaim() - free every block owned by @owner (a dead client).
  * Blocks the tester holds or that are bad are not touched.
  * Context: daemon, not RT; O(blocks); takes the buddy lock.

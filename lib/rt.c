@@ -87,6 +87,10 @@ API const char *rtmem_strerror(int err)
 		return "protocol error talking to rtmemd";
 	case ETIMEDOUT:
 		return "timed out waiting for a block";
+	case ESHUTDOWN:
+		return "rtmemd is not running (the pool keeps working)";
+	case ESTALE:
+		return "a restarted rtmemd does not serve this pool";
 	default:
 		return strerror(-err);
 	}

@@ -100,6 +100,26 @@ void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint
 	*ret_bytes = bytes;
 }
 
+void rtmem_region_owner_scan(const struct rtmem_region *r, void (*fn)(void *arg, uint64_t owner), void *arg)
+{
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
+
+		for (uint32_t i = 0; i < k->count; i++) {
+			uint64_t w = atomic_load_explicit(&k->state[i], memory_order_relaxed);
+
+			if (RG_ST(w) == RTMEM_BLK_ALLOC || RG_ST(w) == RTMEM_BLK_CACHED)
+				fn(arg, RG_OWNER(w));
+		}
+	}
+	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
+		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
+
+		if (RG_ST(w) == RTMEM_BLK_ALLOC)
+			fn(arg, RG_OWNER(w));
+	}
+}
+
 static int next_buddy(struct rtmem_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
 {
 	uint64_t rel = offset > r->bdata_off ? offset - r->bdata_off : 0, i;

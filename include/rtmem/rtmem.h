@@ -64,9 +64,52 @@ struct rtmem_pool;
  */
 int rtmem_connect(const char *socket_path, const char *name, struct rtmem_client **ret);
 
-/* rtmem_disconnect() - close all pools and the connection; NULL is fine.
- * The daemon reclaims whatever the client still holds. Context: setup only. */
+/*
+ * rtmem_disconnect() - close every pool of @c (unmapped, thread caches
+ * dropped) and the connection; the daemon reclaims whatever the client still
+ * held. The pool handles stay allocated but empty: rtmem_pool_close() on one
+ * afterwards frees it (and touches nothing else); any other call on it is an
+ * error. NULL is fine.
+ * Context: setup only; must not race with allocations in @c's pools.
+ */
 void rtmem_disconnect(struct rtmem_client *c);
+
+/*
+ * rtmem_client_check() - is the daemon there? If the connection was lost
+ * (the daemon restarted, crashed or was upgraded), connect again and take
+ * back every open pool: same slot, same generation, same memory, blocks held
+ * kept (docs/lifecycle.md). rtmem_pool_open() and rtmem_pool_close() do the
+ * same first. Allocation and free never need it: they keep working while
+ * the daemon is away.
+ * Context: not RT (poll, and while reconnecting connect/sendmsg/recvmsg,
+ * which block for the daemon's reply).
+ * Return: 0 (connected all along), 1 (reconnected, every pool resumed),
+ * -ESHUTDOWN (no daemon now: try again later), -ESTALE (connected, but a pool
+ * is not served by this daemon: it was replaced, see rtmem_pool_daemon()),
+ * -EINVAL (@c NULL).
+ */
+int rtmem_client_check(struct rtmem_client *c);
+
+/*
+ * rtmem_client_fd() - the connection's socket, to poll(): it becomes
+ * readable (POLLIN/POLLHUP) when the daemon goes away; then call
+ * rtmem_client_check(). A reconnect replaces it: take it again after each
+ * rtmem_client_check() that returns 1. -1 while the daemon is away.
+ * Context: any.
+ */
+int rtmem_client_fd(const struct rtmem_client *c);
+
+/*
+ * rtmem_pool_daemon() - does a daemon still serve @p? Reads the state word
+ * the daemon keeps in the pool's header (and what the last reconnect found).
+ * A daemon killed by a signal cannot say so: its clients learn it from
+ * rtmem_client_fd()/rtmem_client_check().
+ * Context: RT-safe; one load, no system call.
+ * Return: 0 (served, or a daemon crashed and nobody knows yet), -ESHUTDOWN
+ * (the daemon stopped, or a restarted one did not take the pool back: it
+ * keeps working, but blocks are no longer reclaimed for anyone).
+ */
+int rtmem_pool_daemon(const struct rtmem_pool *p);
 
 /*
  * rtmem_pool_open() - open pool @name: receive its memfd, map it with
@@ -75,11 +118,14 @@ void rtmem_disconnect(struct rtmem_client *c);
  * Return: 0 and *ret, -EACCES (this user may not open it), -ENOENT (no such
  * pool), -ENOMEM (mlock failed: raise RLIMIT_MEMLOCK, or pass
  * RTMEM_POOL_NOLOCK), -EBADMSG/-EUCLEAN (the region failed validation),
- * -EPROTO, -ECONNRESET.
+ * -EPROTO, -ECONNRESET, -ESHUTDOWN (the daemon is away and a reconnect
+ * failed).
  */
 int rtmem_pool_open(struct rtmem_client *c, const char *name, unsigned flags, struct rtmem_pool **ret);
 
-/* rtmem_pool_close() - unmap the pool; the daemon frees what is still held. NULL is fine. */
+/* rtmem_pool_close() - unmap the pool; the daemon frees what is still held
+ * (after a reconnect, if the daemon restarted meanwhile). NULL is fine, and
+ * so is a pool that rtmem_disconnect() already closed (its handle is freed). */
 void rtmem_pool_close(struct rtmem_pool *p);
 
 /*

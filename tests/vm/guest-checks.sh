@@ -37,7 +37,7 @@ mkdir -p "$LOGDIR"
 
 BASE_CHECKS="kernel_preempt_rt systemd_pid1 system_running cyclictest"
 RTMEMD_CHECKS="rtmemd_active rtmemd_enabled rtmemd_example_rt rtmemctl_member
-	rtmemctl_refused rtmemd_restart rtmemd_stop rtmemd_journal"
+	rtmemctl_refused rtmemd_restart rtmemd_restart_under_client rtmemd_stop rtmemd_journal"
 
 pass() { echo "PASS $1${2:+: $2}"; }
 fail() { echo "FAIL $1: ${2:-failed}"; }
@@ -267,6 +267,53 @@ check_rtmemd_restart() {
 		fail $n "MainPID $old -> $new (expected a new process)"
 	else
 		pass $n "active again, MainPID $old -> $new"
+	fi
+}
+
+# An RT client at SCHED_FIFO allocates every 1 ms through `systemctl restart`
+# and a kill -9 of MainPID (Restart= brings it back): it must see no error
+# (rtmem-example exits 1 on the first failed allocation) and its pool must be
+# re-adopted from the fd store each time, not created anew. Reports the
+# client's longest alloc+free and the daemon's re-adoption time.
+check_rtmemd_restart_under_client() {
+	local n=rtmemd-restart-under-client log=$LOGDIR/rtmemd-restart-under-client.log exe pid rc old new since
+	local adopt kept alloc_max
+	exe=$(command -v "$RTMEM_EXAMPLE" 2>/dev/null) || { fail $n "$RTMEM_EXAMPLE not found"; return; }
+	make_users || { fail $n "cannot create test users"; return; }
+	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
+	since=$(date '+%Y-%m-%d %H:%M:%S')
+	prlimit --memlock=unlimited:unlimited --rtprio=99:99 -- chrt --fifo "$RTMEM_RT_PRIO" \
+		setpriv --reuid="$RTMEM_MEMBER_USER" --regid="$(id -g "$RTMEM_MEMBER_USER")" \
+			--init-groups --inh-caps=-all -- \
+		"$exe" -n 40000 -i 1000 > "$log" 2>&1 &
+	pid=$!
+	sleep 5
+	old=$(svc_prop MainPID)
+	timeout 120 systemctl restart "$RTMEM_SERVICE" >> "$log" 2>&1 || { fail $n "systemctl restart failed"; kill "$pid"; return; }
+	wait_active 30 || { fail $n "not active after restart"; kill "$pid"; return; }
+	sleep 5
+	new=$(svc_prop MainPID)
+	kill -9 "$new"
+	sleep 1
+	wait_active 60 || { fail $n "Restart= did not bring it back after kill -9"; kill "$pid"; return; }
+	# wait for the new main process to be up (Restart= after RestartSec)
+	for _ in $(seq 60); do
+		[ "$(svc_prop MainPID)" != "$new" ] && [ "$(svc_prop MainPID)" != 0 ] && break
+		sleep 1
+	done
+	wait "$pid"
+	rc=$?
+	journalctl --sync 2>/dev/null
+	journalctl -u "$RTMEM_SERVICE" --since "$since" --no-pager -o cat >> "$log" 2>&1
+	adopt=$(sed -n 's/.*re-adopted [0-9]* pools from the fd store in \([0-9.]*\) ms.*/\1/p' "$log" | tr '\n' ' ')
+	kept=$(grep -c 'pool "control": re-adopted .* 1 clients kept' "$log")
+	alloc_max=$(sed -n 's/^alloc_max_ns=//p' "$log" | tail -n1)
+	if [ "$rc" != 0 ]; then
+		fail $n "client exited $rc across restart and kill -9 (MainPID $old): $(tailof "$log")"
+	elif [ "$kept" -lt 2 ]; then
+		fail $n "pool \"control\" not re-adopted with its client twice ($kept): $(grep -i adopt "$log" | tail -n2 | tr '\n' ' ')"
+	else
+		pass $n "0 errors at SCHED_FIFO $RTMEM_RT_PRIO across systemctl restart + kill -9; longest rtmem_alloc ${alloc_max} ns; pools re-adopted in ${adopt}ms"
 	fi
 }
 
