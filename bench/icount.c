@@ -367,7 +367,7 @@ static int64_t ic_step(pid_t pid, struct ic_regs *r, int *pending)
 /* The child stopped in icount_arm(): step to @fn, count its call. Return: instructions, or -errno. */
 static int64_t ic_count_call(pid_t pid, uint64_t fn)
 {
-	struct ic_regs r;
+	struct ic_regs r = { 0 }; /* gcc -O3 cannot see ic_getregs() fill it */
 	uint64_t ret_pc = 0, ret_sp, steps = 0, n = 0;
 	int pending = 0;
 	int64_t d;

@@ -52,7 +52,27 @@ if(RTMEM_INSTALL_SYSTEMD)
   install(FILES ${PROJECT_BINARY_DIR}/systemd/rtmemd.service DESTINATION ${RTMEM_SYSTEMD_UNITDIR})
   install(FILES ${PROJECT_SOURCE_DIR}/systemd/rtmemd.sysusers
     DESTINATION ${RTMEM_SYSUSERSDIR} RENAME rtmemd.conf)
+  # rtmemctl metrics into node_exporter's textfile directory, every 15 s,
+  # where that directory exists.
+  install(FILES ${PROJECT_SOURCE_DIR}/systemd/rtmemd-metrics.service ${PROJECT_SOURCE_DIR}/systemd/rtmemd-metrics.timer
+    DESTINATION ${RTMEM_SYSTEMD_UNITDIR})
 endif()
+
+# The kernel settings the locked pools need (sysctl.d, read at boot), and the
+# RT limits of the group rtmem (pam_limits, at login).
+set(_sysctldir "${CMAKE_INSTALL_LIBDIR}/sysctl.d")
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(_sysctldir "/usr/lib/sysctl.d")
+endif()
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/rtmemd.sysctl DESTINATION ${_sysctldir} RENAME 50-rtmemd.conf)
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/rtmemd.limits
+  DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/security/limits.d RENAME rtmem.conf)
+
+# bash completion: loaded on demand by command name, so one file per command.
+foreach(_cmd rtmemctl rtmemd rtmem-example)
+  install(FILES ${PROJECT_SOURCE_DIR}/systemd/completion/rtmemctl.bash
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME ${_cmd})
+endforeach()
 
 # The documented default configuration. CMAKE_INSTALL_FULL_SYSCONFDIR is /etc
 # for the prefix /usr (GNUInstallDirs), which is where the daemon looks.

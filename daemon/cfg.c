@@ -29,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <syslog.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define KEYS_MAX 16
@@ -418,6 +421,8 @@ int cfg_resolve(struct cfg *cfg, struct cfg_error *err)
 
 	if (d->has_socket_group)
 		r = resolve_one(cfg, &d->socket_group, false, NULL, err);
+	if (!r && d->has_monitor_group)
+		r = resolve_one(cfg, &d->monitor_group, false, NULL, err);
 	if (!r && d->has_user)
 		r = resolve_one(cfg, &d->user, true, &gid, err);
 	if (!r && d->has_group)
@@ -494,6 +499,48 @@ static int key_state_dir(struct parser *p, char *v)
 	return 0;
 }
 
+int cfg_log_level_parse(const char *s, int *ret)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+
+	for (int i = LOG_ERR; i <= LOG_DEBUG; i++) {
+		if (!strcasecmp(s, names[i]) || (s[0] == '0' + i && !s[1]) ||
+		    (i == LOG_ERR && !strcasecmp(s, "error")) || (i == LOG_WARNING && !strcasecmp(s, "warn"))) {
+			*ret = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int key_log_level(struct parser *p, char *v)
+{
+	if (cfg_log_level_parse(v, &p->cfg->daemon.log_level) < 0)
+		return perr(p, v, EINVAL, "bad log_level \"%s\" (err, warning, notice, info or debug)", v);
+	return 0;
+}
+
+static int key_monitor_socket(struct parser *p, char *v)
+{
+	if (!strcasecmp(v, "none")) {
+		p->cfg->daemon.monitor_socket[0] = '\0';
+		return 0;
+	}
+	if (*v != '/')
+		return perr(p, v, EINVAL, "monitor_socket \"%s\" is not absolute (or \"none\")", v);
+	if (strlen(v) >= CFG_SOCKET_MAX)
+		return perr(p, v, EINVAL, "monitor_socket path is too long (%zu bytes, AF_UNIX allows %d)",
+			    strlen(v), CFG_SOCKET_MAX - 1);
+	strcpy(p->cfg->daemon.monitor_socket, v);
+	return 0;
+}
+
+static int key_monitor_group(struct parser *p, char *v)
+{
+	p->cfg->daemon.has_monitor_group = true;
+	return parse_id(p, v, "group", &p->cfg->daemon.monitor_group);
+}
+
 static const struct keydef daemon_keys[] = {
 	{ "socket", key_socket },
 	{ "socket_mode", key_socket_mode },
@@ -501,6 +548,9 @@ static const struct keydef daemon_keys[] = {
 	{ "user", key_user },
 	{ "group", key_group },
 	{ "state_dir", key_state_dir },
+	{ "log_level", key_log_level },
+	{ "monitor_socket", key_monitor_socket },
+	{ "monitor_group", key_monitor_group },
 	{ NULL, NULL },
 };
 
@@ -1045,8 +1095,11 @@ static int open_pool(struct parser *p, char *name)
 			    name, CFG_NAME_MAX - 1);
 	for (unsigned i = 0; i < cfg->npools; i++)
 		if (!strcmp(cfg->pools[i].name, name))
-			return perr(p, name, EINVAL, "duplicate pool \"%s\" (first at line %u)", name,
-				    cfg->pools[i].line);
+			return strcmp(cfg->pools[i].file, p->name)
+				       ? perr(p, name, EINVAL, "duplicate pool \"%s\" (first at %s:%u; a pool is "
+					      "written whole in one file)", name, cfg->pools[i].file, cfg->pools[i].line)
+				       : perr(p, name, EINVAL, "duplicate pool \"%s\" (first at line %u)", name,
+					      cfg->pools[i].line);
 	if (cfg->npools == CFG_MAX_POOLS)
 		return perr(p, name, E2BIG, "too many pools (at most %d)", CFG_MAX_POOLS);
 	if (!(cfg->npools & (cfg->npools - 1))) { /* 0, 1, 2, 4...: grow to double */
@@ -1061,6 +1114,7 @@ static int open_pool(struct parser *p, char *name)
 	memset(pl, 0, sizeof(*pl));
 	strcpy(pl->name, name);
 	pl->line = p->lineno;
+	snprintf(pl->file, sizeof(pl->file), "%s", p->name);
 	pl->desc.policy = RTMEM_POLICY_NEXT_FIT;
 	pl->desc.nslots = CFG_DEFAULT_MAX_CLIENTS;
 	pl->desc.cache = CFG_DEFAULT_THREAD_CACHE;
@@ -1189,9 +1243,19 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 		pos = nl ? (size_t)(nl - text) + 1 : len;
 	}
 	p->line = NULL; /* buf goes out of scope; errors from here on have no column */
-	r = close_section(p);
-	if (r)
-		return r;
+	return close_section(p);
+}
+
+/* Start the next file (main or drop-in) @name: its own line numbers and sections. */
+static void parser_file(struct parser *p, const char *name)
+{
+	p->name = name;
+	p->lineno = 0;
+	p->daemon_line = p->memtest_line = 0;
+}
+
+static int parse_done(struct parser *p)
+{
 	if (!p->cfg->npools)
 		return perr_lc(p, 0, 0, EINVAL, "no pools: add at least one [pool NAME] section");
 	return 0;
@@ -1210,6 +1274,8 @@ static struct cfg *cfg_new(const char *name)
 	strcpy(cfg->daemon.state_dir, CFG_DEFAULT_STATE_DIR);
 	cfg->daemon.socket_mode = CFG_DEFAULT_SOCKET_MODE;
 	cfg->daemon.socket_group.id = CFG_ID_NONE;
+	cfg->daemon.monitor_group.id = CFG_ID_NONE;
+	cfg->daemon.log_level = LOG_INFO;
 	cfg->daemon.user.id = CFG_ID_NONE;
 	cfg->daemon.group.id = CFG_ID_NONE;
 	cfg->memtest.enabled = false;
@@ -1241,6 +1307,8 @@ int cfg_parse(const char *text, size_t len, const char *name, unsigned flags,
 	if (!p.cfg)
 		return seterr(err, name, 0, 0, ENOMEM, "out of memory");
 	r = parse_text(&p, text, len);
+	if (!r)
+		r = parse_done(&p);
 	if (!r && !(flags & CFG_NO_RESOLVE))
 		r = cfg_resolve(p.cfg, err);
 	if (r) {
@@ -1299,24 +1367,6 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct cfg_e
 	return 0;
 }
 
-int cfg_load(const char *path, unsigned flags, struct cfg **ret, struct cfg_error *err)
-{
-	char *text = NULL;
-	size_t len = 0;
-	int r;
-
-	if (err)
-		memset(err, 0, sizeof(*err));
-	r = read_file(path, &text, &len, err);
-	if (r == -ENOENT && (flags & CFG_DEFAULT_IF_MISSING))
-		return cfg_load_default(flags, ret, err);
-	if (r)
-		return r;
-	r = cfg_parse(text, len, path, flags, ret, err);
-	free(text);
-	return r;
-}
-
 static const char default_text[] =
 	"# rtmemd built-in default: used when " CFG_DEFAULT_PATH " does not exist.\n"
 	"# One small pool (about 1.7 MiB) for members of the group rtmem.\n"
@@ -1340,6 +1390,114 @@ const char *cfg_default_text(void)
 int cfg_load_default(unsigned flags, struct cfg **ret, struct cfg_error *err)
 {
 	return cfg_parse(default_text, sizeof(default_text) - 1, CFG_BUILTIN_NAME, flags, ret, err);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool dropin_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	return n[0] != '.' && l > 5 && !strcmp(n + l - 5, ".conf");
+}
+
+/* The *.conf names in @dir, sorted; none (or no @dir) is 0 names. */
+static int list_dropins(const char *dir, char *names[CFG_MAX_DROPINS], unsigned *ret_n, struct cfg_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+	int r = 0;
+
+	*ret_n = 0;
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : seterr(err, dir, 0, 0, errno, "cannot open: %s",
+									 strerrordesc_np(errno));
+	while (!r && (e = readdir(d))) {
+		if (!dropin_name(e->d_name))
+			continue;
+		if (n == CFG_MAX_DROPINS)
+			r = seterr(err, dir, 0, 0, E2BIG, "more than %d drop-ins", CFG_MAX_DROPINS);
+		else if (!(names[n++] = strdup(e->d_name)))
+			r = seterr(err, dir, 0, 0, ENOMEM, "out of memory");
+	}
+	closedir(d);
+	if (r) {
+		while (n)
+			free(names[--n]);
+		return r;
+	}
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	*ret_n = n;
+	return 0;
+}
+
+/* Parse the drop-ins of @dir into @p, in name order. */
+static int parse_dropins(struct parser *p, const char *dir)
+{
+	char *names[CFG_MAX_DROPINS], path[CFG_PATH_MAX + 64];
+	unsigned n;
+	int r = list_dropins(dir, names, &n, p->err);
+
+	for (unsigned i = 0; i < n; i++) {
+		char *text = NULL;
+		size_t len = 0;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (!r)
+			r = read_file(path, &text, &len, p->err);
+		if (!r) {
+			parser_file(p, path);
+			r = parse_text(p, text, len);
+			p->cfg->ndropins++;
+		}
+		free(text);
+		free(names[i]);
+	}
+	return r;
+}
+
+int cfg_load(const char *path, unsigned flags, struct cfg **ret, struct cfg_error *err)
+{
+	struct parser p = { .flags = flags, .err = err };
+	char dir[CFG_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	r = read_file(path, &text, &len, err);
+	if (r == -ENOENT && (flags & CFG_DEFAULT_IF_MISSING)) {
+		p.cfg = cfg_new(CFG_BUILTIN_NAME);
+		parser_file(&p, CFG_BUILTIN_NAME);
+		r = p.cfg ? parse_text(&p, default_text, sizeof(default_text) - 1) : -ENOMEM;
+	} else if (!r) {
+		p.cfg = cfg_new(path);
+		parser_file(&p, path);
+		r = p.cfg ? parse_text(&p, text, len) : -ENOMEM;
+	}
+	free(text);
+	if (r == -ENOMEM && !p.cfg)
+		return seterr(err, path, 0, 0, ENOMEM, "out of memory");
+	if (!r) {
+		snprintf(dir, sizeof(dir), "%.*s/" CFG_DROPIN_DIR, slash ? (int)(slash - path) : 1, slash ? path : ".");
+		r = parse_dropins(&p, dir);
+	}
+	if (!r)
+		r = parse_done(&p);
+	if (!r && !(flags & CFG_NO_RESOLVE))
+		r = cfg_resolve(p.cfg, err);
+	if (r) {
+		cfg_free(p.cfg);
+		return r;
+	}
+	*ret = p.cfg;
+	return 0;
 }
 
 int cfg_error_at(const struct cfg *cfg, unsigned line, unsigned col, struct cfg_error *err,

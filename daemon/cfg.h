@@ -28,6 +28,8 @@
 #include "region.h"
 
 #define CFG_DEFAULT_PATH "/etc/rtmemd/rtmemd.conf"
+#define CFG_DROPIN_DIR "conf.d"     /* beside the main file: /etc/rtmemd/conf.d/NAME.conf */
+#define CFG_MAX_DROPINS 64
 #define CFG_DEFAULT_SOCKET "/run/rtmemd/rtmemd.sock"
 #define CFG_DEFAULT_STATE_DIR "/var/lib/rtmemd"
 #define CFG_BUILTIN_NAME "<built-in default>"
@@ -114,11 +116,16 @@ struct cfg_daemon {
 	struct cfg_id user;              /* run as this user (after setup) */
 	struct cfg_id group;             /* and group (default: the user's primary group) */
 	char state_dir[CFG_PATH_MAX];    /* bad-block list lives here */
+	int log_level;                   /* LOG_ERR .. LOG_DEBUG (syslog.h); default LOG_INFO */
+	char monitor_socket[CFG_SOCKET_MAX]; /* read-only socket, "" = none */
+	bool has_monitor_group;
+	struct cfg_id monitor_group;     /* group owning the monitor socket */
 };
 
 struct cfg_pool {
 	char name[CFG_NAME_MAX];
 	unsigned line;                   /* of its [pool NAME] header */
+	char file[CFG_PATH_MAX];         /* the file it is in */
 	struct rtmem_pool_desc desc;     /* what the allocator core formats */
 	bool hugepages;                  /* memfd with MFD_HUGETLB */
 	uint64_t quota;                  /* bytes per client, 0 = no quota */
@@ -128,6 +135,7 @@ struct cfg_pool {
 
 struct cfg {
 	char source[CFG_PATH_MAX];       /* file name or CFG_BUILTIN_NAME */
+	unsigned ndropins;               /* conf.d files read after it */
 	bool resolved;                   /* every cfg_id resolved */
 	struct cfg_daemon daemon;
 	struct cfg_memtest memtest;
@@ -136,7 +144,16 @@ struct cfg {
 };
 
 /*
- * cfg_load() - read and check the configuration file @path.
+ * cfg_load() - read and check the configuration file @path, then the
+ * drop-ins CFG_DROPIN_DIR/NAME.conf in @path's directory (none is fine).
+ * Merge rules: drop-ins are read in byte order of their names (use
+ * 10-foo.conf, 50-bar.conf), after the main file, as if appended to it, with
+ * two differences: a file may have its own [daemon] and [memtest] sections,
+ * where a key given again replaces the value read before it (the last file
+ * wins); and a [pool NAME] must be written whole in one file (a pool defined
+ * twice, in one file or in two, is an error naming both places). Errors name
+ * the drop-in's own file and line. Other names in conf.d (*.conf~, *.dpkg-old,
+ * hidden files) are ignored.
  * Context: setup only; allocates; reads the file and the user/group databases.
  * Return: 0 and *ret set; -ENOENT (no such file, unless CFG_DEFAULT_IF_MISSING),
  * -EINVAL (syntax or semantic error), -EOVERFLOW (a size overflows), -E2BIG
@@ -170,6 +187,13 @@ const char *cfg_default_text(void);
  * -ENOMEM, or -errno from the lookup. On error @cfg is partly resolved.
  */
 int cfg_resolve(struct cfg *cfg, struct cfg_error *err);
+
+/*
+ * cfg_log_level_parse() - "err", "warning", "notice", "info", "debug" (also
+ * "error", "warn", or the syslog digit 3..7) to LOG_*. Context: any, pure.
+ * Return: 0 and *ret, -EINVAL.
+ */
+int cfg_log_level_parse(const char *s, int *ret);
 
 /* cfg_free() - free @cfg; accepts NULL. Context: setup/shutdown. */
 void cfg_free(struct cfg *cfg);

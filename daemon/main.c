@@ -82,6 +82,8 @@
 struct opts {
 	const char *config;  /* NULL: CFG_DEFAULT_PATH, built-in default if missing */
 	const char *socket;  /* NULL: from the config */
+	const char *monitor; /* NULL: from the config; "none": no monitor socket */
+	int log_level;       /* -1: from the config */
 	bool check_config;
 	enum loop_kind loop;
 #ifdef RTMEM_FAULT_INJECT
@@ -116,6 +118,9 @@ static void usage(FILE *f)
 		   "  -c, --config FILE     configuration (default %s;\n"
 		   "                        the built-in default if that file does not exist)\n"
 		   "  -s, --socket PATH     serve on PATH instead of the config's socket\n"
+		   "      --monitor-socket PATH  the read-only socket (status, metrics), or none\n"
+		   "      --log-level LEVEL err, warning, notice, info (default) or debug;\n"
+		   "                        overrides [daemon] log_level\n"
 		   "      --event-loop=KIND io_uring (fail if unavailable), epoll, or auto (default)\n"
 		   "      --check-config    validate the config, print each pool's footprint, exit 0/1\n"
 		   "  -V, --version         print the version\n"
@@ -129,6 +134,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "monitor-socket", required_argument, NULL, 'M' },
+		{ "log-level", required_argument, NULL, 'l' },
 		{ "event-loop", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,6 +156,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 			o->check_config = true;
+			break;
+		case 'M':
+			o->monitor = optarg;
+			break;
+		case 'l':
+			if (cfg_log_level_parse(optarg, &o->log_level) < 0)
+				goto out_usage;
+			notify_set_level(o->log_level);
 			break;
 		case 'L':
 			if (!strcmp(optarg, "auto"))
@@ -191,7 +206,7 @@ static int load_config(const struct opts *o, struct cfg **ret)
 		rc = cfg_load(o->config, 0, ret, &err);
 	else if (access(CFG_DEFAULT_PATH, F_OK) < 0 && errno == ENOENT) {
 		log_info("%s does not exist: using the built-in default configuration", CFG_DEFAULT_PATH);
-		rc = cfg_load_default(0, ret, &err);
+		rc = cfg_load(CFG_DEFAULT_PATH, CFG_DEFAULT_IF_MISSING, ret, &err);
 	} else {
 		rc = cfg_load(CFG_DEFAULT_PATH, 0, ret, &err);
 	}
@@ -724,6 +739,23 @@ static int start_loop(struct daemon *d, const struct opts *o)
 	return rc;
 }
 
+/* The read-only socket for monitoring (srv.h): mode 0660, group monitor_group. */
+static int listen_monitor(struct daemon *d, const struct opts *o)
+{
+	const struct cfg_daemon *cd = &d->cfg->daemon;
+	const char *path = o->monitor ? o->monitor : cd->monitor_socket;
+	char err[SRV_ERR_MAX];
+	int rc;
+
+	if (!*path || !strcmp(path, "none"))
+		return 0;
+	rc = srv_listen_monitor(d->srv, path, 0660, cd->has_monitor_group ? (gid_t)cd->monitor_group.id : (gid_t)-1,
+				err);
+	if (rc < 0)
+		log_err("%s (monitor_socket = none in [daemon] turns it off)", err);
+	return rc;
+}
+
 static int listen_socket(struct daemon *d, const struct opts *o)
 {
 	const struct cfg_daemon *cd = &d->cfg->daemon;
@@ -732,9 +764,11 @@ static int listen_socket(struct daemon *d, const struct opts *o)
 
 	rc = srv_listen(d->srv, o->socket ? o->socket : cd->socket, cd->socket_mode,
 			cd->has_socket_group ? (gid_t)cd->socket_group.id : (gid_t)-1, err);
-	if (rc < 0)
+	if (rc < 0) {
 		log_err("%s", err);
-	return rc;
+		return rc;
+	}
+	return listen_monitor(d, o);
 }
 
 static int drop_privileges(const struct daemon *d)
@@ -834,7 +868,8 @@ static int serve(const struct opts *o, struct daemon *d)
 	const char *path = o->socket ? o->socket : d->cfg->daemon.socket;
 	int rc;
 
-	log_info("starting: %u pools from %s", d->cfg->npools, d->cfg->source);
+	log_info("starting: %u pools from %s%s", d->cfg->npools, d->cfg->source,
+		 d->cfg->ndropins ? " and its conf.d drop-ins" : "");
 	notify_state("STATUS=setup: creating %u pools", d->cfg->npools);
 	raise_nofile();
 	d->adopt_us = mono_us();
@@ -865,7 +900,7 @@ static int serve(const struct opts *o, struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
+	struct opts o = { .log_level = -1 };
 	struct daemon d = { .sigfd = -1 };
 	int rc;
 
@@ -873,6 +908,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (load_config(&o, &d.cfg) < 0)
 		return 1;
+	if (o.log_level < 0)
+		notify_set_level(d.cfg->daemon.log_level);
 	if (o.check_config) {
 		rc = cfg_report(d.cfg, stdout);
 		cfg_free(d.cfg);

@@ -35,15 +35,25 @@ bool notify_stderr_is_journal(void)
 	return known;
 }
 
+static int log_level = LOG_INFO;
+
+void notify_set_level(int prio)
+{
+	log_level = prio;
+}
+
 void notify_log(int prio, const char *fmt, ...)
 {
 	char line[1024];
 	int n = 0, m;
 	va_list ap;
 
+	if ((prio & 7) > log_level)
+		return;
 	if (notify_stderr_is_journal())
 		n = snprintf(line, sizeof(line), "<%d>", prio & 7);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, "rtmemd: ");
+	else
+		n = snprintf(line, sizeof(line), "rtmemd: ");
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);

@@ -23,17 +23,24 @@
 bool notify_stderr_is_journal(void);
 
 /*
- * notify_log() - one line "rtmemd: ..." on stderr. When stderr is the journal
+ * notify_log() - one line on stderr, if @prio is at or above the level set
+ * by notify_set_level() (default LOG_INFO). When stderr is the journal
  * (JOURNAL_STREAM names it) the line starts with the "<N>" priority prefix
- * the journal reads (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO).
+ * the journal reads and nothing else: the journal adds "rtmemd[pid]: "
+ * itself. Elsewhere (a terminal, a file) it starts with "rtmemd: ".
  * Context: not RT; one write(2).
  */
 __attribute__((format(printf, 2, 3)))
 void notify_log(int prio, const char *fmt, ...);
 
+/* notify_set_level() - log @prio (LOG_ERR .. LOG_DEBUG) and more urgent only.
+ * Context: setup, before other threads start. */
+void notify_set_level(int prio);
+
 #define log_err(...) notify_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) notify_log(LOG_WARNING, __VA_ARGS__)
 #define log_info(...) notify_log(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) notify_log(LOG_DEBUG, __VA_ARGS__)
 
 /*
  * notify_state() - sd_notify() a state such as "READY=1\nSTATUS=serving".

@@ -3,10 +3,16 @@
  * rtmemctl - ask a running rtmemd what it holds.
  *
  *   rtmemctl [-s SOCKET] [--json] status | pools | clients | memtest
+ *   rtmemctl [-s SOCKET] metrics [-o FILE]
+ *   rtmemctl [-s SOCKET] top [-d SECONDS] [-n COUNT]
  *
- * Talks the daemon's protocol (lib/proto.h) on its socket: HELLO, then STATUS,
- * POOL_INFO i, CLIENT_INFO i and MEMTEST. Prints a table, or JSON with --json
- * (64-bit data patterns as hex strings, which JSON numbers cannot hold).
+ * Talks the daemon's protocol (lib/proto.h) on its socket as a monitor (HELLO
+ * with RTMEM_HELLO_MONITOR: not counted as a client, opens nothing): STATUS,
+ * POOL_INFO i, CLIENT_INFO i, MEMTEST, COUNTERS. Without -s it tries
+ * $RTMEM_SOCKET or the main socket, then the read-only monitor socket (for
+ * members of rtmem-monitor). Prints a table, or JSON with --json (64-bit data
+ * patterns as hex strings, which JSON numbers cannot hold); metrics and top
+ * live in rtmemctl_metrics.c.
  * Exit: 0, 1 on an error talking to the daemon, 2 on bad usage.
  */
 #include <errno.h>
@@ -22,12 +28,13 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "rtmemctl.h"
 
-struct ctl {
-	int fd;
-	uint32_t seq;
-	bool json;
-};
+#ifndef RTMEMD_VERSION
+#define RTMEMD_VERSION "unknown"
+#endif
+
+#define wire_name ctl_wire_name
 
 static int ctl_connect(struct ctl *c, const char *path)
 {
@@ -44,11 +51,11 @@ static int ctl_connect(struct ctl *c, const char *path)
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	strcpy(hello.name, "rtmemctl");
+	hello.flags = RTMEM_HELLO_MONITOR;
 	return rtmem_msg_transact(c->fd, ++c->seq, &hello, RTMEM_MSG_HELLO, &rep, RTMEM_MSG_HELLO_REPLY, NULL);
 }
 
-/* A name from the wire, printable whatever the daemon sent. */
-static const char *wire_name(const char name[RTMEM_NAME_MAX], char out[RTMEM_NAME_MAX])
+const char *ctl_wire_name(const char name[RTMEM_NAME_MAX], char out[RTMEM_NAME_MAX])
 {
 	size_t i;
 
@@ -310,10 +317,65 @@ static int cmd_memtest(struct ctl *c)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtmemctl [-s SOCKET] [--json] status|pools|clients|memtest\n"
-		   "  -s, --socket PATH  rtmemd's socket (default $RTMEM_SOCKET or %s)\n"
-		   "  -j, --json         machine-readable output\n",
-		RTMEM_DEFAULT_SOCKET);
+	fprintf(f, "usage: rtmemctl [OPTIONS] status|pools|clients|memtest|metrics|top\n"
+		   "  status             the daemon: phase, pools, clients, locked memory\n"
+		   "  pools              every pool's slab classes and buddy orders\n"
+		   "  clients            connected clients and what they hold\n"
+		   "  memtest            the memory tester's progress and faults\n"
+		   "  metrics            everything, in the Prometheus text format\n"
+		   "  top                a live view of pools, classes, clients and rates\n"
+		   "  -s, --socket PATH  rtmemd's socket (default $RTMEM_SOCKET or %s,\n"
+		   "                     then the read-only %s)\n"
+		   "  -j, --json         machine-readable output (status, pools, clients, memtest)\n"
+		   "  -o, --output FILE  metrics: write FILE atomically (node_exporter's textfile\n"
+		   "                     collector); rtmemd_up 0 if the daemon does not answer\n"
+		   "  -d, --delay SEC    top: seconds between frames (default 2)\n"
+		   "  -n, --count N      top: stop after N frames (default: until Ctrl-C)\n"
+		   "  -V, --version      print the version\n"
+		   "  -h, --help         this text\n",
+		RTMEM_DEFAULT_SOCKET, RTMEM_DEFAULT_MONITOR_SOCKET);
+}
+
+/* What the user can do about a failed connection to @path. */
+static void explain_connect(const char *path, int rc)
+{
+	fprintf(stderr, "rtmemctl: %s: %s\n", path, strerror(-rc));
+	if (rc == -ENOENT || rc == -ECONNREFUSED)
+		fprintf(stderr, "rtmemctl: rtmemd is not running (systemctl status rtmemd), or it serves another "
+				"socket (-s, $RTMEM_SOCKET)\n");
+	else if (rc == -EACCES || rc == -EPERM)
+		fprintf(stderr, "rtmemctl: no permission: join the group rtmem (applications) or rtmem-monitor "
+				"(read-only): sudo usermod -aG rtmem-monitor $USER, then log in again\n");
+}
+
+static const char *const commands[] = { "status", "pools", "clients", "memtest", "metrics", "top" };
+
+static bool known_command(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i]))
+			return true;
+	return false;
+}
+
+static int run_metrics(struct ctl *c, int rc, const char *output)
+{
+	struct ctl_snap snap = { 0 };
+	int wr;
+
+	if (rc == 0)
+		rc = ctl_snap_take(c, &snap);
+	if (output) {
+		wr = ctl_metrics_write(rc == 0 ? &snap : NULL, output);
+		if (wr < 0)
+			fprintf(stderr, "rtmemctl: %s: %s\n", output, strerror(-wr));
+		if (rc == 0)
+			rc = wr;
+	} else if (rc == 0) {
+		ctl_metrics_print(&snap, stdout);
+	}
+	ctl_snap_free(&snap);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -321,14 +383,22 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "delay", required_argument, NULL, 'd' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *path = getenv("RTMEM_SOCKET");
+	const char *path = getenv("RTMEM_SOCKET"), *output = NULL, *cmd;
 	struct ctl c = { .fd = -1 };
+	double delay = 2.0;
+	unsigned long count = 0;
+	bool fallback = false;
+	char *end;
 	int o, rc;
 
-	while ((o = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:jo:d:n:Vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
 			path = optarg;
@@ -336,6 +406,26 @@ int main(int argc, char **argv)
 		case 'j':
 			c.json = true;
 			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'd':
+			delay = strtod(optarg, &end);
+			if (*end || !(delay >= 0.05 && delay <= 3600)) {
+				fprintf(stderr, "rtmemctl: --delay: expected seconds from 0.05 to 3600\n");
+				return 2;
+			}
+			break;
+		case 'n':
+			count = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || count > 1000000) {
+				fprintf(stderr, "rtmemctl: --count: expected a number of frames\n");
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("rtmemctl %s (protocol %u)\n", RTMEMD_VERSION, RTMEM_PROTO_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -344,30 +434,46 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || (strcmp(argv[optind], "status") && strcmp(argv[optind], "pools") &&
-				   strcmp(argv[optind], "clients") && strcmp(argv[optind], "memtest"))) {
+	if (optind != argc - 1 || !known_command(argv[optind])) {
 		fprintf(stderr, "rtmemctl: %s\n", optind >= argc ? "missing command" : "unknown command or extra arguments");
 		usage(stderr);
 		return 2;
 	}
-	if (!path || !*path)
+	cmd = argv[optind];
+	if (!path || !*path) {
 		path = RTMEM_DEFAULT_SOCKET;
-	rc = ctl_connect(&c, path);
-	if (rc == 0) {
-		if (!strcmp(argv[optind], "status"))
-			rc = cmd_status(&c, NULL);
-		else if (!strcmp(argv[optind], "pools"))
-			rc = cmd_pools(&c);
-		else if (!strcmp(argv[optind], "memtest"))
-			rc = cmd_memtest(&c);
-		else
-			rc = cmd_clients(&c);
+		fallback = true;
 	}
-	if (c.fd >= 0)
+	rc = ctl_connect(&c, path);
+	if (fallback && (rc == -EACCES || rc == -ENOENT) && access(RTMEM_DEFAULT_MONITOR_SOCKET, F_OK) == 0) {
 		close(c.fd);
+		c.fd = -1;
+		path = RTMEM_DEFAULT_MONITOR_SOCKET;
+		rc = ctl_connect(&c, path);
+	}
 	if (rc < 0) {
-		fprintf(stderr, "rtmemctl: %s: %s\n", path, strerror(-rc));
+		explain_connect(path, rc);
+		if (!strcmp(cmd, "metrics") && output) /* rtmemd_up 0 for the collector */
+			run_metrics(&c, rc, output);
+		if (c.fd >= 0)
+			close(c.fd);
 		return 1;
 	}
-	return 0;
+	if (!strcmp(cmd, "metrics"))
+		rc = run_metrics(&c, rc, output);
+	else if (!strcmp(cmd, "status"))
+		rc = cmd_status(&c, NULL);
+	else if (!strcmp(cmd, "pools"))
+		rc = cmd_pools(&c);
+	else if (!strcmp(cmd, "memtest"))
+		rc = cmd_memtest(&c);
+	else if (!strcmp(cmd, "top"))
+		rc = ctl_top(&c, delay, (unsigned)count);
+	else
+		rc = cmd_clients(&c);
+	if (rc < 0)
+		fprintf(stderr, "rtmemctl: %s: %s\n", path, strerror(-rc));
+	if (c.fd >= 0)
+		close(c.fd);
+	return rc == 0 ? 0 : 1;
 }

@@ -73,6 +73,7 @@ struct srv_client {
 	uint32_t *gids;              /* gid and uid's supplementary groups */
 	size_t ngids;
 	bool hello;
+	bool monitor;                /* monitor socket or RTMEM_HELLO_MONITOR: reads only */
 	const char *doomed;          /* set by a handler: drop after it, for this reason */
 	char name[RTMEM_NAME_MAX];   /* printable copy of HELLO's name */
 	struct srv_open open[];      /* [npools] */
@@ -108,6 +109,11 @@ struct srv {
 	unsigned accept_errors;
 	struct memtest *mt;               /* NULL: no tester */
 	srv_memtest_status_fn *mt_status;
+	unsigned nmonitors;               /* of nclients */
+	int mfd;                          /* monitor socket, -1: none */
+	struct loop_watch *w_monitor;
+	char mpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct rtmem_msg_counters_reply counters; /* COUNTERS, header unused */
 };
 
 
@@ -181,7 +187,8 @@ static void refuse(struct srv_client *c, uint32_t seq, int err, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(m.error.msg, sizeof(m.error.msg), fmt, ap);
 	va_end(ap);
-	log_warn("%s: %s", who(c, w), m.error.msg);
+	c->s->counters.refusals_total++;
+	notify_log(c->monitor ? LOG_DEBUG : LOG_WARNING, "%s: %s", who(c, w), m.error.msg);
 	reply(c, &m, -1);
 }
 
@@ -245,6 +252,11 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 		bytes = 0;
 	}
 	adopt_record_clear(sp->pool->region, o->slot);
+	if (n > 0) {
+		c->s->counters.reclaims_total++;
+		c->s->counters.reclaimed_blocks_total += (uint64_t)n;
+		c->s->counters.reclaimed_bytes_total += bytes;
+	}
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	o->slot = 0;
@@ -276,7 +288,11 @@ static void client_drop(struct srv_client *c, const char *why)
 		any = true;
 	}
 	if (!any)
-		log_info("%s gone (%s)", who(c, w), why);
+		log_debug("%s gone (%s)", who(c, w), why);
+	if (c->monitor)
+		s->nmonitors--;
+	else
+		s->counters.clients_gone_total++;
 	loop_del(s->loop, c->w_sock);
 	loop_del(s->loop, c->w_pid);
 	shutdown(c->fd, SHUT_RDWR); /* the peer sees the end now, whatever the loop still holds */
@@ -307,12 +323,16 @@ static void on_hello(struct srv_client *c, const struct rtmem_msg_hello *in)
 		return violation(c, in->h.seq, "second HELLO");
 	if (!name_ok(in->name))
 		return violation(c, in->h.seq, "client name not NUL-terminated");
-	if (in->flags)
+	if (in->flags & ~RTMEM_HELLO_MONITOR)
 		return violation(c, in->h.seq, "unknown HELLO flags");
 	printable(in->name, c->name);
 	c->hello = true;
+	if ((in->flags & RTMEM_HELLO_MONITOR) && !c->monitor) {
+		c->monitor = true;
+		s->nmonitors++;
+	}
 	rtmem_msg_init(&m.h, RTMEM_MSG_HELLO_REPLY, in->h.seq);
-	for (unsigned i = 0; i < s->npools && r->npools < RTMEM_HELLO_POOLS; i++) {
+	for (unsigned i = 0; !c->monitor && i < s->npools && r->npools < RTMEM_HELLO_POOLS; i++) {
 		const struct pool *p = s->pools[i].pool;
 		struct rtmem_pool_brief *b = &r->pools[r->npools];
 
@@ -324,8 +344,8 @@ static void on_hello(struct srv_client *c, const struct rtmem_msg_hello *in)
 		b->has_buddy = p->cfg->desc.buddy.size != 0;
 		r->npools++;
 	}
-	log_info("%s: hello from uid %u gid %u, %u pools open to it", who(c, w), (unsigned)c->uid, (unsigned)c->gid,
-		 r->npools);
+	log_debug("%s: hello from uid %u gid %u, %s%u pools open to it", who(c, w), (unsigned)c->uid,
+		  (unsigned)c->gid, c->monitor ? "a monitor, " : "", r->npools);
 	reply(c, &m, -1);
 }
 
@@ -352,6 +372,12 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	printable(in->pool, pn);
 	if (in->flags)
 		return refuse(c, seq, EINVAL, "open \"%s\": unknown flags 0x%x", pn, in->flags);
+	if (c->monitor) {
+		c->monitor = false; /* refuse() logs it at warning level, not debug */
+		refuse(c, seq, EACCES, "open \"%s\": a monitor connection (monitor socket or rtmemctl) opens no pools", pn);
+		c->monitor = true;
+		return;
+	}
 	i = pool_index(c->s, in->pool);
 	if (i < 0)
 		return refuse(c, seq, ENOENT, "open \"%s\": no such pool", pn);
@@ -457,6 +483,7 @@ static void on_orphan_exit(void *arg, int res)
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	orphan_free(o);
+	pool_sweep(sp);
 }
 
 /* Take over @p's survivors (pool_survey()) and its generation floor. */
@@ -487,6 +514,7 @@ static int adopt_survivors(struct srv *s, unsigned i)
 		if (rc < 0)
 			return rc;
 	}
+	pool_sweep(sp); /* what clients killed while no daemon ran left on no list */
 	return 0;
 }
 
@@ -521,7 +549,7 @@ static void on_status(struct srv_client *c, uint32_t seq)
 	snprintf(r->phase, sizeof(r->phase), "%s", s->phase);
 	snprintf(r->loop, sizeof(r->loop), "%s", loop_name(s->loop));
 	r->npools = s->npools;
-	r->nclients = s->nclients;
+	r->nclients = s->nclients - s->nmonitors;
 	r->uptime_ms = mono_ms() - s->start_ms;
 	r->locked_bytes = s->locked;
 	r->pid = (uint32_t)getpid();
@@ -556,8 +584,11 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 	struct rtmem_msg_client_info_reply *r = &m.client_info_reply;
 	struct srv_client *t = s->head;
 
-	for (uint32_t k = 0; t && k < in->index; k++)
+	while (t && t->monitor)
 		t = t->next;
+	for (uint32_t k = 0; t && k < in->index; k++)
+		for (t = t->next; t && t->monitor; t = t->next)
+			;
 	if (!t)
 		return refuse(c, in->h.seq, ENOENT, "client info %u: no such client", in->index);
 	rtmem_msg_init(&m.h, RTMEM_MSG_CLIENT_INFO_REPLY, in->h.seq);
@@ -645,6 +676,16 @@ static void on_memtest(struct srv_client *c, uint32_t seq)
 	reply(c, &m, -1);
 }
 
+static void on_counters(struct srv_client *c, uint32_t seq)
+{
+	union rtmem_msg m = { 0 };
+
+	m.counters_reply = c->s->counters;
+	m.counters_reply.monitors = c->s->nmonitors;
+	rtmem_msg_init(&m.h, RTMEM_MSG_COUNTERS_REPLY, seq);
+	reply(c, &m, -1);
+}
+
 static void dispatch(struct srv_client *c, const union rtmem_msg *m)
 {
 	if (!c->hello && m->h.type != RTMEM_MSG_HELLO)
@@ -666,6 +707,8 @@ static void dispatch(struct srv_client *c, const union rtmem_msg *m)
 		return on_memtest(c, m->h.seq);
 	case RTMEM_MSG_RESUME:
 		return on_resume(c, &m->resume);
+	case RTMEM_MSG_COUNTERS:
+		return on_counters(c, m->h.seq);
 	default:
 		return violation(c, m->h.seq, "not a request type");
 	}
@@ -793,7 +836,7 @@ static int client_arm(struct srv *s, struct srv_client *c)
 	return rc;
 }
 
-int srv_adopt(struct srv *s, int fd)
+static int adopt(struct srv *s, int fd, bool monitor)
 {
 	struct srv_client *c = NULL;
 	char w[96];
@@ -821,28 +864,49 @@ int srv_adopt(struct srv *s, int fd)
 		s->head = c;
 	s->tail = c;
 	s->nclients++;
+	s->counters.connections_total++;
+	c->monitor = monitor;
+	s->nmonitors += monitor;
 	rc = client_arm(s, c);
 	if (rc < 0) {
 		client_drop(c, rc == -ESRCH ? "exited before it was served" : strerror(-rc));
 		return rc;
 	}
-	log_info("%s connected: uid %u gid %u%s", who(c, w), (unsigned)c->uid, (unsigned)c->gid,
-		 c->pidfd >= 0 ? "" : ", no pidfd");
+	log_debug("%s connected%s: uid %u gid %u%s", who(c, w), monitor ? " to the monitor socket" : "",
+		  (unsigned)c->uid, (unsigned)c->gid, c->pidfd >= 0 ? "" : ", no pidfd");
 	return 0;
 }
 
-static void on_accept(void *arg, int res)
+int srv_adopt(struct srv *s, int fd)
 {
-	struct srv *s = arg;
+	return adopt(s, fd, false);
+}
 
+int srv_adopt_monitor(struct srv *s, int fd)
+{
+	return adopt(s, fd, true);
+}
+
+static void accept_done(struct srv *s, int res, bool monitor)
+{
 	if (res >= 0) {
-		srv_adopt(s, res);
+		adopt(s, res, monitor);
 		return;
 	}
 	if (res == -EINTR || res == -EAGAIN || res == -ECONNABORTED)
 		return;
 	if (s->accept_errors++ % 1000 == 0)
-		log_err("accept on %s failed: %s", s->path, strerror(-res));
+		log_err("accept on %s failed: %s", monitor ? s->mpath : s->path, strerror(-res));
+}
+
+static void on_accept(void *arg, int res)
+{
+	accept_done(arg, res, false);
+}
+
+static void on_accept_monitor(void *arg, int res)
+{
+	accept_done(arg, res, true);
 }
 
 /* Make room for a new socket at @path: remove a stale one, refuse a live one or a non-socket. */
@@ -904,41 +968,41 @@ static int make_parent(const char *path, char err[SRV_ERR_MAX])
 	return rc;
 }
 
-static int bind_socket(struct srv *s, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
+static int bind_socket(int lfd, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *what;
 	mode_t old;
 	int rc;
 
-	strcpy(sa.sun_path, s->path);
+	strcpy(sa.sun_path, path);
 	old = umask(0177); /* nobody may connect before chmod says so */
-	rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	rc = bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (rc < 0) {
 		what = "bind";
 		goto out_err;
 	}
-	if (chmod(s->path, (mode_t)mode) < 0) {
+	if (chmod(path, (mode_t)mode) < 0) {
 		what = "chmod";
 		goto out_unlink;
 	}
-	if (group != (gid_t)-1 && chown(s->path, (uid_t)-1, group) < 0) {
+	if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) {
 		what = "chown to the socket group";
 		goto out_unlink;
 	}
-	if (listen(s->lfd, 64) < 0) {
+	if (listen(lfd, 64) < 0) {
 		what = "listen";
 		goto out_unlink;
 	}
 	return 0;
 out_unlink:
 	rc = -errno;
-	unlink(s->path);
+	unlink(path);
 	errno = -rc;
 out_err:
 	rc = -errno;
-	snprintf(err, SRV_ERR_MAX, "socket %s: %s failed: %s", s->path, what, strerror(-rc));
+	snprintf(err, SRV_ERR_MAX, "socket %s: %s failed: %s", path, what, strerror(-rc));
 	return rc;
 }
 
@@ -962,7 +1026,7 @@ int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char
 		return rc;
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	rc = bind_socket(s, mode, group, err);
+	rc = bind_socket(s->lfd, s->path, mode, group, err);
 	if (rc < 0)
 		goto out_close;
 	rc = loop_add_accept(s->loop, s->lfd, on_accept, s, &s->w_listen);
@@ -979,6 +1043,42 @@ out_close:
 	return rc;
 }
 
+int srv_listen_monitor(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
+{
+	int rc;
+
+	if (strlen(path) >= sizeof(s->mpath)) {
+		snprintf(err, SRV_ERR_MAX, "monitor socket %s: path longer than %zu bytes", path, sizeof(s->mpath) - 1);
+		return -ENAMETOOLONG;
+	}
+	rc = clear_path(path, err);
+	if (rc == 0)
+		rc = make_parent(path, err);
+	if (rc < 0)
+		return rc;
+	s->mfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s->mfd < 0) {
+		rc = -errno;
+		snprintf(err, SRV_ERR_MAX, "monitor socket %s: socket() failed: %s", path, strerror(-rc));
+		return rc;
+	}
+	snprintf(s->mpath, sizeof(s->mpath), "%s", path);
+	rc = bind_socket(s->mfd, s->mpath, mode, group, err);
+	if (rc == 0) {
+		rc = loop_add_accept(s->loop, s->mfd, on_accept_monitor, s, &s->w_monitor);
+		if (rc < 0) {
+			snprintf(err, SRV_ERR_MAX, "monitor socket %s: watching it failed: %s", path, strerror(-rc));
+			unlink(s->mpath);
+		}
+	}
+	if (rc < 0) {
+		close(s->mfd);
+		s->mfd = -1;
+		s->mpath[0] = '\0';
+	}
+	return rc;
+}
+
 int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct loop *loop, struct srv **ret)
 {
 	struct srv *s = calloc(1, sizeof(*s));
@@ -988,8 +1088,10 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 	s->cfg = cfg;
 	s->loop = loop;
 	s->lfd = -1;
+	s->mfd = -1;
 	s->phase = "serving";
 	s->start_ms = mono_ms();
+	s->counters.start_time = (int64_t)time(NULL);
 	s->npools = npools;
 	s->pools = calloc(npools ? npools : 1, sizeof(*s->pools));
 	if (!s->pools)
@@ -1049,6 +1151,12 @@ void srv_free(struct srv *s)
 		close(s->lfd);
 		if (unlink(s->path) < 0 && errno != ENOENT)
 			log_warn("socket %s: unlink failed: %s", s->path, strerror(errno));
+	}
+	if (s->mfd >= 0) {
+		loop_del(s->loop, s->w_monitor);
+		close(s->mfd);
+		if (unlink(s->mpath) < 0 && errno != ENOENT)
+			log_warn("monitor socket %s: unlink failed: %s", s->mpath, strerror(errno));
 	}
 	for (unsigned i = 0; s->pools && i < s->npools; i++) {
 		free(s->pools[i].gen);

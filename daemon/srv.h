@@ -40,8 +40,15 @@
  * of faults go only to uid 0 and the daemon's own uid (they help an attacker
  * aim Rowhammer), other peers get the flag RTMEM_MEMTEST_PHYS_WITHHELD.
  *
+ * Monitors: a peer of the monitor socket (srv_listen_monitor()), or one whose
+ * HELLO carries RTMEM_HELLO_MONITOR (rtmemctl), may ask everything but OPEN
+ * (EACCES); STATUS and CLIENT_INFO do not count it as a client. The monitor
+ * socket's own group (monitor_group) is the read-only role: status and
+ * metrics, never a pool.
+ *
  * Everything runs on the event loop's thread; srv logs each event (one line,
- * with client and pool) through notify_log().
+ * with client and pool) through notify_log(): pools opened, closed and
+ * reclaimed at info, connections, HELLOs and monitors at debug.
  */
 #ifndef RTMEMD_SRV_H
 #define RTMEMD_SRV_H
@@ -84,12 +91,21 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX]);
 
 /*
+ * srv_listen_monitor() - as srv_listen(), for the read-only monitor socket.
+ * Context: setup. Return: as srv_listen().
+ */
+int srv_listen_monitor(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX]);
+
+/*
  * srv_adopt() - serve an already connected socket @fd (taken over: closed by
  * srv on error too). What accept() does; tests use it with a socketpair.
  * Context: loop thread. Return: 0, -EUSERS (too many clients), -ENOMEM,
  * -errno of getsockopt(SO_PEERCRED) or of arming the loop.
  */
 int srv_adopt(struct srv *s, int fd);
+
+/* srv_adopt_monitor() - as srv_adopt(), for a connection of the monitor socket. */
+int srv_adopt_monitor(struct srv *s, int fd);
 
 /*
  * srv_set_memtest() - answer MEMTEST with @status(@mt). Without it (or @mt

@@ -28,6 +28,8 @@ static const uint32_t sizes[RTMEM_MSG_TYPE_MAX] = {
 	[RTMEM_MSG_MEMTEST] = sizeof(struct rtmem_msg_status),
 	[RTMEM_MSG_MEMTEST_REPLY] = sizeof(struct rtmem_msg_memtest_reply),
 	[RTMEM_MSG_RESUME] = sizeof(struct rtmem_msg_resume),
+	[RTMEM_MSG_COUNTERS] = sizeof(struct rtmem_msg_status),
+	[RTMEM_MSG_COUNTERS_REPLY] = sizeof(struct rtmem_msg_counters_reply),
 };
 
 uint32_t rtmem_msg_size(uint32_t type)

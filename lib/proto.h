@@ -21,6 +21,10 @@
  *   client RESUME pool slot gen -> daemon OPEN_REPLY + the pool's memfd: a client
  *                            that reconnects to a restarted daemon takes back the
  *                            slot it held (docs/lifecycle.md)
+ *   client COUNTERS       -> daemon COUNTERS_REPLY (event counters since start, for metrics)
+ * A HELLO with RTMEM_HELLO_MONITOR (rtmemctl) is a monitor, not a client:
+ * STATUS and CLIENT_INFO leave monitors out. On the daemon's monitor socket
+ * every peer is a monitor and OPEN is refused (EACCES).
  * The connection itself is the client's lease: when it closes or the
  * process dies (pidfd), every block it owns in every pool is reclaimed;
  * when the daemon stops, nothing is reclaimed (docs/lifecycle.md).
@@ -39,6 +43,7 @@
 #define RTMEM_MSG_MAX 8192u /* no message is larger */
 #define RTMEM_HELLO_POOLS 16u
 #define RTMEM_DEFAULT_SOCKET "/run/rtmemd/rtmemd.sock"
+#define RTMEM_DEFAULT_MONITOR_SOCKET "/run/rtmemd/monitor.sock" /* read-only: status, metrics */
 
 enum rtmem_msg_type {
 	RTMEM_MSG_ERROR = 1,
@@ -57,6 +62,8 @@ enum rtmem_msg_type {
 	RTMEM_MSG_MEMTEST = 14,       /* request: a struct rtmem_msg_status (header only) */
 	RTMEM_MSG_MEMTEST_REPLY = 15,
 	RTMEM_MSG_RESUME = 16,        /* reply: OPEN_REPLY */
+	RTMEM_MSG_COUNTERS = 17,      /* request: a struct rtmem_msg_status (header only) */
+	RTMEM_MSG_COUNTERS_REPLY = 18,
 	RTMEM_MSG_TYPE_MAX
 };
 
@@ -75,10 +82,12 @@ struct rtmem_msg_error {
 	char msg[120]; /* human-readable reason, NUL-terminated */
 };
 
+#define RTMEM_HELLO_MONITOR 0x1u /* a monitor (rtmemctl): reads, opens nothing, not counted */
+
 struct rtmem_msg_hello {
 	struct rtmem_msg_hdr h;
 	char name[RTMEM_NAME_MAX]; /* client's name for logs and rtmemctl */
-	uint32_t flags;            /* 0 */
+	uint32_t flags;            /* RTMEM_HELLO_* */
 	uint32_t pad;
 };
 
@@ -220,6 +229,19 @@ struct rtmem_msg_memtest_reply {
 	struct rtmem_memtest_fault faults[RTMEM_MEMTEST_FAULTS];
 };
 
+struct rtmem_msg_counters_reply {
+	struct rtmem_msg_hdr h;
+	int64_t start_time;          /* CLOCK_REALTIME seconds when the daemon started serving */
+	uint64_t connections_total;  /* accepted, clients and monitors */
+	uint64_t refusals_total;     /* requests answered with ERROR */
+	uint64_t clients_gone_total; /* clients (not monitors) that disconnected or died */
+	uint64_t reclaims_total;     /* closes and departures that found blocks still held */
+	uint64_t reclaimed_blocks_total;
+	uint64_t reclaimed_bytes_total;
+	uint32_t monitors;           /* monitors connected now */
+	uint32_t pad;
+};
+
 /* Any message, for a receive buffer or a reply being built. */
 union rtmem_msg {
 	struct rtmem_msg_hdr h;
@@ -236,6 +258,7 @@ union rtmem_msg {
 	struct rtmem_msg_pool_info_reply pool_info_reply;
 	struct rtmem_msg_client_info_reply client_info_reply;
 	struct rtmem_msg_memtest_reply memtest_reply;
+	struct rtmem_msg_counters_reply counters_reply;
 	char raw[RTMEM_MSG_MAX];
 };
 
@@ -255,6 +278,7 @@ static_assert(sizeof(struct rtmem_memtest_fault) == 136, "wire layout");
 static_assert(sizeof(struct rtmem_msg_memtest_reply) == 208 + 16 * 136, "wire layout");
 static_assert(sizeof(struct rtmem_msg_memtest_reply) <= RTMEM_MSG_MAX, "wire layout");
 static_assert(sizeof(struct rtmem_msg_pool_info_reply) <= RTMEM_MSG_MAX, "wire layout");
+static_assert(sizeof(struct rtmem_msg_counters_reply) == 16 + 8 * 8, "wire layout");
 
 /*
  * rtmem_msg_size() - the exact size of a message of @type, 0 if unknown.

@@ -113,7 +113,7 @@ uint64_t faultsim_read(void *ctx, size_t addr)
 {
 	struct faultsim *s = ctx;
 	const struct faultsim_fault *af;
-	size_t c[2];
+	size_t c[2] = { 0, 0 }; /* decode() fills c[1] only when it returns 2 */
 	unsigned nc = decode(s, addr, c, &af);
 	uint64_t v;
 

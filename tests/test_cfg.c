@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -837,6 +840,158 @@ static void test_err_too_many_ids(void **state)
 	expect_err(text, -E2BIG, 3, "too many entries in the user list", "32");
 }
 
+/* ---- [daemon] log_level, monitor socket ---- */
+
+static void test_log_level_and_monitor_keys(void **state)
+{
+	struct cfg *cfg;
+	int lvl = -1;
+
+	(void)state;
+	cfg = load_ok(POOL "slab = 64x1\n", CFG_NO_RESOLVE);
+	assert_int_equal(cfg->daemon.log_level, LOG_INFO);
+	assert_string_equal(cfg->daemon.monitor_socket, "");
+	cfg_free(cfg);
+	cfg = load_ok("[daemon]\nlog_level = Debug\nmonitor_socket = /tmp/m.sock\nmonitor_group = 0\n" POOL
+		      "slab = 64x1\n", 0);
+	assert_int_equal(cfg->daemon.log_level, LOG_DEBUG);
+	assert_string_equal(cfg->daemon.monitor_socket, "/tmp/m.sock");
+	assert_true(cfg->daemon.has_monitor_group);
+	assert_int_equal(cfg->daemon.monitor_group.id, 0);
+	cfg_free(cfg);
+	assert_int_equal(cfg_log_level_parse("warn", &lvl), 0);
+	assert_int_equal(lvl, LOG_WARNING);
+	assert_int_equal(cfg_log_level_parse("3", &lvl), 0);
+	assert_int_equal(lvl, LOG_ERR);
+	assert_int_equal(cfg_log_level_parse("emerg", &lvl), -EINVAL);
+	assert_int_equal(cfg_log_level_parse("loud", &lvl), -EINVAL);
+	expect_err("[daemon]\nlog_level = loud\n" POOL "slab = 64x1\n", -EINVAL, 2, "bad log_level", "debug");
+	expect_err("[daemon]\nmonitor_socket = rel.sock\n" POOL "slab = 64x1\n", -EINVAL, 2, "monitor_socket",
+		   "not absolute");
+	expect_err("[daemon]\nmonitor_group = no-such-group-rtm\n" POOL "slab = 64x1\n", -ESRCH, 2,
+		   "unknown group", NULL);
+}
+
+/* ---- conf.d drop-ins ---- */
+
+struct dropdir {
+	char dir[64], main[96], sub[96];
+};
+
+static void dropdir_make(struct dropdir *d, const char *main_text)
+{
+	int fd;
+
+	strcpy(d->dir, "/tmp/test_cfg.d.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->main, sizeof(d->main), "%s/rtmemd.conf", d->dir);
+	snprintf(d->sub, sizeof(d->sub), "%s/conf.d", d->dir);
+	assert_int_equal(mkdir(d->sub, 0700), 0);
+	fd = open(d->main, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, main_text, strlen(main_text)), (ssize_t)strlen(main_text));
+	close(fd);
+}
+
+static void dropdir_add(const struct dropdir *d, const char *name, const char *text)
+{
+	char path[160];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", d->sub, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void dropdir_free(const struct dropdir *d)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_dropins_merge_in_name_order(void **state)
+{
+	struct dropdir d;
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+
+	(void)state;
+	dropdir_make(&d, "[daemon]\nsocket_mode = 0600\nstate_dir = /tmp/a\n[pool main]\nslab = 64x1\n");
+	dropdir_add(&d, "50-late.conf", "[daemon]\nstate_dir = /tmp/late\n[pool extra]\nslab = 128x2\n");
+	dropdir_add(&d, "10-early.conf", "[daemon]\nstate_dir = /tmp/early\nsocket_mode = 0640\n"
+					 "[memtest]\nenabled = yes\n");
+	dropdir_add(&d, "20-ignored.conf~", "this is not a config\n");
+	dropdir_add(&d, ".hidden.conf", "nor this\n");
+	assert_int_equal(cfg_load(d.main, CFG_NO_RESOLVE, &cfg, &err), 0);
+	assert_int_equal(cfg->ndropins, 2);
+	assert_string_equal(cfg->daemon.state_dir, "/tmp/late"); /* the last file wins */
+	assert_int_equal(cfg->daemon.socket_mode, 0640);         /* a key not given again stays */
+	assert_true(cfg->memtest.enabled);
+	assert_int_equal(cfg->npools, 2);
+	assert_string_equal(cfg->pools[1].name, "extra");
+	assert_non_null(strstr(cfg->pools[1].file, "conf.d/50-late.conf"));
+	assert_int_equal(cfg->pools[1].line, 3);
+	cfg_free(cfg);
+	dropdir_free(&d);
+}
+
+static void test_dropins_pool_twice_names_both_files(void **state)
+{
+	struct dropdir d;
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+
+	(void)state;
+	dropdir_make(&d, "[pool main]\nslab = 64x1\n");
+	dropdir_add(&d, "10-a.conf", "# redefine\n[pool main]\nslab = 64x2\n");
+	assert_int_equal(cfg_load(d.main, CFG_NO_RESOLVE, &cfg, &err), -EINVAL);
+	print_message("  -> %s\n", err.msg);
+	assert_null(cfg);
+	assert_non_null(strstr(err.msg, "conf.d/10-a.conf:2:"));
+	assert_non_null(strstr(err.msg, "rtmemd.conf:1"));
+	dropdir_free(&d);
+}
+
+static void test_dropins_error_names_dropin_line(void **state)
+{
+	struct dropdir d;
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+
+	(void)state;
+	dropdir_make(&d, "[pool main]\nslab = 64x1\n");
+	dropdir_add(&d, "10-a.conf", "[daemon]\n\nbogus = 1\n");
+	assert_int_equal(cfg_load(d.main, CFG_NO_RESOLVE, &cfg, &err), -EINVAL);
+	print_message("  -> %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "conf.d/10-a.conf:3:"));
+	assert_int_equal(err.line, 3);
+	dropdir_free(&d);
+}
+
+static void test_dropins_apply_to_builtin_default(void **state)
+{
+	struct dropdir d;
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+
+	(void)state;
+	dropdir_make(&d, "");
+	unlink(d.main);
+	dropdir_add(&d, "10-a.conf", "[pool extra]\nslab = 64x1\n");
+	assert_int_equal(cfg_load(d.main, CFG_NO_RESOLVE | CFG_DEFAULT_IF_MISSING, &cfg, &err), 0);
+	assert_int_equal(cfg->npools, 2);
+	assert_string_equal(cfg->pools[0].name, "default");
+	assert_string_equal(cfg->pools[1].name, "extra");
+	cfg_free(cfg);
+	/* a drop-in alone is no configuration without the default */
+	assert_int_equal(cfg_load(d.main, CFG_NO_RESOLVE, &cfg, &err), -ENOENT);
+	dropdir_free(&d);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct CMUnitTest tests[] = {
@@ -892,6 +1047,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_err_file_too_large),
 		cmocka_unit_test(test_err_unreadable_file),
 		cmocka_unit_test(test_err_too_many_ids),
+		cmocka_unit_test(test_log_level_and_monitor_keys),
+		cmocka_unit_test(test_dropins_merge_in_name_order),
+		cmocka_unit_test(test_dropins_pool_twice_names_both_files),
+		cmocka_unit_test(test_dropins_error_names_dropin_line),
+		cmocka_unit_test(test_dropins_apply_to_builtin_default),
 	};
 
 	if (argc > 1)

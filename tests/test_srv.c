@@ -504,6 +504,75 @@ static void test_srv_listen_stale_live_and_not_socket(void **state)
 	unlink(f->sock);
 }
 
+/* A monitor (monitor socket, or HELLO with RTMEM_HELLO_MONITOR) reads, opens nothing, is not counted. */
+static void test_srv_monitor_reads_but_cannot_open(void **state)
+{
+	struct fx *f = fx_get(state);
+	union rtmem_msg m = { 0 }, rep;
+	int sv[2], mon, flagged = connect_pair(f), cl = connect_pair(f), mfd = -1;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(srv_adopt_monitor(f->srv, sv[1]), 0);
+	mon = sv[0];
+	hello(f, cl, "rt-app", &rep);
+	hello(f, mon, "prometheus", &rep);
+	assert_int_equal(rep.hello_reply.npools, 0); /* even for root: a monitor may open none */
+	strcpy(m.hello.name, "rtmemctl");
+	m.hello.flags = RTMEM_HELLO_MONITOR;
+	assert_int_equal(ask(f, flagged, &m, RTMEM_MSG_HELLO, &rep, NULL), RTMEM_MSG_HELLO_REPLY);
+	assert_int_equal(rep.hello_reply.npools, 0);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ask(f, mon, &m, RTMEM_MSG_STATUS, &rep, NULL), RTMEM_MSG_STATUS_REPLY);
+	assert_int_equal(rep.status_reply.nclients, 1); /* the RT client only */
+	m.index.index = 0;
+	assert_int_equal(ask(f, mon, &m, RTMEM_MSG_CLIENT_INFO, &rep, NULL), RTMEM_MSG_CLIENT_INFO_REPLY);
+	assert_string_equal(rep.client_info_reply.name, "rt-app");
+	m.index.index = 1;
+	assert_int_equal(ask(f, mon, &m, RTMEM_MSG_CLIENT_INFO, &rep, NULL), RTMEM_MSG_ERROR);
+	assert_int_equal(open_pool(f, mon, "public", &rep, &mfd), RTMEM_MSG_ERROR);
+	assert_int_equal(rep.error.err, EACCES);
+	assert_int_equal(mfd, -1);
+	assert_non_null(strstr(rep.error.msg, "monitor"));
+	assert_int_equal(open_pool(f, flagged, "secret", &rep, &mfd), RTMEM_MSG_ERROR);
+	assert_int_equal(rep.error.err, EACCES);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ask(f, mon, &m, RTMEM_MSG_COUNTERS, &rep, NULL), RTMEM_MSG_COUNTERS_REPLY);
+	assert_int_equal(rep.counters_reply.monitors, 2);
+	assert_int_equal(rep.counters_reply.connections_total, 3);
+	assert_int_equal(rep.counters_reply.refusals_total, 3);
+	close(mon);
+	close(flagged);
+	close(cl);
+	while (srv_nclients(f->srv) > 0)
+		assert_true(loop_run_once(f->loop, 100) >= 0);
+}
+
+/* COUNTERS: a client that goes holding blocks is one reclaim of exactly its blocks. */
+static void test_srv_counters_count_reclaims(void **state)
+{
+	struct fx *f = fx_get(state);
+	union rtmem_msg m = { 0 }, rep;
+	int a = connect_pair(f), mon = connect_pair(f), mfd;
+
+	if (getuid() != 0)
+		skip(); /* "public" is open to nobody and root only */
+	hello(f, a, "a", &rep);
+	assert_int_equal(open_pool(f, a, "public", &rep, &mfd), RTMEM_MSG_OPEN_REPLY);
+	alloc_some(mfd, f->pools[0].size, rtmem_owner(rep.open_reply.slot, rep.open_reply.gen), 5);
+	close(mfd);
+	close(a);
+	while (srv_nclients(f->srv) > 1)
+		assert_true(loop_run_once(f->loop, 100) >= 0);
+	hello(f, mon, "mon", &rep);
+	assert_int_equal(ask(f, mon, &m, RTMEM_MSG_COUNTERS, &rep, NULL), RTMEM_MSG_COUNTERS_REPLY);
+	assert_int_equal(rep.counters_reply.reclaims_total, 1);
+	assert_int_equal(rep.counters_reply.reclaimed_blocks_total, 5 + 1);      /* alloc_some: 5 slab + 1 buddy */
+	assert_int_equal(rep.counters_reply.reclaimed_bytes_total, 5 * 64 + 1024);
+	assert_int_equal(rep.counters_reply.clients_gone_total, 1);
+	assert_true(rep.counters_reply.start_time > 1600000000);
+	close(mon);
+}
+
 #define BOTH(fn)                                                                                        \
 	cmocka_unit_test_prestate_setup_teardown(fn, fx_setup, fx_teardown, (void *)(uintptr_t)LOOP_URING), \
 		cmocka_unit_test_prestate_setup_teardown(fn, fx_setup, fx_teardown, (void *)(uintptr_t)LOOP_EPOLL)
@@ -517,6 +586,8 @@ int main(void)
 		BOTH(test_srv_reclaim_on_hangup),
 		BOTH(test_srv_other_uid_acl_and_pidfd_reclaim),
 		BOTH(test_srv_listen_stale_live_and_not_socket),
+		BOTH(test_srv_monitor_reads_but_cannot_open),
+		BOTH(test_srv_counters_count_reclaims),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

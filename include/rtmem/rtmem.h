@@ -216,8 +216,34 @@ struct rtmem_faults {
 void rtmem_faults_mark(struct rtmem_faults *mark);
 struct rtmem_faults rtmem_faults_since(const struct rtmem_faults *mark);
 
-/* rtmem_strerror() - a short description of an rtmem error code (negative errno). */
+/* rtmem_strerror() - a short description of an rtmem error code (negative
+ * errno), whatever call returned it. Prefer rtmem_error_hint(). */
 const char *rtmem_strerror(int err);
+
+/* Calls, for rtmem_error_hint(). */
+enum rtmem_call {
+	RTMEM_CALL_CONNECT = 1,
+	RTMEM_CALL_POOL_OPEN,
+	RTMEM_CALL_ALLOC,      /* also rtmem_alloc_timed() */
+	RTMEM_CALL_FREE,
+	RTMEM_CALL_RT_PREPARE,
+};
+
+/*
+ * rtmem_error_hint() - what @err (negative errno) means when @call
+ * (RTMEM_CALL_*) returned it, and what to do: "rtmemd is not running ..."
+ * for -ENOENT from rtmem_connect, "rtmemd has no pool of that name ..." for
+ * -ENOENT from rtmem_pool_open, the memlock limit and where to raise it for
+ * -ENOMEM from rtmem_pool_open, the group to join for -EACCES.
+ * Context: any; RT-safe (a table lookup). Return: a static string, never NULL
+ * (rtmem_strerror(@err) when there is nothing more to say).
+ */
+const char *rtmem_error_hint(int call, int err);
+
+/* rtmem_version() - librtmem's version as loaded at run time, "MAJOR.MINOR.PATCH"
+ * (RTMEM_VERSION_MAJOR/MINOR are what the program was compiled against).
+ * Context: any. Return: a static string. */
+const char *rtmem_version(void);
 
 #ifdef __cplusplus
 }
