@@ -221,9 +221,13 @@ static uint32_t slot_take(struct srv_pool *sp, uint32_t *ret_gen)
  */
 static void pool_sweep(struct srv_pool *sp)
 {
-	long n = rtmem_region_sweep(sp->pool->region, sp->used);
+	uint32_t fixed = 0;
+	long n = rtmem_region_sweep_report(sp->pool->region, sp->used, &fixed);
 	int k;
 
+	if (fixed)
+		log_warn("pool \"%s\": %u slab free lists were corrupt (a stray write): rebuilt from the state words",
+			 pool_name(sp->pool), fixed);
 	if (n > 0) {
 		sp->recovered += (uint64_t)n;
 		log_warn("pool \"%s\": gave back %ld blocks that killed clients left on no free list", pool_name(sp->pool), n);

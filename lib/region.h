@@ -407,10 +407,19 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
  * @live: [nslots + 1], non-zero for each slot a live client holds.
  * Context: daemon; not RT (walks every free list, allocates a bitmap).
  * Return: blocks given back (>= 0), -ENOMEM, -EAGAIN (a list changed too fast
- * to walk: try again later), -EUCLEAN (a corrupt list: index out of range or
- * a cycle; the other classes are still swept).
+ * to walk: try again later), -EUCLEAN (a corrupt list that could not be
+ * repaired; the other classes are still swept).
  */
 long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live);
+
+/*
+ * rtmem_region_sweep_report() - rtmem_region_sweep(), which also repairs a
+ * corrupt slab free list (an index out of range or a cycle, from a stray
+ * write): the list is detached and rebuilt from the state words. The number
+ * of classes so repaired goes to *@ret_repaired (if not NULL).
+ * Context and Return: as rtmem_region_sweep().
+ */
+long rtmem_region_sweep_report(struct rtmem_region *r, const uint8_t *live, uint32_t *ret_repaired);
 
 /*
  * rtmem_region_recount() - set each slab class's count of blocks in use from

@@ -642,11 +642,14 @@ int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx);
 long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner);
 /* slab.c, "Kills": give back class @c's blocks that dead clients left in a
  * listed state but on no list; @live[slot] != 0 for slots held by live
- * clients, @bm scratch of (count + 63) / 64 words. Return: blocks given
- * back, -EAGAIN (the list moved too fast to walk), -EUCLEAN (corrupt list). */
-long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm);
-/* Set class @c's push count from its state words. Only with no client left.
- * Return: 1 if it was wrong, 0 if not. */
+ * clients, @bm scratch of (count + 63) / 64 words. A corrupt list (index out
+ * of range, cycle) is detached and rebuilt from the state words first, and
+ * *ret_repaired set. Return: blocks given back, -EAGAIN (the list moved too
+ * fast to walk), -EUCLEAN (corrupt, and the repair could not take the head). */
+long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm, bool *ret_repaired);
+/* Set class @c's push count from its state words, with a pair CAS on head
+ * and pushed (arm64, x86-64): exact with no client left; with clients, off
+ * only by pops not yet claimed. Return: 1 if it was wrong, 0 if not. */
 int rg_slab_recount(struct rtmem_region *r, uint32_t c);
 
 /* Where does offset @off (from base) fall? Return 0 with class/index, 1 for a

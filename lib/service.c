@@ -38,7 +38,12 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
 
 long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live)
 {
-	uint32_t most = 0;
+	return rtmem_region_sweep_report(r, live, NULL);
+}
+
+long rtmem_region_sweep_report(struct rtmem_region *r, const uint8_t *live, uint32_t *ret_repaired)
+{
+	uint32_t most = 0, repaired = 0;
 	uint64_t *bm;
 	long n = 0, err = 0;
 
@@ -50,14 +55,18 @@ long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live)
 	if (!bm)
 		return -ENOMEM;
 	for (uint32_t c = 0; c < r->nclasses; c++) {
-		long k = rg_slab_sweep(r, c, live, bm);
+		bool fixed = false;
+		long k = rg_slab_sweep(r, c, live, bm, &fixed);
 
+		repaired += fixed;
 		if (k < 0)
 			err = err == -EUCLEAN ? err : k;
 		else
 			n += k;
 	}
 	free(bm);
+	if (ret_repaired)
+		*ret_repaired = repaired;
 	return err && !n ? err : n;
 }
 

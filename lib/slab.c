@@ -648,7 +648,34 @@ static bool retake(const struct rg_cls *k, uint32_t i, uint64_t w)
 	return true;
 }
 
-long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm)
+/*
+ * A list that is corrupt (an index out of range, or a cycle: what a stray
+ * write into next[] or the head does) is detached whole: the head becomes
+ * empty with its pop count raised by the distinct blocks of the chain, as
+ * if each had been popped, and the sweep then gives back every block in a
+ * listed state that is on no list, each counted as a push. Blocks of the
+ * chain that a stray write left in another state stay counted as in use.
+ * Return: 0, or -EAGAIN if the head moved meanwhile.
+ */
+static int detach_corrupt(const struct rg_cls *k, uint64_t *bm)
+{
+	uint64_t h = atomic_load_explicit(&k->ctl->head, ACQUIRE);
+	uint32_t i = RG_HEAD_IDX(h), n = 0;
+
+	memset(bm, 0, ((size_t)k->count + 63) / 64 * 8);
+	while (i < k->count && !bm_test(bm, i)) {
+		bm[i / 64] |= 1ull << (i % 64);
+		n++;
+		i = atomic_load_explicit(&k->next[i], RELAXED);
+	}
+	if (!atomic_compare_exchange_strong_explicit(&k->ctl->head, &h,
+						     ((uint64_t)RG_NIL << 32) | (uint32_t)((uint32_t)h + n), ACQ_REL,
+						     RELAXED))
+		return -EAGAIN;
+	return 0;
+}
+
+long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm, bool *ret_repaired)
 {
 	const struct rg_cls *k = &r->cls[c];
 	uint32_t cand[SWEEP_CAND];
@@ -657,6 +684,15 @@ long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint
 	long n = 0;
 	int rc = walk(k, bm);
 
+	for (int t = 0; rc == -EUCLEAN && t < SWEEP_TRIES; t++) {
+		rc = detach_corrupt(k, bm);
+		if (rc == 0) {
+			*ret_repaired = true;
+			rc = walk(k, bm);
+		} else {
+			rc = walk(k, bm); /* the head moved: corrupt still? */
+		}
+	}
 	if (rc < 0)
 		return rc;
 	for (uint32_t b = 0; b < k->count && nc < SWEEP_CAND; b++) {
@@ -673,8 +709,11 @@ long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint
 		cand[nc] = b;
 		cw[nc++] = w;
 	}
-	if (!nc)
+	if (!nc) {
+		if (*ret_repaired)
+			(void)rg_slab_recount(r, c);
 		return 0;
+	}
 	/* the words were read before this walk: a block pushed since is on the
 	 * list now, or has another word (and the CAS fails) */
 	rc = walk(k, bm);
@@ -683,32 +722,55 @@ long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint
 	for (uint32_t j = 0; j < nc; j++)
 		if (!bm_test(bm, cand[j]))
 			n += retake(k, cand[j], cw[j]);
+	if (*ret_repaired) /* which blocks the lost chain had counted is unknown: count from the words */
+		(void)rg_slab_recount(r, c);
 	if (n && rg_waiters_after_push(&k->ctl->waiters))
 		(void)wake(k->ctl);
 	return n;
 }
 
+/* pushed = @np if head is still @h and pushed @p, as one step where the
+ * architecture has a pair CAS (a pop or push in between fails it). */
+static bool recount_cas(struct rg_class *ctl, uint64_t h, uint64_t p, uint64_t np)
+{
+#if defined(__aarch64__)
+	uint64_t cur, cp;
+
+	do {
+		cur = ldaxp(ctl, &cp);
+		if (cur != h || cp != p) {
+			__asm__ volatile("clrex" ::: "memory");
+			return false;
+		}
+	} while (stlxp(ctl, h, np) != 0);
+	return true;
+#elif !defined(RG_PUSH_TWO_STEPS)
+	return cas_pair(ctl, &h, &p, h, np);
+#else
+	return atomic_compare_exchange_strong_explicit(&ctl->pushed, &p, np, ACQ_REL, RELAXED) &&
+	       atomic_load_explicit(&ctl->head, ACQUIRE) == h;
+#endif
+}
+
 int rg_slab_recount(struct rtmem_region *r, uint32_t c)
 {
 	const struct rg_cls *k = &r->cls[c];
-	uint32_t held = 0;
 
-	for (uint32_t b = 0; b < k->count; b++) {
-		uint32_t s = RG_ST(atomic_load_explicit(&k->state[b], RELAXED));
-
-		held += s == RTMEM_BLK_ALLOC || s == RTMEM_BLK_CACHED;
-	}
-	for (;;) {
+	for (int t = 0; t < SWEEP_TRIES; t++) {
 		uint64_t h = atomic_load_explicit(&k->ctl->head, ACQUIRE);
-		uint64_t p = atomic_load_explicit(&k->ctl->pushed, ACQUIRE);
-		uint64_t want = (uint32_t)((uint32_t)h - held);
+		uint64_t p = atomic_load_explicit(&k->ctl->pushed, ACQUIRE), want;
+		uint32_t held = 0;
 
+		for (uint32_t b = 0; b < k->count; b++) {
+			uint32_t s = RG_ST(atomic_load_explicit(&k->state[b], RELAXED));
+
+			held += s == RTMEM_BLK_ALLOC || s == RTMEM_BLK_CACHED;
+		}
+		want = (uint32_t)((uint32_t)h - held);
 		if ((uint32_t)p == want)
 			return 0;
-		/* no client is left to pop or push; the tester's hand-offs
-		 * count with fetch_add, so a CAS on pushed alone suffices */
-		if (atomic_compare_exchange_strong_explicit(&k->ctl->pushed, &p, want, ACQ_REL, RELAXED) &&
-		    atomic_load_explicit(&k->ctl->head, ACQUIRE) == h)
+		if (recount_cas(k->ctl, h, p, (p & ~0xffffffffull) | want))
 			return 1;
 	}
+	return 0;
 }

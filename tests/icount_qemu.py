@@ -55,17 +55,17 @@ GIB = 1 << 30
 # arm64 bounds: what the Cortex-A72 code (gcc 12 -O2 -mno-outline-atomics)
 # meets. ARMv8.0 has no LSE: lib/slab_atomic.h writes each LL/SC loop itself
 # (pop and push as one LDXP/STXP pair on head+pushed, the hwm as a branchless
-# max), so an alloc is 40 with or without a new high-water mark; the free's
-# first reads are LDP pairs (base+total, count+shift): 40.
-SLAB_ALLOC_BOUND = 40      # 40
-SLAB_ALLOC_HWM_BOUND = 40  # 40 with a new high-water mark too
-SLAB_FREE_BOUND = 40       # 40: the load-acquire of waiters after the push goes straight into the return register
-SLAB_RESERVE_BOUND = 70    # 68: a class with a reserve, caller without the grant; target 40 missed
-SLAB_GRANTED_BOUND = 42    # 42: the same class, caller with the grant (gcc's second copy of the pop)
+# max), so an alloc costs the same with or without a new high-water mark; the
+# free's first reads are LDP pairs (base+total, count+shift).
+SLAB_ALLOC_BOUND = 44      # 44: the claim expects the word read before the pop (lib/slab.c, "Kills"); target 40 missed
+SLAB_ALLOC_HWM_BOUND = 44  # 44 with a new high-water mark too
+SLAB_FREE_BOUND = 54       # 54: FREE_P, push + count (LDXP/STXP), finalize FREE_P -> FREE; target 40 missed
+SLAB_RESERVE_BOUND = 76    # 74: a class with a reserve, caller without the grant; target 40 missed
+SLAB_GRANTED_BOUND = 46    # 46: the same class, caller with the grant (gcc's second copy of the pop)
 CACHE_ALLOC_BOUND = 28     # 27
 CACHE_FREE_BOUND = 33      # 31: a block of the hint's class (the class last allocated)
 CACHE_MISS_BOUND = 51      # 49: of another class, found through its page; target 40 missed
-CACHE_FULL_BOUND = 61      # 59: of another class, then the shared push inline; target 40 missed
+CACHE_FULL_BOUND = 73      # 71: of another class, then the shared push inline; target 40 missed
 BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + about 30 per merge
 BUDDY_SPLIT = 12           # 250 is met up to 8 splits; 16 splits: 343, 20: 391
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 633, 20: 757

@@ -290,6 +290,51 @@ static void test_sweep_steals_an_unclaimed_pop_and_the_claim_fails(void **state)
 	shm_free(s);
 }
 
+/* A stray write made a cycle (or an index out of range) in a list: the class
+ * returned -EUCLEAN for ever; the sweep rebuilds it. */
+static void corrupt_then_repair(uint32_t bad_link)
+{
+	struct rtmem_pool_desc d = slab_desc(4, 0);
+	struct shm *s = shm_new(&d);
+	const struct rg_cls *k = &s->r->cls[1];
+	uint8_t live[5] = { 0, 1, 1, 0, 0 };
+	uint32_t repaired = 0, got = 0;
+	void *p[2], *q;
+	int rc;
+
+	assert_int_equal(rtmem_slab_alloc(s->r, 1, B, 0, &p[0]), 0); /* blocks 0 and 1 held by B */
+	assert_int_equal(rtmem_slab_alloc(s->r, 1, B, 0, &p[1]), 0);
+	atomic_store(&k->next[5], bad_link); /* 2 -> 3 -> 4 -> 5 -> bad_link */
+	while ((rc = rtmem_slab_alloc(s->r, 1, rtmem_owner(3, 1), 0, &q)) == 0)
+		got++;
+	assert_int_equal(rc, -EUCLEAN); /* the damage, as a client meets it */
+	assert_true(got >= 3);
+	assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(3, 1), NULL), got);
+	assert_true(rtmem_region_sweep_report(s->r, live, &repaired) >= 0);
+	assert_int_equal(repaired, 1);
+	/* every block but B's two is allocatable again, each once */
+	for (uint32_t i = 0; i < k->count - 2; i++)
+		assert_int_equal(rtmem_slab_alloc(s->r, 1, rtmem_owner(3, 2), 0, &q), 0);
+	assert_int_equal(rtmem_slab_alloc(s->r, 1, rtmem_owner(3, 2), 0, &q), -ENOMEM);
+	assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(3, 2), NULL), k->count - 2);
+	assert_int_equal(rtmem_slab_free(s->r, p[0], B), 0);
+	assert_int_equal(rtmem_slab_free(s->r, p[1], B), 0);
+	assert_all_free(s);
+	shm_free(s);
+}
+
+static void test_sweep_repairs_a_list_with_a_cycle(void **state)
+{
+	(void)state;
+	corrupt_then_repair(3);
+}
+
+static void test_sweep_repairs_a_list_with_an_index_out_of_range(void **state)
+{
+	(void)state;
+	corrupt_then_repair(0x7ffffff0u);
+}
+
 #define STORM_WORKERS 3
 #define STORM_KILLS 1000
 
@@ -384,6 +429,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sweep_spares_live_freers_and_takes_dead_ones),
 		cmocka_unit_test(test_sweep_steals_an_unclaimed_pop_and_the_claim_fails),
+		cmocka_unit_test(test_sweep_repairs_a_list_with_a_cycle),
+		cmocka_unit_test(test_sweep_repairs_a_list_with_an_index_out_of_range),
 		cmocka_unit_test(test_kill_storm_loses_no_block),
 	};
 
