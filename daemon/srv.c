@@ -219,12 +219,30 @@ static uint32_t slot_take(struct srv_pool *sp, uint32_t *ret_gen)
  * marked used; with no client left, set the in-use counts from the state
  * words too.
  */
-static void pool_sweep(struct srv_pool *sp)
+static void pool_sweep(struct srv *s, unsigned i)
 {
+	struct srv_pool *sp = &s->pools[i];
 	uint32_t fixed = 0;
 	long n = rtmem_region_sweep_report(sp->pool->region, sp->used, &fixed);
+	uint64_t *owners = calloc(sp->nslots + 1u, sizeof(*owners)), bytes = 0;
 	int k;
 
+	/* blocks handed to a client that left just then (lib/handoff.c) */
+	if (owners) {
+		long m;
+
+		for (struct srv_client *c = s->head; c; c = c->next)
+			if (c->open[i].slot)
+				owners[c->open[i].slot] = rtmem_owner(c->open[i].slot, c->open[i].gen);
+		for (struct srv_orphan *o = s->orphans; o; o = o->next)
+			if (o->pool == i)
+				owners[o->slot] = rtmem_owner(o->slot, o->gen);
+		m = rtmem_region_reclaim_orphans(sp->pool->region, owners, &bytes);
+		if (m > 0)
+			log_warn("pool \"%s\": reclaimed %ld blocks (%llu bytes) handed to clients that had left",
+				 pool_name(sp->pool), m, (unsigned long long)bytes);
+		free(owners);
+	}
 	if (fixed)
 		log_warn("pool \"%s\": %u slab free lists were corrupt (a stray write): rebuilt from the state words",
 			 pool_name(sp->pool), fixed);
@@ -246,16 +264,19 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	struct srv_pool *sp = &c->s->pools[i];
 	struct srv_open *o = &c->open[i];
 	uint64_t bytes = 0;
-	long n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	long n;
 	char w[96];
 
+	/* the record first: a give to this slot that sees it still set lands
+	 * before the reclaim below, one that does not see it backs out */
+	adopt_record_clear(sp->pool->region, o->slot);
+	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
 	if (n < 0) {
 		log_err("pool \"%s\": reclaiming the blocks of %s (slot %u gen %u) failed: %s", pool_name(sp->pool),
 			who(c, w), o->slot, o->gen, strerror((int)-n));
 		n = 0;
 		bytes = 0;
 	}
-	adopt_record_clear(sp->pool->region, o->slot);
 	if (n > 0) {
 		c->s->counters.reclaims_total++;
 		c->s->counters.reclaimed_blocks_total += (uint64_t)n;
@@ -264,7 +285,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	o->slot = 0;
-	pool_sweep(sp);
+	pool_sweep(c->s, i);
 	*ret_bytes = bytes;
 	return (uint64_t)n;
 }
@@ -472,22 +493,25 @@ static void on_resume(struct srv_client *c, const struct rtmem_msg_resume *in)
 static void on_orphan_exit(void *arg, int res)
 {
 	struct srv_orphan *o = arg;
-	struct srv_pool *sp = &o->s->pools[o->pool];
+	struct srv *s = o->s;
+	unsigned pool = o->pool;
+	struct srv_pool *sp = &s->pools[pool];
 	uint64_t bytes = 0;
-	long n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	long n;
 
 	(void)res;
+	adopt_record_clear(sp->pool->region, o->slot);
+	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
 	if (n < 0)
 		log_err("pool \"%s\": reclaiming slot %u gen %u (pid %d, exited) failed: %s", pool_name(sp->pool),
 			o->slot, o->gen, (int)o->pid, strerror((int)-n));
 	else
 		log_info("pid %d (a client of the daemon before) gone: reclaimed %ld blocks, %llu bytes in pool \"%s\"",
 			 (int)o->pid, n, (unsigned long long)bytes, pool_name(sp->pool));
-	adopt_record_clear(sp->pool->region, o->slot);
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	orphan_free(o);
-	pool_sweep(sp);
+	pool_sweep(s, pool);
 }
 
 /* Take over @p's survivors (pool_survey()) and its generation floor. */
@@ -518,7 +542,7 @@ static int adopt_survivors(struct srv *s, unsigned i)
 		if (rc < 0)
 			return rc;
 	}
-	pool_sweep(sp); /* what clients killed while no daemon ran left on no list */
+	pool_sweep(s, i); /* what clients killed while no daemon ran left on no list */
 	return 0;
 }
 

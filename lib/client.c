@@ -701,6 +701,31 @@ __attribute__((visibility("default"))) void *rtmem_off_to_ptr(const struct rtmem
 	return off < p->size ? (char *)p->mem + off : NULL;
 }
 
+__attribute__((visibility("default"))) uint64_t rtmem_pool_client_id(const struct rtmem_pool *p)
+{
+	return p->owner;
+}
+
+__attribute__((visibility("default"))) int rtmem_give(struct rtmem_pool *p, void *ptr, uint64_t to)
+{
+	size_t bytes = rtmem_region_block_size(p->r, ptr);
+	int rc = rtmem_region_give(p->r, ptr, p->owner, to);
+
+	if (rc == 0)
+		uncharge(p, bytes);
+	return rc;
+}
+
+__attribute__((visibility("default"))) int rtmem_take(struct rtmem_pool *p, void *ptr)
+{
+	size_t bytes;
+	int rc = rtmem_region_owned(p->r, ptr, p->owner, &bytes);
+
+	if (rc == 0)
+		atomic_fetch_add_explicit(&p->held, bytes, memory_order_relaxed);
+	return rc;
+}
+
 __attribute__((visibility("default"))) int rtmem_pool_stats(const struct rtmem_pool *p, struct rtmem_pool_stats *ret)
 {
 	struct rtmem_region_stats s;

@@ -430,6 +430,39 @@ long rtmem_region_sweep_report(struct rtmem_region *r, const uint8_t *live, uint
 int rtmem_region_recount(struct rtmem_region *r);
 
 /*
+ * rtmem_region_reclaim_orphans() - reclaim every block whose owner is not a
+ * current client: @owners[slot] is the owner word of the client holding each
+ * slot, 0 for a free slot (the daemon's own tables, not the region's
+ * records). A block handed to a client that left just then is found here
+ * (lib/handoff.c).
+ * Context: daemon; not RT; O(blocks); takes the buddy lock per orphan owner.
+ * Return: blocks reclaimed, bytes in *@ret_bytes (if not NULL), or a
+ * negative value from rtmem_region_reclaim().
+ */
+long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners, uint64_t *ret_bytes);
+
+/*
+ * rtmem_region_give() - hand block @p, allocated to @owner, to the client
+ * whose owner word is @to (one CAS of the block's state word; see
+ * lib/handoff.c). The receiver must hold its slot now (the region's slot
+ * record says so).
+ * Context: RT-safe; no lock, no system call, O(1).
+ * Return: 0; -EINVAL (@to is no owner word of this region); -EFAULT (@p is
+ * not the start of a block); -EPERM (@p is not allocated to @owner); -ESRCH
+ * (the receiver holds no slot, or left during the call: the block stays
+ * @owner's).
+ */
+int rtmem_region_give(struct rtmem_region *r, void *p, uint64_t owner, uint64_t to);
+
+/*
+ * rtmem_region_owned() - is block @p allocated to @owner? Its size in
+ * *@ret_size (if not NULL).
+ * Context: RT-safe; one load.
+ * Return: 0, -EFAULT (not the start of a block), -EPERM (not @owner's).
+ */
+int rtmem_region_owned(const struct rtmem_region *r, const void *p, uint64_t owner, size_t *ret_size);
+
+/*
  * rtmem_region_owner_usage() - blocks and bytes @owner holds in the region.
  * Context: daemon, not RT; O(blocks); reads state words without locks (a
  * snapshot only if the owner is idle).

@@ -79,6 +79,71 @@ int rtmem_region_recount(struct rtmem_region *r)
 	return n;
 }
 
+/* Is @w an allocated or cached word whose owner is not @owners[its slot]? */
+static bool orphan_word(const struct rtmem_region *r, uint64_t w, const uint64_t *owners)
+{
+	uint32_t slot = (uint32_t)(w >> 16 & 0xffff);
+
+	if (RG_ST(w) != RTMEM_BLK_ALLOC && RG_ST(w) != RTMEM_BLK_CACHED)
+		return false;
+	return slot != 0 && slot <= r->nslots && RG_OWNER(w) != owners[slot];
+}
+
+long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners, uint64_t *ret_bytes)
+{
+	uint64_t done[16], bytes = 0;
+	unsigned ndone = 0;
+	long n = 0;
+
+	for (int pass = 0; pass < 2; pass++) { /* slab, then the buddy's head words */
+		uint64_t nb = pass ? r->nmin : 0;
+
+		for (uint32_t c = 0; pass == 0 && c < r->nclasses; c++) {
+			const struct rg_cls *k = &r->cls[c];
+
+			for (uint32_t b = 0; b < k->count; b++) {
+				uint64_t w = atomic_load_explicit(&k->state[b], memory_order_acquire), o = RG_OWNER(w);
+				bool seen = false;
+				long m;
+
+				if (!orphan_word(r, w, owners))
+					continue;
+				for (unsigned j = 0; j < ndone; j++)
+					seen |= done[j] == o;
+				if (seen)
+					continue;
+				m = rtmem_region_reclaim(r, o, &bytes);
+				if (m < 0)
+					return m;
+				n += m;
+				if (ndone < 16)
+					done[ndone++] = o;
+			}
+		}
+		for (uint64_t i = 0; i < nb; i++) {
+			uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_acquire), o = RG_OWNER(w);
+			bool seen = false;
+			long m;
+
+			if (!orphan_word(r, w, owners))
+				continue;
+			for (unsigned j = 0; j < ndone; j++)
+				seen |= done[j] == o;
+			if (seen)
+				continue;
+			m = rtmem_region_reclaim(r, o, &bytes);
+			if (m < 0)
+				return m;
+			n += m;
+			if (ndone < 16)
+				done[ndone++] = o;
+		}
+	}
+	if (ret_bytes)
+		*ret_bytes = bytes;
+	return n;
+}
+
 void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes)
 {
 	const uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), cached = RG_WORD(RTMEM_BLK_CACHED, 0, owner);

@@ -115,8 +115,9 @@ static long bury(struct shm *s, uint64_t owner, uint8_t *live)
 	return n;
 }
 
-enum op { OP_ALLOC, OP_FREE, OP_CACHE_FULL, OP_CACHE_ALLOC, OP_FLUSH, OP_N };
-static const char *const op_name[OP_N] = { "alloc", "free", "free into a full cache", "cached alloc", "cache flush" };
+enum op { OP_ALLOC, OP_FREE, OP_CACHE_FULL, OP_CACHE_ALLOC, OP_FLUSH, OP_GIVE, OP_N };
+static const char *const op_name[OP_N] = { "alloc", "free", "free into a full cache", "cached alloc", "cache flush",
+					   "give to another client" };
 
 /* The child: stop for the tracer, then run @op once. */
 static void child_op(struct shm *s, enum op op, void *blk, struct rtmem_slab_cache *tc)
@@ -140,6 +141,9 @@ static void child_op(struct shm *s, enum op op, void *blk, struct rtmem_slab_cac
 	case OP_CACHE_ALLOC:
 		(void)rtmem_slab_cache_alloc(s->r, tc, 0, A, &p);
 		break;
+	case OP_GIVE:
+		(void)rtmem_region_give(s->r, blk, A, B);
+		break;
 	default:
 		(void)rtmem_slab_cache_flush(s->r, tc, A);
 		break;
@@ -156,6 +160,7 @@ static void *prepare(struct shm *s, enum op op, struct rtmem_slab_cache *tc)
 	rtmem_slab_cache_init(s->r, tc);
 	switch (op) {
 	case OP_FREE:
+	case OP_GIVE:
 		assert_int_equal(rtmem_slab_alloc(s->r, 1, A, 0, &p), 0);
 		break;
 	case OP_CACHE_FULL: /* fill class 0's cache, then one more to free */
@@ -214,10 +219,12 @@ static void test_kill_at_every_instruction_loses_nothing(void **state)
 	struct rtmem_pool_desc d = slab_desc(4, 4);
 	struct shm *s = shm_new(&d);
 	uint8_t live[5] = { 0 };
+	struct rtmem_slot_record rb = { .owner = B, .pid = 1 };
 
 	(void)state;
+	assert_int_equal(rtmem_region_slot_set(s->r, 2, &rb), 0); /* B is a client: a give may reach it */
 	for (enum op op = 0; op < OP_N; op++) {
-		long kills = 0, given = 0;
+		long kills = 0, given = 0, handed = 0;
 		unsigned n;
 
 		for (n = 0; n < STEP_MAX; n++) {
@@ -227,16 +234,24 @@ static void test_kill_at_every_instruction_loses_nothing(void **state)
 				fail_msg("ptrace single-stepping failed after the probe succeeded");
 			kills += rc;
 			given += bury(s, A, live);
+			if (op == OP_GIVE) { /* the block is B's or free again, never both: B leaves too */
+				long b = rtmem_region_reclaim(s->r, B, NULL);
+
+				assert_in_range(b, 0, 1);
+				handed += b;
+			}
 			assert_all_free(s);
 			if (rc == 0)
 				break;
 		}
 		assert_true(n < STEP_MAX);
-		printf("# %s: killed at each of %ld instructions, %ld blocks given back by the sweep\n", op_name[op],
-		       kills, given);
+		printf("# %s: killed at each of %ld instructions, %ld blocks given back by the sweep, %ld handed over\n",
+		       op_name[op], kills, given, handed);
 		/* the windows exist: some kill left a block on no list */
 		if (op == OP_ALLOC || op == OP_FREE || op == OP_CACHE_FULL)
 			assert_true(given > 0);
+		if (op == OP_GIVE) /* both sides of the CAS were reached */
+			assert_true(handed > 0 && handed < kills + 1);
 	}
 	shm_free(s);
 }

@@ -131,6 +131,7 @@ static void test_metrics_prometheus_format(void **state)
 	assert_non_null(strstr(out, "\nrtmemd_clients 1\n")); /* rtmemctl itself is a monitor, not a client */
 	assert_non_null(strstr(out, "rtmemd_pool_size_bytes{pool=\"ctl\"} "));
 	rtmem_disconnect(c);
+	rtmem_pool_close(p); /* the shell rtmem_disconnect() left */
 	out = ctl(f->d.sock, "metrics", &rc);
 	assert_non_null(strstr(out, "\nrtmemd_reclaims_total 1\n"));
 	assert_non_null(strstr(out, "\nrtmemd_reclaimed_blocks_total 3\n"));

@@ -179,6 +179,45 @@ size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr);
 uint64_t rtmem_ptr_to_off(const struct rtmem_pool *p, const void *ptr);
 void *rtmem_off_to_ptr(const struct rtmem_pool *p, uint64_t off);
 
+/*
+ * Handing a block to another client of the same pool (zero-copy pipelines:
+ * capture -> processing -> output). The receiver tells the giver its id once
+ * (rtmem_pool_client_id(), over any channel); the giver hands a block over
+ * with rtmem_give() and sends its offset; the receiver maps the offset back
+ * (rtmem_off_to_ptr()) and calls rtmem_take() before using it. From the
+ * give on, the block is the receiver's: the receiver frees it, and if the
+ * receiver dies, even before its take, the daemon reclaims it with the
+ * receiver's other blocks; if the giver dies first, the block stays the
+ * receiver's. A give is one compare-and-swap of the block's owner word.
+ *
+ * rtmem_pool_client_id() - this client's id in pool @p: never 0; a new id
+ * after each open of the pool. Context: RT-safe.
+ */
+uint64_t rtmem_pool_client_id(const struct rtmem_pool *p);
+
+/*
+ * rtmem_give() - hand block @ptr, allocated by this client (not in a thread
+ * cache: a block rtmem_alloc() returned), to the client whose id is @to.
+ * Context: RT-safe; no lock, no system call, O(1).
+ * Return: 0 (the block is no longer this client's: do not free it);
+ * -EINVAL (@to is no client id of this pool); -EFAULT (@ptr is not the
+ * start of a block of @p); -EPERM (@ptr is not this client's block);
+ * -ESRCH (no client with id @to holds a slot of @p now, or it left during
+ * the call: the block stays this client's).
+ */
+int rtmem_give(struct rtmem_pool *p, void *ptr, uint64_t to);
+
+/*
+ * rtmem_take() - accept block @ptr that another client gave this one: it is
+ * charged to this client's quota (never refused for the quota: the block is
+ * already this client's) and may then be used and freed like any other.
+ * Context: RT-safe; one load and one atomic add.
+ * Return: 0; -EFAULT (@ptr is not the start of a block of @p); -EPERM (the
+ * block is not this client's: not given to it, or the giver died before
+ * giving it, so that the daemon took it back).
+ */
+int rtmem_take(struct rtmem_pool *p, void *ptr);
+
 struct rtmem_pool_stats {
 	uint64_t size;           /* bytes of the pool's region */
 	uint64_t held_bytes;     /* bytes this client holds */
