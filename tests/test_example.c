@@ -134,6 +134,31 @@ static void test_example_fifo_refused_exits_1(void **state)
 	assert_non_null(strstr(out, "T: 0"));
 }
 
+/* rtmem-pipeline: two processes hand 20000 buffers over through the pool. */
+static void test_pipeline_hands_buffers_over(void **state)
+{
+	const struct daemon *d = *state;
+	static char out[4096];
+	char cmd[512];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s -s %s -n 20000 -b 200 2>&1", RTMEM_PIPELINE_PATH, d->sock);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("rtmem-pipeline failed: %s", out);
+	printf("# %s", out);
+	assert_non_null(strstr(out, "20000 buffers of 200 B handed over"));
+	assert_non_null(strstr(out, "errors 0\n"));
+	/* every buffer went back: nothing held once both processes left */
+	assert_null(strstr(daemon_log(d), "reclaimed 1")); /* no reclaim of a dead pipeline end */
+}
+
 static void test_example_help_version_usage(void **state)
 {
 	int rc;
@@ -157,6 +182,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_example_lines_histogram_default_pool, start, stop),
 		cmocka_unit_test_setup_teardown(test_example_fifo_refused_exits_1, start, stop),
 		cmocka_unit_test(test_example_help_version_usage),
+		cmocka_unit_test_setup_teardown(test_pipeline_hands_buffers_over, start, stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
