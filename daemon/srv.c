@@ -19,9 +19,11 @@
  *    their array; they are logged only through printable().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,7 @@ struct srv_pool {
 	uint32_t *gen;   /* [nslots + 1]: last generation handed out per slot */
 	uint8_t *used;   /* [nslots + 1] */
 	uint64_t recovered; /* blocks given back by sweeps: left on no list by killed clients */
+	_Atomic int *pids;  /* [nslots + 1]: pid of each slot's holder, 0 if free; read by any daemon thread */
 };
 
 struct srv_client {
@@ -258,6 +261,70 @@ static void pool_sweep(struct srv *s, unsigned i)
 		log_warn("pool \"%s\": in-use counts of %d classes corrected with no client left", pool_name(sp->pool), k);
 }
 
+/* A field of /proc/PID/status as text ("Tgid", "NSpid"); false if unreadable. */
+static bool proc_status_field(int pid, const char *key, char *out, size_t len)
+{
+	char path[48], buf[2048], *p;
+	ssize_t n;
+	size_t k = strlen(key);
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, key, k) && p[k] == ':') {
+			size_t m = strcspn(p + k + 1, "\n");
+
+			snprintf(out, len, "%.*s", (int)m, p + k + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The buddy lock's guard (rtmem_region_guard()): is thread @tid one of the
+ * daemon's or of a client holding a slot of this pool? A lock word naming
+ * anything else was written by a stray store, not by a locker. Called from
+ * the event loop and the tester thread: reads only the atomic pid table.
+ */
+static bool buddy_owner_ok(void *arg, int tid)
+{
+	const struct srv_pool *sp = arg;
+	char v[32];
+	long tgid;
+
+	if (!proc_status_field(tid, "Tgid", v, sizeof(v)))
+		return false; /* no such thread */
+	tgid = strtol(v, NULL, 10);
+	if (tgid == (long)getpid())
+		return true;
+	for (uint32_t k = 1; k <= sp->nslots; k++)
+		if (atomic_load_explicit(&sp->pids[k], memory_order_relaxed) == tgid)
+			return true;
+	return false;
+}
+
+/* Fields of an NSpid line: 1 in the first PID namespace, one more per nesting level. */
+static int nspid_depth(int pid)
+{
+	char v[128], *save, *t;
+	int n = 0;
+
+	if (!proc_status_field(pid, "NSpid", v, sizeof(v)))
+		return -1;
+	for (t = strtok_r(v, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+		n++;
+	return n;
+}
+
 /* Reclaim what @c holds in pool @i and give the slot back. Return: blocks, bytes in *ret_bytes. */
 static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_bytes)
 {
@@ -270,6 +337,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	/* the record first: a give to this slot that sees it still set lands
 	 * before the reclaim below, one that does not see it backs out */
 	adopt_record_clear(sp->pool->region, o->slot);
+	atomic_store_explicit(&sp->pids[o->slot], 0, memory_order_relaxed);
 	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
 	if (n < 0) {
 		log_err("pool \"%s\": reclaiming the blocks of %s (slot %u gen %u) failed: %s", pool_name(sp->pool),
@@ -412,6 +480,13 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 		return refuse(c, seq, EACCES, "open \"%s\": uid %u is not allowed (users/groups)", pn, (unsigned)c->uid);
 	if (c->open[i].slot)
 		return refuse(c, seq, EBUSY, "open \"%s\": already open on this connection", pn);
+	/* a buddy area's lock is a PI futex: the TID a client in another PID
+	 * namespace writes there means another thread, or none, to everyone else */
+	if (cp->desc.buddy.size && nspid_depth(c->pid) != nspid_depth(getpid()))
+		return refuse(c, seq, EXDEV,
+			      "open \"%s\": the pool has a buddy area, whose lock cannot work across PID namespaces; "
+			      "a client in a container can open slab-only pools",
+			      pn);
 	r->slot = slot_take(sp, &r->gen);
 	if (!r->slot)
 		return refuse(c, seq, EUSERS, "open \"%s\": all %u client slots taken (max_clients)", pn, sp->nslots);
@@ -420,6 +495,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	r->quota = cp->quota;
 	r->flags = cfg_pool_may_reserve(cp, c->uid, c->gids, c->ngids) ? RTMEM_OPEN_RESERVE : 0;
 	c->open[i] = (struct srv_open){ .slot = r->slot, .gen = r->gen };
+	atomic_store_explicit(&sp->pids[r->slot], c->pid, memory_order_relaxed);
 	adopt_record_set(sp->pool->region, c->s->key, r->slot, r->gen, c->pid);
 	reply(c, &m, sp->pool->memfd);
 	log_info("%s opened pool \"%s\": slot %u gen %u, quota %s%s", who(c, w), pn, r->slot, r->gen,
@@ -501,6 +577,7 @@ static void on_orphan_exit(void *arg, int res)
 
 	(void)res;
 	adopt_record_clear(sp->pool->region, o->slot);
+	atomic_store_explicit(&sp->pids[o->slot], 0, memory_order_relaxed);
 	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
 	if (n < 0)
 		log_err("pool \"%s\": reclaiming slot %u gen %u (pid %d, exited) failed: %s", pool_name(sp->pool),
@@ -537,6 +614,7 @@ static int adopt_survivors(struct srv *s, unsigned i)
 		sv->pidfd = -1;
 		s->orphans = o;
 		sp->used[o->slot] = 1;
+		atomic_store_explicit(&sp->pids[o->slot], o->pid, memory_order_relaxed);
 		sp->nopen++;
 		rc = loop_add_poll(s->loop, o->pidfd, on_orphan_exit, o, &o->w);
 		if (rc < 0)
@@ -1131,8 +1209,10 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 		sp->nslots = pools[i].cfg->desc.nslots;
 		sp->gen = calloc(sp->nslots + 1u, sizeof(*sp->gen));
 		sp->used = calloc(sp->nslots + 1u, sizeof(*sp->used));
-		if (!sp->gen || !sp->used)
+		sp->pids = calloc(sp->nslots + 1u, sizeof(*sp->pids));
+		if (!sp->gen || !sp->used || !sp->pids)
 			goto out_free;
+		rtmem_region_guard(sp->pool->region, buddy_owner_ok, sp);
 		s->locked += pools[i].size;
 		if (adopt_survivors(s, i) < 0)
 			goto out_free;
@@ -1189,6 +1269,7 @@ void srv_free(struct srv *s)
 	for (unsigned i = 0; s->pools && i < s->npools; i++) {
 		free(s->pools[i].gen);
 		free(s->pools[i].used);
+		free(s->pools[i].pids);
 	}
 	free(s->pools);
 	free(s);

@@ -514,6 +514,24 @@ void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats 
 int rtmem_region_check(const struct rtmem_region *r, char *msg, size_t len);
 
 /*
+ * rtmem_region_guard() - the daemon's way to take the buddy lock: never
+ * through glibc, never blocking, never trusting the lock word (lib/buddy.c,
+ * "Guarded lock"). A lock word that names no live thread of a client of this
+ * pool (@owner_ok(@arg, tid) says which are) or the daemon, or that a stray
+ * write left with a dead owner, is taken over and the lists rebuilt; a lock
+ * held by a live client is waited for a few milliseconds at most, then the
+ * call gives up with -EBUSY (reclaims are retried by the next sweep); a
+ * wedged lock (waiters queued on a word that names no client) gives
+ * -ENOTRECOVERABLE. The mutex's kind is restored if it was overwritten.
+ * @owner_ok is called from any daemon thread that takes the lock.
+ * Context: daemon, setup.
+ */
+void rtmem_region_guard(struct rtmem_region *r, bool (*owner_ok)(void *arg, int tid), void *arg);
+
+/* Lock words and mutex kinds the guard found changed by stray writes and repaired. */
+uint64_t rtmem_region_guard_repairs(const struct rtmem_region *r);
+
+/*
  * Test hook: when set, rtmem_buddy_alloc()/free() call it with the lock held
  * after the first shared-state write, so a test can kill the process there.
  * Not used by the daemon or clients.

@@ -394,6 +394,11 @@ struct rtmem_region {
 	uint64_t bmax;     /* largest block, bytes: 2^max_order */
 	uint64_t ntop;     /* min-blocks in whole blocks of max_order: their buddies never leave the area */
 	uint64_t breserve; /* bytes kept for RTMEM_ALLOC_RESERVE */
+	/* the daemon's guard on the buddy lock (buddy.c, "Guarded lock"); NULL in clients */
+	bool (*guard_owner_ok)(void *arg, int tid);
+	void *guard_arg;
+	int guard_kind;          /* __kind of a mutex formatted as rtmem_region_format() does */
+	_Atomic uint64_t guard_repairs; /* lock words or kinds a stray write had changed */
 };
 
 static_assert(offsetof(struct rtmem_region, cls) == 64, "one line before cls[]");
