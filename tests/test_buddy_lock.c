@@ -15,6 +15,11 @@
  * - a NOTRECOVERABLE mutex fails every call, fast path or not, and none hangs;
  * - priority inheritance: a SCHED_FIFO waiter boosts a SCHED_OTHER holder
  *   that took the lock through the fast path.
+ * - the daemon's guarded lock: a lock word naming no thread, or a process
+ *   that is no client (init), is taken over and the lists rebuilt; a mutex
+ *   kind overwritten with 0 is restored; a live holder is waited for a few
+ *   milliseconds, then -EBUSY; waiters queued on a word naming no client give
+ *   -ENOTRECOVERABLE. None hangs or aborts.
  * The fast-path tests skip where there is none (qemu-user has no robust-list
  * system calls; ThreadSanitizer builds always use glibc) and say so.
  */
@@ -404,6 +409,114 @@ static void test_notrecoverable_lock_fails_every_call(void **state)
 	assert_int_equal(pthread_mutex_lock(&R->bdy->lock), ENOTRECOVERABLE);
 }
 
+/* --- the daemon's guarded lock (lib/buddy.c, "Guarded lock") --- */
+
+static _Atomic int client_tid; /* the one thread the guard calls a live client's */
+
+static bool owner_ok(void *arg, int tid)
+{
+	(void)arg;
+	return tid == gettid() || tid == atomic_load(&client_tid);
+}
+
+/* A block of a dead client, for the guarded reclaim to take back. */
+static void *dead_clients_block(void)
+{
+	void *p;
+
+	assert_int_equal(rtmem_buddy_alloc(R, 1000, rtmem_owner(3, 1), 0, &p), 0);
+	return p;
+}
+
+static void assert_reclaimed_under_guard(uint64_t repairs_before, uint64_t repairs_after)
+{
+	char msg[200];
+
+	alarm(10); /* a hang fails the test */
+	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), 1);
+	alarm(0);
+	assert_int_equal(rtmem_region_guard_repairs(R) - repairs_before, repairs_after);
+	assert_int_equal(lock_word(), 0);
+	assert_int_equal(rtmem_region_check(R, msg, sizeof(msg)), 0);
+}
+
+static void test_guard_takes_over_a_lock_word_naming_no_thread(void **state)
+{
+	(void)state;
+	rtmem_region_guard(R, owner_ok, NULL);
+	dead_clients_block();
+	/* glibc would assert on ESRCH and abort the daemon */
+	__atomic_store_n(&R->bdy->lock.__data.__lock, 0x3ffffff0, __ATOMIC_RELAXED);
+	assert_reclaimed_under_guard(0, 1);
+	assert_true(R->bdy->repairs >= 1); /* the lists were rebuilt */
+}
+
+static void test_guard_takes_over_a_lock_word_naming_another_process(void **state)
+{
+	(void)state;
+	rtmem_region_guard(R, owner_ok, NULL);
+	dead_clients_block();
+	/* init exists and never unlocks: glibc would block for ever */
+	__atomic_store_n(&R->bdy->lock.__data.__lock, 1, __ATOMIC_RELAXED);
+	assert_reclaimed_under_guard(0, 1);
+}
+
+static void test_guard_restores_an_overwritten_mutex_kind(void **state)
+{
+	int kind = R->bdy->lock.__data.__kind;
+	void *p;
+
+	(void)state;
+	rtmem_region_guard(R, owner_ok, NULL);
+	dead_clients_block();
+	R->bdy->lock.__data.__kind = 0; /* a plain mutex: glibc's lock would wait on a plain futex */
+	R->bdy->lock.__data.__owner = 0x7ffffffe; /* and NOTRECOVERABLE, for glibc */
+	__atomic_store_n(&R->bdy->lock.__data.__lock, 1, __ATOMIC_RELAXED);
+	assert_reclaimed_under_guard(0, 2);
+	assert_int_equal(R->bdy->lock.__data.__kind, kind);
+	/* and clients through glibc can use it again */
+	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), 0);
+	assert_int_equal(rtmem_buddy_free(R, p, rtmem_owner(1, 1)), 0);
+}
+
+static void test_guard_waits_a_little_for_a_live_holder_then_gives_up(void **state)
+{
+	struct timespec t0, t1;
+	void *p;
+	long rc;
+
+	(void)state;
+	rtmem_region_guard(R, owner_ok, NULL);
+	p = dead_clients_block();
+	atomic_store(&client_tid, 12345);
+	__atomic_store_n(&R->bdy->lock.__data.__lock, 12345, __ATOMIC_RELAXED); /* a live client holds it */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(rc, -EBUSY);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 1000000000L);
+	assert_int_equal(lock_word(), 12345); /* not taken from a live holder */
+	/* the holder lets go: the reclaim goes through */
+	__atomic_store_n(&R->bdy->lock.__data.__lock, 0, __ATOMIC_RELAXED);
+	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), 1);
+	(void)p;
+}
+
+static void test_guard_refuses_a_wedged_lock_without_hanging(void **state)
+{
+	(void)state;
+	rtmem_region_guard(R, owner_ok, NULL);
+	dead_clients_block();
+	/* waiters queued on a word that names no client: the kernel keeps PI
+	 * state for it, which no CAS may take over */
+	__atomic_store_n(&R->bdy->lock.__data.__lock, (int)(0x80000000u | 0x3ffffff0u), __ATOMIC_RELAXED);
+	alarm(10);
+	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), -ENOTRECOVERABLE);
+	alarm(0);
+	__atomic_store_n(&R->bdy->lock.__data.__lock, 0, __ATOMIC_RELAXED);
+	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +528,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_waiter_boosts_fast_path_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contended_calls_leave_mutex_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notrecoverable_lock_fails_every_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_takes_over_a_lock_word_naming_no_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_takes_over_a_lock_word_naming_another_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_restores_an_overwritten_mutex_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_waits_a_little_for_a_live_holder_then_gives_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_refuses_a_wedged_lock_without_hanging, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
