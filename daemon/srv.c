@@ -74,6 +74,8 @@ struct srv_client {
 	size_t ngids;
 	bool hello;
 	bool monitor;                /* monitor socket or RTMEM_HELLO_MONITOR: reads only */
+	bool via_monitor;            /* accepted on the monitor socket: counts against its limits */
+	uint64_t since_ms;           /* CLOCK_MONOTONIC ms of the accept: the HELLO deadline counts from it */
 	const char *doomed;          /* set by a handler: drop after it, for this reason */
 	char name[RTMEM_NAME_MAX];   /* printable copy of HELLO's name */
 	struct srv_open open[];      /* [npools] */
@@ -114,6 +116,8 @@ struct srv {
 	struct loop_watch *w_monitor;
 	char mpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct rtmem_msg_counters_reply counters; /* COUNTERS, header unused */
+	struct loop_watch *w_tick;        /* SRV_TICK_MS: HELLO deadlines */
+	uint64_t hello_timeout_ms;        /* SRV_HELLO_TIMEOUT_MS; tests shorten it */
 };
 
 
@@ -836,27 +840,89 @@ static int client_arm(struct srv *s, struct srv_client *c)
 	return rc;
 }
 
+/*
+ * Refuse the connection @fd with EUSERS and close it. The ERROR carries the
+ * seq of the peer's first request if it is already queued (librtmem sends
+ * HELLO right after connect), else 0, which librtmem takes as a refusal of
+ * the connection itself (lib/proto.h).
+ */
+static void refuse_connection(struct srv *s, int fd, const char *why)
+{
+	struct rtmem_msg_error e = { .err = EUSERS };
+	struct rtmem_msg_hdr h;
+	uint32_t seq = 0;
+
+	if (recv(fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(h) && h.magic == RTMEM_PROTO_MAGIC)
+		seq = h.seq;
+	rtmem_msg_init(&e.h, RTMEM_MSG_ERROR, seq);
+	snprintf(e.msg, sizeof(e.msg), "too many clients: %s", why);
+	send(fd, &e, sizeof(e), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	s->counters.refusals_total++;
+	log_warn("connection refused: %s", why);
+}
+
+/*
+ * Make room for a connection of @uid on the client socket or (@monitor) the
+ * monitor socket, which count apart, so that no flood of one locks out the
+ * other. At a limit (the uid's, then the socket's), the oldest connection of
+ * that uid (then of anyone) that has not said HELLO yet is dropped for it:
+ * an idle peer never keeps out one that talks.
+ * Return: 0 (room made), -EUSERS with @why filled.
+ */
+static int make_room(struct srv *s, uid_t uid, bool monitor, char why[96])
+{
+	unsigned all = 0, mine = 0, max = monitor ? SRV_MAX_MONITORS : SRV_MAX_CLIENTS;
+	unsigned per_uid = s->cfg->daemon.max_connections_per_uid ? s->cfg->daemon.max_connections_per_uid
+								     : CFG_CONNECTIONS_PER_UID;
+	struct srv_client *idle_all = NULL, *idle_mine = NULL, *victim;
+
+	for (struct srv_client *c = s->head; c; c = c->next) { /* oldest first */
+		if (c->via_monitor != monitor)
+			continue;
+		all++;
+		mine += c->uid == uid;
+		if (!c->hello && !idle_all)
+			idle_all = c;
+		if (!c->hello && c->uid == uid && !idle_mine)
+			idle_mine = c;
+	}
+	if (mine >= per_uid)
+		victim = idle_mine;
+	else if (all >= max)
+		victim = idle_all;
+	else
+		return 0;
+	if (!victim) {
+		if (mine >= per_uid)
+			snprintf(why, 96, "uid %u holds %u connections (max_connections_per_uid)", (unsigned)uid, mine);
+		else
+			snprintf(why, 96, "%u connections on the %s socket", all, monitor ? "monitor" : "client");
+		return -EUSERS;
+	}
+	client_drop(victim, "no HELLO yet, dropped to make room for a new connection");
+	return 0;
+}
+
 static int adopt(struct srv *s, int fd, bool monitor)
 {
 	struct srv_client *c = NULL;
-	char w[96];
+	char w[96], why[96];
 	int rc;
 
-	if (s->nclients >= SRV_MAX_CLIENTS) {
-		struct rtmem_msg_error e = { .err = EUSERS, .msg = "too many clients" };
-
-		rtmem_msg_init(&e.h, RTMEM_MSG_ERROR, 0);
-		send(fd, &e, sizeof(e), MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-		log_warn("connection refused: %u clients already", s->nclients);
-		return -EUSERS;
-	}
 	rc = client_new(s, fd, &c);
 	if (rc < 0) {
 		close(fd);
 		log_warn("connection dropped: %s", strerror(-rc));
 		return rc;
 	}
+	if (make_room(s, c->uid, monitor, why) < 0) {
+		free(c);
+		refuse_connection(s, fd, why);
+		return -EUSERS;
+	}
+	c->via_monitor = monitor;
+	c->since_ms = mono_ms();
 	c->prev = s->tail;
 	if (s->tail)
 		s->tail->next = c;
@@ -885,6 +951,26 @@ int srv_adopt(struct srv *s, int fd)
 int srv_adopt_monitor(struct srv *s, int fd)
 {
 	return adopt(s, fd, true);
+}
+
+/* Every SRV_TICK_MS: drop peers that did not say HELLO in time. */
+static void on_tick(void *arg, int res)
+{
+	struct srv *s = arg;
+	uint64_t now = mono_ms();
+	struct srv_client *c = s->head, *next;
+
+	(void)res;
+	for (; c; c = next) {
+		next = c->next;
+		if (!c->hello && now - c->since_ms >= s->hello_timeout_ms)
+			client_drop(c, "no HELLO in time");
+	}
+}
+
+void srv_set_hello_timeout(struct srv *s, uint64_t ms)
+{
+	s->hello_timeout_ms = ms;
 }
 
 static void accept_done(struct srv *s, int res, bool monitor)
@@ -1092,6 +1178,7 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 	s->phase = "serving";
 	s->start_ms = mono_ms();
 	s->counters.start_time = (int64_t)time(NULL);
+	s->hello_timeout_ms = SRV_HELLO_TIMEOUT_MS;
 	s->npools = npools;
 	s->pools = calloc(npools ? npools : 1, sizeof(*s->pools));
 	if (!s->pools)
@@ -1109,6 +1196,8 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 		if (adopt_survivors(s, i) < 0)
 			goto out_free;
 	}
+	if (loop_add_timer(loop, SRV_TICK_MS * 1000000ull, on_tick, s, &s->w_tick) < 0)
+		goto out_free;
 	*ret = s;
 	return 0;
 out_free:
@@ -1146,6 +1235,7 @@ void srv_free(struct srv *s)
 		client_drop(s->head, "daemon stopping");
 	while (s->orphans)
 		orphan_free(s->orphans); /* their records stay for the next daemon */
+	loop_del(s->loop, s->w_tick);
 	if (s->lfd >= 0) {
 		loop_del(s->loop, s->w_listen);
 		close(s->lfd);

@@ -125,7 +125,9 @@ static void copy_name(char dst[RTMEM_NAME_MAX], const char *src)
 
 static int transact(struct rtmem_client *c, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
 {
-	return rtmem_msg_transact(c->fd, ++c->seq, req, type, rep, rep_type, ret_fd);
+	if (++c->seq == 0) /* seq 0 marks a refusal of the connection (lib/proto.h) */
+		c->seq = 1;
+	return rtmem_msg_transact(c->fd, c->seq, req, type, rep, rep_type, ret_fd);
 }
 
 /* Connect @c->fd to @c->path and say HELLO. Return: 0, or -errno with c->fd -1. */

@@ -299,6 +299,10 @@ void rtmem_msg_init(struct rtmem_msg_hdr *h, uint32_t type, uint32_t seq);
  * must hold rtmem_msg_size(@rep_type) bytes); an fd passed with it goes to
  * *ret_fd (-1 if none; closed if @ret_fd is NULL).
  * Context: blocking; not RT.
+ * Requests never use seq 0: an ERROR with seq 0 is the daemon refusing the
+ * connection itself (EUSERS: too many connections), sent at accept before
+ * the request may have been read; it is taken as the reply, also when the
+ * daemon closed the socket before the request could be sent.
  * Return: 0, -(errno carried by an ERROR reply), -EPROTO (malformed or
  * unexpected reply), -ECONNRESET (daemon gone), -errno of send/recv.
  */

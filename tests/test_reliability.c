@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_reliability.c - what a client (or any local peer) can do to a real
+ * rtmemd must not stop or hang it, hurt other pools, or lose memory; the
+ * daemon finds damage and says so (docs/trust.md, issue 12).
+ *
+ * Each test starts its own daemon, does something hostile, then checks that
+ * the daemon still answers (a new client opens the other pool and allocates;
+ * rtmemctl status works) and what it reports.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "daemon_fixture.h"
+#include "proto.h"
+#include "rtmem/rtmem.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Run rtmemctl with @args against @sock; its stdout in a static buffer, exit status in *ret_rc. */
+static const char *ctl(const char *sock, const char *args, int *ret_rc)
+{
+	static char out[1 << 16];
+	char cmd[512];
+	size_t n;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s -s %s %s 2>&1", RTMEMCTL_PATH, sock, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	*ret_rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return out;
+}
+
+/* A connected socket to @path that says nothing. */
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* The daemon answers: a new client opens @pool and allocates from it, and rtmemctl status works. */
+static void assert_daemon_answers(const struct daemon *d, const char *pool)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	void *blk;
+	int rc;
+
+	rc = rtmem_connect(d->sock, "prober", &c);
+	if (rc)
+		print_error("rtmem_connect: %s\n%s", strerror(-rc), daemon_log(d));
+	assert_int_equal(rc, 0);
+	assert_int_equal(rtmem_pool_open(c, pool, RTMEM_POOL_NOLOCK, &p), 0);
+	assert_int_equal(rtmem_alloc(p, 64, &blk), 0);
+	memset(blk, 0x5a, 64);
+	assert_int_equal(rtmem_free(p, blk), 0);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+	ctl(d->sock, "status", &rc);
+	assert_int_equal(rc, 0);
+}
+
+#define TWO_POOLS                                                                                                  \
+	"[daemon]\nmax_connections_per_uid = 16\n"                                                                   \
+	"[pool a]\nslab = 64x64, 256x16\nmax_clients = 8\n"                                                          \
+	"[pool b]\nslab = 64x64\nmax_clients = 8\n"
+
+static struct daemon D; /* stopped by teardown, also when a test fails */
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (D.pid > 0)
+		daemon_stop(&D);
+	return 0;
+}
+
+/* Wait until every fd in @fds (-1: done) is hung up on, at most @max_ms. Return: how many are still open. */
+static unsigned wait_hangups(int *fds, unsigned n, uint64_t max_ms)
+{
+	uint64_t t0 = now_ms();
+	unsigned open_now;
+
+	for (;;) {
+		open_now = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
+			char b[256];
+
+			if (fds[i] >= 0 && poll(&pfd, 1, 0) == 1 &&
+			    ((pfd.revents & POLLHUP) || recv(fds[i], b, sizeof(b), MSG_DONTWAIT) == 0)) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			open_now += fds[i] >= 0;
+		}
+		if (!open_now || now_ms() - t0 > max_ms)
+			return open_now;
+		usleep(20000);
+	}
+}
+
+/*
+ * An idle flood: far more connections than any limit, none saying HELLO.
+ * A client and rtmemctl (same uid) still get in, since the oldest idle
+ * connection makes room for each new one; the limit per uid then answers
+ * -EUSERS to rtmem_connect, never -EPROTO.
+ */
+static void test_flood_idle_client_and_ctl_still_served(void **state)
+{
+	enum { FLOOD = 300, PER_UID = 16 };
+	static int fds[FLOOD];
+	struct rtmem_client *held[PER_UID];
+	struct rtmem_client *c;
+
+	(void)state;
+	assert_int_equal(daemon_start(&D, TWO_POOLS), 0);
+	for (int i = 0; i < FLOOD; i++)
+		fds[i] = raw_connect(D.sock);
+	assert_daemon_answers(&D, "a");
+	/* HELLO'd connections count against the uid; idle ones make room for them */
+	for (int i = 0; i < PER_UID; i++)
+		assert_int_equal(rtmem_connect(D.sock, "held", &held[i]), 0);
+	for (int i = 0; i < 20; i++) /* refused before or after HELLO was read: -EUSERS either way */
+		assert_int_equal(rtmem_connect(D.sock, "one-too-many", &c), -EUSERS);
+	assert_int_equal(wait_hangups(fds, FLOOD, 1000), 0); /* all made room, none still held */
+	assert_non_null(strstr(daemon_log(&D), "max_connections_per_uid"));
+	for (int i = 0; i < PER_UID; i++)
+		rtmem_disconnect(held[i]);
+	assert_daemon_answers(&D, "b");
+	assert_int_equal(daemon_stop(&D), 0);
+}
+
+/* A peer that never says HELLO is hung up on after the HELLO timeout (3 s), not before. */
+static void test_flood_idle_dropped_after_hello_timeout(void **state)
+{
+	enum { N = 8 };
+	int fds[N];
+	uint64_t t0, took;
+
+	(void)state;
+	assert_int_equal(daemon_start(&D, TWO_POOLS), 0);
+	for (int i = 0; i < N; i++)
+		fds[i] = raw_connect(D.sock);
+	t0 = now_ms();
+	assert_int_equal(wait_hangups(fds, N, 2500), N); /* none before 2.5 s */
+	assert_int_equal(wait_hangups(fds, N, 2500), 0);
+	took = now_ms() - t0;
+	print_message("%d idle peers dropped %llu ms after connecting (timeout 3000 ms, tick 250 ms)\n", N,
+		      (unsigned long long)took);
+	assert_true(took >= 2900 && took <= 4000);
+	assert_daemon_answers(&D, "a");
+	assert_int_equal(daemon_stop(&D), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_flood_idle_client_and_ctl_still_served, teardown),
+		cmocka_unit_test_teardown(test_flood_idle_dropped_after_hello_timeout, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
