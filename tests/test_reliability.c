@@ -181,11 +181,65 @@ static void test_flood_idle_dropped_after_hello_timeout(void **state)
 	assert_int_equal(daemon_stop(&D), 0);
 }
 
+/* The pool's mapping in this process: its /proc/self/maps line (static buffer), NULL if none. */
+static const char *pool_maps_line(const char *pool)
+{
+	static char line[512];
+	char want[64];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	snprintf(want, sizeof(want), "memfd:rtmemd:%s ", pool);
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, want)) {
+			fclose(f);
+			return line;
+		}
+	}
+	fclose(f);
+	return NULL;
+}
+
+/*
+ * A pool is never executable: librtmem maps it rw- (shared), and its memfd
+ * has no exec bits, by MFD_NOEXEC_SEAL (Linux 6.3+) or mode 0600 (older
+ * kernels, which the daemon logs).
+ */
+static void test_memfd_pool_never_executable(void **state)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	const char *line;
+	char perms[8], path[128];
+	unsigned long lo, hi;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(daemon_start(&D, TWO_POOLS), 0);
+	assert_int_equal(rtmem_connect(D.sock, "x", &c), 0);
+	assert_int_equal(rtmem_pool_open(c, "a", RTMEM_POOL_NOLOCK, &p), 0);
+	line = pool_maps_line("a");
+	assert_non_null(line);
+	print_message("%s", line);
+	assert_int_equal(sscanf(line, "%lx-%lx %7s", &lo, &hi, perms), 3);
+	assert_string_equal(perms, "rw-s");
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", lo, hi);
+	if (stat(path, &st) == 0) /* needs CAP_SYS_ADMIN on some kernels */
+		assert_int_equal(st.st_mode & 0111, 0);
+	else
+		print_message("no %s (%s): exec bits not checked\n", path, strerror(errno));
+	assert_non_null(strstr(daemon_log(&D), "pool memfds are kept from execution by "));
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+	assert_int_equal(daemon_stop(&D), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_flood_idle_client_and_ctl_still_served, teardown),
 		cmocka_unit_test_teardown(test_flood_idle_dropped_after_hello_timeout, teardown),
+		cmocka_unit_test_teardown(test_memfd_pool_never_executable, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
