@@ -374,7 +374,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	if (!name_ok(in->pool))
 		return violation(c, seq, "pool name not NUL-terminated");
 	printable(in->pool, pn);
-	if (in->flags)
+	if (in->flags & ~RTMEM_OPEN_WANT_DESC)
 		return refuse(c, seq, EINVAL, "open \"%s\": unknown flags 0x%x", pn, in->flags);
 	if (c->monitor) {
 		c->monitor = false; /* refuse() logs it at warning level, not debug */
@@ -394,7 +394,13 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	r->slot = slot_take(sp, &r->gen);
 	if (!r->slot)
 		return refuse(c, seq, EUSERS, "open \"%s\": all %u client slots taken (max_clients)", pn, sp->nslots);
-	rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
+	if (in->flags & RTMEM_OPEN_WANT_DESC) { /* limits from the daemon's copy, never the region */
+		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_DESC_REPLY, seq);
+		m.open_desc_reply.layout_hash = rtmem_region_layout_hash();
+		m.open_desc_reply.desc = cp->desc;
+	} else {
+		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
+	}
 	r->size = sp->pool->size;
 	r->quota = cp->quota;
 	r->flags = cfg_pool_may_reserve(cp, c->uid, c->gids, c->ngids) ? RTMEM_OPEN_RESERVE : 0;

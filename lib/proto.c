@@ -30,6 +30,7 @@ static const uint32_t sizes[RTMEM_MSG_TYPE_MAX] = {
 	[RTMEM_MSG_RESUME] = sizeof(struct rtmem_msg_resume),
 	[RTMEM_MSG_COUNTERS] = sizeof(struct rtmem_msg_status),
 	[RTMEM_MSG_COUNTERS_REPLY] = sizeof(struct rtmem_msg_counters_reply),
+	[RTMEM_MSG_OPEN_DESC_REPLY] = sizeof(struct rtmem_msg_open_desc_reply),
 };
 
 uint32_t rtmem_msg_size(uint32_t type)

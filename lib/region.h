@@ -154,6 +154,23 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
  */
 int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret);
 
+/*
+ * rtmem_region_attach_desc() - as rtmem_region_attach(), but the geometry
+ * and the limits (reserves, cache depth) are taken from @desc, the pool
+ * description the daemon keeps (sent in its OPEN reply), and nothing is read
+ * from the region's header or descriptor lines, which any client of the pool
+ * could have rewritten. @layout_hash: the daemon's rtmem_region_layout_hash(),
+ * so that a client of another ABI is still refused.
+ * Context: setup only; allocates the handle with malloc.
+ * Return: 0, -EBADMSG (@layout_hash is not this build's), -EINVAL (@desc
+ * invalid), -EUCLEAN (@desc's footprint is larger than @size), -ENOMEM.
+ */
+int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_desc *desc, uint64_t layout_hash,
+			     struct rtmem_region **ret);
+
+/* rtmem_region_layout_hash() - this build's hash of the region's ABI. Context: any, pure. */
+uint64_t rtmem_region_layout_hash(void);
+
 /* rtmem_region_detach() - free the handle; accepts NULL. Does not unmap. */
 void rtmem_region_detach(struct rtmem_region *r);
 

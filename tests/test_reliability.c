@@ -25,6 +25,7 @@
 
 #include "daemon_fixture.h"
 #include "proto.h"
+#include "region_int.h"
 #include "rtmem/rtmem.h"
 
 static uint64_t now_ms(void)
@@ -234,12 +235,76 @@ static void test_memfd_pool_never_executable(void **state)
 	assert_int_equal(daemon_stop(&D), 0);
 }
 
+/* The pool's mapping in this process, found through /proc/self/maps; its length in *ret_len. */
+static char *pool_mapping(const char *pool, size_t *ret_len)
+{
+	const char *line = pool_maps_line(pool);
+	unsigned long lo, hi;
+
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "%lx-%lx", &lo, &hi), 2);
+	*ret_len = hi - lo;
+	return (char *)lo;
+}
+
+#define RESERVE_POOL                                                                                               \
+	"[pool r]\nslab = 64x32\nreserve_slab = 64x16\nreserve_users = nobody\nmax_clients = 4\nthread_cache = 0\n"                    \
+	"[pool b]\nslab = 64x64\nmax_clients = 4\n"
+
+/* Blocks of 64 B a client gets from @p before -ENOMEM (then freed again). */
+static unsigned drain(struct rtmem_pool *p)
+{
+	static void *blk[64];
+	unsigned n = 0;
+
+	while (n < 64 && rtmem_alloc(p, 64, &blk[n]) == 0)
+		n++;
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(rtmem_free(p, blk[i]), 0);
+	return n;
+}
+
+/*
+ * A client rewrites the reserve (and the cache depth) in the region's
+ * descriptor line and header; the next opener still gets the daemon's
+ * limits: 16 of 32 blocks for a client without the reserve.
+ */
+static void test_limits_scribbled_reserve_ignored(void **state)
+{
+	struct rtmem_client *c1, *c2;
+	struct rtmem_pool *p1, *p2;
+	struct rg_hdr *h;
+	struct rg_class *k;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(daemon_start(&D, RESERVE_POOL), 0);
+	assert_int_equal(rtmem_connect(D.sock, "scribbler", &c1), 0);
+	assert_int_equal(rtmem_pool_open(c1, "r", RTMEM_POOL_NOLOCK, &p1), 0);
+	assert_int_equal(drain(p1), 16);
+	h = (struct rg_hdr *)pool_mapping("r", &len);
+	k = (struct rg_class *)((char *)h + h->classes_off);
+	k->reserve = 0;
+	h->cache = RTMEM_CACHE_MAX;
+
+	assert_int_equal(rtmem_connect(D.sock, "next", &c2), 0);
+	assert_int_equal(rtmem_pool_open(c2, "r", RTMEM_POOL_NOLOCK, &p2), 0);
+	assert_int_equal(drain(p2), 16);
+	rtmem_pool_close(p2);
+	rtmem_disconnect(c2);
+	rtmem_pool_close(p1);
+	rtmem_disconnect(c1);
+	assert_daemon_answers(&D, "b");
+	assert_int_equal(daemon_stop(&D), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_flood_idle_client_and_ctl_still_served, teardown),
 		cmocka_unit_test_teardown(test_flood_idle_dropped_after_hello_timeout, teardown),
 		cmocka_unit_test_teardown(test_memfd_pool_never_executable, teardown),
+		cmocka_unit_test_teardown(test_limits_scribbled_reserve_ignored, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
