@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "audit.h"
 #include "memtest.h"
 #include "notify.h"
 #include "proto.h"
@@ -59,7 +60,11 @@ struct srv_pool {
 	uint32_t *gen;   /* [nslots + 1]: last generation handed out per slot */
 	uint8_t *used;   /* [nslots + 1] */
 	uint64_t recovered; /* blocks given back by sweeps: left on no list by killed clients */
+	uint32_t damage;    /* AUDIT_* found since start (sticky: the data may still be wrong) */
 };
+
+static_assert(AUDIT_HEADER == RTMEM_DAMAGE_HEADER && AUDIT_HOLE == RTMEM_DAMAGE_HOLE &&
+		      AUDIT_LIST == RTMEM_DAMAGE_LIST, "audit bits are the wire's");
 
 struct srv_client {
 	struct srv *s;
@@ -116,7 +121,8 @@ struct srv {
 	struct loop_watch *w_monitor;
 	char mpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct rtmem_msg_counters_reply counters; /* COUNTERS, header unused */
-	struct loop_watch *w_tick;        /* SRV_TICK_MS: HELLO deadlines */
+	struct loop_watch *w_tick;        /* SRV_TICK_MS: HELLO deadlines, audits */
+	unsigned ticks, audit_next;       /* the periodic audit: one pool per SRV_AUDIT_TICKS */
 	uint64_t hello_timeout_ms;        /* SRV_HELLO_TIMEOUT_MS; tests shorten it */
 };
 
@@ -232,12 +238,33 @@ static void pool_sweep(struct srv_pool *sp)
 		sp->recovered += (uint64_t)n;
 		log_warn("pool \"%s\": gave back %ld blocks that killed clients left on no free list", pool_name(sp->pool), n);
 	} else if (n == -EUCLEAN) {
-		log_err("pool \"%s\": a slab free list is corrupt (index out of range or a cycle)", pool_name(sp->pool));
+		struct audit_found f = { .found = AUDIT_LIST };
+
+		if (!(sp->damage & AUDIT_LIST))
+			audit_report(pool_name(sp->pool), &f);
+		sp->damage |= AUDIT_LIST;
 	} else if (n < 0 && n != -EAGAIN) {
 		log_err("pool \"%s\": sweeping for lost blocks failed: %s", pool_name(sp->pool), strerror((int)-n));
 	}
 	if (sp->nopen == 0 && (k = rtmem_region_recount(sp->pool->region)) > 0)
 		log_warn("pool \"%s\": in-use counts of %d classes corrected with no client left", pool_name(sp->pool), k);
+}
+
+/*
+ * Audit @sp (audit.h) and its lists (pool_sweep()); report what is new.
+ * Runs after every client death and, for one pool in turn, every
+ * SRV_AUDIT_TICKS ticks.
+ */
+static void pool_audit(struct srv_pool *sp)
+{
+	struct audit_found f;
+
+	audit_pool(sp->pool, &f);
+	if (f.found) {
+		audit_report(pool_name(sp->pool), &f);
+		sp->damage |= f.found;
+	}
+	pool_sweep(sp);
 }
 
 /* Reclaim what @c holds in pool @i and give the slot back. Return: blocks, bytes in *ret_bytes. */
@@ -264,7 +291,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	o->slot = 0;
-	pool_sweep(sp);
+	pool_audit(sp);
 	*ret_bytes = bytes;
 	return (uint64_t)n;
 }
@@ -493,7 +520,7 @@ static void on_orphan_exit(void *arg, int res)
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	orphan_free(o);
-	pool_sweep(sp);
+	pool_audit(sp);
 }
 
 /* Take over @p's survivors (pool_survey()) and its generation floor. */
@@ -563,6 +590,8 @@ static void on_status(struct srv_client *c, uint32_t seq)
 	r->uptime_ms = mono_ms() - s->start_ms;
 	r->locked_bytes = s->locked;
 	r->pid = (uint32_t)getpid();
+	for (unsigned i = 0; i < s->npools; i++)
+		r->ndamaged += s->pools[i].damage != 0;
 	reply(c, &m, -1);
 }
 
@@ -579,6 +608,7 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 	snprintf(r->name, sizeof(r->name), "%s", pool_name(sp->pool));
 	r->size = sp->pool->size;
 	r->nclients = sp->nopen;
+	r->damage = sp->damage;
 	rtmem_region_stats(sp->pool->region, &r->stats);
 	reply(c, &m, -1);
 }
@@ -972,6 +1002,8 @@ static void on_tick(void *arg, int res)
 		if (!c->hello && now - c->since_ms >= s->hello_timeout_ms)
 			client_drop(c, "no HELLO in time");
 	}
+	if (s->npools && ++s->ticks % SRV_AUDIT_TICKS == 0)
+		pool_audit(&s->pools[s->audit_next++ % s->npools]);
 }
 
 void srv_set_hello_timeout(struct srv *s, uint64_t ms)

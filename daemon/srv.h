@@ -71,7 +71,8 @@
 #define SRV_MAX_CLIENTS CFG_MAX_CONNECTIONS /* on the client socket at once; more are refused (EUSERS) */
 #define SRV_MAX_MONITORS 64u       /* on the monitor socket at once, apart from the clients' */
 #define SRV_HELLO_TIMEOUT_MS 3000u /* a peer that has not said HELLO by then is dropped */
-#define SRV_TICK_MS 250u           /* period of the server's timer (HELLO deadlines) */
+#define SRV_TICK_MS 250u           /* period of the server's timer (HELLO deadlines, audits) */
+#define SRV_AUDIT_TICKS 2u         /* one pool audited every this many ticks (audit.h) */
 #define SRV_ERR_MAX 256
 
 struct srv;

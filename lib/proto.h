@@ -173,7 +173,7 @@ struct rtmem_msg_status_reply {
 	uint64_t uptime_ms;
 	uint64_t locked_bytes; /* all pools' footprints */
 	uint32_t pid;
-	uint32_t pad;
+	uint32_t ndamaged;     /* pools with damage found (POOL_INFO says what) */
 };
 
 struct rtmem_msg_index {
@@ -187,9 +187,14 @@ struct rtmem_msg_pool_info_reply {
 	char name[RTMEM_NAME_MAX];
 	uint64_t size;
 	uint32_t nclients;
-	uint32_t pad;
+	uint32_t damage; /* RTMEM_DAMAGE_* found since the daemon started; 0: serving, intact */
 	struct rtmem_region_stats stats;
 };
+
+/* Damage the daemon's audit found in a pool (docs/trust.md). */
+#define RTMEM_DAMAGE_HEADER 0x1u /* header/descriptor lines differed from the daemon's copy (rewritten) */
+#define RTMEM_DAMAGE_HOLE 0x2u   /* memory punched out of the memfd (allocated and locked again; data lost) */
+#define RTMEM_DAMAGE_LIST 0x4u   /* a corrupt slab free list (index out of range or a cycle) */
 
 struct rtmem_msg_client_info_reply {
 	struct rtmem_msg_hdr h;

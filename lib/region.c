@@ -460,6 +460,69 @@ int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_des
 	return attach_build(mem, size, desc, &p, ret);
 }
 
+/* Store @v at @field if it differs; count the difference in *@n. */
+#define RG_FIX(field, v, n)                                                                                        \
+	do {                                                                                                       \
+		if ((field) != (v)) {                                                                              \
+			(field) = (v);                                                                             \
+			(*(n))++;                                                                                  \
+		}                                                                                                  \
+	} while (0)
+
+int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_desc *desc)
+{
+	struct rg_hdr *h = r->hdr;
+	struct rg_plan p;
+	int n = 0;
+
+	if (plan(desc, &p) < 0 || p.total > r->size)
+		return -EINVAL;
+	RG_FIX(h->version, RG_VERSION, &n);
+	RG_FIX(h->hdr_size, (uint32_t)sizeof(*h), &n);
+	RG_FIX(h->layout_hash, rg_layout_hash(), &n);
+	RG_FIX(h->total_size, p.total, &n);
+	RG_FIX(h->nclasses, desc->nclasses, &n);
+	RG_FIX(h->policy, desc->policy, &n);
+	RG_FIX(h->nslots, desc->nslots, &n);
+	RG_FIX(h->cache, desc->cache, &n);
+	RG_FIX(h->has_buddy, desc->buddy.size != 0, &n);
+	RG_FIX(h->classes_off, p.classes_off, &n);
+	RG_FIX(h->buddy_off, p.buddy_off, &n);
+	RG_FIX(h->slots_off, p.slots_off, &n);
+	RG_FIX(h->data_off, p.data_off, &n);
+	RG_FIX(h->data_size, p.data_size, &n);
+	RG_FIX(h->meta_size, p.data_off, &n);
+	for (uint32_t c = 0; c < desc->nclasses; c++) {
+		struct rg_class *k = (struct rg_class *)(r->base + p.classes_off) + c;
+		const struct rtmem_slab_desc *s = &desc->classes[c];
+
+		RG_FIX(k->size, s->size, &n);
+		RG_FIX(k->count, s->count, &n);
+		RG_FIX(k->align, s->align ? s->align : default_align(s->size), &n);
+		RG_FIX(k->reserve, s->reserve, &n);
+		RG_FIX(k->data_off, p.cdata_off[c], &n);
+		RG_FIX(k->next_off, p.next_off[c], &n);
+		RG_FIX(k->state_off, p.state_off[c], &n);
+		RG_FIX(k->area_size, p.carea[c], &n);
+	}
+	if (desc->buddy.size) {
+		struct rg_buddy *b = (struct rg_buddy *)(r->base + p.buddy_off);
+
+		RG_FIX(b->min_order, desc->buddy.min_order, &n);
+		RG_FIX(b->max_order, desc->buddy.max_order, &n);
+		RG_FIX(b->nmin, p.nmin, &n);
+		RG_FIX(b->data_off, p.bdata_off, &n);
+		RG_FIX(b->link_off, p.link_off, &n);
+		RG_FIX(b->state_off, p.bstate_off, &n);
+		RG_FIX(b->reserve, desc->buddy.reserve, &n);
+	}
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RG_MAGIC) { /* last, as format does */
+		__atomic_store_n(&h->magic, RG_MAGIC, __ATOMIC_RELEASE);
+		n++;
+	}
+	return n;
+}
+
 uint64_t rtmem_region_layout_hash(void)
 {
 	return rg_layout_hash();

@@ -298,6 +298,138 @@ static void test_limits_scribbled_reserve_ignored(void **state)
 	assert_int_equal(daemon_stop(&D), 0);
 }
 
+/* Poll rtmemctl pools until pool @name's line says damaged; Return: ms it took, or -1 after 5 s. */
+static long wait_damaged(const char *name, uint64_t t0)
+{
+	char want[64];
+	int rc;
+
+	snprintf(want, sizeof(want), "pool \"%s\": damaged", name);
+	while (now_ms() - t0 < 5000) {
+		if (strstr(ctl(D.sock, "pools", &rc), want))
+			return (long)(now_ms() - t0);
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* After damage to pool a: found and reported, b untouched and serving, the daemon answers. */
+static void assert_damage_contained(const char *what, uint64_t t0)
+{
+	long ms = wait_damaged("a", t0);
+	const char *out;
+	int rc;
+
+	print_message("%s: reported damaged after %ld ms\n", what, ms);
+	if (ms < 0)
+		print_error("%s\n%s", ctl(D.sock, "pools", &rc), daemon_log(&D));
+	assert_true(ms >= 0);
+	out = ctl(D.sock, "pools", &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "pool \"b\": serving"));
+	assert_null(strstr(out, "18446744073709551615"));
+	assert_non_null(strstr(ctl(D.sock, "status", &rc), "DAMAGED"));
+	assert_non_null(strstr(daemon_log(&D), "pool \"a\" damaged"));
+	assert_daemon_answers(&D, "b");
+}
+
+/* FALLOC_FL_PUNCH_HOLE over the whole pool: the memory is allocated, faulted and locked again, and reported. */
+static void test_punch_hole_refaulted_and_reported(void **state)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	char path[128];
+	size_t len;
+	char *m;
+	uint64_t t0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(daemon_start(&D, TWO_POOLS), 0);
+	assert_int_equal(rtmem_connect(D.sock, "puncher", &c), 0);
+	assert_int_equal(rtmem_pool_open(c, "a", RTMEM_POOL_NOLOCK, &p), 0);
+	m = pool_mapping("a", &len);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m, (unsigned long)(m + len));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		rtmem_disconnect(c);
+		skip(); /* map_files needs CAP_SYS_ADMIN; the test has no other way to the memfd */
+	}
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)len), 0);
+	t0 = now_ms();
+	assert_true(lseek(fd, 0, SEEK_HOLE) < (off_t)len);
+	assert_damage_contained("punch hole", t0);
+	assert_int_equal(lseek(fd, 0, SEEK_HOLE), (off_t)len); /* no hole left */
+	assert_non_null(strstr(daemon_log(&D), "punched out"));
+	close(fd);
+	rtmem_disconnect(c);
+	assert_int_equal(daemon_stop(&D), 0);
+}
+
+enum scribble { SCRIBBLE_RANDOM, SCRIBBLE_FF, SCRIBBLE_BAD_INDEX, SCRIBBLE_CYCLE };
+
+/* A client writes over pool a (the whole mapping, or a list) while it keeps it open. */
+static void scribble_test(enum scribble how, const char *what)
+{
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	struct rg_hdr *h;
+	size_t len;
+	uint64_t t0;
+	unsigned seed = (unsigned)time(NULL);
+
+	assert_int_equal(daemon_start(&D, TWO_POOLS), 0);
+	assert_int_equal(rtmem_connect(D.sock, "scribbler", &c), 0);
+	assert_int_equal(rtmem_pool_open(c, "a", RTMEM_POOL_NOLOCK, &p), 0);
+	h = (struct rg_hdr *)pool_mapping("a", &len);
+	if (how == SCRIBBLE_RANDOM) {
+		print_message("seed %u\n", seed);
+		srand(seed);
+		for (size_t i = 0; i < len; i++)
+			((unsigned char *)h)[i] = (unsigned char)rand();
+	} else if (how == SCRIBBLE_FF) {
+		memset(h, 0xff, len);
+	} else {
+		struct rg_class *k = (struct rg_class *)((char *)h + h->classes_off);
+		uint32_t *next = (uint32_t *)((char *)h + k->next_off);
+
+		if (how == SCRIBBLE_BAD_INDEX)
+			next[0] = k->count + 7; /* in no class's range, as a plausible index */
+		else
+			next[2] = 0; /* 0 -> 1 -> 2 -> 0 */
+		h->nslots ^= 1; /* and a header field, which the audit always finds */
+	}
+	t0 = now_ms();
+	assert_damage_contained(what, t0);
+	rtmem_disconnect(c); /* a death: the audit and sweep run again, the daemon stays up */
+	assert_daemon_answers(&D, "b");
+	assert_int_equal(daemon_stop(&D), 0);
+}
+
+static void test_scribble_random_bytes_contained(void **state)
+{
+	(void)state;
+	scribble_test(SCRIBBLE_RANDOM, "random bytes");
+}
+
+static void test_scribble_ff_contained(void **state)
+{
+	(void)state;
+	scribble_test(SCRIBBLE_FF, "0xFF");
+}
+
+static void test_scribble_bad_index_contained(void **state)
+{
+	(void)state;
+	scribble_test(SCRIBBLE_BAD_INDEX, "index out of range");
+}
+
+static void test_scribble_cycle_contained(void **state)
+{
+	(void)state;
+	scribble_test(SCRIBBLE_CYCLE, "cycle in next[]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +437,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_flood_idle_dropped_after_hello_timeout, teardown),
 		cmocka_unit_test_teardown(test_memfd_pool_never_executable, teardown),
 		cmocka_unit_test_teardown(test_limits_scribbled_reserve_ignored, teardown),
+		cmocka_unit_test_teardown(test_punch_hole_refaulted_and_reported, teardown),
+		cmocka_unit_test_teardown(test_scribble_random_bytes_contained, teardown),
+		cmocka_unit_test_teardown(test_scribble_ff_contained, teardown),
+		cmocka_unit_test_teardown(test_scribble_bad_index_contained, teardown),
+		cmocka_unit_test_teardown(test_scribble_cycle_contained, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
