@@ -72,6 +72,22 @@ struct parser {
 
 /* ---- errors ---- */
 
+/*
+ * Make @msg safe to print on a terminal: bytes from the file (names, values)
+ * are echoed in messages, and a control byte (C0, DEL, or a UTF-8-encoded C1
+ * such as U+009B CSI) could move the cursor, retitle the window or hide the
+ * rest of the line. Each becomes '?'; other UTF-8 stays as it is.
+ */
+void cfg_sanitize(char *msg)
+{
+	for (unsigned char *b = (unsigned char *)msg; *b; b++) {
+		if (*b < 0x20 || *b == 0x7f)
+			*b = '?';
+		else if (*b == 0xc2 && b[1] >= 0x80 && b[1] <= 0x9f)
+			b[0] = b[1] = '?';
+	}
+}
+
 __attribute__((format(printf, 5, 0)))
 static int verr(struct cfg_error *err, const char *name, unsigned line, unsigned col,
 		const char *fmt, va_list ap)
@@ -91,6 +107,7 @@ static int verr(struct cfg_error *err, const char *name, unsigned line, unsigned
 		k = snprintf(err->msg, sizeof(err->msg), "%s: ", name);
 	n = k < 0 ? 0 : (size_t)k < sizeof(err->msg) ? (size_t)k : sizeof(err->msg) - 1;
 	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	cfg_sanitize(err->msg);
 	return 0;
 }
 
@@ -541,6 +558,19 @@ static int key_monitor_group(struct parser *p, char *v)
 	return parse_id(p, v, "group", &p->cfg->daemon.monitor_group);
 }
 
+static int key_max_conn_uid(struct parser *p, char *v)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > CFG_MAX_CONNECTIONS)
+		return perr(p, v, EINVAL, "bad max_connections_per_uid \"%s\" (1..%u)", v, CFG_MAX_CONNECTIONS);
+	p->cfg->daemon.max_connections_per_uid = (uint32_t)n;
+	return 0;
+}
+
 static const struct keydef daemon_keys[] = {
 	{ "socket", key_socket },
 	{ "socket_mode", key_socket_mode },
@@ -551,6 +581,7 @@ static const struct keydef daemon_keys[] = {
 	{ "log_level", key_log_level },
 	{ "monitor_socket", key_monitor_socket },
 	{ "monitor_group", key_monitor_group },
+	{ "max_connections_per_uid", key_max_conn_uid },
 	{ NULL, NULL },
 };
 
@@ -1276,6 +1307,7 @@ static struct cfg *cfg_new(const char *name)
 	cfg->daemon.socket_group.id = CFG_ID_NONE;
 	cfg->daemon.monitor_group.id = CFG_ID_NONE;
 	cfg->daemon.log_level = LOG_INFO;
+	cfg->daemon.max_connections_per_uid = CFG_CONNECTIONS_PER_UID;
 	cfg->daemon.user.id = CFG_ID_NONE;
 	cfg->daemon.group.id = CFG_ID_NONE;
 	cfg->memtest.enabled = false;

@@ -120,7 +120,11 @@ struct cfg_daemon {
 	char monitor_socket[CFG_SOCKET_MAX]; /* read-only socket, "" = none */
 	bool has_monitor_group;
 	struct cfg_id monitor_group;     /* group owning the monitor socket */
+	uint32_t max_connections_per_uid; /* per socket, 1..CFG_MAX_CONNECTIONS; default CFG_CONNECTIONS_PER_UID */
 };
+
+#define CFG_MAX_CONNECTIONS 1024u    /* the server's limit of connections on the client socket */
+#define CFG_CONNECTIONS_PER_UID 64u  /* default of max_connections_per_uid */
 
 struct cfg_pool {
 	char name[CFG_NAME_MAX];
@@ -142,6 +146,14 @@ struct cfg {
 	unsigned npools;
 	struct cfg_pool *pools;          /* [npools] */
 };
+
+/*
+ * cfg_sanitize() - replace in @msg (NUL-terminated) every byte a terminal
+ * takes as a control (C0, DEL, UTF-8 C1) by '?'. Every cfg_error message has
+ * had it applied; the daemon applies it to other text it echoes from input.
+ * Context: any, pure.
+ */
+void cfg_sanitize(char *msg);
 
 /*
  * cfg_load() - read and check the configuration file @path, then the

@@ -430,6 +430,7 @@ static void stored_leftovers(struct daemon *d)
 
 static int create_pools(struct daemon *d)
 {
+	unsigned noexec_logged = 0;
 	struct pool_error err;
 	struct cfg_limits lim;
 	int rc;
@@ -462,6 +463,8 @@ static int create_pools(struct daemon *d)
 			log_err("%s", err.msg);
 			return rc;
 		}
+		if (d->pools[i].noexec != POOL_NOEXEC_UNKNOWN && !noexec_logged++)
+			log_info("pool memfds are kept from execution by %s", pool_noexec_name(d->pools[i].noexec));
 		d->npools++;
 		d->locked += d->pools[i].size;
 	}

@@ -30,6 +30,18 @@
 
 #define COMPACT_UNEVICTABLE "/proc/sys/vm/compact_unevictable_allowed"
 
+const char *pool_noexec_name(enum pool_noexec how)
+{
+	switch (how) {
+	case POOL_NOEXEC_SEALED:
+		return "MFD_NOEXEC_SEAL";
+	case POOL_NOEXEC_MODE:
+		return "mode 0600 (the kernel has no MFD_NOEXEC_SEAL)";
+	default:
+		return "unknown (adopted)";
+	}
+}
+
 const char *pool_fmt_size(uint64_t v, char buf[static 32])
 {
 	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
@@ -72,7 +84,19 @@ static int create_fd(struct pool *p, const struct cfg_pool *cp, struct pool_erro
 	int rc;
 
 	snprintf(name, sizeof(name), "rtmemd:%s", cp->name);
-	p->memfd = memfd_create(name, flags);
+	/* Not executable, for good: Linux 6.3+ seals that at creation; older
+	 * kernels refuse the flag (EINVAL) and get mode 0600 below instead,
+	 * which only the daemon's uid could change back. */
+	p->memfd = memfd_create(name, flags | POOL_MFD_NOEXEC_SEAL);
+	p->noexec = POOL_NOEXEC_SEALED;
+	if (p->memfd < 0 && errno == EINVAL) {
+		p->memfd = memfd_create(name, flags);
+		p->noexec = POOL_NOEXEC_MODE;
+	}
+	if (p->memfd >= 0 && p->noexec == POOL_NOEXEC_MODE && fchmod(p->memfd, 0600) < 0) {
+		rc = -errno;
+		return pool_fail(cp, err, rc, "fchmod 0600 of the memfd failed: %s", strerror(-rc));
+	}
 	if (p->memfd < 0) {
 		rc = -errno;
 		return pool_fail(cp, err, rc, "memfd_create%s failed: %s", cp->hugepages ? " (hugepages)" : "",

@@ -67,6 +67,22 @@ struct pool_survey {
 	char check_msg[160];   /* its first violation */
 };
 
+#ifndef MFD_NOEXEC_SEAL
+#define POOL_MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3; older headers lack it */
+#else
+#define POOL_MFD_NOEXEC_SEAL MFD_NOEXEC_SEAL
+#endif
+
+/* How a pool's memfd is kept from being executed (fexecve, docs/trust.md). */
+enum pool_noexec {
+	POOL_NOEXEC_UNKNOWN = 0, /* adopted from the fd store: as the daemon before made it */
+	POOL_NOEXEC_SEALED = 1,  /* MFD_NOEXEC_SEAL: no exec bits, F_SEAL_EXEC */
+	POOL_NOEXEC_MODE = 2,    /* kernel before 6.3: mode 0600, changeable only by the daemon's uid */
+};
+
+/* pool_noexec_name() - words for the log. Context: any. */
+const char *pool_noexec_name(enum pool_noexec how);
+
 struct pool {
 	const struct cfg_pool *cfg;  /* name, ACLs, quota: owned by the struct cfg, or own_cfg */
 	int memfd;                   /* -1 when not created */
@@ -77,6 +93,7 @@ struct pool {
 	struct rtmem_region *region; /* after pool_format() */
 	bool locked;                 /* pool_lock() succeeded */
 	bool adopted;                /* from the fd store, not created */
+	enum pool_noexec noexec;     /* how its memfd is kept from being executed */
 	struct cfg_pool *own_cfg;    /* adopted with a geometry the config no longer has: a copy
 				      * of the config's entry with the region's description */
 	struct pool_survivor *surv;  /* after pool_survey(): [nsurv] */

@@ -65,6 +65,26 @@ const char *ctl_wire_name(const char name[RTMEM_NAME_MAX], char out[RTMEM_NAME_M
 	return out;
 }
 
+/* "serving", or "damaged (header rewritten, ...)": what the daemon's audit found. */
+static const char *audit_state(uint32_t damage, char *buf, size_t len)
+{
+	static const char *const words[] = { "header rewritten", "memory punched out, re-locked",
+					     "free list corrupt" };
+	size_t n;
+
+	if (!damage) {
+		snprintf(buf, len, "serving");
+		return buf;
+	}
+	n = (size_t)snprintf(buf, len, "damaged (");
+	for (unsigned i = 0; i < 3 && n < len; i++)
+		if (damage & (1u << i))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n > 9 ? ", " : "", words[i]);
+	if (n < len)
+		snprintf(buf + n, len - n, "; see the journal)");
+	return buf;
+}
+
 static int cmd_status(struct ctl *c, struct rtmem_msg_status_reply *ret)
 {
 	struct rtmem_msg_status req = { 0 };
@@ -85,28 +105,54 @@ static int cmd_status(struct ctl *c, struct rtmem_msg_status_reply *ret)
 		return 0;
 	}
 	if (c->json)
-		printf("{\"phase\":\"%s\",\"event_loop\":\"%s\",\"pid\":%u,\"pools\":%u,\"clients\":%u,"
-		       "\"uptime_ms\":%" PRIu64 ",\"locked_bytes\":%" PRIu64 "}\n",
-		       ph, lp, rep.pid, rep.npools, rep.nclients, rep.uptime_ms, rep.locked_bytes);
+		printf("{\"phase\":\"%s\",\"event_loop\":\"%s\",\"pid\":%u,\"pools\":%u,\"damaged_pools\":%u,"
+		       "\"clients\":%u,\"uptime_ms\":%" PRIu64 ",\"locked_bytes\":%" PRIu64 "}\n",
+		       ph, lp, rep.pid, rep.npools, rep.ndamaged, rep.nclients, rep.uptime_ms, rep.locked_bytes);
 	else
 		printf("rtmemd (pid %u): %s, event loop %s, up %" PRIu64 ".%03" PRIu64 " s\n"
-		       "pools: %u, %.1f MiB locked\nclients: %u\n",
+		       "pools: %u, %.1f MiB locked%s\nclients: %u\n",
 		       rep.pid, ph, lp, rep.uptime_ms / 1000, rep.uptime_ms % 1000, rep.npools,
-		       (double)rep.locked_bytes / (1024.0 * 1024.0), rep.nclients);
+		       (double)rep.locked_bytes / (1024.0 * 1024.0),
+		       rep.ndamaged ? ", DAMAGED: see rtmemctl pools" : "", rep.nclients);
 	return 0;
 }
 
-static void print_class(const struct ctl *c, const char *kind, const struct rtmem_class_stats *s, bool *first)
+/*
+ * A count read without locks from memory clients can write may be nonsense
+ * (an in-use count driven below zero reads 18446744073709551615): above
+ * @max it is shown as @max and flagged, never printed raw.
+ */
+static uint64_t clamp(uint64_t v, uint64_t max, bool *flag)
 {
+	if (v <= max)
+		return v;
+	*flag = true;
+	return max;
+}
+
+static void print_class(const struct ctl *c, const char *kind, const struct rtmem_class_stats *in, bool *first)
+{
+	struct rtmem_class_stats v = *in, *s = &v;
+	uint64_t max = s->count ? s->count : (uint64_t)INT64_MAX; /* buddy orders: no count */
+	bool bad = false;
+
+	s->in_use = clamp(s->in_use, max, &bad);
+	s->free = clamp(s->free, max, &bad);
+	s->hwm = clamp(s->hwm, max, &bad);
+	s->bad = clamp(s->bad, max, &bad);
+	s->failed = clamp(s->failed, (uint64_t)INT64_MAX, &bad); /* a count of events: no bound but sanity */
 	if (c->json) {
 		printf("%s{\"kind\":\"%s\",\"size\":%" PRIu64 ",\"count\":%" PRIu64 ",\"in_use\":%" PRIu64
-		       ",\"free\":%" PRIu64 ",\"hwm\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bad\":%" PRIu64 "}",
-		       *first ? "" : ",", kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad);
+		       ",\"free\":%" PRIu64 ",\"hwm\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bad\":%" PRIu64
+		       ",\"counts_out_of_range\":%s}",
+		       *first ? "" : ",", kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad,
+		       bad ? "true" : "false");
 		*first = false;
 		return;
 	}
-	printf("  %-6s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5" PRIu64 "\n",
-	       kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad);
+	printf("  %-6s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5" PRIu64 "%s\n",
+	       kind, s->size, s->count, s->in_use, s->free, s->hwm, s->failed, s->bad,
+	       bad ? "  ! counts out of range, clamped" : "");
 }
 
 /* External fragmentation of the buddy area, in %: how far the largest free
@@ -135,22 +181,25 @@ static int cmd_pools(struct ctl *c)
 		struct rtmem_msg_index req = { .index = i };
 		struct rtmem_msg_pool_info_reply rep;
 		const struct rtmem_region_stats *s = &rep.stats;
-		char name[RTMEM_NAME_MAX];
+		char name[RTMEM_NAME_MAX], state[160];
 		bool first = true;
 
 		rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_POOL_INFO, &rep, RTMEM_MSG_POOL_INFO_REPLY, NULL);
 		if (rc < 0)
 			return rc;
 		wire_name(rep.name, name);
+		audit_state(rep.damage, state, sizeof(state));
 		if (c->json) {
-			printf("%s{\"name\":\"%s\",\"size\":%" PRIu64 ",\"clients\":%u,\"buddy_size\":%" PRIu64
+			printf("%s{\"name\":\"%s\",\"state\":\"%s\",\"damage\":%u,\"size\":%" PRIu64
+			       ",\"clients\":%u,\"buddy_size\":%" PRIu64
 			       ",\"buddy_free\":%" PRIu64 ",\"buddy_largest_free\":%" PRIu64 ",\"buddy_repairs\":%" PRIu64
 			       ",\"classes\":[",
-			       i ? "," : "", name, rep.size, rep.nclients, s->buddy_size, s->buddy_free,
+			       i ? "," : "", name, rep.damage ? "damaged" : "serving", rep.damage, rep.size, rep.nclients,
+			       s->buddy_size, s->buddy_free,
 			       s->buddy_largest_free, s->buddy_repairs);
 		} else {
-			printf("pool \"%s\": %.1f MiB, %u clients\n  %-6s %10s %8s %8s %8s %8s %8s %5s\n", name,
-			       (double)rep.size / (1024.0 * 1024.0), rep.nclients, "kind", "size", "count", "in_use",
+			printf("pool \"%s\": %s, %.1f MiB, %u clients\n  %-6s %10s %8s %8s %8s %8s %8s %5s\n", name,
+			       state, (double)rep.size / (1024.0 * 1024.0), rep.nclients, "kind", "size", "count", "in_use",
 			       "free", "hwm", "failed", "bad");
 		}
 		for (uint32_t k = 0; k < s->nclasses && k < RTMEM_MAX_CLASSES; k++)

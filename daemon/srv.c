@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "audit.h"
 #include "memtest.h"
 #include "notify.h"
 #include "proto.h"
@@ -62,7 +63,11 @@ struct srv_pool {
 	uint8_t *used;   /* [nslots + 1] */
 	uint64_t recovered; /* blocks given back by sweeps: left on no list by killed clients */
 	_Atomic int *pids;  /* [nslots + 1]: pid of each slot's holder, 0 if free; read by any daemon thread */
+	uint32_t damage;    /* AUDIT_* found since start (sticky: the data may still be wrong) */
 };
+
+static_assert(AUDIT_HEADER == RTMEM_DAMAGE_HEADER && AUDIT_HOLE == RTMEM_DAMAGE_HOLE &&
+		      AUDIT_LIST == RTMEM_DAMAGE_LIST, "audit bits are the wire's");
 
 struct srv_client {
 	struct srv *s;
@@ -77,6 +82,8 @@ struct srv_client {
 	size_t ngids;
 	bool hello;
 	bool monitor;                /* monitor socket or RTMEM_HELLO_MONITOR: reads only */
+	bool via_monitor;            /* accepted on the monitor socket: counts against its limits */
+	uint64_t since_ms;           /* CLOCK_MONOTONIC ms of the accept: the HELLO deadline counts from it */
 	const char *doomed;          /* set by a handler: drop after it, for this reason */
 	char name[RTMEM_NAME_MAX];   /* printable copy of HELLO's name */
 	struct srv_open open[];      /* [npools] */
@@ -117,6 +124,9 @@ struct srv {
 	struct loop_watch *w_monitor;
 	char mpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct rtmem_msg_counters_reply counters; /* COUNTERS, header unused */
+	struct loop_watch *w_tick;        /* SRV_TICK_MS: HELLO deadlines, audits */
+	unsigned ticks, audit_next;       /* the periodic audit: one pool per SRV_AUDIT_TICKS */
+	uint64_t hello_timeout_ms;        /* SRV_HELLO_TIMEOUT_MS; tests shorten it */
 };
 
 
@@ -246,14 +256,24 @@ static void pool_sweep(struct srv *s, unsigned i)
 				 pool_name(sp->pool), m, (unsigned long long)bytes);
 		free(owners);
 	}
-	if (fixed)
+	if (fixed) {
+		struct audit_found f = { .found = AUDIT_LIST };
+
 		log_warn("pool \"%s\": %u slab free lists were corrupt (a stray write): rebuilt from the state words",
 			 pool_name(sp->pool), fixed);
+		if (!(sp->damage & AUDIT_LIST))
+			audit_report(pool_name(sp->pool), &f);
+		sp->damage |= AUDIT_LIST;
+	}
 	if (n > 0) {
 		sp->recovered += (uint64_t)n;
 		log_warn("pool \"%s\": gave back %ld blocks that killed clients left on no free list", pool_name(sp->pool), n);
 	} else if (n == -EUCLEAN) {
-		log_err("pool \"%s\": a slab free list is corrupt (index out of range or a cycle)", pool_name(sp->pool));
+		struct audit_found f = { .found = AUDIT_LIST };
+
+		if (!(sp->damage & AUDIT_LIST))
+			audit_report(pool_name(sp->pool), &f);
+		sp->damage |= AUDIT_LIST;
 	} else if (n < 0 && n != -EAGAIN) {
 		log_err("pool \"%s\": sweeping for lost blocks failed: %s", pool_name(sp->pool), strerror((int)-n));
 	}
@@ -325,6 +345,24 @@ static int nspid_depth(int pid)
 	return n;
 }
 
+/*
+ * Audit @sp (audit.h) and its lists (pool_sweep()); report what is new.
+ * Runs after every client death and, for one pool in turn, every
+ * SRV_AUDIT_TICKS ticks.
+ */
+static void pool_audit(struct srv *s, unsigned i)
+{
+	struct srv_pool *sp = &s->pools[i];
+	struct audit_found f;
+
+	audit_pool(sp->pool, &f);
+	if (f.found) {
+		audit_report(pool_name(sp->pool), &f);
+		sp->damage |= f.found;
+	}
+	pool_sweep(s, i);
+}
+
 /* Reclaim what @c holds in pool @i and give the slot back. Return: blocks, bytes in *ret_bytes. */
 static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_bytes)
 {
@@ -353,7 +391,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	o->slot = 0;
-	pool_sweep(c->s, i);
+	pool_audit(c->s, i);
 	*ret_bytes = bytes;
 	return (uint64_t)n;
 }
@@ -463,7 +501,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	if (!name_ok(in->pool))
 		return violation(c, seq, "pool name not NUL-terminated");
 	printable(in->pool, pn);
-	if (in->flags)
+	if (in->flags & ~RTMEM_OPEN_WANT_DESC)
 		return refuse(c, seq, EINVAL, "open \"%s\": unknown flags 0x%x", pn, in->flags);
 	if (c->monitor) {
 		c->monitor = false; /* refuse() logs it at warning level, not debug */
@@ -490,7 +528,13 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	r->slot = slot_take(sp, &r->gen);
 	if (!r->slot)
 		return refuse(c, seq, EUSERS, "open \"%s\": all %u client slots taken (max_clients)", pn, sp->nslots);
-	rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
+	if (in->flags & RTMEM_OPEN_WANT_DESC) { /* limits from the daemon's copy, never the region */
+		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_DESC_REPLY, seq);
+		m.open_desc_reply.layout_hash = rtmem_region_layout_hash();
+		m.open_desc_reply.desc = cp->desc;
+	} else {
+		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
+	}
 	r->size = sp->pool->size;
 	r->quota = cp->quota;
 	r->flags = cfg_pool_may_reserve(cp, c->uid, c->gids, c->ngids) ? RTMEM_OPEN_RESERVE : 0;
@@ -588,7 +632,7 @@ static void on_orphan_exit(void *arg, int res)
 	sp->used[o->slot] = 0;
 	sp->nopen--;
 	orphan_free(o);
-	pool_sweep(s, pool);
+	pool_audit(s, pool);
 }
 
 /* Take over @p's survivors (pool_survey()) and its generation floor. */
@@ -659,6 +703,8 @@ static void on_status(struct srv_client *c, uint32_t seq)
 	r->uptime_ms = mono_ms() - s->start_ms;
 	r->locked_bytes = s->locked;
 	r->pid = (uint32_t)getpid();
+	for (unsigned i = 0; i < s->npools; i++)
+		r->ndamaged += s->pools[i].damage != 0;
 	reply(c, &m, -1);
 }
 
@@ -675,6 +721,7 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 	snprintf(r->name, sizeof(r->name), "%s", pool_name(sp->pool));
 	r->size = sp->pool->size;
 	r->nclients = sp->nopen;
+	r->damage = sp->damage;
 	rtmem_region_stats(sp->pool->region, &r->stats);
 	reply(c, &m, -1);
 }
@@ -942,27 +989,89 @@ static int client_arm(struct srv *s, struct srv_client *c)
 	return rc;
 }
 
+/*
+ * Refuse the connection @fd with EUSERS and close it. The ERROR carries the
+ * seq of the peer's first request if it is already queued (librtmem sends
+ * HELLO right after connect), else 0, which librtmem takes as a refusal of
+ * the connection itself (lib/proto.h).
+ */
+static void refuse_connection(struct srv *s, int fd, const char *why)
+{
+	struct rtmem_msg_error e = { .err = EUSERS };
+	struct rtmem_msg_hdr h;
+	uint32_t seq = 0;
+
+	if (recv(fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(h) && h.magic == RTMEM_PROTO_MAGIC)
+		seq = h.seq;
+	rtmem_msg_init(&e.h, RTMEM_MSG_ERROR, seq);
+	snprintf(e.msg, sizeof(e.msg), "too many clients: %s", why);
+	send(fd, &e, sizeof(e), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	s->counters.refusals_total++;
+	log_warn("connection refused: %s", why);
+}
+
+/*
+ * Make room for a connection of @uid on the client socket or (@monitor) the
+ * monitor socket, which count apart, so that no flood of one locks out the
+ * other. At a limit (the uid's, then the socket's), the oldest connection of
+ * that uid (then of anyone) that has not said HELLO yet is dropped for it:
+ * an idle peer never keeps out one that talks.
+ * Return: 0 (room made), -EUSERS with @why filled.
+ */
+static int make_room(struct srv *s, uid_t uid, bool monitor, char why[96])
+{
+	unsigned all = 0, mine = 0, max = monitor ? SRV_MAX_MONITORS : SRV_MAX_CLIENTS;
+	unsigned per_uid = s->cfg->daemon.max_connections_per_uid ? s->cfg->daemon.max_connections_per_uid
+								     : CFG_CONNECTIONS_PER_UID;
+	struct srv_client *idle_all = NULL, *idle_mine = NULL, *victim;
+
+	for (struct srv_client *c = s->head; c; c = c->next) { /* oldest first */
+		if (c->via_monitor != monitor)
+			continue;
+		all++;
+		mine += c->uid == uid;
+		if (!c->hello && !idle_all)
+			idle_all = c;
+		if (!c->hello && c->uid == uid && !idle_mine)
+			idle_mine = c;
+	}
+	if (mine >= per_uid)
+		victim = idle_mine;
+	else if (all >= max)
+		victim = idle_all;
+	else
+		return 0;
+	if (!victim) {
+		if (mine >= per_uid)
+			snprintf(why, 96, "uid %u holds %u connections (max_connections_per_uid)", (unsigned)uid, mine);
+		else
+			snprintf(why, 96, "%u connections on the %s socket", all, monitor ? "monitor" : "client");
+		return -EUSERS;
+	}
+	client_drop(victim, "no HELLO yet, dropped to make room for a new connection");
+	return 0;
+}
+
 static int adopt(struct srv *s, int fd, bool monitor)
 {
 	struct srv_client *c = NULL;
-	char w[96];
+	char w[96], why[96];
 	int rc;
 
-	if (s->nclients >= SRV_MAX_CLIENTS) {
-		struct rtmem_msg_error e = { .err = EUSERS, .msg = "too many clients" };
-
-		rtmem_msg_init(&e.h, RTMEM_MSG_ERROR, 0);
-		send(fd, &e, sizeof(e), MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-		log_warn("connection refused: %u clients already", s->nclients);
-		return -EUSERS;
-	}
 	rc = client_new(s, fd, &c);
 	if (rc < 0) {
 		close(fd);
 		log_warn("connection dropped: %s", strerror(-rc));
 		return rc;
 	}
+	if (make_room(s, c->uid, monitor, why) < 0) {
+		free(c);
+		refuse_connection(s, fd, why);
+		return -EUSERS;
+	}
+	c->via_monitor = monitor;
+	c->since_ms = mono_ms();
 	c->prev = s->tail;
 	if (s->tail)
 		s->tail->next = c;
@@ -991,6 +1100,28 @@ int srv_adopt(struct srv *s, int fd)
 int srv_adopt_monitor(struct srv *s, int fd)
 {
 	return adopt(s, fd, true);
+}
+
+/* Every SRV_TICK_MS: drop peers that did not say HELLO in time. */
+static void on_tick(void *arg, int res)
+{
+	struct srv *s = arg;
+	uint64_t now = mono_ms();
+	struct srv_client *c = s->head, *next;
+
+	(void)res;
+	for (; c; c = next) {
+		next = c->next;
+		if (!c->hello && now - c->since_ms >= s->hello_timeout_ms)
+			client_drop(c, "no HELLO in time");
+	}
+	if (s->npools && ++s->ticks % SRV_AUDIT_TICKS == 0)
+		pool_audit(s, s->audit_next++ % s->npools);
+}
+
+void srv_set_hello_timeout(struct srv *s, uint64_t ms)
+{
+	s->hello_timeout_ms = ms;
 }
 
 static void accept_done(struct srv *s, int res, bool monitor)
@@ -1198,6 +1329,7 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 	s->phase = "serving";
 	s->start_ms = mono_ms();
 	s->counters.start_time = (int64_t)time(NULL);
+	s->hello_timeout_ms = SRV_HELLO_TIMEOUT_MS;
 	s->npools = npools;
 	s->pools = calloc(npools ? npools : 1, sizeof(*s->pools));
 	if (!s->pools)
@@ -1217,6 +1349,8 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 		if (adopt_survivors(s, i) < 0)
 			goto out_free;
 	}
+	if (loop_add_timer(loop, SRV_TICK_MS * 1000000ull, on_tick, s, &s->w_tick) < 0)
+		goto out_free;
 	*ret = s;
 	return 0;
 out_free:
@@ -1254,6 +1388,7 @@ void srv_free(struct srv *s)
 		client_drop(s->head, "daemon stopping");
 	while (s->orphans)
 		orphan_free(s->orphans); /* their records stay for the next daemon */
+	loop_del(s->loop, s->w_tick);
 	if (s->lfd >= 0) {
 		loop_del(s->loop, s->w_listen);
 		close(s->lfd);

@@ -40,6 +40,13 @@
  * of faults go only to uid 0 and the daemon's own uid (they help an attacker
  * aim Rowhammer), other peers get the flag RTMEM_MEMTEST_PHYS_WITHHELD.
  *
+ * Connections (docs/trust.md): a peer must say HELLO within
+ * SRV_HELLO_TIMEOUT_MS or is dropped. Each socket has its own limits
+ * (SRV_MAX_CLIENTS, SRV_MAX_MONITORS, and max_connections_per_uid per uid);
+ * at a limit the oldest connection that has not said HELLO (of the same uid
+ * first) is dropped to make room, and only if there is none is the new one
+ * refused with EUSERS. So idle peers never lock out a client or rtmemctl.
+ *
  * Monitors: a peer of the monitor socket (srv_listen_monitor()), or one whose
  * HELLO carries RTMEM_HELLO_MONITOR (rtmemctl), may ask everything but OPEN
  * (EACCES); STATUS and CLIENT_INFO do not count it as a client. The monitor
@@ -61,7 +68,11 @@
 #include "loop.h"
 #include "pool.h"
 
-#define SRV_MAX_CLIENTS 1024u /* connections at once; more are refused (EUSERS) */
+#define SRV_MAX_CLIENTS CFG_MAX_CONNECTIONS /* on the client socket at once; more are refused (EUSERS) */
+#define SRV_MAX_MONITORS 64u       /* on the monitor socket at once, apart from the clients' */
+#define SRV_HELLO_TIMEOUT_MS 3000u /* a peer that has not said HELLO by then is dropped */
+#define SRV_TICK_MS 250u           /* period of the server's timer (HELLO deadlines, audits) */
+#define SRV_AUDIT_TICKS 2u         /* one pool audited every this many ticks (audit.h) */
 #define SRV_ERR_MAX 256
 
 struct srv;
@@ -122,6 +133,12 @@ void srv_set_memtest(struct srv *s, struct memtest *mt, srv_memtest_status_fn *s
  */
 struct adopt_key;
 void srv_set_key(struct srv *s, const struct adopt_key *key);
+
+/*
+ * srv_set_hello_timeout() - drop peers that say no HELLO within @ms (default
+ * SRV_HELLO_TIMEOUT_MS), checked every SRV_TICK_MS. Context: loop thread.
+ */
+void srv_set_hello_timeout(struct srv *s, uint64_t ms);
 
 /* srv_set_phase() - the phase STATUS reports: "serving", "stopping". @phase is not copied. */
 void srv_set_phase(struct srv *s, const char *phase);

@@ -125,7 +125,9 @@ static void copy_name(char dst[RTMEM_NAME_MAX], const char *src)
 
 static int transact(struct rtmem_client *c, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
 {
-	return rtmem_msg_transact(c->fd, ++c->seq, req, type, rep, rep_type, ret_fd);
+	if (++c->seq == 0) /* seq 0 marks a refusal of the connection (lib/proto.h) */
+		c->seq = 1;
+	return rtmem_msg_transact(c->fd, c->seq, req, type, rep, rep_type, ret_fd);
 }
 
 /* Connect @c->fd to @c->path and say HELLO. Return: 0, or -errno with c->fd -1. */
@@ -179,7 +181,7 @@ __attribute__((visibility("default"))) int rtmem_connect(const char *socket_path
 	return 0;
 }
 
-static int map_pool(struct rtmem_pool *p, int fd, unsigned flags)
+static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct rtmem_msg_open_desc_reply *dr)
 {
 	struct stat st;
 	int rc;
@@ -200,7 +202,11 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags)
 		p->locked = true;
 	else if (!(flags & RTMEM_POOL_NOLOCK))
 		return errno == EPERM ? -EPERM : -ENOMEM;
-	rc = rtmem_region_attach(p->mem, p->size, &p->r);
+	/* the daemon's description, or (a daemon before issue 12) the region's */
+	if (dr)
+		rc = rtmem_region_attach_desc(p->mem, p->size, &dr->desc, dr->layout_hash, &p->r);
+	else
+		rc = rtmem_region_attach(p->mem, p->size, &p->r);
 	return rc;
 }
 
@@ -434,7 +440,9 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 							    unsigned flags, struct rtmem_pool **ret)
 {
 	struct rtmem_msg_open req = { 0 };
+	struct rtmem_msg_open_desc_reply drep;
 	struct rtmem_msg_open_reply rep;
+	bool with_desc = true;
 	struct rtmem_pool *p;
 	int fd = -1, rc;
 
@@ -444,7 +452,15 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	if (rc == -ESHUTDOWN)
 		return rc;
 	copy_name(req.pool, name);
-	rc = transact(c, &req, RTMEM_MSG_OPEN, &rep, RTMEM_MSG_OPEN_REPLY, &fd);
+	req.flags = RTMEM_OPEN_WANT_DESC;
+	rc = transact(c, &req, RTMEM_MSG_OPEN, &drep, RTMEM_MSG_OPEN_DESC_REPLY, &fd);
+	if (rc == -EINVAL) { /* a daemon before issue 12 knows no flags */
+		with_desc = false;
+		req.flags = 0;
+		rc = transact(c, &req, RTMEM_MSG_OPEN, &rep, RTMEM_MSG_OPEN_REPLY, &fd);
+	} else {
+		rep = drep.o;
+	}
 	if (rc < 0)
 		return rc;
 	if (fd < 0 || rep.slot == 0 || rep.slot > 0xffff || rep.size == 0 || rep.size > SIZE_MAX) {
@@ -464,7 +480,7 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	p->quota = rep.quota;
 	p->alloc_flags = rep.flags & RTMEM_OPEN_RESERVE ? RTMEM_ALLOC_RESERVE : 0;
 	copy_name(p->name, name);
-	rc = map_pool(p, fd, flags);
+	rc = map_pool(p, fd, flags, with_desc ? &drep : NULL);
 	if (rc < 0)
 		goto out_unmap;
 	p->policy = rtmem_region_policy(p->r);

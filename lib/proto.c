@@ -30,6 +30,7 @@ static const uint32_t sizes[RTMEM_MSG_TYPE_MAX] = {
 	[RTMEM_MSG_RESUME] = sizeof(struct rtmem_msg_resume),
 	[RTMEM_MSG_COUNTERS] = sizeof(struct rtmem_msg_status),
 	[RTMEM_MSG_COUNTERS_REPLY] = sizeof(struct rtmem_msg_counters_reply),
+	[RTMEM_MSG_OPEN_DESC_REPLY] = sizeof(struct rtmem_msg_open_desc_reply),
 };
 
 uint32_t rtmem_msg_size(uint32_t type)
@@ -88,12 +89,26 @@ static ssize_t recv_one(int fd, void *buf, size_t len, int *ret_fd)
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	/* A peer that closes with our request unread makes the first receive
+	 * fail with ECONNRESET, once: what it sent before is still queued. */
+	if (n < 0 && errno == ECONNRESET)
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0)
-		return -errno;
+		return errno == EAGAIN ? -ECONNRESET : -errno;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
 	return n;
+}
+
+/* A datagram already queued, without waiting. Return: bytes, or -errno. */
+static ssize_t recv_one_nowait(int fd, void *buf, size_t len)
+{
+	ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+
+	if (n < 0 && errno == ECONNRESET) /* reported once, before the queued datagrams */
+		n = recv(fd, buf, len, MSG_DONTWAIT);
+	return n < 0 ? -errno : n;
 }
 
 int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
@@ -105,12 +120,24 @@ int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *r
 	int fd, rc = 0;
 
 	rtmem_msg_init(h, type, seq);
-	if (send(sock, req, h->size, MSG_NOSIGNAL) != (ssize_t)h->size)
-		return errno == EPIPE ? -ECONNRESET : -errno;
+	if (send(sock, req, h->size, MSG_NOSIGNAL) != (ssize_t)h->size) {
+		rc = errno == EPIPE ? -ECONNRESET : -errno;
+		/* refused at accept and closed before our request went out:
+		 * the refusal may still wait to be read */
+		if (rc != -ECONNRESET && rc != -ECONNREFUSED)
+			return rc;
+		n = recv_one_nowait(sock, in.raw, sizeof(in.raw));
+		if (n > 0 && rtmem_msg_check(in.raw, (size_t)n, &why) == 0 && in.h.type == RTMEM_MSG_ERROR &&
+		    in.h.seq == 0 && in.error.err > 0 && in.error.err < 4096)
+			return -in.error.err;
+		return rc;
+	}
 	n = recv_one(sock, in.raw, sizeof(in.raw), &fd);
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : (int)n;
-	if (rtmem_msg_check(in.raw, (size_t)n, &why) < 0 || in.h.seq != seq ||
+	/* seq 0 is never a request's: an ERROR with it refuses the connection */
+	if (rtmem_msg_check(in.raw, (size_t)n, &why) < 0 ||
+	    (in.h.seq != seq && !(in.h.seq == 0 && in.h.type == RTMEM_MSG_ERROR)) ||
 	    (in.h.type != rep_type && in.h.type != RTMEM_MSG_ERROR))
 		rc = -EPROTO;
 	else if (in.h.type == RTMEM_MSG_ERROR)

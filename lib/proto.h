@@ -12,7 +12,9 @@
  *
  * Conversation:
  *   client HELLO          -> daemon HELLO_REPLY (pools this peer may open)
- *   client OPEN pool      -> daemon OPEN_REPLY + the pool's memfd (SCM_RIGHTS)
+ *   client OPEN pool      -> daemon OPEN_REPLY + the pool's memfd (SCM_RIGHTS);
+ *                            with RTMEM_OPEN_WANT_DESC: OPEN_DESC_REPLY, the same
+ *                            and the daemon's pool description
  *   client CLOSE pool     -> daemon CLOSE_REPLY (blocks of that slot reclaimed)
  *   client STATUS         -> daemon STATUS_REPLY (daemon phase, counts)
  *   client POOL_INFO i    -> daemon POOL_INFO_REPLY (pool i, its stats)
@@ -64,6 +66,7 @@ enum rtmem_msg_type {
 	RTMEM_MSG_RESUME = 16,        /* reply: OPEN_REPLY */
 	RTMEM_MSG_COUNTERS = 17,      /* request: a struct rtmem_msg_status (header only) */
 	RTMEM_MSG_COUNTERS_REPLY = 18,
+	RTMEM_MSG_OPEN_DESC_REPLY = 19, /* OPEN with RTMEM_OPEN_WANT_DESC */
 	RTMEM_MSG_TYPE_MAX
 };
 
@@ -105,10 +108,13 @@ struct rtmem_msg_hello_reply {
 	struct rtmem_pool_brief pools[RTMEM_HELLO_POOLS];
 };
 
+/* Flags of struct rtmem_msg_open. */
+#define RTMEM_OPEN_WANT_DESC 0x1u /* reply with OPEN_DESC_REPLY: the daemon's pool description */
+
 struct rtmem_msg_open {
 	struct rtmem_msg_hdr h;
 	char pool[RTMEM_NAME_MAX];
-	uint32_t flags; /* 0 */
+	uint32_t flags; /* RTMEM_OPEN_WANT_DESC or 0 (librtmem before issue 12) */
 	uint32_t pad;
 };
 
@@ -122,6 +128,17 @@ struct rtmem_msg_open_reply {
 	uint32_t gen;   /* owner generation */
 	uint32_t flags; /* RTMEM_OPEN_* */
 	uint32_t pad;
+};
+
+/*
+ * OPEN_REPLY and the daemon's own copy of the pool's description, which the
+ * client attaches with (rtmem_region_attach_desc()): limits never come from
+ * region memory that other clients can write (docs/trust.md).
+ */
+struct rtmem_msg_open_desc_reply {
+	struct rtmem_msg_open_reply o; /* o.h.type is RTMEM_MSG_OPEN_DESC_REPLY */
+	uint64_t layout_hash;          /* the daemon's rtmem_region_layout_hash() */
+	struct rtmem_pool_desc desc;
 };
 
 /* Take back slot @slot (generation @gen) of @pool, held before a daemon restart. */
@@ -156,7 +173,7 @@ struct rtmem_msg_status_reply {
 	uint64_t uptime_ms;
 	uint64_t locked_bytes; /* all pools' footprints */
 	uint32_t pid;
-	uint32_t pad;
+	uint32_t ndamaged;     /* pools with damage found (POOL_INFO says what) */
 };
 
 struct rtmem_msg_index {
@@ -170,9 +187,14 @@ struct rtmem_msg_pool_info_reply {
 	char name[RTMEM_NAME_MAX];
 	uint64_t size;
 	uint32_t nclients;
-	uint32_t pad;
+	uint32_t damage; /* RTMEM_DAMAGE_* found since the daemon started; 0: serving, intact */
 	struct rtmem_region_stats stats;
 };
+
+/* Damage the daemon's audit found in a pool (docs/trust.md). */
+#define RTMEM_DAMAGE_HEADER 0x1u /* header/descriptor lines differed from the daemon's copy (rewritten) */
+#define RTMEM_DAMAGE_HOLE 0x2u   /* memory punched out of the memfd (allocated and locked again; data lost) */
+#define RTMEM_DAMAGE_LIST 0x4u   /* a corrupt slab free list (index out of range or a cycle) */
 
 struct rtmem_msg_client_info_reply {
 	struct rtmem_msg_hdr h;
@@ -250,6 +272,7 @@ union rtmem_msg {
 	struct rtmem_msg_hello_reply hello_reply;
 	struct rtmem_msg_open open;
 	struct rtmem_msg_open_reply open_reply;
+	struct rtmem_msg_open_desc_reply open_desc_reply;
 	struct rtmem_msg_close close;
 	struct rtmem_msg_resume resume;
 	struct rtmem_msg_close_reply close_reply;
@@ -269,6 +292,7 @@ static_assert(sizeof(struct rtmem_msg_hello_reply) == 24 + 16 * 48, "wire layout
 static_assert(sizeof(struct rtmem_msg_open) == 56, "wire layout");
 static_assert(sizeof(struct rtmem_msg_open_reply) == 48, "wire layout");
 static_assert(sizeof(struct rtmem_msg_close) == 48, "wire layout");
+static_assert(sizeof(struct rtmem_msg_open_desc_reply) == 48 + 8 + 552, "wire layout");
 static_assert(sizeof(struct rtmem_msg_resume) == 56, "wire layout");
 static_assert(sizeof(struct rtmem_msg_close_reply) == 32, "wire layout");
 static_assert(sizeof(struct rtmem_msg_status_reply) == 80, "wire layout");
@@ -299,6 +323,10 @@ void rtmem_msg_init(struct rtmem_msg_hdr *h, uint32_t type, uint32_t seq);
  * must hold rtmem_msg_size(@rep_type) bytes); an fd passed with it goes to
  * *ret_fd (-1 if none; closed if @ret_fd is NULL).
  * Context: blocking; not RT.
+ * Requests never use seq 0: an ERROR with seq 0 is the daemon refusing the
+ * connection itself (EUSERS: too many connections), sent at accept before
+ * the request may have been read; it is taken as the reply, also when the
+ * daemon closed the socket before the request could be sent.
  * Return: 0, -(errno carried by an ERROR reply), -EPROTO (malformed or
  * unexpected reply), -ECONNRESET (daemon gone), -errno of send/recv.
  */

@@ -236,7 +236,7 @@ static int format_buddy(char *base, const struct rtmem_buddy_desc *d, const stru
 	return 0;
 }
 
-static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p)
+static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p, const struct rtmem_buddy_desc *bd)
 {
 	r->bdy = (struct rg_buddy *)(r->base + p->buddy_off);
 	r->link = (struct rg_link *)(r->base + p->link_off);
@@ -244,13 +244,13 @@ static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p)
 	r->bdata = r->base + p->bdata_off;
 	r->bdata_off = p->bdata_off;
 	r->nmin = p->nmin;
-	r->min_order = r->bdy->min_order;
-	r->max_order = r->bdy->max_order;
+	r->min_order = bd->min_order;
+	r->max_order = bd->max_order;
 	r->bsize = r->nmin << r->min_order;
 	r->bminmask = (1ull << r->min_order) - 1;
 	r->bmax = 1ull << r->max_order;
 	r->ntop = r->nmin & ~((1ull << (r->max_order - r->min_order)) - 1);
-	r->breserve = r->bdy->reserve;
+	r->breserve = bd->reserve;
 }
 
 int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *desc)
@@ -276,7 +276,7 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
 		rc = format_buddy(base, &desc->buddy, &p);
 		if (rc < 0)
 			return rc;
-		fill_handle_buddy(&tmp, &p);
+		fill_handle_buddy(&tmp, &p, &desc->buddy);
 		rc = rg_buddy_rebuild(&tmp);
 		if (rc < 0)
 			return rc;
@@ -368,22 +368,14 @@ static void fill_pagecls(struct rtmem_region *r, const struct rtmem_pool_desc *d
 	}
 }
 
-int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
+/* A handle for the region at @mem laid out by @d (plan @p), trusted: nothing is read from @mem. */
+static int attach_build(void *mem, size_t size, const struct rtmem_pool_desc *dp, const struct rg_plan *pp,
+			struct rtmem_region **ret)
 {
-	const struct rg_hdr *h = mem;
-	struct rtmem_pool_desc d;
+	const struct rtmem_pool_desc d = *dp;
+	const struct rg_plan p = *pp;
 	struct rtmem_region *r;
-	struct rg_plan p;
-	int rc;
 
-	if (size < sizeof(*h) || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RG_MAGIC ||
-	    h->version != RG_VERSION || h->hdr_size != sizeof(*h) || h->layout_hash != rg_layout_hash())
-		return -EBADMSG;
-	rc = read_desc(mem, size, h, &d);
-	if (rc == 0)
-		rc = validate(mem, size, &d, &p);
-	if (rc < 0)
-		return rc;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -420,7 +412,7 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 			k->inv *= 2 - (k->size >> k->shift) * k->inv;
 	}
 	if (d.buddy.size)
-		fill_handle_buddy(r, &p);
+		fill_handle_buddy(r, &p, &d.buddy);
 	fill_pagecls(r, &d, &p);
 	for (uint32_t i = 0, c = 0; i <= RG_SIZECLS_MAX / 8; i++) {
 		while (c < r->nclasses && r->cls[c].size < 8 * i)
@@ -429,6 +421,111 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
 	}
 	*ret = r;
 	return 0;
+}
+
+int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
+{
+	const struct rg_hdr *h = mem;
+	struct rtmem_pool_desc d;
+	struct rg_plan p;
+	int rc;
+
+	if (size < sizeof(*h) || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RG_MAGIC ||
+	    h->version != RG_VERSION || h->hdr_size != sizeof(*h) || h->layout_hash != rg_layout_hash())
+		return -EBADMSG;
+	rc = read_desc(mem, size, h, &d);
+	if (rc == 0)
+		rc = validate(mem, size, &d, &p);
+	if (rc < 0)
+		return rc;
+	return attach_build(mem, size, &d, &p, ret);
+}
+
+/*
+ * The geometry and every limit come from @desc, the daemon's copy: a client
+ * that rewrote the header or a descriptor line (a reserve of 0, a bigger
+ * cache) changes nothing for the next opener (docs/trust.md).
+ */
+int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_desc *desc, uint64_t layout_hash,
+			     struct rtmem_region **ret)
+{
+	struct rg_plan p;
+
+	if (layout_hash != rg_layout_hash())
+		return -EBADMSG;
+	if (plan(desc, &p) < 0)
+		return -EINVAL;
+	if (p.total > size)
+		return -EUCLEAN;
+	return attach_build(mem, size, desc, &p, ret);
+}
+
+/* Store @v at @field if it differs; count the difference in *@n. */
+#define RG_FIX(field, v, n)                                                                                        \
+	do {                                                                                                       \
+		if ((field) != (v)) {                                                                              \
+			(field) = (v);                                                                             \
+			(*(n))++;                                                                                  \
+		}                                                                                                  \
+	} while (0)
+
+int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_desc *desc)
+{
+	struct rg_hdr *h = r->hdr;
+	struct rg_plan p;
+	int n = 0;
+
+	if (plan(desc, &p) < 0 || p.total > r->size)
+		return -EINVAL;
+	RG_FIX(h->version, RG_VERSION, &n);
+	RG_FIX(h->hdr_size, (uint32_t)sizeof(*h), &n);
+	RG_FIX(h->layout_hash, rg_layout_hash(), &n);
+	RG_FIX(h->total_size, p.total, &n);
+	RG_FIX(h->nclasses, desc->nclasses, &n);
+	RG_FIX(h->policy, desc->policy, &n);
+	RG_FIX(h->nslots, desc->nslots, &n);
+	RG_FIX(h->cache, desc->cache, &n);
+	RG_FIX(h->has_buddy, desc->buddy.size != 0, &n);
+	RG_FIX(h->classes_off, p.classes_off, &n);
+	RG_FIX(h->buddy_off, p.buddy_off, &n);
+	RG_FIX(h->slots_off, p.slots_off, &n);
+	RG_FIX(h->data_off, p.data_off, &n);
+	RG_FIX(h->data_size, p.data_size, &n);
+	RG_FIX(h->meta_size, p.data_off, &n);
+	for (uint32_t c = 0; c < desc->nclasses; c++) {
+		struct rg_class *k = (struct rg_class *)(r->base + p.classes_off) + c;
+		const struct rtmem_slab_desc *s = &desc->classes[c];
+
+		RG_FIX(k->size, s->size, &n);
+		RG_FIX(k->count, s->count, &n);
+		RG_FIX(k->align, s->align ? s->align : default_align(s->size), &n);
+		RG_FIX(k->reserve, s->reserve, &n);
+		RG_FIX(k->data_off, p.cdata_off[c], &n);
+		RG_FIX(k->next_off, p.next_off[c], &n);
+		RG_FIX(k->state_off, p.state_off[c], &n);
+		RG_FIX(k->area_size, p.carea[c], &n);
+	}
+	if (desc->buddy.size) {
+		struct rg_buddy *b = (struct rg_buddy *)(r->base + p.buddy_off);
+
+		RG_FIX(b->min_order, desc->buddy.min_order, &n);
+		RG_FIX(b->max_order, desc->buddy.max_order, &n);
+		RG_FIX(b->nmin, p.nmin, &n);
+		RG_FIX(b->data_off, p.bdata_off, &n);
+		RG_FIX(b->link_off, p.link_off, &n);
+		RG_FIX(b->state_off, p.bstate_off, &n);
+		RG_FIX(b->reserve, desc->buddy.reserve, &n);
+	}
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RG_MAGIC) { /* last, as format does */
+		__atomic_store_n(&h->magic, RG_MAGIC, __ATOMIC_RELEASE);
+		n++;
+	}
+	return n;
+}
+
+uint64_t rtmem_region_layout_hash(void)
+{
+	return rg_layout_hash();
 }
 
 void rtmem_region_detach(struct rtmem_region *r)

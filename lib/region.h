@@ -154,6 +154,35 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
  */
 int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret);
 
+/*
+ * rtmem_region_attach_desc() - as rtmem_region_attach(), but the geometry
+ * and the limits (reserves, cache depth) are taken from @desc, the pool
+ * description the daemon keeps (sent in its OPEN reply), and nothing is read
+ * from the region's header or descriptor lines, which any client of the pool
+ * could have rewritten. @layout_hash: the daemon's rtmem_region_layout_hash(),
+ * so that a client of another ABI is still refused.
+ * Context: setup only; allocates the handle with malloc.
+ * Return: 0, -EBADMSG (@layout_hash is not this build's), -EINVAL (@desc
+ * invalid), -EUCLEAN (@desc's footprint is larger than @size), -ENOMEM.
+ */
+int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_desc *desc, uint64_t layout_hash,
+			     struct rtmem_region **ret);
+
+/*
+ * rtmem_region_desc_repair() - compare the region's header and descriptor
+ * lines (what rtmem_region_format() wrote and rtmem_region_attach() reads)
+ * with @desc, the daemon's copy, and rewrite each field that differs. Lists,
+ * counters and state words are not touched.
+ * Context: daemon, not RT; O(classes). Each field is a plain store: an opener
+ * racing with it may see a mix, and the next audit finds it again.
+ * Return: fields rewritten (0: the region agreed), -EINVAL (@desc invalid or
+ * larger than the region).
+ */
+int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_desc *desc);
+
+/* rtmem_region_layout_hash() - this build's hash of the region's ABI. Context: any, pure. */
+uint64_t rtmem_region_layout_hash(void);
+
 /* rtmem_region_detach() - free the handle; accepts NULL. Does not unmap. */
 void rtmem_region_detach(struct rtmem_region *r);
 

@@ -872,6 +872,43 @@ static void test_log_level_and_monitor_keys(void **state)
 		   "unknown group", NULL);
 }
 
+static void test_max_connections_per_uid_key_bounds(void **state)
+{
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = load_ok(POOL "slab = 64x1\n", CFG_NO_RESOLVE);
+	assert_int_equal(cfg->daemon.max_connections_per_uid, CFG_CONNECTIONS_PER_UID);
+	cfg_free(cfg);
+	cfg = load_ok("[daemon]\nmax_connections_per_uid = 5\n" POOL "slab = 64x1\n", CFG_NO_RESOLVE);
+	assert_int_equal(cfg->daemon.max_connections_per_uid, 5);
+	cfg_free(cfg);
+	expect_err("[daemon]\nmax_connections_per_uid = 0\n" POOL "slab = 64x1\n", -EINVAL, 2,
+		   "max_connections_per_uid", "1..1024");
+	expect_err("[daemon]\nmax_connections_per_uid = 1025\n" POOL "slab = 64x1\n", -EINVAL, 2,
+		   "max_connections_per_uid", NULL);
+}
+
+/* Escape bytes in a bad value come back as '?', never raw (a terminal would act on them). */
+static void test_error_escape_bytes_sanitized(void **state)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+	char path[64];
+	static const char text[] = "[daemon]\nlog_level = \x1b]0;pwned\x07\xc2\x9b" "2J\n" POOL "slab = 64x1\n";
+	int r;
+
+	(void)state;
+	r = load_n(text, strlen(text), 0, &cfg, &err, path);
+	print_message("  -> %s\n", err.msg);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(err.msg, "bad log_level"));
+	assert_null(strchr(err.msg, 0x1b));
+	assert_null(strchr(err.msg, 0x07));
+	assert_null(strstr(err.msg, "\xc2\x9b"));
+	assert_non_null(strstr(err.msg, "?]0;pwned???2J"));
+}
+
 /* ---- conf.d drop-ins ---- */
 
 struct dropdir {
@@ -1052,6 +1089,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dropins_pool_twice_names_both_files),
 		cmocka_unit_test(test_dropins_error_names_dropin_line),
 		cmocka_unit_test(test_dropins_apply_to_builtin_default),
+		cmocka_unit_test(test_max_connections_per_uid_key_bounds),
+		cmocka_unit_test(test_error_escape_bytes_sanitized),
 	};
 
 	if (argc > 1)
