@@ -602,6 +602,8 @@ static __attribute__((noinline)) int alloc_other(struct rtmem_pool *p, size_t si
 	struct rtmem_slab_cache *tc;
 	int rc;
 
+	if (__builtin_expect(size == 0, 0)) /* sizecls[0] sends it here, off the fast path */
+		return -EINVAL;
 	if (cls < 0)
 		return alloc_buddy(p, size, ret);
 	tc = thread_cache(p);

@@ -419,6 +419,7 @@ static int attach_build(void *mem, size_t size, const struct rtmem_pool_desc *dp
 			c++;
 		r->sizecls[i] = c < r->nclasses ? (uint8_t)c : RG_SIZECLS_NONE;
 	}
+	r->sizecls[0] = RG_SIZECLS_NONE; /* 0 bytes: no class, and no block (rtmem_alloc() says -EINVAL) */
 	*ret = r;
 	return 0;
 }

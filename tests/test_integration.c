@@ -206,6 +206,37 @@ static void test_sigkill_client_blocks_reclaimed(void **state)
 	rtmem_disconnect(c);
 }
 
+/* Every error rtmem.h documents for rtmem_alloc() and rtmem_pool_open() that
+ * a well-formed call can meet here, provoked, each with its hint. */
+static void test_documented_errors_provoked(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c, *c2, *c3;
+	struct rtmem_pool *p, *p2, *q = NULL;
+	void *b;
+
+	p = open_pool(d, "slabby", &c); /* max_clients = 2 */
+	assert_int_equal(rtmem_alloc(p, 0, &b), -EINVAL);
+	assert_non_null(strstr(rtmem_error_hint(RTMEM_CALL_ALLOC, -EINVAL), "0 bytes"));
+	assert_int_equal(rtmem_pool_open(c, "slabby", RTMEM_POOL_NOLOCK, &q), -EBUSY);
+	assert_null(q);
+	assert_int_equal(rtmem_pool_open(c, "mixed", 0x80000000u, &q), -EINVAL);
+	assert_null(q);
+	p2 = open_pool(d, "slabby", &c2);
+	assert_int_equal(rtmem_connect(d->sock, "third", &c3), 0);
+	assert_int_equal(rtmem_pool_open(c3, "slabby", RTMEM_POOL_NOLOCK, &q), -EUSERS);
+	assert_non_null(strstr(rtmem_error_hint(RTMEM_CALL_POOL_OPEN, -EUSERS), "max_clients"));
+	assert_null(q);
+	/* nothing of the refused calls stayed behind: the slot frees, the third gets in */
+	rtmem_pool_close(p2);
+	rtmem_disconnect(c2);
+	assert_int_equal(rtmem_pool_open(c3, "slabby", RTMEM_POOL_NOLOCK, &q), 0);
+	rtmem_pool_close(q);
+	rtmem_disconnect(c3);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
 static void test_quota_enforced_on_fast_path(void **state)
 {
 	const struct daemon *d = *state;
@@ -662,6 +693,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_from_every_pool_kind, start, stop),
 		cmocka_unit_test_setup_teardown(test_unknown_pool_and_bad_names_refused, start, stop),
 		cmocka_unit_test_setup_teardown(test_sigkill_client_blocks_reclaimed, start, stop),
+		cmocka_unit_test_setup_teardown(test_documented_errors_provoked, start, stop),
 		cmocka_unit_test_setup_teardown(test_quota_enforced_on_fast_path, start, stop),
 		cmocka_unit_test_setup_teardown(test_thread_caches_reuse_and_give_back, start, stop),
 		cmocka_unit_test_setup_teardown(test_other_uid_refused_and_reserve_kept, start, stop),

@@ -190,7 +190,8 @@ static void test_slab_class_for_policies(void **state)
 }
 
 /* The size -> class table (sizes up to 4096) and the search above it agree
- * with a plain scan for every size, with classes on both sides of 4096. */
+ * with a plain scan for every size, with classes on both sides of 4096; a
+ * size of 0 has no class. */
 static void test_slab_class_for_matches_a_scan(void **state)
 {
 	struct rtmem_pool_desc d = fixture_desc();
@@ -212,7 +213,7 @@ static void test_slab_class_for_matches_a_scan(void **state)
 	for (size_t n = 0; n <= 70000; n++) {
 		int want = -ENOENT, exact = -ENOENT;
 
-		for (uint32_t c = 0; c < d.nclasses; c++) {
+		for (uint32_t c = 0; n > 0 && c < d.nclasses; c++) { /* 0 bytes: no class */
 			if (d.classes[c].size >= n) {
 				want = (int)c;
 				exact = d.classes[c].size == n ? (int)c : -ENOENT;

@@ -60,7 +60,9 @@ struct rtmem_pool;
  * @socket_path: NULL for $RTMEM_SOCKET, else /run/rtmemd/rtmemd.sock.
  * Context: setup only; blocks on the socket; allocates.
  * Return: 0 and *ret, -ENOENT/-ECONNREFUSED (no daemon), -EACCES (socket
- * permissions), -EPROTO (the daemon speaks another protocol), -ENOMEM.
+ * permissions), -EUSERS (the daemon's connection limits are reached: too
+ * many connections in all or from this uid), -EPROTO (the daemon speaks
+ * another protocol), -ECONNRESET (the daemon closed the connection), -ENOMEM.
  */
 int rtmem_connect(const char *socket_path, const char *name, struct rtmem_client **ret);
 
@@ -116,10 +118,14 @@ int rtmem_pool_daemon(const struct rtmem_pool *p);
  * MAP_POPULATE and mlock it, so no access to it will fault.
  * Context: setup only; blocks; allocates.
  * Return: 0 and *ret, -EACCES (this user may not open it), -ENOENT (no such
- * pool), -ENOMEM (mlock failed: raise RLIMIT_MEMLOCK, or pass
- * RTMEM_POOL_NOLOCK), -EBADMSG/-EUCLEAN (the region failed validation),
- * -EPROTO, -ECONNRESET, -ESHUTDOWN (the daemon is away and a reconnect
- * failed).
+ * pool), -EBUSY (this connection has it open already), -EUSERS (all of the
+ * pool's client slots are taken: its max_clients), -EINVAL (unknown @flags),
+ * -EXDEV (the pool has a buddy area and this process is
+ * in another PID namespace than the daemon: the buddy's lock cannot work
+ * across them; slab-only pools can be opened), -ENOMEM (mlock failed: raise
+ * RLIMIT_MEMLOCK, or pass RTMEM_POOL_NOLOCK), -EBADMSG/-EUCLEAN (the region
+ * failed validation), -EPROTO, -ECONNRESET, -ESHUTDOWN (the daemon is away
+ * and a reconnect failed).
  */
 int rtmem_pool_open(struct rtmem_client *c, const char *name, unsigned flags, struct rtmem_pool **ret);
 
@@ -135,8 +141,8 @@ void rtmem_pool_close(struct rtmem_pool *p);
  * Context: RT-safe. Slab: lock-free, no syscall, O(1). Buddy: takes the pool's
  * PI robust mutex, O(orders).
  * Return: 0 and *ret, -ENOMEM (nothing free), -EDQUOT (this client's quota
- * would be exceeded), -E2BIG (larger than any block), -EUCLEAN (corrupted
- * shared memory detected).
+ * would be exceeded), -E2BIG (larger than any block), -EINVAL (@size 0),
+ * -EUCLEAN (corrupted shared memory detected).
  */
 int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret);
 
