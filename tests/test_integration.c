@@ -16,10 +16,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -235,6 +238,159 @@ static void test_documented_errors_provoked(void **state)
 	rtmem_disconnect(c3);
 	rtmem_pool_close(p);
 	rtmem_disconnect(c);
+}
+
+/*
+ * fork() without exec: the child gets no mapping of its parent's pool
+ * (MADV_DONTFORK), so it cannot use the parent's blocks under the parent's
+ * owner word; it connects and opens the pool itself, and when the parent
+ * dies, what the daemon reclaims (the parent's) is never what the child
+ * holds: another client that then takes every free block of the class
+ * overwrites none of the child's.
+ */
+static void test_fork_child_shares_no_blocks(void **state)
+{
+	const struct daemon *d = *state;
+	int ready[2], go[2], st;
+	pid_t parent;
+	char ch;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0); /* the grandchild comes back to us */
+	parent = fork();
+	assert_true(parent >= 0);
+	if (parent == 0) {
+		struct rtmem_client *c, *cc;
+		struct rtmem_pool *p, *pp;
+		uint64_t *b, *mine[10];
+		pid_t kid, peek;
+
+		if (rtmem_connect(d->sock, "forker", &c) || rtmem_pool_open(c, "mixed", RTMEM_POOL_NOLOCK, &p) ||
+		    rtmem_alloc(p, 32, (void **)&b))
+			_exit(2);
+		*b = 0xfeed;
+		kid = fork();
+		if (kid == 0) {
+			peek = fork(); /* a touch of the parent's block: no mapping there */
+			if (peek == 0) {
+				signal(SIGSEGV, SIG_DFL); /* not cmocka's handler, inherited */
+				(void)*(volatile uint64_t *)b;
+				_exit(0);
+			}
+			if (waitpid(peek, &st, 0) != peek || !WIFSIGNALED(st) || WTERMSIG(st) != SIGSEGV)
+				_exit(3);
+			if (rtmem_connect(d->sock, "forked", &cc) || rtmem_pool_open(cc, "mixed", RTMEM_POOL_NOLOCK, &pp))
+				_exit(4);
+			for (int i = 0; i < 10; i++) {
+				if (rtmem_alloc(pp, 32, (void **)&mine[i]))
+					_exit(5);
+				*mine[i] = 0xc0ffee00u + (unsigned)i;
+			}
+			(void)!write(ready[1], "k", 1);
+			if (read(go[0], &ch, 1) != 1)
+				_exit(6);
+			for (int i = 0; i < 10; i++)
+				if (*mine[i] != 0xc0ffee00u + (unsigned)i || rtmem_free(pp, mine[i]) != 0)
+					_exit(7);
+			_exit(0);
+		}
+		close(ready[1]);
+		close(go[0]);
+		pause(); /* SIGKILLed holding its block, its child still running */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	/* wait for the grandchild's blocks, then kill the parent (first: a
+	 * failed assert must not leave it paused) */
+	ssize_t got = read(ready[0], &ch, 1);
+
+	kill(parent, SIGKILL);
+	assert_int_equal(waitpid(parent, &st, 0), parent);
+	if (got != 1) {
+		waitpid(-1, &st, 0);
+		fail_msg("the forked grandchild failed (exit %d): 3 = it could read its parent's block",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	for (int t = 0; t < 100 && !strstr(daemon_log(d), "\"forker\" (pid"); t++)
+		usleep(10000);
+	{
+		struct rtmem_client *c;
+		struct rtmem_pool *p = open_pool(d, "mixed", &c);
+		uint64_t *b[1100];
+		int n = 0;
+
+		usleep(100000); /* the parent's reclaim */
+		while (n < 1100 && rtmem_alloc(p, 32, (void **)&b[n]) == 0) {
+			*b[n] = 0xbad;
+			n++;
+		}
+		assert_true(n > 0);
+		assert_int_equal(write(go[1], "g", 1), 1);
+		/* the grandchild finds its blocks as it left them */
+		alarm(20);
+		assert_true(waitpid(-1, &st, 0) > 0);
+		alarm(0);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		for (int i = 0; i < n; i++)
+			assert_int_equal(rtmem_free(p, b[i]), 0);
+		rtmem_pool_close(p);
+		rtmem_disconnect(c);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	close(ready[0]);
+	close(go[1]);
+}
+
+/*
+ * A client in another PID namespace (a container): slab-only pools work;
+ * a pool with a buddy area, whose PI lock word holds TIDs of the locker's
+ * namespace, is refused with -EXDEV and a message that says why.
+ */
+static void test_client_in_another_pid_namespace(void **state)
+{
+	const struct daemon *d = *state;
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pid_t inner;
+
+		if (unshare(CLONE_NEWPID) != 0)
+			_exit(77);
+		inner = fork(); /* pid 1 of the new namespace */
+		if (inner == 0) {
+			struct rtmem_client *c;
+			struct rtmem_pool *p, *q = NULL;
+			void *b;
+
+			if (getpid() != 1)
+				_exit(10);
+			if (rtmem_connect(d->sock, "contained", &c) || rtmem_pool_open(c, "slabby", RTMEM_POOL_NOLOCK, &p))
+				_exit(11);
+			if (rtmem_alloc(p, 64, &b) || rtmem_free(p, b))
+				_exit(12);
+			if (rtmem_pool_open(c, "buddy", RTMEM_POOL_NOLOCK, &q) != -EXDEV || q)
+				_exit(13);
+			if (rtmem_alloc(p, 64, &b)) /* held when it exits: reclaimed */
+				_exit(14);
+			_exit(0);
+		}
+		if (inner < 0 || waitpid(inner, &st, 0) != inner)
+			_exit(15);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 16);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77) {
+		print_message("skipped: unshare(CLONE_NEWPID) refused here (needs CAP_SYS_ADMIN)\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_non_null(strstr(daemon_log(d), "across PID namespaces"));
 }
 
 static void test_quota_enforced_on_fast_path(void **state)
@@ -694,6 +850,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_pool_and_bad_names_refused, start, stop),
 		cmocka_unit_test_setup_teardown(test_sigkill_client_blocks_reclaimed, start, stop),
 		cmocka_unit_test_setup_teardown(test_documented_errors_provoked, start, stop),
+		cmocka_unit_test_setup_teardown(test_fork_child_shares_no_blocks, start, stop),
+		cmocka_unit_test_setup_teardown(test_client_in_another_pid_namespace, start, stop),
 		cmocka_unit_test_setup_teardown(test_quota_enforced_on_fast_path, start, stop),
 		cmocka_unit_test_setup_teardown(test_thread_caches_reuse_and_give_back, start, stop),
 		cmocka_unit_test_setup_teardown(test_other_uid_refused_and_reserve_kept, start, stop),
