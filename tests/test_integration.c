@@ -637,9 +637,9 @@ static const char *const ctag_name[NCTAG] = {
 static const uint64_t ctag_bound[NCTAG] = {
 	[C_ALLOC] = 50,  /* (48: the region's 28, the TLS slot, the size's class, exact policy) */
 	[C_FREE] = 47,   /* (45: the region's 33 and the TLS slot) */
-	[S_ALLOC] = 123, /* (120: the cache tried, the quota's atomic add, the shared pop) */
-	[S_FREE] = 99,   /* (97: the hint tried, the whole cache free, the quota) */
-	[B_ALLOC] = 373, /* (371: 1000 B from an empty 1 MiB area of 256 KiB blocks, 8 splits) */
+	[S_ALLOC] = 137, /* (134: the cache tried, the quota's atomic add, the kill-safe shared pop) */
+	[S_FREE] = 120,  /* (117: the hint tried, the whole cache free with its kill-safe push, the quota) */
+	[B_ALLOC] = 377, /* (374: 1000 B from an empty 1 MiB area of 256 KiB blocks, 8 splits) */
 	[B_FREE] = 558,  /* (556: 8 merges) */
 };
 
