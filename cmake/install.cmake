@@ -80,7 +80,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/rtmemd.conf
   DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/rtmemd)
 
 # Man pages (plain roff, man/).
-foreach(_page rtmemd.8 rtmemd.conf.5 rtmemctl.1 rtmem-example.1 librtmem.3)
+foreach(_page rtmemd.8 rtmemd.conf.5 rtmemctl.1 rtmem-example.1 rtmem-pipeline.1 librtmem.3)
   string(REGEX MATCH "[0-9]$" _sect "${_page}")
   install(FILES ${PROJECT_SOURCE_DIR}/man/${_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_sect})
 endforeach()
