@@ -1243,12 +1243,15 @@ out_err:
 	return rc;
 }
 
-int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
+/* Listen on @path (a socket of @what, into *@fd, its path kept in @pathbuf
+ * of @pathlen bytes), accepted connections to @fn. On failure *@fd is -1. */
+static int listen_on(struct srv *s, const char *what, const char *path, uint32_t mode, gid_t group, int *fd,
+		     char *pathbuf, size_t pathlen, loop_fn fn, struct loop_watch **w, char err[SRV_ERR_MAX])
 {
 	int rc;
 
-	if (strlen(path) >= sizeof(s->path)) {
-		snprintf(err, SRV_ERR_MAX, "socket %s: path longer than %zu bytes", path, sizeof(s->path) - 1);
+	if (strlen(path) >= pathlen) {
+		snprintf(err, SRV_ERR_MAX, "%s %s: path longer than %zu bytes", what, path, pathlen - 1);
 		return -ENAMETOOLONG;
 	}
 	rc = clear_path(path, err);
@@ -1256,64 +1259,39 @@ int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char
 		rc = make_parent(path, err);
 	if (rc < 0)
 		return rc;
-	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s->lfd < 0) {
+	*fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (*fd < 0) {
 		rc = -errno;
-		snprintf(err, SRV_ERR_MAX, "socket %s: socket() failed: %s", path, strerror(-rc));
+		snprintf(err, SRV_ERR_MAX, "%s %s: socket() failed: %s", what, path, strerror(-rc));
 		return rc;
 	}
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	rc = bind_socket(s->lfd, s->path, mode, group, err);
-	if (rc < 0)
-		goto out_close;
-	rc = loop_add_accept(s->loop, s->lfd, on_accept, s, &s->w_listen);
-	if (rc < 0) {
-		snprintf(err, SRV_ERR_MAX, "socket %s: watching it failed: %s", path, strerror(-rc));
-		unlink(s->path);
-		goto out_close;
+	snprintf(pathbuf, pathlen, "%s", path);
+	rc = bind_socket(*fd, pathbuf, mode, group, err);
+	if (rc == 0) {
+		rc = loop_add_accept(s->loop, *fd, fn, s, w);
+		if (rc < 0) {
+			snprintf(err, SRV_ERR_MAX, "%s %s: watching it failed: %s", what, path, strerror(-rc));
+			unlink(pathbuf);
+		}
 	}
-	return 0;
-out_close:
-	close(s->lfd);
-	s->lfd = -1;
-	s->path[0] = '\0';
+	if (rc < 0) {
+		close(*fd);
+		*fd = -1;
+		pathbuf[0] = '\0';
+	}
 	return rc;
+}
+
+int srv_listen(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
+{
+	return listen_on(s, "socket", path, mode, group, &s->lfd, s->path, sizeof(s->path), on_accept, &s->w_listen,
+			 err);
 }
 
 int srv_listen_monitor(struct srv *s, const char *path, uint32_t mode, gid_t group, char err[SRV_ERR_MAX])
 {
-	int rc;
-
-	if (strlen(path) >= sizeof(s->mpath)) {
-		snprintf(err, SRV_ERR_MAX, "monitor socket %s: path longer than %zu bytes", path, sizeof(s->mpath) - 1);
-		return -ENAMETOOLONG;
-	}
-	rc = clear_path(path, err);
-	if (rc == 0)
-		rc = make_parent(path, err);
-	if (rc < 0)
-		return rc;
-	s->mfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s->mfd < 0) {
-		rc = -errno;
-		snprintf(err, SRV_ERR_MAX, "monitor socket %s: socket() failed: %s", path, strerror(-rc));
-		return rc;
-	}
-	snprintf(s->mpath, sizeof(s->mpath), "%s", path);
-	rc = bind_socket(s->mfd, s->mpath, mode, group, err);
-	if (rc == 0) {
-		rc = loop_add_accept(s->loop, s->mfd, on_accept_monitor, s, &s->w_monitor);
-		if (rc < 0) {
-			snprintf(err, SRV_ERR_MAX, "monitor socket %s: watching it failed: %s", path, strerror(-rc));
-			unlink(s->mpath);
-		}
-	}
-	if (rc < 0) {
-		close(s->mfd);
-		s->mfd = -1;
-		s->mpath[0] = '\0';
-	}
-	return rc;
+	return listen_on(s, "monitor socket", path, mode, group, &s->mfd, s->mpath, sizeof(s->mpath),
+			 on_accept_monitor, &s->w_monitor, err);
 }
 
 int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct loop *loop, struct srv **ret)

@@ -89,55 +89,48 @@ static bool orphan_word(const struct rtmem_region *r, uint64_t w, const uint64_t
 	return slot != 0 && slot <= r->nslots && RG_OWNER(w) != owners[slot];
 }
 
+/* Reclaim the owner of word @w if it is an orphan not reclaimed yet (@done:
+ * owners reclaimed so far, at most 16 remembered). Return: blocks, or < 0. */
+static long reclaim_if_orphan(struct rtmem_region *r, uint64_t w, const uint64_t *owners, uint64_t *done,
+			      unsigned *ndone, uint64_t *bytes)
+{
+	uint64_t o = RG_OWNER(w);
+	long m;
+
+	if (!orphan_word(r, w, owners))
+		return 0;
+	for (unsigned j = 0; j < *ndone; j++)
+		if (done[j] == o)
+			return 0;
+	m = rtmem_region_reclaim(r, o, bytes);
+	if (m >= 0 && *ndone < 16)
+		done[(*ndone)++] = o;
+	return m;
+}
+
 long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners, uint64_t *ret_bytes)
 {
 	uint64_t done[16], bytes = 0;
 	unsigned ndone = 0;
-	long n = 0;
+	long n = 0, m;
 
-	for (int pass = 0; pass < 2; pass++) { /* slab, then the buddy's head words */
-		uint64_t nb = pass ? r->nmin : 0;
+	for (uint32_t c = 0; c < r->nclasses; c++) {
+		const struct rg_cls *k = &r->cls[c];
 
-		for (uint32_t c = 0; pass == 0 && c < r->nclasses; c++) {
-			const struct rg_cls *k = &r->cls[c];
-
-			for (uint32_t b = 0; b < k->count; b++) {
-				uint64_t w = atomic_load_explicit(&k->state[b], memory_order_acquire), o = RG_OWNER(w);
-				bool seen = false;
-				long m;
-
-				if (!orphan_word(r, w, owners))
-					continue;
-				for (unsigned j = 0; j < ndone; j++)
-					seen |= done[j] == o;
-				if (seen)
-					continue;
-				m = rtmem_region_reclaim(r, o, &bytes);
-				if (m < 0)
-					return m;
-				n += m;
-				if (ndone < 16)
-					done[ndone++] = o;
-			}
-		}
-		for (uint64_t i = 0; i < nb; i++) {
-			uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_acquire), o = RG_OWNER(w);
-			bool seen = false;
-			long m;
-
-			if (!orphan_word(r, w, owners))
-				continue;
-			for (unsigned j = 0; j < ndone; j++)
-				seen |= done[j] == o;
-			if (seen)
-				continue;
-			m = rtmem_region_reclaim(r, o, &bytes);
+		for (uint32_t b = 0; b < k->count; b++) {
+			m = reclaim_if_orphan(r, atomic_load_explicit(&k->state[b], memory_order_acquire), owners, done,
+					      &ndone, &bytes);
 			if (m < 0)
 				return m;
 			n += m;
-			if (ndone < 16)
-				done[ndone++] = o;
 		}
+	}
+	for (uint64_t i = 0; i < r->nmin; i++) { /* the buddy's head words (nmin is 0 without one) */
+		m = reclaim_if_orphan(r, atomic_load_explicit(&r->bstate[i], memory_order_acquire), owners, done, &ndone,
+				      &bytes);
+		if (m < 0)
+			return m;
+		n += m;
 	}
 	if (ret_bytes)
 		*ret_bytes = bytes;

@@ -44,6 +44,19 @@ static inline const char *daemon_log(const struct daemon *d)
 	return buf;
 }
 
+/* Run shell command @cmd; its output (up to @len - 1 bytes, NUL-terminated)
+ * in @out, its exit status in *@ret_rc (-1 if it did not exit). Return: @out. */
+static inline const char *fixture_run(const char *cmd, char *out, size_t len, int *ret_rc)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(out, 1, len - 1, p) : 0;
+	int st = p ? pclose(p) : -1;
+
+	out[n] = '\0';
+	*ret_rc = p && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return out;
+}
+
 static inline int daemon_start(struct daemon *d, const char *text)
 {
 	const char *loop = getenv("RTMEM_EVENT_LOOP");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "region.h"
 
@@ -42,6 +43,37 @@ static inline void *fixture_map(const struct rtmem_pool_desc *d, size_t *ret_siz
 		munmap(mem, fp.total);
 		return NULL;
 	}
+	*ret_size = fp.total;
+	return mem;
+}
+
+/* A region in a memfd mapped MAP_SHARED, formatted from @d, as the daemon
+ * and its clients share one (fork children see the parent's writes); the
+ * caller attaches. NULL on failure. */
+static inline void *fixture_map_shared(const struct rtmem_pool_desc *d, int *ret_fd, size_t *ret_size)
+{
+	struct rtmem_footprint fp;
+	void *mem;
+	int fd;
+
+	*ret_fd = -1;
+	*ret_size = 0;
+	if (rtmem_region_layout(d, &fp) < 0)
+		return NULL;
+	fd = memfd_create("rtmem-test", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)fp.total) < 0 ||
+	    (mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	if (rtmem_region_format(mem, fp.total, d) < 0) {
+		munmap(mem, fp.total);
+		close(fd);
+		return NULL;
+	}
+	*ret_fd = fd;
 	*ret_size = fp.total;
 	return mem;
 }

@@ -48,19 +48,10 @@ static const char *run(const struct daemon *d, const char *wrap, const char *arg
 {
 	static char out[1 << 16];
 	char cmd[768];
-	size_t n;
-	FILE *p;
-	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s %s -s %s %s 2>&1", wrap ? wrap : "", RTMEM_EXAMPLE_PATH, d ? d->sock : "/none",
 		 args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	*ret_rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	return out;
+	return fixture_run(cmd, out, sizeof(out), ret_rc);
 }
 
 /* SCHED_FIFO for this test's processes? (root, or RLIMIT_RTPRIO) */
@@ -140,17 +131,11 @@ static void test_pipeline_hands_buffers_over(void **state)
 	const struct daemon *d = *state;
 	static char out[4096];
 	char cmd[512];
-	FILE *p;
-	size_t n;
-	int st;
+	int rc;
 
 	snprintf(cmd, sizeof(cmd), "%s -s %s -n 20000 -b 200 2>&1", RTMEM_PIPELINE_PATH, d->sock);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	fixture_run(cmd, out, sizeof(out), &rc);
+	if (rc != 0)
 		fail_msg("rtmem-pipeline failed: %s", out);
 	printf("# %s", out);
 	assert_non_null(strstr(out, "20000 buffers of 200 B handed over"));

@@ -43,18 +43,11 @@ struct fx {
 static int setup(void **state)
 {
 	struct rtmem_pool_desc d = fixture_desc();
-	struct rtmem_footprint fp;
 	struct fx *f = calloc(1, sizeof(*f));
 
 	d.cache = 4; /* a cache slot for class 0 (100 blocks, 16 slots): one block */
-	assert_int_equal(rtmem_region_layout(&d, &fp), 0);
-	f->size = fp.total;
-	f->fd = memfd_create("rtmem-handoff", MFD_CLOEXEC);
-	assert_true(f->fd >= 0);
-	assert_int_equal(ftruncate(f->fd, (off_t)f->size), 0);
-	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
-	assert_true(f->mem != MAP_FAILED);
-	assert_int_equal(rtmem_region_format(f->mem, f->size, &d), 0);
+	f->mem = fixture_map_shared(&d, &f->fd, &f->size);
+	assert_non_null(f->mem);
 	assert_int_equal(rtmem_region_attach(f->mem, f->size, &f->r), 0);
 	*state = f;
 	return 0;

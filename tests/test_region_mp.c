@@ -48,17 +48,10 @@ struct shm {
 static int shm_setup(void **state)
 {
 	struct rtmem_pool_desc d = fixture_desc();
-	struct rtmem_footprint fp;
 	struct shm *s = calloc(1, sizeof(*s));
 
-	assert_int_equal(rtmem_region_layout(&d, &fp), 0);
-	s->size = fp.total;
-	s->fd = memfd_create("rtmem-test", MFD_CLOEXEC);
-	assert_true(s->fd >= 0);
-	assert_int_equal(ftruncate(s->fd, (off_t)s->size), 0);
-	s->mem = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	assert_true(s->mem != MAP_FAILED);
-	assert_int_equal(rtmem_region_format(s->mem, s->size, &d), 0);
+	s->mem = fixture_map_shared(&d, &s->fd, &s->size);
+	assert_non_null(s->mem);
 	assert_int_equal(rtmem_region_attach(s->mem, s->size, &s->r), 0);
 	*state = s;
 	return 0;

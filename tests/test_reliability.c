@@ -41,18 +41,9 @@ static const char *ctl(const char *sock, const char *args, int *ret_rc)
 {
 	static char out[1 << 16];
 	char cmd[512];
-	size_t n;
-	FILE *p;
-	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s -s %s %s 2>&1", RTMEMCTL_PATH, sock, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	*ret_rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	return out;
+	return fixture_run(cmd, out, sizeof(out), ret_rc);
 }
 
 /* A connected socket to @path that says nothing. */

@@ -58,18 +58,9 @@ static const char *ctl(const char *sock, const char *args, int *ret_rc)
 {
 	static char out[1 << 17];
 	char cmd[512];
-	size_t n;
-	FILE *p;
-	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s%s%s %s 2>/dev/null", RTMEMCTL_PATH, sock ? " -s " : "", sock ? sock : "", args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	*ret_rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	return out;
+	return fixture_run(cmd, out, sizeof(out), ret_rc);
 }
 
 /* Every sample line's family was introduced by HELP and TYPE; counters end in _total. */
