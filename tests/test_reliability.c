@@ -344,6 +344,7 @@ static void test_punch_hole_refaulted_and_reported(void **state)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		rtmem_disconnect(c);
+		rtmem_pool_close(p);
 		skip(); /* map_files needs CAP_SYS_ADMIN; the test has no other way to the memfd */
 	}
 	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)len), 0);
@@ -354,6 +355,7 @@ static void test_punch_hole_refaulted_and_reported(void **state)
 	assert_non_null(strstr(daemon_log(&D), "punched out"));
 	close(fd);
 	rtmem_disconnect(c);
+	rtmem_pool_close(p); /* the shell rtmem_disconnect() left */
 	assert_int_equal(daemon_stop(&D), 0);
 }
 
@@ -393,6 +395,7 @@ static void scribble_test(enum scribble how, const char *what)
 	t0 = now_ms();
 	assert_damage_contained(what, t0);
 	rtmem_disconnect(c); /* a death: the audit and sweep run again, the daemon stays up */
+	rtmem_pool_close(p); /* the shell rtmem_disconnect() left */
 	assert_daemon_answers(&D, "b");
 	assert_int_equal(daemon_stop(&D), 0);
 }
