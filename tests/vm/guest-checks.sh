@@ -37,7 +37,8 @@ mkdir -p "$LOGDIR"
 
 BASE_CHECKS="kernel_preempt_rt systemd_pid1 system_running cyclictest"
 RTMEMD_CHECKS="rtmemd_active rtmemd_enabled rtmemd_example_rt rtmemctl_member
-	rtmemctl_refused rtmemd_restart rtmemd_restart_under_client rtmemd_stop rtmemd_journal"
+	rtmemctl_refused rtmemd_restart rtmemd_restart_under_client rtmemd_upgrade_under_client
+	rtmemd_stop rtmemd_journal"
 
 pass() { echo "PASS $1${2:+: $2}"; }
 fail() { echo "FAIL $1: ${2:-failed}"; }
@@ -285,7 +286,7 @@ check_rtmemd_restart_under_client() {
 	prlimit --memlock=unlimited:unlimited --rtprio=99:99 -- chrt --fifo "$RTMEM_RT_PRIO" \
 		setpriv --reuid="$RTMEM_MEMBER_USER" --regid="$(id -g "$RTMEM_MEMBER_USER")" \
 			--init-groups --inh-caps=-all -- \
-		"$exe" -n 40000 -i 1000 > "$log" 2>&1 &
+		"$exe" -l 40000 -i 1000 > "$log" 2>&1 &
 	pid=$!
 	sleep 5
 	old=$(svc_prop MainPID)
@@ -314,6 +315,53 @@ check_rtmemd_restart_under_client() {
 		fail $n "pool \"control\" not re-adopted with its client twice ($kept): $(grep -i adopt "$log" | tail -n2 | tr '\n' ' ')"
 	else
 		pass $n "0 errors at SCHED_FIFO $RTMEM_RT_PRIO across systemctl restart + kill -9; longest rtmem_alloc ${alloc_max} ns; pools re-adopted in ${adopt}ms"
+	fi
+}
+
+# An upgrade to the next package version (run-vm-test's RTMEM_VM_UPGRADE_DEBS,
+# in /opt/rtmemd-vm/upgrade) under an RT client that allocates every 1 ms:
+# dpkg -i restarts the service from the postinst, the new daemon re-adopts the
+# pool from systemd's fd store, and the client counts no error.
+check_rtmemd_upgrade_under_client() {
+	local n=rtmemd-upgrade-under-client log=$LOGDIR/rtmemd-upgrade-under-client.log exe pid rc since
+	local before after kept alloc_max
+	local -a up
+	shopt -s nullglob
+	up=(/opt/rtmemd-vm/upgrade/*.deb)
+	shopt -u nullglob
+	[ ${#up[@]} -gt 0 ] || { skip $n "no newer .debs given (RTMEM_VM_UPGRADE_DEBS)"; return; }
+	exe=$(command -v "$RTMEM_EXAMPLE" 2>/dev/null) || { fail $n "$RTMEM_EXAMPLE not found"; return; }
+	make_users || { fail $n "cannot create test users"; return; }
+	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
+	before=$(dpkg-query -W -f='${Version}' "$RTMEM_PACKAGE" 2>/dev/null)
+	since=$(date '+%Y-%m-%d %H:%M:%S')
+	prlimit --memlock=unlimited:unlimited --rtprio=99:99 -- chrt --fifo "$RTMEM_RT_PRIO" \
+		setpriv --reuid="$RTMEM_MEMBER_USER" --regid="$(id -g "$RTMEM_MEMBER_USER")" \
+			--init-groups --inh-caps=-all -- \
+		"$exe" -l 40000 -i 1000 > "$log" 2>&1 &
+	pid=$!
+	sleep 5
+	if ! DEBIAN_FRONTEND=noninteractive timeout 300 dpkg -i "${up[@]}" >> "$log" 2>&1; then
+		fail $n "dpkg -i of the newer packages failed: $(tailof "$log")"
+		kill "$pid"
+		return
+	fi
+	after=$(dpkg-query -W -f='${Version}' "$RTMEM_PACKAGE" 2>/dev/null)
+	wait_active 60 || { fail $n "not active after the upgrade"; kill "$pid"; return; }
+	wait "$pid"
+	rc=$?
+	journalctl --sync 2>/dev/null
+	journalctl -u "$RTMEM_SERVICE" --since "$since" --no-pager -o cat >> "$log" 2>&1
+	kept=$(grep -c 'pool "control": re-adopted .* 1 clients kept' "$log")
+	alloc_max=$(sed -n 's/^alloc_max_ns=//p' "$log" | tail -n1)
+	if [ "$before" = "$after" ]; then
+		fail $n "still version $before after dpkg -i ${up[*]##*/}"
+	elif [ "$rc" != 0 ]; then
+		fail $n "client exited $rc across the upgrade $before -> $after: $(tailof "$log")"
+	elif [ "$kept" -lt 1 ]; then
+		fail $n "pool \"control\" not re-adopted with its client: $(grep -i adopt "$log" | tail -n2 | tr '\n' ' ')"
+	else
+		pass $n "upgrade $before -> $after under a SCHED_FIFO $RTMEM_RT_PRIO client: 0 errors, longest rtmem_alloc ${alloc_max} ns, pool re-adopted with its client"
 	fi
 }
 
