@@ -402,9 +402,8 @@ int main(int argc, char **argv)
 	 * RLIMIT_MEMLOCK (8 MiB by default) would not hold glibc's 8 MiB default */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	/* one thread: the RT loop runs in this one, as the pattern in the man
-	 * page does (on the arm64 VM a created thread took a dozen page faults
-	 * in its RT phase that the main thread does not) */
+	/* one thread: the RT loop runs in this one, whose stack
+	 * rtmem_rt_prepare() pre-faulted, as the pattern in the man page does */
 	if (o.threads == 1)
 		rt_thread(&t[0]);
 	for (unsigned i = 0; o.threads > 1 && i < o.threads; i++) {
