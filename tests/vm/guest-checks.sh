@@ -276,6 +276,23 @@ check_rtmemd_restart() {
 # (rtmem-example exits 1 on the first failed allocation) and its pool must be
 # re-adopted from the fd store each time, not created anew. Reports the
 # client's longest alloc+free and the daemon's re-adoption time.
+# An RT client for the checks across a restart: rtmem-example @1 as the
+# member user at SCHED_FIFO, allocating every 1 ms for 40 s, its output to @2;
+# its pid in RT_CLIENT_PID.
+start_rt_client() {
+	prlimit --memlock=unlimited:unlimited --rtprio=99:99 -- chrt --fifo "$RTMEM_RT_PRIO" \
+		setpriv --reuid="$RTMEM_MEMBER_USER" --regid="$(id -g "$RTMEM_MEMBER_USER")" \
+			--init-groups --inh-caps=-all -- \
+		"$1" -l 40000 -i 1000 > "$2" 2>&1 &
+	RT_CLIENT_PID=$!
+}
+
+# The service's journal since @1 appended to @2.
+append_journal() {
+	journalctl --sync 2>/dev/null
+	journalctl -u "$RTMEM_SERVICE" --since "$1" --no-pager -o cat >> "$2" 2>&1
+}
+
 check_rtmemd_restart_under_client() {
 	local n=rtmemd-restart-under-client log=$LOGDIR/rtmemd-restart-under-client.log exe pid rc old new since
 	local adopt kept alloc_max
@@ -283,11 +300,8 @@ check_rtmemd_restart_under_client() {
 	make_users || { fail $n "cannot create test users"; return; }
 	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
 	since=$(date '+%Y-%m-%d %H:%M:%S')
-	prlimit --memlock=unlimited:unlimited --rtprio=99:99 -- chrt --fifo "$RTMEM_RT_PRIO" \
-		setpriv --reuid="$RTMEM_MEMBER_USER" --regid="$(id -g "$RTMEM_MEMBER_USER")" \
-			--init-groups --inh-caps=-all -- \
-		"$exe" -l 40000 -i 1000 > "$log" 2>&1 &
-	pid=$!
+	start_rt_client "$exe" "$log"
+	pid=$RT_CLIENT_PID
 	sleep 5
 	old=$(svc_prop MainPID)
 	timeout 120 systemctl restart "$RTMEM_SERVICE" >> "$log" 2>&1 || { fail $n "systemctl restart failed"; kill "$pid"; return; }
@@ -304,8 +318,7 @@ check_rtmemd_restart_under_client() {
 	done
 	wait "$pid"
 	rc=$?
-	journalctl --sync 2>/dev/null
-	journalctl -u "$RTMEM_SERVICE" --since "$since" --no-pager -o cat >> "$log" 2>&1
+	append_journal "$since" "$log"
 	adopt=$(sed -n 's/.*re-adopted [0-9]* pools from the fd store in \([0-9.]*\) ms.*/\1/p' "$log" | tr '\n' ' ')
 	kept=$(grep -c 'pool "control": re-adopted .* 1 clients kept' "$log")
 	alloc_max=$(sed -n 's/^alloc_max_ns=//p' "$log" | tail -n1)
@@ -335,11 +348,8 @@ check_rtmemd_upgrade_under_client() {
 	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
 	before=$(dpkg-query -W -f='${Version}' "$RTMEM_PACKAGE" 2>/dev/null)
 	since=$(date '+%Y-%m-%d %H:%M:%S')
-	prlimit --memlock=unlimited:unlimited --rtprio=99:99 -- chrt --fifo "$RTMEM_RT_PRIO" \
-		setpriv --reuid="$RTMEM_MEMBER_USER" --regid="$(id -g "$RTMEM_MEMBER_USER")" \
-			--init-groups --inh-caps=-all -- \
-		"$exe" -l 40000 -i 1000 > "$log" 2>&1 &
-	pid=$!
+	start_rt_client "$exe" "$log"
+	pid=$RT_CLIENT_PID
 	sleep 5
 	if ! DEBIAN_FRONTEND=noninteractive timeout 300 dpkg -i "${up[@]}" >> "$log" 2>&1; then
 		fail $n "dpkg -i of the newer packages failed: $(tailof "$log")"
@@ -350,8 +360,7 @@ check_rtmemd_upgrade_under_client() {
 	wait_active 60 || { fail $n "not active after the upgrade"; kill "$pid"; return; }
 	wait "$pid"
 	rc=$?
-	journalctl --sync 2>/dev/null
-	journalctl -u "$RTMEM_SERVICE" --since "$since" --no-pager -o cat >> "$log" 2>&1
+	append_journal "$since" "$log"
 	kept=$(grep -c 'pool "control": re-adopted .* 1 clients kept' "$log")
 	alloc_max=$(sed -n 's/^alloc_max_ns=//p' "$log" | tail -n1)
 	if [ "$before" = "$after" ]; then
