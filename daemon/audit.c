@@ -4,9 +4,9 @@
  *
  * Holes: lseek(SEEK_DATA) from each offset finds the next allocated byte;
  * what lies between is a hole. A hole is allocated again (fallocate), then
- * faulted in through the daemon's mapping (MADV_POPULATE_WRITE, which
- * changes no byte; else an atomic add of 0 to one byte per page, which a
- * client's concurrent store cannot lose) and locked (mlock). Clients fault
+ * faulted in, written, through the daemon's mapping (rtmem_populate_write(),
+ * which changes no byte a client's concurrent store could lose) and locked
+ * (mlock). Clients fault
  * the page in again on their next touch: that one fault is the damage the
  * puncher did to them, and it is reported.
  */
@@ -23,20 +23,16 @@
 #include "audit.h"
 #include "notify.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
 static int refault(struct pool *p, uint64_t off, uint64_t len)
 {
 	char *a = (char *)p->mem + off;
+	int rc;
 
 	if (fallocate(p->memfd, 0, (off_t)off, (off_t)len) < 0)
 		return -errno;
-	if (madvise(a, len, MADV_POPULATE_WRITE) < 0) {
-		for (uint64_t i = 0; i < len; i += p->page)
-			__atomic_fetch_add(a + i, 0, __ATOMIC_RELAXED);
-	}
+	rc = rtmem_populate_write(a, len, p->page);
+	if (rc < 0)
+		return rc;
 	if (mlock(a, len) < 0)
 		return -errno;
 	return 0;

@@ -493,8 +493,13 @@ static int lock_pools(struct daemon *d)
 		struct pool *p = &d->pools[i];
 		char fdname[CFG_NAME_MAX + 8];
 
-		if (p->adopted) /* pre-faulting would rewrite pages under the clients */
+		if (p->adopted) { /* written in place: no byte a client stores is rewritten */
+			rc = rtmem_populate_write(p->mem, p->size, p->page);
+			if (rc < 0)
+				log_warn("pool \"%s\": populating the re-adopted pool for writing failed: %s "
+					 "(the daemon's first write to each page faults)", pool_name(p), strerror(-rc));
 			continue;
+		}
 		rc = pool_prefault(p, &err);
 		if (rc == 0)
 			rc = pool_format(p, &err);

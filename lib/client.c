@@ -4,9 +4,12 @@
  *
  * Setup calls (connect, open, close) talk to the daemon over its
  * SOCK_SEQPACKET socket: one request, one reply, the pool's memfd arriving by
- * SCM_RIGHTS. The pool is then mapped with MAP_POPULATE and mlock()ed:
- * page tables are per process, so a page the daemon pre-faulted would still
- * fault on this process's first touch otherwise.
+ * SCM_RIGHTS. The pool is then mapped with MAP_POPULATE, mlock()ed and
+ * populated for writing (rtmem_populate_write()): page tables are per
+ * process, so a page the daemon pre-faulted would still fault on this
+ * process's first touch otherwise, and a page populated only for reading
+ * faults on its first write where the CPU tracks dirty pages in software
+ * (arm64 before ARMv8.1, the Raspberry Pi 4's Cortex-A72).
  *
  * The allocation calls run entirely in this process on the shared region
  * (lib/slab.c, lib/buddy.c) with this client's owner word; the quota is
@@ -202,6 +205,10 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 		p->locked = true;
 	else if (!(flags & RTMEM_POOL_NOLOCK))
 		return errno == EPERM ? -EPERM : -ENOMEM;
+	/* written, not only read: else each page's first write faults on arm64 */
+	rc = rtmem_populate_write(p->mem, p->size, (size_t)sysconf(_SC_PAGESIZE));
+	if (rc < 0)
+		return rc;
 	/* the daemon's description, or (a daemon before issue 12) the region's */
 	if (dr)
 		rc = rtmem_region_attach_desc(p->mem, p->size, &dr->desc, dr->layout_hash, &p->r);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "region_int.h"
 
@@ -757,4 +758,21 @@ void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats 
 	}
 	if (r->bdy)
 		stats_buddy(r, s);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int rtmem_populate_write(void *mem, size_t len, size_t page)
+{
+	char *a = mem;
+
+	if (madvise(a, len, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno != EINVAL) /* EINVAL: a kernel before 5.14 */
+		return -errno;
+	for (size_t i = 0; i < len; i += page)
+		__atomic_fetch_add(a + i, 0, __ATOMIC_RELAXED);
+	return 0;
 }

@@ -561,6 +561,19 @@ void rtmem_region_guard(struct rtmem_region *r, bool (*owner_ok)(void *arg, int 
 uint64_t rtmem_region_guard_repairs(const struct rtmem_region *r);
 
 /*
+ * Fault every page of a MAP_SHARED mapping in as written (dirty), without
+ * changing a byte, so that no later write to it takes a fault. Shared
+ * mappings are populated for reading only (mmap's MAP_POPULATE, mlock):
+ * on CPUs that track dirty pages in software (arm64 without FEAT_HAFDBS,
+ * which includes the Cortex-A72 of the Raspberry Pi 4) the first write to
+ * each such page then takes a minor fault, RT phase or not.
+ * MADV_POPULATE_WRITE (Linux 5.14) does it in the kernel; on older kernels an
+ * atomic add of 0 per page writes without racing other writers.
+ * Return: 0 or -errno of madvise().
+ */
+int rtmem_populate_write(void *mem, size_t len, size_t page);
+
+/*
  * Test hook: when set, rtmem_buddy_alloc()/free() call it with the lock held
  * after the first shared-state write, so a test can kill the process there.
  * Not used by the daemon or clients.
