@@ -4,8 +4,8 @@
  *
  * Setup calls (connect, open, close) talk to the daemon over its
  * SOCK_SEQPACKET socket: one request, one reply, the pool's memfd arriving by
- * SCM_RIGHTS. The pool is then mapped with MAP_POPULATE, mlock()ed and
- * populated for writing (rtmem_populate_write()): page tables are per
+ * SCM_RIGHTS. The pool is then mapped, populated for writing
+ * (rtmem_populate_write()) and mlock()ed: page tables are per
  * process, so a page the daemon pre-faulted would still fault on this
  * process's first touch otherwise, and a page populated only for reading
  * faults on its first write where the CPU tracks dirty pages in software
@@ -193,7 +193,7 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 		return -errno;
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
-	p->mem = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	p->mem = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p->mem == MAP_FAILED)
 		return -errno;
 	/* A child of fork() gets no mapping of the pool: it would share its
@@ -201,14 +201,14 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 	 * reclaims when the parent dies. A child connects and opens itself. */
 	if (madvise(p->mem, p->size, MADV_DONTFORK) != 0)
 		return -errno;
-	if (mlock(p->mem, p->size) == 0)
-		p->locked = true;
-	else if (!(flags & RTMEM_POOL_NOLOCK))
-		return errno == EPERM ? -EPERM : -ENOMEM;
 	/* written, not only read: else each page's first write faults on arm64 */
 	rc = rtmem_populate_write(p->mem, p->size, (size_t)sysconf(_SC_PAGESIZE));
 	if (rc < 0)
 		return rc;
+	if (mlock(p->mem, p->size) == 0)
+		p->locked = true;
+	else if (!(flags & RTMEM_POOL_NOLOCK))
+		return errno == EPERM ? -EPERM : -ENOMEM;
 	/* the daemon's description, or (a daemon before issue 12) the region's */
 	if (dr)
 		rc = rtmem_region_attach_desc(p->mem, p->size, &dr->desc, dr->layout_hash, &p->r);

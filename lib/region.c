@@ -768,10 +768,12 @@ int rtmem_populate_write(void *mem, size_t len, size_t page)
 {
 	char *a = mem;
 
-	if (madvise(a, len, MADV_POPULATE_WRITE) == 0)
-		return 0;
-	if (errno != EINVAL) /* EINVAL: a kernel before 5.14 */
+	/* absent pages: one write fault each in the kernel, no SIGBUS */
+	if (madvise(a, len, MADV_POPULATE_WRITE) < 0 && errno != EINVAL) /* EINVAL: before 5.14 */
 		return -errno;
+	/* a page already mapped clean (MAP_POPULATE, mlock, or the madvise
+	 * above, whose GUP finds a software-writable PTE and leaves it clean)
+	 * gets its one write fault here, in setup */
 	for (size_t i = 0; i < len; i += page)
 		__atomic_fetch_add(a + i, 0, __ATOMIC_RELAXED);
 	return 0;

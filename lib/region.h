@@ -567,9 +567,11 @@ uint64_t rtmem_region_guard_repairs(const struct rtmem_region *r);
  * on CPUs that track dirty pages in software (arm64 without FEAT_HAFDBS,
  * which includes the Cortex-A72 of the Raspberry Pi 4) the first write to
  * each such page then takes a minor fault, RT phase or not.
- * MADV_POPULATE_WRITE (Linux 5.14) does it in the kernel; on older kernels an
- * atomic add of 0 per page writes without racing other writers.
- * Return: 0 or -errno of madvise().
+ * MADV_POPULATE_WRITE (Linux 5.14) faults absent pages in written; then an
+ * atomic add of 0 per page, a real store that cannot lose a concurrent
+ * writer's, dirties the pages that were present but clean (for those the
+ * madvise's page walk finds nothing to do). Call it before mlock().
+ * Return: 0 or -errno of madvise() (-EFAULT: the file is shorter).
  */
 int rtmem_populate_write(void *mem, size_t len, size_t page);
 
