@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -87,6 +88,7 @@ static const char *status_text(enum mp_status st)
 	case MP_OK: return "ok";
 	case MP_SETUP_TIMEOUT: return "TIMED OUT (setup)";
 	case MP_RUN_TIMEOUT: return "TIMED OUT (run)";
+	case MP_INTERRUPTED: return "INTERRUPTED";
 	default: return "FAILED";
 	}
 }
@@ -160,13 +162,13 @@ static void table_cyclic(const unsigned *counts, unsigned nc)
 	       opt.period_us, BURST, BURST, opt.cycles);
 	printf("| allocator | size | clients | calls | p50 | p99 | p99.9 | max | late | errors |\n"
 	       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]) && !mp_interrupted; r++) {
 		struct job j = { .a = rows[r].a, .size = rows[r].big ? opt.big : opt.small };
 		unsigned run_ms = (unsigned)((uint64_t)opt.cycles * opt.period_us / 1000u) * 2 + 5000;
 
 		if (!allocs[j.a].pool && !allocs[j.a].alloc)
 			continue;
-		for (unsigned c = 0; c < nc; c++) {
+		for (unsigned c = 0; c < nc && !mp_interrupted; c++) {
 			enum mp_status st = run_case(&j, counts[c], client_cyclic, run_ms);
 			uint64_t late = 0, err = sum_errors(counts[c]);
 			uint32_t p[4];
@@ -200,14 +202,14 @@ static void table_saturation(const unsigned *counts, unsigned nc)
 	for (unsigned c = 0; c < nc; c++)
 		printf("---:|");
 	printf("---:|\n");
-	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]) && !mp_interrupted; r++) {
 		struct job j = { .a = rows[r].a, .size = rows[r].big ? opt.big : opt.small };
 		uint64_t err = 0;
 
 		if (!allocs[j.a].pool && !allocs[j.a].alloc)
 			continue;
 		printf("| %s | %zu |", allocs[j.a].name, j.size);
-		for (unsigned c = 0; c < nc; c++) {
+		for (unsigned c = 0; c < nc && !mp_interrupted; c++) {
 			enum mp_status st = run_case(&j, counts[c], client_saturate, opt.run_ms * 2 + 5000);
 			uint64_t pairs = 0;
 
@@ -240,13 +242,13 @@ static void table_handoff(const unsigned *counts, unsigned nc)
 	       RING, RING, opt.run_ms, opt.run_ms);
 	printf("| pool | size | processes | Mblocks/s | p50 | p99 | p99.9 | max | errors |\n"
 	       "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (unsigned c = 0; c < nc; c++) {
+	for (unsigned c = 0; c < nc && !mp_interrupted; c++) {
 		unsigned n = counts[c] < 2 ? 2 : counts[c] & ~1u; /* pairs: even, at least one pair */
 
 		if (n == last)
 			continue;
 		last = n;
-		for (size_t k = 0; k < sizeof(pools) / sizeof(pools[0]); k++) {
+		for (size_t k = 0; k < sizeof(pools) / sizeof(pools[0]) && !mp_interrupted; k++) {
 			struct job j = { .a = pools[k], .size = pools[k] == A_BUDDY ? opt.big : opt.small };
 			enum mp_status st = run_case(&j, n, client_handoff, opt.run_ms * 4 + 5000);
 			uint64_t blocks = 0, err = sum_errors(n);
@@ -432,6 +434,7 @@ int main(int argc, char **argv)
 	uint64_t lost;
 
 	reexec_for_static_tls(argv);
+	prctl(PR_SET_NAME, "bench_multi"); /* not "exe", after the re-exec through /proc/self/exe */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_opts(argc, argv) < 0)
 		return 2;

@@ -20,7 +20,7 @@
 #define BURST 8u                   /* allocations, then frees, per cycle in (a) */
 #define RING 256u                  /* slots of a handoff ring */
 #define HANDOFF_SAMPLES (1u << 20) /* latencies kept per consumer, at most */
-#define SETUP_MS 15000u            /* connect, open, warm up: all clients ready by then */
+#define SETUP_MS 10000u            /* connect, open, warm up: all clients ready by then */
 #define LEAD_MS 20u                /* from "all ready" to the common start */
 
 enum alloc_id { A_SLAB, A_CACHED, A_BUDDY, A_GLIBC, A_JE, A_MI, NALLOC };

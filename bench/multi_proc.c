@@ -196,13 +196,13 @@ enum mp_status mp_run(struct mp_ctl *ctl, unsigned n, mp_client_fn *fn, void *ar
 	}
 	if (atomic_load(&ctl->ready) < n) {
 		stop_group(ctl, pid, n);
-		return bad ? MP_FAILED : MP_SETUP_TIMEOUT;
+		return mp_interrupted ? MP_INTERRUPTED : bad ? MP_FAILED : MP_SETUP_TIMEOUT;
 	}
 	start = mp_now_ns() + lead_ms * NS_PER_MS;
 	atomic_store(&ctl->start_ns, start);
 	if (reap_until(pid, n, start + run_ms * NS_PER_MS, true, &bad)) {
 		stop_group(ctl, pid, n);
-		return MP_RUN_TIMEOUT;
+		return mp_interrupted ? MP_INTERRUPTED : MP_RUN_TIMEOUT;
 	}
 	return bad ? MP_FAILED : MP_OK;
 }

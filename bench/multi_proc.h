@@ -54,6 +54,7 @@ enum mp_status {
 	MP_SETUP_TIMEOUT, /* not every child was ready by the setup deadline */
 	MP_RUN_TIMEOUT,   /* a child still ran at the run deadline: SIGKILLed */
 	MP_FAILED,        /* a child exited non-zero or by a signal */
+	MP_INTERRUPTED,   /* mp_interrupted was set: the group was stopped */
 };
 
 /* A client: @i of @n; returns its exit status (0 = fine). */
