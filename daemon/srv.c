@@ -727,8 +727,9 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 }
 
 /*
- * Blocks and bytes a client holds are not reported yet (0): the core has no
- * per-owner count, and a scan of every state word per request is not worth it.
+ * The client's blocks and bytes come from rtmem_region_owner_usage(), a scan
+ * of every state word of each pool it has open: fine for a status query, never
+ * on a client's path.
  */
 static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *in)
 {
@@ -757,7 +758,6 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 		if (r->npools < 4)
 			snprintf(r->pools[r->npools], RTMEM_NAME_MAX, "%s", pool_name(s->pools[i].pool));
 		r->npools++;
-		/* O(blocks) per pool: fine for a status query, never on a client's path */
 		rtmem_region_owner_usage(s->pools[i].pool->region, rtmem_owner(t->open[i].slot, t->open[i].gen),
 					 &blocks, &bytes);
 		r->blocks += blocks;
