@@ -35,6 +35,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "fileio.h"
+#include "size.h"
+
 #define KEYS_MAX 16
 
 struct parser;
@@ -146,23 +149,6 @@ static int perr(struct parser *p, const char *at, int e, const char *fmt, ...)
 	verr(p->err, p->name, p->lineno, col, fmt, ap);
 	va_end(ap);
 	return -e;
-}
-
-/* "4K", "1M"... when exact, else the byte count. */
-static const char *fmt_size(uint64_t v, char buf[static 24])
-{
-	static const char sfx[] = "KMGT";
-	int i = -1;
-
-	while (i < 3 && v && !(v & 1023)) {
-		v >>= 10;
-		i++;
-	}
-	if (i < 0)
-		snprintf(buf, 24, "%" PRIu64, v);
-	else
-		snprintf(buf, 24, "%" PRIu64 "%c", v, sfx[i]);
-	return buf;
 }
 
 /* ---- lexical helpers ---- */
@@ -850,7 +836,7 @@ static int key_buddy(struct parser *p, char *v)
 
 static int parse_order(struct parser *p, char *v, const char *what, uint64_t *ret)
 {
-	char a[24], b[24];
+	char a[SIZE_FMT_MAX], b[SIZE_FMT_MAX];
 	int r = parse_size(p, v, what, ret);
 
 	if (r)
@@ -859,7 +845,7 @@ static int parse_order(struct parser *p, char *v, const char *what, uint64_t *re
 		return perr(p, v, EINVAL, "%s %s is not a power of two", what, v);
 	if (*ret < (1ull << RTMEM_MIN_ORDER) || *ret > (1ull << RTMEM_MAX_ORDER))
 		return perr(p, v, EINVAL, "%s %s is out of range (%s to %s)", what, v,
-			    fmt_size(1ull << RTMEM_MIN_ORDER, a), fmt_size(1ull << RTMEM_MAX_ORDER, b));
+			    size_fmt(1ull << RTMEM_MIN_ORDER, SIZE_CONFIG, a), size_fmt(1ull << RTMEM_MAX_ORDER, SIZE_CONFIG, b));
 	return 0;
 }
 
@@ -986,7 +972,7 @@ static int pool_buddy_check(struct parser *p)
 	struct rtmem_buddy_desc *b = &p->pool->desc.buddy;
 	const unsigned *seen = p->seen;
 	uint64_t min, max;
-	char s1[24], s2[24];
+	char s1[SIZE_FMT_MAX], s2[SIZE_FMT_MAX];
 
 	if (!b->size) {
 		if (seen[K_BUDDY_MIN] || seen[K_BUDDY_MAX])
@@ -1004,24 +990,24 @@ static int pool_buddy_check(struct parser *p)
 		max = min << CFG_BUDDY_MAX_SPAN;
 	if (b->size < min)
 		return perr_lc(p, seen[K_BUDDY], 0, EINVAL, "buddy size %s is smaller than buddy_min %s",
-			       fmt_size(b->size, s1), fmt_size(min, s2));
+			       size_fmt(b->size, SIZE_CONFIG, s1), size_fmt(min, SIZE_CONFIG, s2));
 	if (min > max)
 		return perr_lc(p, seen[K_BUDDY_MAX], 0, EINVAL, "buddy_min %s is larger than buddy_max %s",
-			       fmt_size(min, s1), fmt_size(max, s2));
+			       size_fmt(min, SIZE_CONFIG, s1), size_fmt(max, SIZE_CONFIG, s2));
 	if (b->size < max)
 		return perr_lc(p, seen[K_BUDDY], 0, EINVAL, "buddy size %s is smaller than its largest "
-			       "block (buddy_max %s)", fmt_size(b->size, s1), fmt_size(max, s2));
+			       "block (buddy_max %s)", size_fmt(b->size, SIZE_CONFIG, s1), size_fmt(max, SIZE_CONFIG, s2));
 	if (b->size % min)
 		return perr_lc(p, seen[K_BUDDY], 0, EINVAL, "buddy size %s is not a multiple of "
-			       "buddy_min %s", fmt_size(b->size, s1), fmt_size(min, s2));
+			       "buddy_min %s", size_fmt(b->size, SIZE_CONFIG, s1), size_fmt(min, SIZE_CONFIG, s2));
 	if (log2u64(max) - log2u64(min) > CFG_BUDDY_MAX_SPAN)
 		return perr_lc(p, seen[K_BUDDY_MAX] ? seen[K_BUDDY_MAX] : seen[K_BUDDY], 0, EINVAL,
-			       "buddy_max %s is more than 2^%u times buddy_min %s", fmt_size(max, s1),
-			       CFG_BUDDY_MAX_SPAN, fmt_size(min, s2));
+			       "buddy_max %s is more than 2^%u times buddy_min %s", size_fmt(max, SIZE_CONFIG, s1),
+			       CFG_BUDDY_MAX_SPAN, size_fmt(min, SIZE_CONFIG, s2));
 	if (b->reserve >= b->size)
 		return perr_lc(p, seen[K_RSV_BUDDY], 0, EINVAL, "reserve_buddy %s leaves nothing of "
-			       "the buddy area (%s) for other clients", fmt_size(b->reserve, s1),
-			       fmt_size(b->size, s2));
+			       "the buddy area (%s) for other clients", size_fmt(b->reserve, SIZE_CONFIG, s1),
+			       size_fmt(b->size, SIZE_CONFIG, s2));
 	b->min_order = log2u64(min);
 	b->max_order = log2u64(max);
 	return 0;
@@ -1033,7 +1019,7 @@ static int pool_reserve_check(struct parser *p)
 	struct rtmem_pool_desc *d = &pl->desc;
 	unsigned rline = p->seen[K_RSV_SLAB], gline;
 	bool reserve = d->buddy.reserve != 0;
-	char s1[24];
+	char s1[SIZE_FMT_MAX];
 
 	for (unsigned i = 0; i < p->nrsv; i++) {
 		const struct rsv_ent *e = &p->rsv[i];
@@ -1043,15 +1029,15 @@ static int pool_reserve_check(struct parser *p)
 			;
 		if (c == d->nclasses)
 			return perr_lc(p, rline, e->col, EINVAL, "reserve_slab: the pool has no slab "
-				       "class of size %s", fmt_size(e->size, s1));
+				       "class of size %s", size_fmt(e->size, SIZE_CONFIG, s1));
 		for (unsigned j = 0; j < i; j++)
 			if (p->rsv[j].size == e->size)
 				return perr_lc(p, rline, e->col, EINVAL, "reserve_slab names class %s twice",
-					       fmt_size(e->size, s1));
+					       size_fmt(e->size, SIZE_CONFIG, s1));
 		if (e->count >= d->classes[c].count)
 			return perr_lc(p, rline, e->col, EINVAL, "reserve_slab: %" PRIu64 " blocks leave "
 				       "nothing of the %" PRIu32 " blocks of class %s for other clients",
-				       e->count, d->classes[c].count, fmt_size(e->size, s1));
+				       e->count, d->classes[c].count, size_fmt(e->size, SIZE_CONFIG, s1));
 		d->classes[c].reserve = (uint32_t)e->count;
 		reserve |= e->count != 0;
 	}
@@ -1354,49 +1340,12 @@ int cfg_parse(const char *text, size_t len, const char *name, unsigned flags,
 /* Read all of @path (at most CFG_FILE_MAX bytes) into a malloc'd buffer. */
 static int read_file(const char *path, char **ret, size_t *ret_len, struct cfg_error *err)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nb;
-	ssize_t n = 1;
-	int fd, e = 0;
+	char why[FILEIO_WHY_MAX];
+	int r = fileio_read(path, CFG_FILE_MAX, why, sizeof(why), ret, ret_len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		e = errno;
-		return seterr(err, path, 0, 0, e, "cannot open: %s", strerrordesc_np(e));
-	}
-	while (!e && n) {
-		if (len == cap && cap > CFG_FILE_MAX) {
-			e = E2BIG;
-			break;
-		}
-		if (len == cap) {
-			cap = cap ? 2 * cap : 4096;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				e = ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno != EINTR)
-			e = errno;
-		else if (n > 0)
-			len += (size_t)n;
-	}
-	close(fd);
-	if (!e && len > CFG_FILE_MAX)
-		e = E2BIG;
-	if (e) {
-		free(buf);
-		if (e == E2BIG)
-			return seterr(err, path, 0, 0, E2BIG, "file too large (at most %u bytes)",
-				      CFG_FILE_MAX);
-		return seterr(err, path, 0, 0, e, "cannot read: %s", strerrordesc_np(e));
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
+	if (r == -EFBIG)
+		r = -E2BIG; /* as the parser's own limit on text */
+	return r ? seterr(err, path, 0, 0, -r, "%s", why) : 0;
 }
 
 static const char default_text[] =
@@ -1654,15 +1603,6 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 	return a ? (v + a - 1) / a * a : v;
 }
 
-static const char *mib(uint64_t v, char buf[static 32])
-{
-	if (v == UINT64_MAX)
-		snprintf(buf, 32, "unlimited");
-	else
-		snprintf(buf, 32, "%.1f MiB", (double)v / (1024.0 * 1024.0));
-	return buf;
-}
-
 /* One line per pool; sums of mapped bytes into *sum_all and *sum_huge. */
 static int report_pools(const struct cfg *cfg, const struct cfg_limits *lim, FILE *out,
 			uint64_t *sum_all, uint64_t *sum_huge)
@@ -1694,7 +1634,7 @@ static bool report_check(FILE *out, const char *what, uint64_t need, uint64_t ha
 	char a[32], b[32];
 	bool fits = have == UINT64_MAX || need <= have;
 
-	fprintf(out, "%-15s %s needed, %s available%s: %s\n", what, mib(need, a), mib(have, b),
+	fprintf(out, "%-15s %s needed, %s available%s: %s\n", what, size_fmt(need, SIZE_MIB, a), size_fmt(have, SIZE_MIB, b),
 		note, fits ? "fits" : "DOES NOT FIT");
 	return fits;
 }
@@ -1709,7 +1649,7 @@ int cfg_report_limits(const struct cfg *cfg, const struct cfg_limits *lim, FILE 
 	if (r)
 		return r;
 	fprintf(out, "%-31s %12s %12s %12s %12" PRIu64 "  (%s, plus the daemon's own memory)\n",
-		"total", "", "", "", all, mib(all, a));
+		"total", "", "", "", all, size_fmt(all, SIZE_MIB, a));
 	if (lim->cap_ipc_lock)
 		fprintf(out, "%-15s not enforced (CAP_IPC_LOCK)\n", "RLIMIT_MEMLOCK");
 	else

@@ -61,6 +61,7 @@
 #include "memtest.h"
 #include "notify.h"
 #include "pool.h"
+#include "size.h"
 #include "proto.h"
 #include "srv.h"
 
@@ -336,7 +337,7 @@ static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
 		return 0;
 	log_err("the pools need %s but MemAvailable is %s: this machine is too small for %s "
 		"(rtmemd --check-config shows each pool)",
-		pool_fmt_size(total, need), pool_fmt_size(lim->mem_available, have), d->cfg->source);
+		size_fmt(total, SIZE_IEC, need), size_fmt(lim->mem_available, SIZE_IEC, have), d->cfg->source);
 	return -ENOMEM;
 }
 
@@ -346,8 +347,8 @@ static void log_survey(const struct pool *p, int changed, const struct pool_surv
 
 	log_info("pool \"%s\": re-adopted %s from the fd store: %u clients kept, %u exited meanwhile, %u records "
 		 "not trusted, %u other owners; %llu blocks (%s) reclaimed%s",
-		 pool_name(p), pool_fmt_size(p->size, sz), sv->alive, sv->dead, sv->untrusted, sv->strays,
-		 (unsigned long long)sv->blocks, pool_fmt_size(sv->bytes, (char[32]){ 0 }),
+		 pool_name(p), size_fmt(p->size, SIZE_IEC, sz), sv->alive, sv->dead, sv->untrusted, sv->strays,
+		 (unsigned long long)sv->blocks, size_fmt(sv->bytes, SIZE_IEC, (char[SIZE_FMT_MAX]){ 0 }),
 		 changed ? "; its configuration changed" : "");
 	if (sv->checked_in)
 		log_info("pool \"%s\": %u blocks the tester had checked out were given back", pool_name(p),
@@ -485,7 +486,7 @@ static int lock_pools(struct daemon *d)
 	}
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
 		rc = -errno;
-		log_err("mlockall (pools %s and the daemon itself) failed: %s", pool_fmt_size(d->locked, sz),
+		log_err("mlockall (pools %s and the daemon itself) failed: %s", size_fmt(d->locked, SIZE_IEC, sz),
 			strerror(-rc));
 		return rc;
 	}
@@ -505,8 +506,8 @@ static int lock_pools(struct daemon *d)
 			rc = pool_format(p, &err);
 		if (rc < 0)
 			goto out_err;
-		log_info("pool \"%s\": %s locked and formatted (%s metadata)", pool_name(p), pool_fmt_size(p->size, sz),
-			 pool_fmt_size(p->fp.meta, (char[32]){ 0 }));
+		log_info("pool \"%s\": %s locked and formatted (%s metadata)", pool_name(p), size_fmt(p->size, SIZE_IEC, sz),
+			 size_fmt(p->fp.meta, SIZE_IEC, (char[SIZE_FMT_MAX]){ 0 }));
 		pool_fdname(pool_name(p), fdname);
 		store_fd(d, p->memfd, fdname);
 	}
@@ -837,14 +838,14 @@ static void announce(struct daemon *d, const char *path)
 	n = snprintf(status, sizeof(status), "serving %u pools (", d->npools);
 	for (unsigned i = 0; i < d->npools && n < (int)sizeof(status); i++)
 		n += snprintf(status + n, sizeof(status) - (size_t)n, "%s%s %s", i ? ", " : "", pool_name(&d->pools[i]),
-			      pool_fmt_size(d->pools[i].size, sz));
+			      size_fmt(d->pools[i].size, SIZE_IEC, sz));
 	if (n < (int)sizeof(status))
 		snprintf(status + n, sizeof(status) - (size_t)n, ") on %s", path);
 	for (unsigned i = 0; i < d->npools; i++)
 		rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_SERVING, (uint32_t)getpid());
 	d->served = true;
 	notify_state("READY=1\nSTATUS=%s", status);
-	log_info("ready: %u pools, %s locked, event loop %s, socket %s", d->npools, pool_fmt_size(d->locked, sz),
+	log_info("ready: %u pools, %s locked, event loop %s, socket %s", d->npools, size_fmt(d->locked, SIZE_IEC, sz),
 		 loop_name(d->loop), path);
 }
 

@@ -50,6 +50,7 @@
 
 #include "cacheflush.h"
 #include "cfg.h"
+#include "fileio.h"
 
 #define MIN_SLEEP_NS 1000000ull    /* shorter budget sleeps are carried over */
 #define FILE_MAX (16u << 20)       /* bad-block list, bytes */
@@ -1053,51 +1054,6 @@ void memtest_status(struct memtest *mt, struct memtest_status *ret)
 
 /* ------------------------------------------------- loading the bad blocks */
 
-static int read_file(const char *path, char **ret, size_t *ret_len)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0 || !buf) {
-		rc = fd < 0 ? -errno : -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			char *nb = cap >= FILE_MAX ? NULL : realloc(buf, cap * 2);
-
-			if (!nb) {
-				rc = cap >= FILE_MAX ? -EFBIG : -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = 0;
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return rc;
-}
-
 static bool parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -1169,7 +1125,7 @@ int memtest_load_badblocks(struct memtest *mt, unsigned *ret_malformed)
 	if (!mt->path)
 		return 0;
 	pthread_mutex_lock(&mt->file_lock);
-	rc = read_file(mt->path, &text, &len);
+	rc = fileio_read(mt->path, FILE_MAX, NULL, 0, &text, &len);
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc || !text)

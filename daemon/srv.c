@@ -39,6 +39,7 @@
 #include "memtest.h"
 #include "notify.h"
 #include "proto.h"
+#include "size.h"
 #include "srv.h"
 
 #ifndef SO_PEERPIDFD
@@ -543,7 +544,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	adopt_record_set(sp->pool->region, c->s->key, r->slot, r->gen, c->pid);
 	reply(c, &m, sp->pool->memfd);
 	log_info("%s opened pool \"%s\": slot %u gen %u, quota %s%s", who(c, w), pn, r->slot, r->gen,
-		 cp->quota ? pool_fmt_size(cp->quota, q) : "none", r->flags ? ", may take the reserve" : "");
+		 cp->quota ? size_fmt(cp->quota, SIZE_IEC, q) : "none", r->flags ? ", may take the reserve" : "");
 }
 
 static void orphan_free(struct srv_orphan *o)

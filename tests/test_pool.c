@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "pool.h"
+#include "size.h"
 
 static const char small_conf[] = "[pool small]\n"
 				 "slab = 64x256, 256x64\n"
@@ -156,15 +157,15 @@ static void test_pool_lock_over_rlimit_names_limit(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void test_pool_fmt_size(void **state)
+static void test_size_fmt_iec(void **state)
 {
 	char b[32];
 
 	(void)state;
-	assert_string_equal(pool_fmt_size(512, b), "512 bytes");
-	assert_string_equal(pool_fmt_size(64 << 20, b), "64 MiB");
-	assert_string_equal(pool_fmt_size(1536, b), "1.5 KiB");
-	assert_string_equal(pool_fmt_size(8ull << 30, b), "8 GiB");
+	assert_string_equal(size_fmt(512, SIZE_IEC, b), "512 bytes");
+	assert_string_equal(size_fmt(64 << 20, SIZE_IEC, b), "64 MiB");
+	assert_string_equal(size_fmt(1536, SIZE_IEC, b), "1.5 KiB");
+	assert_string_equal(size_fmt(8ull << 30, SIZE_IEC, b), "8 GiB");
 }
 
 int main(void)
@@ -174,7 +175,7 @@ int main(void)
 		cmocka_unit_test(test_pool_touch_sigbus_is_caught),
 		cmocka_unit_test(test_pool_hugepages_missing_fails_cleanly),
 		cmocka_unit_test(test_pool_lock_over_rlimit_names_limit),
-		cmocka_unit_test(test_pool_fmt_size),
+		cmocka_unit_test(test_size_fmt_iec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
