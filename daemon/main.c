@@ -57,6 +57,7 @@
 
 #include "adopt.h"
 #include "cfg.h"
+#include "fault.h"
 #include "loop.h"
 #include "memtest.h"
 #include "notify.h"
@@ -535,28 +536,24 @@ static void memtest_event(void *arg, const struct memtest_event *ev)
 {
 	const struct daemon *d = arg;
 	const struct memtest_fault *f = ev->fault;
-	char phys[24] = "none";
+	char phys[FAULT_PHYS_MAX], status[FAULT_LINE_MAX];
 
 	if (ev->kind != MEMTEST_EV_FAULT || !f) {
 		notify_log(ev->kind == MEMTEST_EV_WARN ? LOG_WARNING : LOG_INFO, "%s", ev->msg);
 		return;
 	}
-	if (f->phys_valid)
-		snprintf(phys, sizeof(phys), "%#" PRIx64, f->phys);
 	if (!d->journal || sd_journal_send("MESSAGE=rtmemd: %s", ev->msg, "PRIORITY=%d", LOG_CRIT,
 					   "MESSAGE_ID=" MEMTEST_FAULT_MESSAGE_ID, "SYSLOG_IDENTIFIER=rtmemd",
 					   "RTMEM_POOL=%s", f->pool, "RTMEM_OFFSET=%#" PRIx64, f->offset,
-					   "RTMEM_PHYS=%s", phys, "RTMEM_EXPECTED=0x%016" PRIx64, f->expected,
+					   "RTMEM_PHYS=%s", fault_phys(f, phys), "RTMEM_EXPECTED=0x%016" PRIx64, f->expected,
 					   "RTMEM_ACTUAL=0x%016" PRIx64, f->actual, "RTMEM_XOR=0x%016" PRIx64, f->xor_,
-					   "RTMEM_KIND=%s", f->read_error ? "read" : "stored", "RTMEM_ALGORITHM=%s",
+					   "RTMEM_KIND=%s", fault_kind(f), "RTMEM_ALGORITHM=%s",
 					   f->algorithm, "RTMEM_ELEMENT=%u", f->element,
 					   "RTMEM_BACKGROUND=0x%016" PRIx64, f->background,
-					   "RTMEM_QUARANTINE=%s", f->quarantine ? strerror(-f->quarantine) : "ok",
-					   NULL) < 0)
+					   "RTMEM_QUARANTINE=%s", fault_quarantine_result(f), NULL) < 0)
 		notify_log(LOG_CRIT, "%s", ev->msg);
-	notify_state("STATUS=memory fault in pool \"%s\" at offset %#" PRIx64 " (%s); %s", f->pool, f->offset,
-		     f->phys_valid ? phys : "physical address unavailable",
-		     f->quarantine == 0 || f->quarantine == -EALREADY ? "block quarantined" : "QUARANTINE FAILED");
+	fault_format_status(f, status, sizeof(status));
+	notify_state("STATUS=%s", status);
 }
 
 /* The tester saves its bad-block list in state_dir: create it (not its parents) if missing. */

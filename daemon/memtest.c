@@ -50,6 +50,7 @@
 
 #include "cacheflush.h"
 #include "cfg.h"
+#include "fault.h"
 #include "fileio.h"
 
 #define MIN_SLEEP_NS 1000000ull    /* shorter budget sleeps are carried over */
@@ -709,21 +710,6 @@ static int store(struct memtest *mt)
 	return 0;
 }
 
-static void fmt_fault(char *buf, size_t len, const struct memtest_fault *f)
-{
-	char alg[MEMTEST_NAME_MAX], phys[24] = "none";
-
-	for (size_t i = 0; i < sizeof(alg); i++)
-		alg[i] = (char)(f->algorithm[i] == ' ' ? '_' : f->algorithm[i]);
-	if (f->phys_valid)
-		snprintf(phys, sizeof(phys), "%#" PRIx64, f->phys);
-	snprintf(buf, len,
-		 "%s %#" PRIx64 " phys=%s expected=0x%016" PRIx64 " actual=0x%016" PRIx64 " reread=0x%016" PRIx64
-		 " xor=0x%016" PRIx64 " kind=%s alg=%s elem=%u op=%u bg=0x%016" PRIx64 " time=%" PRId64 "\n",
-		 f->pool, f->offset, phys, f->expected, f->actual, f->reread, f->xor_,
-		 f->read_error ? "read" : "stored", alg, f->element, f->op, f->background, f->time);
-}
-
 static int persist(struct memtest *mt, const struct memtest_fault *f)
 {
 	char line[LINE_MAX_];
@@ -731,7 +717,7 @@ static int persist(struct memtest *mt, const struct memtest_fault *f)
 
 	if (!mt->path)
 		return 0;
-	fmt_fault(line, sizeof(line), f);
+	fault_format_record(f, line, sizeof(line));
 	pthread_mutex_lock(&mt->file_lock);
 	rc = text_append(mt, line);
 	if (!rc)
@@ -762,7 +748,7 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
 {
 	const struct mt_pool *p = &mt->pools[pi];
 	struct memtest_fault f = { 0 };
-	char phys[48] = "physical address unavailable";
+	char msg[LINE_MAX_];
 	int rc;
 
 	memcpy(f.pool, p->name, sizeof(f.pool));
@@ -784,17 +770,8 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
 	if (rc)
 		emit(mt, NULL, "bad-block list %s: cannot save the fault at pool \"%s\" offset %#" PRIx64 ": %s",
 		     mt->path, f.pool, f.offset, strerror(-rc));
-	if (f.phys_valid)
-		snprintf(phys, sizeof(phys), "physical address %#" PRIx64, f.phys);
-	emit(mt, &f,
-	     "memory fault in pool \"%s\" at offset %#" PRIx64 " (%s): expected 0x%016" PRIx64 ", read 0x%016" PRIx64
-	     " (xor %#" PRIx64 "), %s; %s element %u op %u, background %#" PRIx64 "; %s%s",
-	     f.pool, f.offset, phys, f.expected, f.actual, f.xor_,
-	     f.read_error ? "read error (re-read correct)" : "stored fault (re-read wrong)", f.algorithm,
-	     f.element, f.op, f.background,
-	     f.quarantine && f.quarantine != -EALREADY ? "QUARANTINE FAILED: " : "",
-	     f.quarantine == 0 ? "block quarantined" :
-	     f.quarantine == -EALREADY ? "block already bad" : strerror(-f.quarantine));
+	fault_format_message(&f, msg, sizeof(msg));
+	emit(mt, &f, "%s", msg);
 	return f.quarantine == -EALREADY ? 0 : f.quarantine;
 }
 

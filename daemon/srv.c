@@ -36,6 +36,7 @@
 
 #include "adopt.h"
 #include "audit.h"
+#include "fault.h"
 #include "memtest.h"
 #include "notify.h"
 #include "proto.h"
@@ -767,32 +768,7 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 	reply(c, &m, -1);
 }
 
-static_assert(MEMTEST_NAME_MAX == RTMEM_NAME_MAX, "names are copied as they are");
 static_assert(MEMTEST_STATUS_FAULTS >= RTMEM_MEMTEST_FAULTS, "faults[] of the reply");
-
-static void memtest_fault_wire(const struct memtest_fault *f, bool phys, struct rtmem_memtest_fault *w)
-{
-	memcpy(w->pool, f->pool, sizeof(w->pool));
-	memcpy(w->algorithm, f->algorithm, sizeof(w->algorithm));
-	w->pool[RTMEM_NAME_MAX - 1] = w->algorithm[RTMEM_NAME_MAX - 1] = '\0';
-	w->offset = f->offset;
-	if (f->phys_valid && phys) {
-		w->phys = f->phys;
-		w->flags |= RTMEM_MEMTEST_PHYS;
-	} else if (f->phys_valid) {
-		w->flags |= RTMEM_MEMTEST_PHYS_WITHHELD;
-	}
-	if (f->read_error)
-		w->flags |= RTMEM_MEMTEST_READ_ERROR;
-	w->expected = f->expected;
-	w->actual = f->actual;
-	w->reread = f->reread;
-	w->background = f->background;
-	w->time = f->time;
-	w->element = f->element;
-	w->op = f->op;
-	w->quarantine = f->quarantine;
-}
 
 /* The status is copied under the tester's mutex, which it holds only for counters. */
 static void on_memtest(struct srv_client *c, uint32_t seq)
@@ -826,7 +802,7 @@ static void on_memtest(struct srv_client *c, uint32_t seq)
 	r->offset = st.offset;
 	r->faults_total = st.faults_total;
 	for (unsigned i = 0; i < st.nfaults && i < RTMEM_MEMTEST_FAULTS; i++)
-		memtest_fault_wire(&st.faults[i], phys, &r->faults[r->nfaults++]);
+		fault_to_wire(&st.faults[i], phys, &r->faults[r->nfaults++]);
 	reply(c, &m, -1);
 }
 
