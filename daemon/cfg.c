@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cfg.c - rtmemd's configuration file: parser, checks, built-in default, and
- * the footprint report of `rtmemd --check-config`.
+ * cfg.c - rtmemd's configuration file: parser, checks, built-in default.
+ * (The machine's limits are probe.c's, the --check-config report report.c's.)
  *
  * Owns: struct cfg (one heap object plus its pools array). No global state.
  *
@@ -28,7 +28,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -1526,149 +1525,4 @@ bool cfg_pool_may_reserve(const struct cfg_pool *pool, uint32_t uid, const uint3
 int cfg_pool_footprint(const struct cfg_pool *pool, struct rtmem_footprint *ret)
 {
 	return rtmem_region_layout(&pool->desc, ret);
-}
-
-/* ---- footprint report ---- */
-
-/* The value of "@key: N [kB]" in /proc/meminfo, in bytes (or a plain count). */
-static bool meminfo_get(const char *text, const char *key, uint64_t *ret)
-{
-	size_t klen = strlen(key);
-
-	for (const char *l = text; *l; l++) {
-		unsigned long long v;
-		char unit[4] = "";
-
-		if (strncmp(l, key, klen) || l[klen] != ':') {
-			l = strchr(l, '\n');
-			if (!l)
-				return false;
-			continue;
-		}
-		if (sscanf(l + klen + 1, "%llu %3s", &v, unit) < 1)
-			return false;
-		*ret = !strcmp(unit, "kB") ? (uint64_t)v * 1024 : (uint64_t)v;
-		return true;
-	}
-	return false;
-}
-
-static size_t slurp(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
-
-	if (fd >= 0) {
-		ssize_t k;
-
-		while (n < len - 1 && (k = read(fd, buf + n, len - 1 - n)) > 0)
-			n += (size_t)k;
-		close(fd);
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-int cfg_limits_read(struct cfg_limits *ret)
-{
-	struct cfg_limits lim = { .memlock = UINT64_MAX, .mem_available = UINT64_MAX };
-	struct rlimit rl;
-	char buf[8192];
-	const char *cap;
-	long pg = sysconf(_SC_PAGESIZE);
-	uint64_t hfree = 0;
-
-	if (getrlimit(RLIMIT_MEMLOCK, &rl))
-		return errno ? -errno : -EINVAL;
-	if (rl.rlim_cur != RLIM_INFINITY)
-		lim.memlock = rl.rlim_cur;
-	lim.page = pg > 0 ? (uint64_t)pg : 4096;
-	slurp("/proc/self/status", buf, sizeof(buf));
-	cap = strstr(buf, "\nCapEff:");
-	if (cap) {
-		unsigned long long eff = strtoull(cap + 8, NULL, 16);
-
-		lim.cap_ipc_lock = (eff >> 14) & 1; /* CAP_IPC_LOCK */
-	}
-	slurp("/proc/meminfo", buf, sizeof(buf));
-	meminfo_get(buf, "MemAvailable", &lim.mem_available);
-	if (meminfo_get(buf, "Hugepagesize", &lim.huge_page) && meminfo_get(buf, "HugePages_Free", &hfree))
-		lim.huge_free = hfree * lim.huge_page;
-	*ret = lim;
-	return 0;
-}
-
-static uint64_t round_up(uint64_t v, uint64_t a)
-{
-	return a ? (v + a - 1) / a * a : v;
-}
-
-/* One line per pool; sums of mapped bytes into *sum_all and *sum_huge. */
-static int report_pools(const struct cfg *cfg, const struct cfg_limits *lim, FILE *out,
-			uint64_t *sum_all, uint64_t *sum_huge)
-{
-	fprintf(out, "%-31s %12s %12s %12s %12s  %s\n", "pool", "metadata", "data", "total",
-		"mapped", "pages");
-	for (unsigned i = 0; i < cfg->npools; i++) {
-		const struct cfg_pool *pl = &cfg->pools[i];
-		struct rtmem_footprint fp;
-		uint64_t mapped;
-		int r = cfg_pool_footprint(pl, &fp);
-
-		if (r) {
-			fprintf(out, "%-31s layout failed: %s\n", pl->name, strerrordesc_np(-r));
-			return -EINVAL;
-		}
-		mapped = round_up(fp.total, pl->hugepages ? lim->huge_page : lim->page);
-		fprintf(out, "%-31s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "  %s\n",
-			pl->name, fp.meta, fp.data, fp.total, mapped, pl->hugepages ? "huge" : "base");
-		*sum_all += mapped;
-		if (pl->hugepages)
-			*sum_huge += mapped;
-	}
-	return 0;
-}
-
-static bool report_check(FILE *out, const char *what, uint64_t need, uint64_t have, const char *note)
-{
-	char a[32], b[32];
-	bool fits = have == UINT64_MAX || need <= have;
-
-	fprintf(out, "%-15s %s needed, %s available%s: %s\n", what, size_fmt(need, SIZE_MIB, a), size_fmt(have, SIZE_MIB, b),
-		note, fits ? "fits" : "DOES NOT FIT");
-	return fits;
-}
-
-int cfg_report_limits(const struct cfg *cfg, const struct cfg_limits *lim, FILE *out)
-{
-	uint64_t all = 0, huge = 0;
-	bool fits = true;
-	char a[32];
-	int r = report_pools(cfg, lim, out, &all, &huge);
-
-	if (r)
-		return r;
-	fprintf(out, "%-31s %12s %12s %12s %12" PRIu64 "  (%s, plus the daemon's own memory)\n",
-		"total", "", "", "", all, size_fmt(all, SIZE_MIB, a));
-	if (lim->cap_ipc_lock)
-		fprintf(out, "%-15s not enforced (CAP_IPC_LOCK)\n", "RLIMIT_MEMLOCK");
-	else
-		fits &= report_check(out, "RLIMIT_MEMLOCK", all, lim->memlock, "");
-	fits &= report_check(out, "MemAvailable", all - huge, lim->mem_available, "");
-	if (huge)
-		fits &= report_check(out, "HugePages_Free", huge, lim->huge_page ? lim->huge_free : 0,
-				     lim->huge_page ? "" : " (no huge pages)");
-	if (fflush(out) || ferror(out))
-		return -EIO;
-	return fits ? 0 : -ENOMEM;
-}
-
-int cfg_report(const struct cfg *cfg, FILE *out)
-{
-	struct cfg_limits lim = { 0 };
-	int r = cfg_limits_read(&lim);
-
-	if (r)
-		return r;
-	return cfg_report_limits(cfg, &lim, out);
 }

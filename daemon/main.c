@@ -62,8 +62,10 @@
 #include "memtest.h"
 #include "notify.h"
 #include "pool.h"
-#include "size.h"
+#include "probe.h"
 #include "proto.h"
+#include "report.h"
+#include "size.h"
 #include "srv.h"
 
 #ifndef RTMEMD_VERSION
@@ -319,7 +321,7 @@ static int setup_key(struct daemon *d)
 }
 
 /* Fail early and clearly if the pools cannot fit in the memory the kernel says is available. */
-static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
+static int check_fit(const struct daemon *d, const struct probe_limits *lim)
 {
 	uint64_t total = 0;
 	char need[32], have[32];
@@ -434,10 +436,10 @@ static int create_pools(struct daemon *d)
 {
 	unsigned noexec_logged = 0;
 	struct pool_error err;
-	struct cfg_limits lim;
+	struct probe_limits lim;
 	int rc;
 
-	rc = cfg_limits_read(&lim);
+	rc = probe_limits_read(&lim);
 	if (rc < 0) {
 		log_err("reading the machine's limits failed: %s", strerror(-rc));
 		return rc;
@@ -517,7 +519,7 @@ static int lock_pools(struct daemon *d)
 		log_info("re-adopted %u pools from the fd store in %llu.%03llu ms", d->adopted,
 			 (unsigned long long)(d->adopt_us / 1000), (unsigned long long)(d->adopt_us % 1000));
 	}
-	rc = pool_compact_unevictable();
+	rc = probe_compact_unevictable();
 	if (rc == 1)
 		log_warn("vm.compact_unevictable_allowed is 1: compaction may move locked pages (latency spikes); "
 			 "set it to 0 (sysctl -w vm.compact_unevictable_allowed=0)");
@@ -917,7 +919,7 @@ int main(int argc, char **argv)
 	if (o.log_level < 0)
 		notify_set_level(d.cfg->daemon.log_level);
 	if (o.check_config) {
-		rc = cfg_report(d.cfg, stdout);
+		rc = report_config(d.cfg, stdout);
 		cfg_free(d.cfg);
 		return rc == 0 ? 0 : 1;
 	}

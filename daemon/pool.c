@@ -29,7 +29,6 @@
 #include "pool.h"
 #include "size.h"
 
-#define COMPACT_UNEVICTABLE "/proc/sys/vm/compact_unevictable_allowed"
 
 const char *pool_noexec_name(enum pool_noexec how)
 {
@@ -431,16 +430,3 @@ void pool_destroy(struct pool *p)
 	p->own_cfg = NULL;
 }
 
-int pool_compact_unevictable(void)
-{
-	FILE *f = fopen(COMPACT_UNEVICTABLE, "re");
-	int v = -1, rc;
-
-	if (!f)
-		return -errno;
-	rc = fscanf(f, "%d", &v);
-	fclose(f);
-	if (rc != 1 || v < 0)
-		return -EINVAL;
-	return v ? 1 : 0;
-}

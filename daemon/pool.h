@@ -174,11 +174,4 @@ static inline const char *pool_name(const struct pool *p)
 }
 
 
-/*
- * pool_compact_unevictable() - read /proc/sys/vm/compact_unevictable_allowed.
- * Context: setup. Return: 0 or 1, or -errno (file missing: kernel without
- * compaction).
- */
-int pool_compact_unevictable(void);
-
 #endif /* RTMEMD_POOL_H */

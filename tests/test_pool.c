@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "pool.h"
+#include "probe.h"
 #include "size.h"
 
 static const char small_conf[] = "[pool small]\n"
@@ -93,14 +94,14 @@ static void test_pool_hugepages_missing_fails_cleanly(void **state)
 {
 	struct cfg *cfg = parse("[pool hp]\nslab = 4Kx64\nhugepages = yes\n");
 	struct pool_error err = { { 0 } };
-	struct cfg_limits lim;
+	struct probe_limits lim;
 	struct pool p;
 	int rc;
 
 	(void)state;
 	assert_int_equal(pool_create(&cfg->pools[0], 0, &p, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "pool \"hp\": "));
-	assert_int_equal(cfg_limits_read(&lim), 0);
+	assert_int_equal(probe_limits_read(&lim), 0);
 	if (!lim.huge_page || lim.huge_free >= 2 * lim.huge_page) {
 		cfg_free(cfg);
 		print_message("huge pages are reserved here: the failure path is not reachable\n");
