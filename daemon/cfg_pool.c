@@ -18,6 +18,89 @@
 
 /* ---- [pool NAME] ---- */
 
+/*
+ * Does the allocator core refuse the first @n classes of @d? It decides what a
+ * valid class is: rtmem_region_layout() of a pool of just those classes
+ * (lib/region.c). Return: 0 (accepted) or its -errno.
+ */
+static int core_refuses(const struct rtmem_pool_desc *d, unsigned n)
+{
+	struct rtmem_pool_desc one = { .nclasses = n, .nslots = 1 };
+	struct rtmem_footprint fp;
+
+	memcpy(one.classes, d->classes, n * sizeof(d->classes[0]));
+	return rtmem_region_layout(&one, &fp);
+}
+
+/*
+ * Would the core refuse the class @size x @count with alignment @at (NULL:
+ * its default)? Values that do not fit its description (32 bits) are refused
+ * without asking; so is an alignment that is not a size (its error is
+ * reported by explain_class()). *ret_align: the alignment written, 0 if none.
+ */
+static int class_refused(struct parser *p, uint64_t size, uint64_t count, const char *at, uint64_t *ret_align)
+{
+	struct rtmem_pool_desc d = { 0 };
+	struct cfg_error *err = p->err;
+	int r = 0;
+
+	*ret_align = 0;
+	if (at) {
+		p->err = NULL; /* silent: explain_class() reports it in its turn */
+		r = cfg_parse_size(p, at, "slab alignment", ret_align);
+		p->err = err;
+	}
+	if (r || size > UINT32_MAX || count > UINT32_MAX || (at && !*ret_align) || *ret_align > UINT32_MAX)
+		return -EINVAL; /* (an alignment of 0 would mean the core's default) */
+	d.classes[0] = (struct rtmem_slab_desc){ .size = (uint32_t)size, .count = (uint32_t)count,
+						 .align = (uint32_t)*ret_align };
+	return core_refuses(&d, 1);
+}
+
+/*
+ * Say why the core refused a class, at the column of the value concerned: its
+ * rules, in words, checked in the order a reader fixes them. @refused: the
+ * core's -errno. Return: the -errno of the explanation; 0 if none applies
+ * and the core's objection is the class's footprint (EOVERFLOW), which the
+ * pool's own layout check at the section's end reports.
+ */
+static int explain_class(struct parser *p, char *s, char *cnt, char *at, uint64_t size, uint64_t count,
+			 int refused)
+{
+	uint64_t align;
+	int r;
+
+	if (!size)
+		return cfg_perr(p, s, EINVAL, "slab size is zero");
+	if (size > UINT32_MAX)
+		return cfg_perr(p, s, EOVERFLOW, "slab size %s is too large (at most 4294967295 bytes; "
+			    "use the buddy area)", s);
+	if (!count)
+		return cfg_perr(p, cnt, EINVAL, "slab count is zero in class %s", s);
+	if (count > RTMEM_MAX_BLOCKS)
+		return cfg_perr(p, cnt, EOVERFLOW, "slab count %s is too large (at most %u)", cnt,
+			    RTMEM_MAX_BLOCKS);
+	align = size & -size; /* the core's default: natural alignment, at most a page */
+	if (align > 4096)
+		align = 4096;
+	if (at) {
+		r = cfg_parse_size(p, at, "slab alignment", &align);
+		if (r)
+			return r;
+		if (!cfg_is_pow2(align) || align < 8 || align > 4096)
+			return cfg_perr(p, at, EINVAL, "slab alignment %s is not a power of two from 8 to 4096", at);
+	}
+	if (size % 8)
+		return cfg_perr(p, s, EINVAL, "slab size %s is not a multiple of 8", s);
+	if (size % align)
+		return cfg_perr(p, s, EINVAL, "slab size %s is not a multiple of its alignment %" PRIu64,
+			    s, align);
+	if (refused == -EOVERFLOW)
+		return 0;
+	return cfg_perr(p, s, -refused, "slab class %s is refused by the allocator (%s)", s,
+			strerrordesc_np(-refused));
+}
+
 /* SIZExCOUNT[@ALIGN] */
 static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
 {
@@ -36,31 +119,17 @@ static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
 		r = cfg_parse_num(p, x + 1, true, "slab count", &count);
 	if (r)
 		return r;
-	if (!size)
-		return cfg_perr(p, s, EINVAL, "slab size is zero");
-	if (size > UINT32_MAX)
-		return cfg_perr(p, s, EOVERFLOW, "slab size %s is too large (at most 4294967295 bytes; "
-			    "use the buddy area)", s);
-	if (!count)
-		return cfg_perr(p, x + 1, EINVAL, "slab count is zero in class %s", s);
-	if (count > RTMEM_MAX_BLOCKS)
-		return cfg_perr(p, x + 1, EOVERFLOW, "slab count %s is too large (at most %u)", x + 1,
-			    RTMEM_MAX_BLOCKS);
-	align = size & -size; /* natural alignment, at most a page (as the core's default) */
-	if (align > 4096)
-		align = 4096;
-	if (at) {
-		r = cfg_parse_size(p, at, "slab alignment", &align);
+	r = class_refused(p, size, count, at, &align);
+	if (r) {
+		r = explain_class(p, s, x + 1, at, size, count, r);
 		if (r)
 			return r;
-		if (!cfg_is_pow2(align) || align < 8 || align > 4096)
-			return cfg_perr(p, at, EINVAL, "slab alignment %s is not a power of two from 8 to 4096", at);
 	}
-	if (size % 8)
-		return cfg_perr(p, s, EINVAL, "slab size %s is not a multiple of 8", s);
-	if (size % align)
-		return cfg_perr(p, s, EINVAL, "slab size %s is not a multiple of its alignment %" PRIu64,
-			    s, align);
+	if (!align) { /* written down as the core will use it: the core's default */
+		align = size & -size;
+		if (align > 4096)
+			align = 4096;
+	}
 	c->size = (uint32_t)size;
 	c->count = (uint32_t)count;
 	c->align = (uint32_t)align;
@@ -79,7 +148,7 @@ static int key_slab(struct parser *p, char *v)
 		return cfg_perr(p, v, E2BIG, "too many slab classes (at most %u)", RTMEM_MAX_CLASSES);
 	for (unsigned i = 0; !r && i < n; i++) {
 		r = parse_class(p, items[i], &d->classes[i]);
-		if (!r && i && d->classes[i].size <= d->classes[i - 1].size)
+		if (!r && i && core_refuses(d, i + 1) && d->classes[i].size <= d->classes[i - 1].size)
 			return cfg_perr(p, items[i], EINVAL, "slab class sizes are not strictly increasing: "
 				    "%" PRIu32 " after %" PRIu32, d->classes[i].size, d->classes[i - 1].size);
 	}
