@@ -1,6 +1,6 @@
 # Installation of the daemon side: unit, sysusers, configuration, man pages.
 # (librtmem's own install rules live in lib/CMakeLists.txt, rtmemctl's in
-# daemon/CMakeLists.txt, rtmem-example's in examples/CMakeLists.txt.)
+# cli/CMakeLists.txt, rtmem-example's in examples/CMakeLists.txt.)
 #
 # Layout with -DCMAKE_INSTALL_PREFIX=/usr (what debian/rules uses):
 #   /usr/sbin/rtmemd                       the daemon

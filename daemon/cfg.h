@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cfg.h - rtmemd's configuration: parse /etc/rtmemd/rtmemd.conf (or the
- * built-in default) into a struct cfg, check it, and report each pool's exact
- * footprint against the machine's limits.
+ * built-in default) into a struct cfg and check it; each pool's exact
+ * footprint (cfg_pool_footprint()) is what report.h lists for --check-config.
  *
  * Owns: struct cfg and everything in it (one heap object, freed by cfg_free()).
  * Syntax and every key: config/rtmemd.conf, documented inline.
@@ -237,35 +237,5 @@ int cfg_error_at(const struct cfg *cfg, unsigned line, unsigned col, struct cfg_
  * Context: any, pure. Return: as rtmem_region_layout().
  */
 int cfg_pool_footprint(const struct cfg_pool *pool, struct rtmem_footprint *ret);
-
-/* The machine's limits a configuration must fit in. */
-struct cfg_limits {
-	uint64_t memlock;        /* RLIMIT_MEMLOCK soft limit, bytes; UINT64_MAX = unlimited */
-	bool cap_ipc_lock;       /* CAP_IPC_LOCK effective: RLIMIT_MEMLOCK does not apply */
-	uint64_t mem_available;  /* MemAvailable, bytes; UINT64_MAX if unknown */
-	uint64_t huge_free;      /* HugePages_Free x Hugepagesize, bytes */
-	uint64_t huge_page;      /* Hugepagesize, bytes; 0 if none */
-	uint64_t page;           /* base page size, bytes */
-};
-
-/*
- * cfg_limits_read() - read the limits of this process and machine (getrlimit,
- * /proc/self/status, /proc/meminfo, sysconf). Context: setup only.
- * Return: 0, or -errno from getrlimit; unreadable /proc fields are left "unknown".
- */
-int cfg_limits_read(struct cfg_limits *ret);
-
-/*
- * cfg_report_limits() - print each pool's footprint (metadata, data, total,
- * mapped size after page rounding) and the totals against @lim to @out.
- * Context: setup only; writes to @out.
- * Return: 0 if everything fits, -ENOMEM if it does not fit (memlock, MemAvailable
- * or free huge pages), -EINVAL if a pool's layout fails (cannot happen for a
- * cfg from cfg_load()), -EIO if writing @out failed.
- */
-int cfg_report_limits(const struct cfg *cfg, const struct cfg_limits *lim, FILE *out);
-
-/* cfg_report() - cfg_limits_read() then cfg_report_limits(). Context/Return: as those. */
-int cfg_report(const struct cfg *cfg, FILE *out);
 
 #endif /* RTMEMD_CFG_H */

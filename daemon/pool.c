@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "pool.h"
+#include "size.h"
 
-#define COMPACT_UNEVICTABLE "/proc/sys/vm/compact_unevictable_allowed"
 
 const char *pool_noexec_name(enum pool_noexec how)
 {
@@ -40,27 +40,6 @@ const char *pool_noexec_name(enum pool_noexec how)
 	default:
 		return "unknown (adopted)";
 	}
-}
-
-const char *pool_fmt_size(uint64_t v, char buf[static 32])
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	int u = -1;
-
-	if (v < 1024) {
-		snprintf(buf, 32, "%" PRIu64 " bytes", v);
-		return buf;
-	}
-	while (d >= 1024.0 && u < 3) {
-		d /= 1024.0;
-		u++;
-	}
-	if (d == (double)(uint64_t)d)
-		snprintf(buf, 32, "%" PRIu64 " %s", (uint64_t)d, unit[u]);
-	else
-		snprintf(buf, 32, "%.1f %s", d, unit[u]);
-	return buf;
 }
 
 __attribute__((format(printf, 4, 5)))
@@ -104,11 +83,11 @@ static int create_fd(struct pool *p, const struct cfg_pool *cp, struct pool_erro
 	}
 	if (ftruncate(p->memfd, (off_t)p->size) < 0) {
 		rc = -errno;
-		return pool_fail(cp, err, rc, "ftruncate to %s failed: %s", pool_fmt_size(p->size, sz), strerror(-rc));
+		return pool_fail(cp, err, rc, "ftruncate to %s failed: %s", size_fmt(p->size, SIZE_IEC, sz), strerror(-rc));
 	}
 	rc = posix_fallocate(p->memfd, 0, (off_t)p->size);
 	if (rc) /* posix_fallocate returns the error number */
-		return pool_fail(cp, err, -rc, "reserving %s failed: %s%s", pool_fmt_size(p->size, sz), strerror(rc),
+		return pool_fail(cp, err, -rc, "reserving %s failed: %s%s", size_fmt(p->size, SIZE_IEC, sz), strerror(rc),
 				 cp->hugepages ? " (are enough huge pages reserved? vm.nr_hugepages)" : "");
 	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
@@ -138,7 +117,7 @@ int pool_create(const struct cfg_pool *cp, size_t huge_page, struct pool *ret, s
 	p.mem = mmap(NULL, p.size, PROT_READ | PROT_WRITE, MAP_SHARED, p.memfd, 0);
 	if (p.mem == MAP_FAILED) {
 		rc = -errno;
-		pool_fail(cp, err, rc, "mmap %s failed: %s", pool_fmt_size(p.size, sz), strerror(-rc));
+		pool_fail(cp, err, rc, "mmap %s failed: %s", size_fmt(p.size, SIZE_IEC, sz), strerror(-rc));
 		goto out_close;
 	}
 	*ret = p;
@@ -160,8 +139,8 @@ int pool_lock(struct pool *p, struct pool_error *err)
 	}
 	rc = -errno;
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		pool_fmt_size(rl.rlim_cur, lim);
-	return pool_fail(p->cfg, err, rc, "mlock %s failed: %s (RLIMIT_MEMLOCK is %s)", pool_fmt_size(p->size, sz),
+		size_fmt(rl.rlim_cur, SIZE_IEC, lim);
+	return pool_fail(p->cfg, err, rc, "mlock %s failed: %s (RLIMIT_MEMLOCK is %s)", size_fmt(p->size, SIZE_IEC, sz),
 			 strerror(-rc), lim);
 }
 
@@ -209,7 +188,7 @@ int pool_prefault(struct pool *p, struct pool_error *err)
 	if (pool_touch(p->mem, p->size, p->page, &off) == 0)
 		return 0;
 	return pool_fail(p->cfg, err, -EFAULT, "pre-faulting %s failed at offset %s: SIGBUS, the memory is not there%s",
-			 pool_fmt_size(p->size, sz), pool_fmt_size(off, at),
+			 size_fmt(p->size, SIZE_IEC, sz), size_fmt(off, SIZE_IEC, at),
 			 p->cfg->hugepages ? " (huge pages taken by someone else?)" : " (memory cgroup limit?)");
 }
 
@@ -451,16 +430,3 @@ void pool_destroy(struct pool *p)
 	p->own_cfg = NULL;
 }
 
-int pool_compact_unevictable(void)
-{
-	FILE *f = fopen(COMPACT_UNEVICTABLE, "re");
-	int v = -1, rc;
-
-	if (!f)
-		return -errno;
-	rc = fscanf(f, "%d", &v);
-	fclose(f);
-	if (rc != 1 || v < 0)
-		return -EINVAL;
-	return v ? 1 : 0;
-}

@@ -173,17 +173,5 @@ static inline const char *pool_name(const struct pool *p)
 	return p->cfg->name;
 }
 
-/*
- * pool_fmt_size() - @v bytes as "64 MiB", "1.5 KiB", "512 bytes" in @buf.
- * Context: any. Return: @buf.
- */
-const char *pool_fmt_size(uint64_t v, char buf[static 32]);
-
-/*
- * pool_compact_unevictable() - read /proc/sys/vm/compact_unevictable_allowed.
- * Context: setup. Return: 0 or 1, or -errno (file missing: kernel without
- * compaction).
- */
-int pool_compact_unevictable(void);
 
 #endif /* RTMEMD_POOL_H */

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "cfg.h"
+#include "report.h"
 
 static const char *installed_conf; /* argv[1]: config/rtmemd.conf */
 
@@ -270,7 +271,7 @@ static void test_installed_config_parses(void **state)
 {
 	struct cfg *cfg = NULL;
 	struct cfg_error err;
-	struct cfg_limits lim = { .memlock = UINT64_MAX, .mem_available = UINT64_MAX, .page = 4096 };
+	struct probe_limits lim = { .memlock = UINT64_MAX, .mem_available = UINT64_MAX, .page = 4096 };
 	uint64_t total = 0;
 	int r;
 
@@ -291,7 +292,7 @@ static void test_installed_config_parses(void **state)
 	}
 	/* "a few tens of MiB" on a Pi 4B */
 	assert_true(total >= (8u << 20) && total <= (64u << 20));
-	assert_int_equal(cfg_report_limits(cfg, &lim, stdout), 0);
+	assert_int_equal(report_limits(cfg, &lim, stdout), 0);
 	cfg_free(cfg);
 }
 
@@ -433,14 +434,14 @@ static void test_user_bad_name(void **state)
 
 /* ---- report ---- */
 
-static char *report(const struct cfg *cfg, const struct cfg_limits *lim, int *ret)
+static char *report(const struct cfg *cfg, const struct probe_limits *lim, int *ret)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	*ret = cfg_report_limits(cfg, lim, f);
+	*ret = report_limits(cfg, lim, f);
 	fclose(f);
 	return buf;
 }
@@ -448,7 +449,7 @@ static char *report(const struct cfg *cfg, const struct cfg_limits *lim, int *re
 static void test_report_fits_and_not(void **state)
 {
 	struct cfg *cfg = load_ok(POOL "slab = 64x1024\nbuddy = 1M\n", 0);
-	struct cfg_limits lim = { .memlock = 64u << 20, .mem_available = 1u << 30, .page = 4096 };
+	struct probe_limits lim = { .memlock = 64u << 20, .mem_available = 1u << 30, .page = 4096 };
 	struct rtmem_footprint fp;
 	char *out, num[32];
 	int r;
@@ -486,7 +487,7 @@ static void test_report_fits_and_not(void **state)
 static void test_report_hugepages_need_free_huge(void **state)
 {
 	struct cfg *cfg = load_ok(POOL "slab = 64x1024\nhugepages = yes\n", 0);
-	struct cfg_limits lim = { .memlock = UINT64_MAX, .mem_available = UINT64_MAX, .page = 4096 };
+	struct probe_limits lim = { .memlock = UINT64_MAX, .mem_available = UINT64_MAX, .page = 4096 };
 	char *out;
 	int r;
 
@@ -506,7 +507,7 @@ static void test_report_hugepages_need_free_huge(void **state)
 
 static void test_report_reads_system_limits(void **state)
 {
-	struct cfg_limits lim;
+	struct probe_limits lim;
 	struct cfg *cfg = load_ok(POOL "slab = 64x16\n", 0);
 	char *buf = NULL;
 	size_t len = 0;
@@ -514,9 +515,9 @@ static void test_report_reads_system_limits(void **state)
 	int r;
 
 	(void)state;
-	assert_int_equal(cfg_limits_read(&lim), 0);
+	assert_int_equal(probe_limits_read(&lim), 0);
 	assert_true(lim.page >= 4096);
-	r = cfg_report(cfg, f);
+	r = report_config(cfg, f);
 	fclose(f);
 	assert_true(r == 0 || r == -ENOMEM);
 	assert_non_null(strstr(buf, "MemAvailable"));

@@ -21,6 +21,8 @@
 
 #include "cfg.h"
 #include "pool.h"
+#include "probe.h"
+#include "size.h"
 
 static const char small_conf[] = "[pool small]\n"
 				 "slab = 64x256, 256x64\n"
@@ -92,14 +94,14 @@ static void test_pool_hugepages_missing_fails_cleanly(void **state)
 {
 	struct cfg *cfg = parse("[pool hp]\nslab = 4Kx64\nhugepages = yes\n");
 	struct pool_error err = { { 0 } };
-	struct cfg_limits lim;
+	struct probe_limits lim;
 	struct pool p;
 	int rc;
 
 	(void)state;
 	assert_int_equal(pool_create(&cfg->pools[0], 0, &p, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "pool \"hp\": "));
-	assert_int_equal(cfg_limits_read(&lim), 0);
+	assert_int_equal(probe_limits_read(&lim), 0);
 	if (!lim.huge_page || lim.huge_free >= 2 * lim.huge_page) {
 		cfg_free(cfg);
 		print_message("huge pages are reserved here: the failure path is not reachable\n");
@@ -156,15 +158,15 @@ static void test_pool_lock_over_rlimit_names_limit(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void test_pool_fmt_size(void **state)
+static void test_size_fmt_iec(void **state)
 {
 	char b[32];
 
 	(void)state;
-	assert_string_equal(pool_fmt_size(512, b), "512 bytes");
-	assert_string_equal(pool_fmt_size(64 << 20, b), "64 MiB");
-	assert_string_equal(pool_fmt_size(1536, b), "1.5 KiB");
-	assert_string_equal(pool_fmt_size(8ull << 30, b), "8 GiB");
+	assert_string_equal(size_fmt(512, SIZE_IEC, b), "512 bytes");
+	assert_string_equal(size_fmt(64 << 20, SIZE_IEC, b), "64 MiB");
+	assert_string_equal(size_fmt(1536, SIZE_IEC, b), "1.5 KiB");
+	assert_string_equal(size_fmt(8ull << 30, SIZE_IEC, b), "8 GiB");
 }
 
 int main(void)
@@ -174,7 +176,7 @@ int main(void)
 		cmocka_unit_test(test_pool_touch_sigbus_is_caught),
 		cmocka_unit_test(test_pool_hugepages_missing_fails_cleanly),
 		cmocka_unit_test(test_pool_lock_over_rlimit_names_limit),
-		cmocka_unit_test(test_pool_fmt_size),
+		cmocka_unit_test(test_size_fmt_iec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,8 @@
  * names come from the config, class labels are the block size, and clients
  * are labelled by name only (not pid), at most CTL_CLIENT_LABELS names, the
  * rest summed under client="other", so a churn of short-lived clients does
- * not grow the number of series. docs/metrics.md lists every family.
+ * not grow the number of series. Each family's HELP line below says what it
+ * counts; man/rtmemctl.1 describes the command.
  */
 #include <errno.h>
 #include <fcntl.h>
