@@ -9,7 +9,7 @@
  * allocated extents (SEEK_DATA/SEEK_HOLE): a range punched out with
  * FALLOC_FL_PUNCH_HOLE, which the seals do not stop, is allocated again,
  * re-faulted and re-locked. Its data (zeroes now) is not restored: the pool
- * is marked damaged. Lists are checked by rtmem_region_sweep() (srv.c).
+ * is marked damaged. Lists are checked by rg_region_sweep() (srv.c).
  */
 #ifndef RTMEMD_AUDIT_H
 #define RTMEMD_AUDIT_H

@@ -67,7 +67,7 @@ struct parser {
 	struct cfg_pool *pool;   /* current [pool] */
 	uint64_t buddy_min, buddy_max;
 	unsigned nrsv;
-	struct rsv_ent rsv[RTMEM_MAX_CLASSES];
+	struct rsv_ent rsv[RG_MAX_CLASSES];
 };
 
 /* ---- errors ---- */
@@ -759,7 +759,7 @@ static const struct keydef memtest_keys[] = {
 /* ---- [pool NAME] ---- */
 
 /* SIZExCOUNT[@ALIGN] */
-static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
+static int parse_class(struct parser *p, char *s, struct rg_slab_desc *c)
 {
 	char *x = strchr(s, 'x'), *at;
 	uint64_t size = 0, count = 0, align;
@@ -783,9 +783,9 @@ static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
 			    "use the buddy area)", s);
 	if (!count)
 		return perr(p, x + 1, EINVAL, "slab count is zero in class %s", s);
-	if (count > RTMEM_MAX_BLOCKS)
+	if (count > RG_MAX_BLOCKS)
 		return perr(p, x + 1, EOVERFLOW, "slab count %s is too large (at most %u)", x + 1,
-			    RTMEM_MAX_BLOCKS);
+			    RG_MAX_BLOCKS);
 	align = size & -size; /* natural alignment, at most a page (as the core's default) */
 	if (align > 4096)
 		align = 4096;
@@ -810,13 +810,13 @@ static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
 
 static int key_slab(struct parser *p, char *v)
 {
-	struct rtmem_pool_desc *d = &p->pool->desc;
-	char *items[RTMEM_MAX_CLASSES];
+	struct rg_pool_desc *d = &p->pool->desc;
+	char *items[RG_MAX_CLASSES];
 	unsigned n = 0;
-	int r = split_list(p, v, items, RTMEM_MAX_CLASSES, &n, "slab classes");
+	int r = split_list(p, v, items, RG_MAX_CLASSES, &n, "slab classes");
 
 	if (r == -E2BIG)
-		return perr(p, v, E2BIG, "too many slab classes (at most %u)", RTMEM_MAX_CLASSES);
+		return perr(p, v, E2BIG, "too many slab classes (at most %u)", RG_MAX_CLASSES);
 	for (unsigned i = 0; !r && i < n; i++) {
 		r = parse_class(p, items[i], &d->classes[i]);
 		if (!r && i && d->classes[i].size <= d->classes[i - 1].size)
@@ -831,9 +831,9 @@ static int key_slab(struct parser *p, char *v)
 static int key_slab_policy(struct parser *p, char *v)
 {
 	if (!strcasecmp(v, "exact"))
-		p->pool->desc.policy = RTMEM_POLICY_EXACT;
+		p->pool->desc.policy = RG_POLICY_EXACT;
 	else if (!strcasecmp(v, "next-fit"))
-		p->pool->desc.policy = RTMEM_POLICY_NEXT_FIT;
+		p->pool->desc.policy = RG_POLICY_NEXT_FIT;
 	else
 		return perr(p, v, EINVAL, "bad slab_policy \"%s\" (use exact or next-fit)", v);
 	return 0;
@@ -857,9 +857,9 @@ static int parse_order(struct parser *p, char *v, const char *what, uint64_t *re
 		return r;
 	if (!is_pow2(*ret))
 		return perr(p, v, EINVAL, "%s %s is not a power of two", what, v);
-	if (*ret < (1ull << RTMEM_MIN_ORDER) || *ret > (1ull << RTMEM_MAX_ORDER))
+	if (*ret < (1ull << RG_MIN_ORDER) || *ret > (1ull << RG_MAX_ORDER))
 		return perr(p, v, EINVAL, "%s %s is out of range (%s to %s)", what, v,
-			    fmt_size(1ull << RTMEM_MIN_ORDER, a), fmt_size(1ull << RTMEM_MAX_ORDER, b));
+			    fmt_size(1ull << RG_MIN_ORDER, a), fmt_size(1ull << RG_MAX_ORDER, b));
 	return 0;
 }
 
@@ -910,8 +910,8 @@ static int key_thread_cache(struct parser *p, char *v)
 	uint64_t n = 0;
 	int r = parse_num(p, v, false, "thread_cache", &n);
 
-	if (!r && n > RTMEM_CACHE_MAX)
-		return perr(p, v, EINVAL, "thread_cache %s is out of range (0 to %u)", v, RTMEM_CACHE_MAX);
+	if (!r && n > RG_CACHE_MAX)
+		return perr(p, v, EINVAL, "thread_cache %s is out of range (0 to %u)", v, RG_CACHE_MAX);
 	if (!r)
 		p->pool->desc.cache = (uint32_t)n;
 	return r;
@@ -920,9 +920,9 @@ static int key_thread_cache(struct parser *p, char *v)
 /* SIZExBLOCKS entries, matched to the classes when the section ends. */
 static int key_reserve_slab(struct parser *p, char *v)
 {
-	char *items[RTMEM_MAX_CLASSES];
+	char *items[RG_MAX_CLASSES];
 	unsigned n = 0;
-	int r = split_list(p, v, items, RTMEM_MAX_CLASSES, &n, "reserve_slab");
+	int r = split_list(p, v, items, RG_MAX_CLASSES, &n, "reserve_slab");
 
 	for (unsigned i = 0; !r && i < n; i++) {
 		char *x = strchr(items[i], 'x');
@@ -983,7 +983,7 @@ static_assert(sizeof(pool_keys) / sizeof(pool_keys[0]) <= KEYS_MAX, "seen[] too 
 
 static int pool_buddy_check(struct parser *p)
 {
-	struct rtmem_buddy_desc *b = &p->pool->desc.buddy;
+	struct rg_buddy_desc *b = &p->pool->desc.buddy;
 	const unsigned *seen = p->seen;
 	uint64_t min, max;
 	char s1[24], s2[24];
@@ -1030,7 +1030,7 @@ static int pool_buddy_check(struct parser *p)
 static int pool_reserve_check(struct parser *p)
 {
 	struct cfg_pool *pl = p->pool;
-	struct rtmem_pool_desc *d = &pl->desc;
+	struct rg_pool_desc *d = &pl->desc;
 	unsigned rline = p->seen[K_RSV_SLAB], gline;
 	bool reserve = d->buddy.reserve != 0;
 	char s1[24];
@@ -1068,7 +1068,7 @@ static int pool_reserve_check(struct parser *p)
 static int close_pool(struct parser *p)
 {
 	struct cfg_pool *pl = p->pool;
-	struct rtmem_footprint fp;
+	struct rg_footprint fp;
 	int r;
 
 	if (!pl->desc.nclasses && !p->seen[K_BUDDY])
@@ -1079,7 +1079,7 @@ static int close_pool(struct parser *p)
 		r = pool_reserve_check(p);
 	if (r)
 		return r;
-	r = rtmem_region_layout(&pl->desc, &fp);
+	r = rg_region_layout(&pl->desc, &fp);
 	if (r == -EOVERFLOW)
 		return perr_lc(p, pl->line, 0, EOVERFLOW, "pool \"%s\" is too large: its footprint "
 			       "overflows 64 bits or a class has too many blocks", pl->name);
@@ -1146,7 +1146,7 @@ static int open_pool(struct parser *p, char *name)
 	strcpy(pl->name, name);
 	pl->line = p->lineno;
 	snprintf(pl->file, sizeof(pl->file), "%s", p->name);
-	pl->desc.policy = RTMEM_POLICY_NEXT_FIT;
+	pl->desc.policy = RG_POLICY_NEXT_FIT;
 	pl->desc.nslots = CFG_DEFAULT_MAX_CLIENTS;
 	pl->desc.cache = CFG_DEFAULT_THREAD_CACHE;
 	p->pool = pl;
@@ -1574,9 +1574,9 @@ bool cfg_pool_may_reserve(const struct cfg_pool *pool, uint32_t uid, const uint3
 	return ids_match(&pool->reserve_users, &pool->reserve_groups, uid, gids, ngids);
 }
 
-int cfg_pool_footprint(const struct cfg_pool *pool, struct rtmem_footprint *ret)
+int cfg_pool_footprint(const struct cfg_pool *pool, struct rg_footprint *ret)
 {
-	return rtmem_region_layout(&pool->desc, ret);
+	return rg_region_layout(&pool->desc, ret);
 }
 
 /* ---- footprint report ---- */
@@ -1671,7 +1671,7 @@ static int report_pools(const struct cfg *cfg, const struct cfg_limits *lim, FIL
 		"mapped", "pages");
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct cfg_pool *pl = &cfg->pools[i];
-		struct rtmem_footprint fp;
+		struct rg_footprint fp;
 		uint64_t mapped;
 		int r = cfg_pool_footprint(pl, &fp);
 

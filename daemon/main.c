@@ -323,7 +323,7 @@ static int check_fit(const struct daemon *d, const struct cfg_limits *lim)
 	char need[32], have[32];
 
 	for (unsigned i = 0; i < d->cfg->npools; i++) {
-		struct rtmem_footprint fp;
+		struct rg_footprint fp;
 		char fdname[CFG_NAME_MAX + 8];
 
 		pool_fdname(d->cfg->pools[i].name, fdname);
@@ -494,7 +494,7 @@ static int lock_pools(struct daemon *d)
 		char fdname[CFG_NAME_MAX + 8];
 
 		if (p->adopted) { /* written in place: no byte a client stores is rewritten */
-			rc = rtmem_populate_write(p->mem, p->size, p->page);
+			rc = rg_populate_write(p->mem, p->size, p->page);
 			if (rc < 0)
 				log_warn("pool \"%s\": populating the re-adopted pool for writing failed: %s "
 					 "(the daemon's first write to each page faults)", pool_name(p), strerror(-rc));
@@ -841,7 +841,7 @@ static void announce(struct daemon *d, const char *path)
 	if (n < (int)sizeof(status))
 		snprintf(status + n, sizeof(status) - (size_t)n, ") on %s", path);
 	for (unsigned i = 0; i < d->npools; i++)
-		rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_SERVING, (uint32_t)getpid());
+		rg_region_daemon_set(d->pools[i].region, RG_DAEMON_SERVING, (uint32_t)getpid());
 	d->served = true;
 	notify_state("READY=1\nSTATUS=%s", status);
 	log_info("ready: %u pools, %s locked, event loop %s, socket %s", d->npools, pool_fmt_size(d->locked, sz),
@@ -855,7 +855,7 @@ static void daemon_free(struct daemon *d)
 	loop_free(d->loop);
 	for (unsigned i = 0; i < d->npools; i++) {
 		if (d->served) /* clients keep their pools and can tell nobody serves them */
-			rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_STOPPED, (uint32_t)getpid());
+			rg_region_daemon_set(d->pools[i].region, RG_DAEMON_STOPPED, (uint32_t)getpid());
 		pool_destroy(&d->pools[i]);
 	}
 	free(d->pools);

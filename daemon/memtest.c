@@ -7,7 +7,7 @@
  * badblocks), and each pool's table of physical addresses.
  *
  * Algorithm. A pass visits every block of every pool in address order
- * (rtmem_region_next_block()). A block is tested in slices of slice_bytes
+ * (rg_region_next_block()). A block is tested in slices of slice_bytes
  * that overlap by overlap_words, so a coupling fault between the last word
  * of one slice and the first of the next is still sensitised. For each
  * slice the tester checks the block out (a free block only: -EBUSY skips
@@ -20,7 +20,7 @@
  *
  * A fault: march_run() re-reads the word after a flush (read error or stored
  * fault); the tester records it, quarantines the smallest unit holding the
- * word with rtmem_region_mark_bad() (which also ends the checkout), appends a
+ * word with rg_region_mark_bad() (which also ends the checkout), appends a
  * line to the bad-block list, rewrites the file atomically (tmp, fsync,
  * rename, fsync of the directory) and calls the event callback.
  *
@@ -58,12 +58,12 @@
 
 struct mt_pool {
 	char name[MEMTEST_NAME_MAX];
-	struct rtmem_region *r;
+	struct rg_region *r;
 	uint8_t *base;
 	size_t size;
 	struct memtest_phys *phys;
 	uint32_t ncls;
-	uint64_t cls_lo[RTMEM_MAX_CLASSES], cls_hi[RTMEM_MAX_CLASSES]; /* slab class areas */
+	uint64_t cls_lo[RG_MAX_CLASSES], cls_hi[RG_MAX_CLASSES]; /* slab class areas */
 	uint64_t data;     /* slab + buddy bytes */
 	uint64_t nblocks;  /* slices of a pass, roughly: slab blocks + buddy slices */
 };
@@ -370,13 +370,13 @@ int memtest_config_from_cfg(const struct cfg *cfg, struct memtest_config *ret, s
  * out in order, then the buddy area), and the pool's data bytes. */
 static int pool_geometry(struct mt_pool *p, size_t slice_bytes)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t off = 0, len;
 
-	rtmem_region_stats(p->r, &s);
+	rg_region_stats(p->r, &s);
 	p->ncls = s.nclasses;
 	for (uint32_t c = 0; c < s.nclasses; c++) {
-		if (rtmem_region_next_block(p->r, off, &p->cls_lo[c], &len) < 0 || len != s.cls[c].size)
+		if (rg_region_next_block(p->r, off, &p->cls_lo[c], &len) < 0 || len != s.cls[c].size)
 			return -EINVAL;
 		p->cls_hi[c] = p->cls_lo[c] + s.cls[c].count * len;
 		off = p->cls_hi[c];
@@ -486,7 +486,7 @@ int memtest_create(const struct memtest_config *cfg, const struct memtest_pool *
 
 		snprintf(p->name, sizeof(p->name), "%s", pools[i].name ? pools[i].name : "");
 		p->r = pools[i].region;
-		p->base = pools[i].base ? pools[i].base : (p->r ? rtmem_region_base(p->r) : NULL);
+		p->base = pools[i].base ? pools[i].base : (p->r ? rg_region_base(p->r) : NULL);
 		p->size = pools[i].size;
 		p->phys = pools[i].phys;
 		mt->npools = i + 1; /* from here on, destroy frees the phys table */
@@ -777,7 +777,7 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
 	f.op = h->f.op;
 	f.background = h->bg;
 	f.time = (int64_t)time(NULL);
-	f.quarantine = rtmem_region_mark_bad(p->r, f.offset);
+	f.quarantine = rg_region_mark_bad(p->r, f.offset);
 	record(mt, &f);
 	rc = persist(mt, &f);
 	if (rc)
@@ -803,16 +803,16 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
  * other free buddy block is at least as large. */
 static bool spare(const struct memtest *mt, const struct mt_pool *p, uint64_t off, uint64_t len)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t others = 0;
 
 	if (mt->cfg.take_last)
 		return false;
-	rtmem_region_stats(p->r, &s);
+	rg_region_stats(p->r, &s);
 	for (uint32_t c = 0; c < p->ncls; c++)
 		if (off >= p->cls_lo[c] && off < p->cls_hi[c])
 			return s.cls[c].free < 2;
-	for (uint32_t k = (uint32_t)__builtin_ctzll(len); k <= s.max_order && k <= RTMEM_MAX_ORDER; k++)
+	for (uint32_t k = (uint32_t)__builtin_ctzll(len); k <= s.max_order && k <= RG_MAX_ORDER; k++)
 		others += s.order[k].free;
 	return others < 2;
 }
@@ -846,17 +846,17 @@ static int sweep_block(struct memtest *mt, unsigned pi, uint64_t boff, uint64_t 
 			count(mt, &mt->st.blocks_spared, 0);
 			return 0;
 		}
-		if (rtmem_region_checkout(p->r, boff, &len) < 0) {
+		if (rg_region_checkout(p->r, boff, &len) < 0) {
 			count(mt, &mt->st.blocks_busy, 0);
 			return 0;
 		}
 		if (len != blen) { /* merged or split meanwhile */
-			rtmem_region_checkin(p->r, boff);
+			rg_region_checkin(p->r, boff);
 			return 0;
 		}
 		rc = test_slice(mt, pi, boff, n, s, e, true, &h, &touched);
 		if (rc != MARCH_DETECTED || on_fault(mt, pi, boff, &h) < 0)
-			rtmem_region_checkin(p->r, boff);
+			rg_region_checkin(p->r, boff);
 		count(mt, NULL, touched);
 		budget(mt, t0, touched);
 		if (rc)
@@ -878,7 +878,7 @@ static int sweep_pool(struct memtest *mt, unsigned pi)
 {
 	uint64_t off = 0, b, len;
 
-	while (!stopping(mt) && rtmem_region_next_block(mt->pools[pi].r, off, &b, &len) == 0) {
+	while (!stopping(mt) && rg_region_next_block(mt->pools[pi].r, off, &b, &len) == 0) {
 		int rc = sweep_block(mt, pi, b, len);
 
 		if (rc)
@@ -893,7 +893,7 @@ int memtest_test_block_now(struct memtest *mt, unsigned pool, uint64_t off)
 	uint64_t b, len, touched = 0;
 	size_t n, s = 0;
 
-	if (!mt || pool >= mt->npools || rtmem_region_next_block(mt->pools[pool].r, off, &b, &len) < 0 ||
+	if (!mt || pool >= mt->npools || rg_region_next_block(mt->pools[pool].r, off, &b, &len) < 0 ||
 	    b != off)
 		return -EINVAL;
 	n = (size_t)(len / 8);
@@ -1150,7 +1150,7 @@ static int load_entry(struct memtest *mt, char *line, unsigned lineno)
 			return 0;
 		}
 	}
-	rc = rtmem_region_mark_bad(mt->pools[pi].r, o);
+	rc = rg_region_mark_bad(mt->pools[pi].r, o);
 	if (rc == 0)
 		return 1;
 	if (rc != -EALREADY)

@@ -236,7 +236,7 @@ static void pool_sweep(struct srv *s, unsigned i)
 {
 	struct srv_pool *sp = &s->pools[i];
 	uint32_t fixed = 0;
-	long n = rtmem_region_sweep_report(sp->pool->region, sp->used, &fixed);
+	long n = rg_region_sweep_report(sp->pool->region, sp->used, &fixed);
 	uint64_t *owners = calloc(sp->nslots + 1u, sizeof(*owners)), bytes = 0;
 	int k;
 
@@ -246,11 +246,11 @@ static void pool_sweep(struct srv *s, unsigned i)
 
 		for (struct srv_client *c = s->head; c; c = c->next)
 			if (c->open[i].slot)
-				owners[c->open[i].slot] = rtmem_owner(c->open[i].slot, c->open[i].gen);
+				owners[c->open[i].slot] = rg_owner(c->open[i].slot, c->open[i].gen);
 		for (struct srv_orphan *o = s->orphans; o; o = o->next)
 			if (o->pool == i)
-				owners[o->slot] = rtmem_owner(o->slot, o->gen);
-		m = rtmem_region_reclaim_orphans(sp->pool->region, owners, &bytes);
+				owners[o->slot] = rg_owner(o->slot, o->gen);
+		m = rg_region_reclaim_orphans(sp->pool->region, owners, &bytes);
 		if (m > 0)
 			log_warn("pool \"%s\": reclaimed %ld blocks (%llu bytes) handed to clients that had left",
 				 pool_name(sp->pool), m, (unsigned long long)bytes);
@@ -277,7 +277,7 @@ static void pool_sweep(struct srv *s, unsigned i)
 	} else if (n < 0 && n != -EAGAIN) {
 		log_err("pool \"%s\": sweeping for lost blocks failed: %s", pool_name(sp->pool), strerror((int)-n));
 	}
-	if (sp->nopen == 0 && (k = rtmem_region_recount(sp->pool->region)) > 0)
+	if (sp->nopen == 0 && (k = rg_region_recount(sp->pool->region)) > 0)
 		log_warn("pool \"%s\": in-use counts of %d classes corrected with no client left", pool_name(sp->pool), k);
 }
 
@@ -310,7 +310,7 @@ static bool proc_status_field(int pid, const char *key, char *out, size_t len)
 }
 
 /*
- * The buddy lock's guard (rtmem_region_guard()): is thread @tid one of the
+ * The buddy lock's guard (rg_region_guard()): is thread @tid one of the
  * daemon's or of a client holding a slot of this pool? A lock word naming
  * anything else was written by a stray store, not by a locker. Called from
  * the event loop and the tester thread: reads only the atomic pid table.
@@ -376,7 +376,7 @@ static uint64_t client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_b
 	 * before the reclaim below, one that does not see it backs out */
 	adopt_record_clear(sp->pool->region, o->slot);
 	atomic_store_explicit(&sp->pids[o->slot], 0, memory_order_relaxed);
-	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	n = rg_region_reclaim(sp->pool->region, rg_owner(o->slot, o->gen), &bytes);
 	if (n < 0) {
 		log_err("pool \"%s\": reclaiming the blocks of %s (slot %u gen %u) failed: %s", pool_name(sp->pool),
 			who(c, w), o->slot, o->gen, strerror((int)-n));
@@ -530,7 +530,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 		return refuse(c, seq, EUSERS, "open \"%s\": all %u client slots taken (max_clients)", pn, sp->nslots);
 	if (in->flags & RTMEM_OPEN_WANT_DESC) { /* limits from the daemon's copy, never the region */
 		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_DESC_REPLY, seq);
-		m.open_desc_reply.layout_hash = rtmem_region_layout_hash();
+		m.open_desc_reply.layout_hash = rg_region_layout_hash();
 		m.open_desc_reply.desc = cp->desc;
 	} else {
 		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
@@ -622,7 +622,7 @@ static void on_orphan_exit(void *arg, int res)
 	(void)res;
 	adopt_record_clear(sp->pool->region, o->slot);
 	atomic_store_explicit(&sp->pids[o->slot], 0, memory_order_relaxed);
-	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	n = rg_region_reclaim(sp->pool->region, rg_owner(o->slot, o->gen), &bytes);
 	if (n < 0)
 		log_err("pool \"%s\": reclaiming slot %u gen %u (pid %d, exited) failed: %s", pool_name(sp->pool),
 			o->slot, o->gen, (int)o->pid, strerror((int)-n));
@@ -722,7 +722,7 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 	r->size = sp->pool->size;
 	r->nclients = sp->nopen;
 	r->damage = sp->damage;
-	rtmem_region_stats(sp->pool->region, &r->stats);
+	rg_region_stats(sp->pool->region, &r->stats);
 	reply(c, &m, -1);
 }
 
@@ -758,7 +758,7 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 			snprintf(r->pools[r->npools], RTMEM_NAME_MAX, "%s", pool_name(s->pools[i].pool));
 		r->npools++;
 		/* O(blocks) per pool: fine for a status query, never on a client's path */
-		rtmem_region_owner_usage(s->pools[i].pool->region, rtmem_owner(t->open[i].slot, t->open[i].gen),
+		rg_region_owner_usage(s->pools[i].pool->region, rg_owner(t->open[i].slot, t->open[i].gen),
 					 &blocks, &bytes);
 		r->blocks += blocks;
 		r->bytes += bytes;
@@ -1322,7 +1322,7 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 		sp->pids = calloc(sp->nslots + 1u, sizeof(*sp->pids));
 		if (!sp->gen || !sp->used || !sp->pids)
 			goto out_free;
-		rtmem_region_guard(sp->pool->region, buddy_owner_ok, sp);
+		rg_region_guard(sp->pool->region, buddy_owner_ok, sp);
 		s->locked += pools[i].size;
 		if (adopt_survivors(s, i) < 0)
 			goto out_free;

@@ -13,7 +13,7 @@
  *
  * Owner slots: each pool has slots 1..nslots (max_clients). An OPEN takes
  * the lowest free slot and a generation one above the slot's last one, so an
- * owner word (rtmem_owner(slot, gen)) of a client that is gone never matches
+ * owner word (rg_owner(slot, gen)) of a client that is gone never matches
  * a later client's. A slot is freed by CLOSE or when the client goes, after
  * its blocks were reclaimed.
  *

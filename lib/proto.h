@@ -132,13 +132,13 @@ struct rtmem_msg_open_reply {
 
 /*
  * OPEN_REPLY and the daemon's own copy of the pool's description, which the
- * client attaches with (rtmem_region_attach_desc()): limits never come from
+ * client attaches with (rg_region_attach_desc()): limits never come from
  * region memory that other clients can write (docs/trust.md).
  */
 struct rtmem_msg_open_desc_reply {
 	struct rtmem_msg_open_reply o; /* o.h.type is RTMEM_MSG_OPEN_DESC_REPLY */
-	uint64_t layout_hash;          /* the daemon's rtmem_region_layout_hash() */
-	struct rtmem_pool_desc desc;
+	uint64_t layout_hash;          /* the daemon's rg_region_layout_hash() */
+	struct rg_pool_desc desc;
 };
 
 /* Take back slot @slot (generation @gen) of @pool, held before a daemon restart. */
@@ -188,7 +188,7 @@ struct rtmem_msg_pool_info_reply {
 	uint64_t size;
 	uint32_t nclients;
 	uint32_t damage; /* RTMEM_DAMAGE_* found since the daemon started; 0: serving, intact */
-	struct rtmem_region_stats stats;
+	struct rg_region_stats stats;
 };
 
 /* Damage the daemon's audit found in a pool (docs/trust.md). */

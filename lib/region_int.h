@@ -48,11 +48,11 @@
 #define RG_LINE 64u
 #define RG_NIL 0xffffffffu
 /* Buddy list sentinels: the list of order k is a ring through link[nmin + k]. */
-#define RG_NSENT (RTMEM_MAX_ORDER + 1u)
+#define RG_NSENT (RG_MAX_ORDER + 1u)
 /* pagecls values past the real classes; each names a sentinel class with
  * count 0 in the handle, so a lookup through it fails the index check. */
-#define RG_PAGE_NONE RTMEM_MAX_CLASSES         /* metadata or padding */
-#define RG_PAGE_BUDDY (RTMEM_MAX_CLASSES + 1u) /* the buddy area */
+#define RG_PAGE_NONE RG_MAX_CLASSES         /* metadata or padding */
+#define RG_PAGE_BUDDY (RG_MAX_CLASSES + 1u) /* the buddy area */
 
 /* Sizes up to this many bytes find their slab class in one table lookup. */
 #define RG_SIZECLS_MAX 4096u
@@ -67,7 +67,7 @@
  * see slab.c, "Kills".
  */
 #define RG_FREEW(st, slotbits, h) (((uint64_t)(h) << 32) | ((slotbits) & 0xffff0000u) | (st))
-#define RG_FREE_FIN (RTMEM_BLK_FREE_P ^ RTMEM_BLK_FREE) /* FREE_P ^ this = FREE, upper bits kept */
+#define RG_FREE_FIN (RG_BLK_FREE_P ^ RG_BLK_FREE) /* FREE_P ^ this = FREE, upper bits kept */
 /* Low byte FREE or FREE_P (0x01, 0x11): a block a pop may claim. 0x00 and
  * 0x10 pass too; they are no state, and only a corrupt word has them. */
 #define RG_CLAIMABLE(w) (((w) & 0xeeu) == 0)
@@ -95,8 +95,8 @@ struct rg_hdr {
 	uint32_t hdr_size;     /* sizeof(struct rg_hdr) */
 	uint64_t layout_hash;  /* hash of struct sizes/offsets and ABI, see rg_layout_hash() */
 	uint64_t total_size;   /* bytes: the footprint total */
-	uint32_t nclasses;     /* 0..RTMEM_MAX_CLASSES */
-	uint32_t policy;       /* enum rtmem_class_policy */
+	uint32_t nclasses;     /* 0..RG_MAX_CLASSES */
+	uint32_t policy;       /* enum rg_class_policy */
 	uint32_t nslots;       /* client slots */
 	uint32_t has_buddy;    /* 0 or 1 */
 	uint64_t classes_off;  /* rg_class[nclasses] */
@@ -105,7 +105,7 @@ struct rg_hdr {
 	uint64_t data_off;     /* page aligned */
 	uint64_t data_size;    /* bytes, multiple of RG_PAGE */
 	uint64_t meta_size;    /* bytes before data_off */
-	uint32_t cache;        /* thread cache depth, 0..RTMEM_CACHE_MAX */
+	uint32_t cache;        /* thread cache depth, 0..RG_CACHE_MAX */
 	uint32_t pad32;
 	uint64_t pad[3];
 };
@@ -128,7 +128,7 @@ struct rg_class {
 	uint32_t size;    /* block size, bytes */
 	uint32_t count;   /* blocks */
 	uint32_t align;   /* bytes */
-	uint32_t reserve; /* blocks kept for RTMEM_ALLOC_RESERVE */
+	uint32_t reserve; /* blocks kept for RG_ALLOC_RESERVE */
 	uint64_t data_off;  /* first block */
 	uint64_t next_off;  /* uint32_t[count] */
 	uint64_t state_off; /* uint64_t[count] */
@@ -149,7 +149,7 @@ static_assert(offsetof(struct rg_class, size) == RG_LINE, "descriptor on its own
  * the client has died.
  */
 struct rg_slot {
-	_Atomic uint64_t owner;      /* rtmem_owner(slot, gen) while held, 0 when free */
+	_Atomic uint64_t owner;      /* rg_owner(slot, gen) while held, 0 when free */
 	_Atomic uint64_t pid;        /* the holder's pid, in the daemon's PID namespace */
 	_Atomic uint64_t start_time; /* its start time: clock ticks after boot (/proc/PID/stat field 22) */
 	_Atomic uint64_t flags;      /* RG_SLOT_*: daemon-side state of the slot */
@@ -173,19 +173,19 @@ struct rg_buddy {
 	uint64_t data_off;  /* first byte of the area */
 	uint64_t link_off;  /* struct rg_link[nmin + RG_NSENT] */
 	uint64_t state_off; /* uint64_t[nmin] */
-	uint64_t reserve;   /* bytes kept for RTMEM_ALLOC_RESERVE */
+	uint64_t reserve;   /* bytes kept for RG_ALLOC_RESERVE */
 	uint64_t pad0[2];
 	/* under lock */
 	uint64_t nonempty;   /* bit k set <=> the order-k list is not empty */
 	uint64_t free_bytes; /* sum of free block sizes */
 	uint64_t repairs;    /* rebuilds after EOWNERDEAD */
 	uint64_t pad1[5];
-	uint64_t nfree[RTMEM_MAX_ORDER + 1];
-	uint64_t in_use[RTMEM_MAX_ORDER + 1];
-	uint64_t hwm[RTMEM_MAX_ORDER + 1];
-	uint64_t bad[RTMEM_MAX_ORDER + 1];
-	uint64_t checkout[RTMEM_MAX_ORDER + 1];
-	_Atomic uint64_t failed[RTMEM_MAX_ORDER + 1]; /* bumped without lock too */
+	uint64_t nfree[RG_MAX_ORDER + 1];
+	uint64_t in_use[RG_MAX_ORDER + 1];
+	uint64_t hwm[RG_MAX_ORDER + 1];
+	uint64_t bad[RG_MAX_ORDER + 1];
+	uint64_t checkout[RG_MAX_ORDER + 1];
+	_Atomic uint64_t failed[RG_MAX_ORDER + 1]; /* bumped without lock too */
 };
 
 /*
@@ -364,7 +364,7 @@ static inline uint64_t rg_block_index_count(const struct rg_cls *k, uint64_t rel
 #endif
 }
 
-struct rtmem_region {
+struct rg_region {
 	/* first line: base, total, pagecls, what every free reads first, at
 	 * offsets an arm64 LDP reaches (it cannot reach past cls[]) */
 	char *base;
@@ -376,7 +376,7 @@ struct rtmem_region {
 	uint32_t policy, cache;
 	uint64_t data_off;
 	/* &r->cls[c] is r->cls + 64 * c; two sentinels (count 0) follow */
-	struct rg_cls cls[RTMEM_MAX_CLASSES + 2];
+	struct rg_cls cls[RG_MAX_CLASSES + 2];
 	uint64_t data_size;
 	struct rg_slot *slots; /* [nslots + 1], slot 0 the daemon's */
 	/* private: request size (rounded up to 8) / 8 -> smallest class that fits, RG_SIZECLS_NONE if none */
@@ -393,15 +393,15 @@ struct rtmem_region {
 	uint64_t bminmask; /* 2^min_order - 1 */
 	uint64_t bmax;     /* largest block, bytes: 2^max_order */
 	uint64_t ntop;     /* min-blocks in whole blocks of max_order: their buddies never leave the area */
-	uint64_t breserve; /* bytes kept for RTMEM_ALLOC_RESERVE */
+	uint64_t breserve; /* bytes kept for RG_ALLOC_RESERVE */
 	/* the daemon's guard on the buddy lock (buddy.c, "Guarded lock"); NULL in clients */
 	bool (*guard_owner_ok)(void *arg, int tid);
 	void *guard_arg;
-	int guard_kind;          /* __kind of a mutex formatted as rtmem_region_format() does */
+	int guard_kind;          /* __kind of a mutex formatted as rg_region_format() does */
 	_Atomic uint64_t guard_repairs; /* lock words or kinds a stray write had changed */
 };
 
-static_assert(offsetof(struct rtmem_region, cls) == 64, "one line before cls[]");
+static_assert(offsetof(struct rg_region, cls) == 64, "one line before cls[]");
 
 uint64_t rg_layout_hash(void);
 
@@ -409,12 +409,12 @@ uint64_t rg_layout_hash(void);
 
 /*
  * Thread cache paths, inline for librtmem's rtmem_alloc()/rtmem_free();
- * rtmem_slab_cache_alloc()/rtmem_slab_cache_free() are these (see region.h).
+ * rg_slab_cache_alloc()/rg_slab_cache_free() are these (see region.h).
  * Only the owner writes a block it owns, so ALLOC <-> CACHED are plain stores;
  * the load before each checks the word.
  */
-static_assert(sizeof(struct rtmem_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
-static_assert(RTMEM_CACHE_HINT(1) == sizeof(struct rg_cls), "the hint is a class's offset in cls[]");
+static_assert(sizeof(struct rg_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
+static_assert(RG_CACHE_HINT(1) == sizeof(struct rg_cls), "the hint is a class's offset in cls[]");
 /* Entry @i of a thread cache (lvalues): its block and its index. */
 #if defined(__aarch64__)
 #define RG_TC_BLK(t, i) ((t)->ent[i].blk)
@@ -438,10 +438,10 @@ long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner) __attri
 static inline __attribute__((always_inline)) long rg_cache_to_shared(const struct rg_cls *k, uint64_t idx,
 								     uint64_t owner)
 {
-	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
+	uint64_t w = RG_WORD(RG_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	uint64_t h = atomic_load_explicit(&ctl->head, memory_order_relaxed);
-	uint64_t fp = RG_FREEW(RTMEM_BLK_FREE_P, owner, h);
+	uint64_t fp = RG_FREEW(RG_BLK_FREE_P, owner, h);
 
 	if (__builtin_expect(!cas_state(&k->state[idx], &w, fp), 0))
 		return rg_free_error_long(w);
@@ -453,18 +453,18 @@ static inline __attribute__((always_inline)) long rg_cache_to_shared(const struc
 }
 
 /* rg_cache_alloc() for a class index the caller got from rg_class_for(). */
-static inline int rg_cache_alloc_valid(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls,
+static inline int rg_cache_alloc_valid(struct rg_region *r, struct rg_slab_cache *tc, uint32_t cls,
 				       uint64_t owner, void **ret)
 {
 	uint64_t c = (uint64_t)cls * sizeof(struct rg_cls); /* as in rg_cache_free() */
-	struct rtmem_slab_cache *t;
+	struct rg_slab_cache *t;
 	const struct rg_cls *k;
 	uint32_t n, idx;
 	void *p;
 
 	RG_OPAQUE(c); /* one shift for k, t and the hint */
 	k = (const struct rg_cls *)((const char *)r->cls + c);
-	t = (struct rtmem_slab_cache *)((char *)tc + 2 * c);
+	t = (struct rg_slab_cache *)((char *)tc + 2 * c);
 	tc->hint = (uint32_t)c;
 	n = t->n;
 	if (__builtin_expect(n == 0, 0))
@@ -477,15 +477,15 @@ static inline int rg_cache_alloc_valid(struct rtmem_region *r, struct rtmem_slab
 	idx = (uint32_t)RG_TC_IDX(t, n - 1);
 	t->n = n - 1; /* taken out either way: a block no longer ours is dropped */
 	if (__builtin_expect(atomic_load_explicit(&k->state[idx], memory_order_relaxed) !=
-				     RG_WORD(RTMEM_BLK_CACHED, 0, owner),
+				     RG_WORD(RG_BLK_CACHED, 0, owner),
 			     0))
 		return -EUCLEAN;
-	atomic_store_explicit(&k->state[idx], RG_WORD(RTMEM_BLK_ALLOC, 0, owner), memory_order_relaxed);
+	atomic_store_explicit(&k->state[idx], RG_WORD(RG_BLK_ALLOC, 0, owner), memory_order_relaxed);
 	*ret = p;
 	return 0;
 }
 
-static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+static inline int rg_cache_alloc(struct rg_region *r, struct rg_slab_cache *tc, uint32_t cls, uint64_t owner,
 				 void **ret)
 {
 	if (__builtin_expect(cls >= r->nclasses, 0))
@@ -497,7 +497,7 @@ static inline int rg_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache
  * @callout: a full cache, a waiter or a wrong state word go on to the shared
  * list or the error here; else they return 1, which rg_cache_free_hinted()
  * needs to stay free of calls. */
-static inline __attribute__((always_inline)) long rg_cache_put_as(const struct rg_cls *k, struct rtmem_slab_cache *t,
+static inline __attribute__((always_inline)) long rg_cache_put_as(const struct rg_cls *k, struct rg_slab_cache *t,
 								 uint64_t idx, void *p, uint64_t owner, bool callout)
 {
 	uint64_t w, n;
@@ -516,14 +516,14 @@ static inline __attribute__((always_inline)) long rg_cache_put_as(const struct r
 #endif
 	}
 	w = rg_load64_at(k->state, idx);
-	if (__builtin_expect(w != RG_WORD(RTMEM_BLK_ALLOC, 0, owner), 0))
+	if (__builtin_expect(w != RG_WORD(RG_BLK_ALLOC, 0, owner), 0))
 		return callout ? rg_free_error_long(w) : 1;
 	/* ALLOC -> CACHED, owner kept: on arm64 an OR into the owner (ALLOC ^
 	 * CACHED, 0xa, is no logical immediate there), on x86-64 an XOR of w */
 #if defined(__aarch64__)
-	rg_store64_at(k->state, idx, RG_WORD(RTMEM_BLK_CACHED, 0, owner));
+	rg_store64_at(k->state, idx, RG_WORD(RG_BLK_CACHED, 0, owner));
 #else
-	rg_store64_at(k->state, idx, w ^ (RTMEM_BLK_ALLOC ^ RTMEM_BLK_CACHED));
+	rg_store64_at(k->state, idx, w ^ (RG_BLK_ALLOC ^ RG_BLK_CACHED));
 #endif
 	RG_TC_BLK(t, n) = p;
 	RG_TC_IDX(t, n) = (rg_tc_idx_t)idx; /* < count */
@@ -531,7 +531,7 @@ static inline __attribute__((always_inline)) long rg_cache_put_as(const struct r
 	return 0;
 }
 
-static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_cls *k, struct rtmem_slab_cache *t,
+static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_cls *k, struct rg_slab_cache *t,
 							      uint64_t idx, void *p, uint64_t owner)
 {
 	return rg_cache_put_as(k, t, idx, p, owner, true);
@@ -539,8 +539,8 @@ static inline __attribute__((always_inline)) long rg_cache_put(const struct rg_c
 
 /* The class of @p from its page, for a block not of the hint's class; the
  * hint moves to it. Return: its index, or UINT64_MAX if @p is no slab block. */
-static inline __attribute__((always_inline)) uint64_t rg_cache_lookup(struct rtmem_region *r,
-								     struct rtmem_slab_cache *tc, void *p,
+static inline __attribute__((always_inline)) uint64_t rg_cache_lookup(struct rg_region *r,
+								     struct rg_slab_cache *tc, void *p,
 								     const struct rg_cls **k, uint64_t *c)
 {
 	uint64_t off = (uint64_t)((char *)p - r->base), idx, count;
@@ -560,15 +560,15 @@ static inline __attribute__((always_inline)) uint64_t rg_cache_lookup(struct rtm
 /* rg_cache_free() of a block not of the hint's class. Out of line on x86-64,
  * so that the hint's path keeps nothing for it but the arguments (36 -> 33
  * instructions); inline on arm64, which has the registers (31, not 37). */
-long rg_cache_free_other(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+long rg_cache_free_other(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner)
 	__attribute__((noinline));
 
 /* rg_cache_free() for librtmem's rtmem_free(): only the free of a block of
  * the hint's class into a cache with room, and no call at all (so the caller
  * needs no stack frame). Return: 0 (cached), or 1 for everything else, which
  * the caller then gives to rg_cache_free(). */
-static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rtmem_region *r,
-								     struct rtmem_slab_cache *tc, void *p,
+static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rg_region *r,
+								     struct rg_slab_cache *tc, void *p,
 								     uint64_t owner)
 {
 	uint64_t c = tc->hint, idx, count;
@@ -577,7 +577,7 @@ static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rtm
 	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
 	if (__builtin_expect(idx >= count, 0))
 		return 1;
-	return (int)rg_cache_put_as(k, (struct rtmem_slab_cache *)((char *)tc + 2 * c), idx, p, owner, false);
+	return (int)rg_cache_put_as(k, (struct rg_slab_cache *)((char *)tc + 2 * c), idx, p, owner, false);
 }
 
 /*
@@ -587,7 +587,7 @@ static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rtm
  * its blocks, whatever @p is, so k and t do not wait for a page lookup that
  * depends on @p (which was a third of an alloc+free pair's time).
  */
-static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+static inline long rg_cache_free(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner)
 {
 	uint64_t c = tc->hint, idx, count;
 	const struct rg_cls *k = (const struct rg_cls *)((const char *)r->cls + c);
@@ -602,63 +602,63 @@ static inline long rg_cache_free(struct rtmem_region *r, struct rtmem_slab_cache
 		return rg_cache_free_other(r, tc, p, owner);
 #endif
 	}
-	return rg_cache_put(k, (struct rtmem_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
+	return rg_cache_put(k, (struct rg_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
 }
 
-/* rtmem_slab_class_for() with its table lookup inlined, for the allocation paths. */
+/* rg_slab_class_for() with its table lookup inlined, for the allocation paths. */
 /* rg_class_for() without its call for sizes past the table: -ENOENT for
  * those too (the caller then asks rg_class_for()). */
-static inline int rg_class_for_small(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
+static inline int rg_class_for_small(const struct rg_region *r, size_t size, enum rg_class_policy policy)
 {
 	uint32_t c;
 
 	if (__builtin_expect(size > RG_SIZECLS_MAX, 0))
 		return -ENOENT;
 	c = r->sizecls[(size + 7) / 8];
-	if (c == RG_SIZECLS_NONE || (policy == RTMEM_POLICY_EXACT && r->cls[c].size != size))
+	if (c == RG_SIZECLS_NONE || (policy == RG_POLICY_EXACT && r->cls[c].size != size))
 		return -ENOENT;
 	return (int)c;
 }
 
-static inline int rg_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
+static inline int rg_class_for(const struct rg_region *r, size_t size, enum rg_class_policy policy)
 {
 	if (__builtin_expect(size <= RG_SIZECLS_MAX, 1)) {
 		uint32_t c = r->sizecls[(size + 7) / 8];
 
-		if (c == RG_SIZECLS_NONE || (policy == RTMEM_POLICY_EXACT && r->cls[c].size != size))
+		if (c == RG_SIZECLS_NONE || (policy == RG_POLICY_EXACT && r->cls[c].size != size))
 			return -ENOENT;
 		return (int)c;
 	}
-	return rtmem_slab_class_for(r, size, policy);
+	return rg_slab_class_for(r, size, policy);
 }
 
 /* buddy.c: rebuild lists and counters from the state table (lock held). */
-int rg_buddy_rebuild(struct rtmem_region *r);
-int rg_buddy_lock(struct rtmem_region *r);
-void rg_buddy_unlock(struct rtmem_region *r);
-long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes);
-int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len);
-int rg_buddy_checkin(struct rtmem_region *r, uint64_t i);
-int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m);
-bool rg_buddy_containing(const struct rtmem_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k);
-int rg_slab_checkout(struct rtmem_region *r, uint32_t c, uint32_t idx);
-int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx);
-int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx);
-long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner);
+int rg_buddy_rebuild(struct rg_region *r);
+int rg_buddy_lock(struct rg_region *r);
+void rg_buddy_unlock(struct rg_region *r);
+long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes);
+int rg_buddy_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len);
+int rg_buddy_checkin(struct rg_region *r, uint64_t i);
+int rg_buddy_mark_bad(struct rg_region *r, uint64_t m);
+bool rg_buddy_containing(const struct rg_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k);
+int rg_slab_checkout(struct rg_region *r, uint32_t c, uint32_t idx);
+int rg_slab_checkin(struct rg_region *r, uint32_t c, uint32_t idx);
+int rg_slab_mark_bad(struct rg_region *r, uint32_t c, uint32_t idx);
+long rg_slab_reclaim(struct rg_region *r, uint32_t c, uint64_t owner);
 /* slab.c, "Kills": give back class @c's blocks that dead clients left in a
  * listed state but on no list; @live[slot] != 0 for slots held by live
  * clients, @bm scratch of (count + 63) / 64 words. A corrupt list (index out
  * of range, cycle) is detached and rebuilt from the state words first, and
  * *ret_repaired set. Return: blocks given back, -EAGAIN (the list moved too
  * fast to walk), -EUCLEAN (corrupt, and the repair could not take the head). */
-long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm, bool *ret_repaired);
+long rg_slab_sweep(struct rg_region *r, uint32_t c, const uint8_t *live, uint64_t *bm, bool *ret_repaired);
 /* Set class @c's push count from its state words, with a pair CAS on head
  * and pushed (arm64, x86-64): exact with no client left; with clients, off
  * only by pops not yet claimed. Return: 1 if it was wrong, 0 if not. */
-int rg_slab_recount(struct rtmem_region *r, uint32_t c);
+int rg_slab_recount(struct rg_region *r, uint32_t c);
 
 /* Where does offset @off (from base) fall? Return 0 with class/index, 1 for a
  * buddy min-block index, -EFAULT otherwise. Checks block-start alignment. */
-int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx);
+int rg_locate(const struct rg_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx);
 
 #endif /* RTMEM_REGION_INT_H */

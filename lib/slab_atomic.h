@@ -32,7 +32,7 @@
  * pop bumps the head's 32-bit tag, as in the C version.
  */
 /*
- * A caller without RTMEM_ALLOC_RESERVE pops from class @k only while
+ * A caller without RG_ALLOC_RESERVE pops from class @k only while
  * in use + bad + checkout + reserve < count: the blocks the tester holds
  * come out of the room of such callers, not out of the reserve.
  * rg_reserve_room() is count - reserve - bad - checkout (signed: below 0 when

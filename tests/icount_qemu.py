@@ -75,7 +75,7 @@ SLAB_FLAT = 0              # longest slab path: the same at 0 and 99 % full, 1 M
 # formatting a 1 GiB buddy area is 20 M); the counted calls must not run it,
 # and flow_ok() would see it if they did: they go through a BL, whose callee
 # must be logged.
-UNLOGGED = ("rtmem_region_format", "rg_buddy_rebuild")
+UNLOGGED = ("rg_region_format", "rg_buddy_rebuild")
 
 PROBES = {"probe_straight": 4, "probe_loop": 12, "probe_cas_ok": 6, "probe_cas_fail": 4}
 

@@ -53,7 +53,7 @@ static void icq_arm(unsigned tag, const void *fn);
 #define ICOUNT_ARM(tag, fn) icq_arm(tag, fn)
 #define ICOUNT_BUDDY_START(d) \
 	printf("stat steps %u\nstat fastlock %d\n", (d)->buddy.max_order - (d)->buddy.min_order, \
-	       rtmem_buddy_thread_prepare())
+	       rg_buddy_thread_prepare())
 #include "icount_scen.h"
 
 #define MAX_CALLS 4096

@@ -4,7 +4,7 @@
  * single-stepping (bench/icount.c), and icount's own exactness.
  *
  * Bounds. DESIGN.md ("Sizes and targets") asks for at most 40 instructions
- * on every path of rtmem_slab_alloc() and rtmem_slab_free(), flat from an
+ * on every path of rg_slab_alloc() and rg_slab_free(), flat from an
  * empty to a 99 % full pool and from 1 MiB to 1 GiB, and at most 250 for the
  * buddy calls. What is asserted here is what the code meets, so that a
  * regression fails; where it falls short of the target it says so:
@@ -15,7 +15,7 @@
  *    pops with the reserve check in its loop, after the plain pop found the
  *    class's lim of 0: SLAB_RESERVE_BOUND (72, measured 70; target missed);
  *  - flat: 99 % vs 0 % full and 1 GiB vs 1 MiB within SLAB_FLAT;
- *  - thread cache (rtmem_slab_cache_*, the client's layer above the two):
+ *  - thread cache (rg_slab_cache_*, the client's layer above the two):
  *    a cached allocation at most CACHE_ALLOC_BOUND (30, measured 28); a free
  *    into the cache of a block of the hint's class (the class last
  *    allocated, see region.h) at most CACHE_FREE_BOUND (35, measured 33);
@@ -163,7 +163,7 @@ static void buddy_bounds(uint64_t bytes)
 {
 	static const unsigned fills[] = { 0, 50, 99 };
 	struct icount_stats st[3][NTAGS];
-	struct rtmem_pool_desc d = scen_desc(BUDDY, bytes);
+	struct rg_pool_desc d = scen_desc(BUDDY, bytes);
 	unsigned steps = d.buddy.max_order - d.buddy.min_order; /* most splits or merges of one call */
 
 	for (unsigned f = 0; f < 3; f++)
@@ -256,7 +256,7 @@ static int drive_probes(void *arg)
 	return 0;
 }
 
-/* A class with a reserve: a caller without RTMEM_ALLOC_RESERVE takes the slow
+/* A class with a reserve: a caller without RG_ALLOC_RESERVE takes the slow
  * path (the reserve check, then the pop); one with it, the plain pop. */
 static int drive_reserve_child(void *arg)
 {
