@@ -18,7 +18,7 @@
 
 #include "pool.h"
 
-/* What an audit found (bits; the same values as RTMEM_DAMAGE_* of lib/proto.h). */
+/* What an audit found (bits; the same values as RTMEM_DAMAGE_* of lib/proto/proto.h). */
 #define AUDIT_HEADER 0x1u /* header or descriptor lines differed from the daemon's copy: rewritten */
 #define AUDIT_HOLE 0x2u   /* a hole punched in the memfd: memory allocated, faulted and locked again */
 #define AUDIT_LIST 0x4u   /* a corrupt slab free list (index out of range or a cycle) */

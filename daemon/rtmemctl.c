@@ -6,7 +6,7 @@
  *   rtmemctl [-s SOCKET] metrics [-o FILE]
  *   rtmemctl [-s SOCKET] top [-d SECONDS] [-n COUNT]
  *
- * Talks the daemon's protocol (lib/proto.h) on its socket as a monitor (HELLO
+ * Talks the daemon's protocol (lib/proto/proto.h) on its socket as a monitor (HELLO
  * with RTMEM_HELLO_MONITOR: not counted as a client, opens nothing): STATUS,
  * POOL_INFO i, CLIENT_INFO i, MEMTEST, COUNTERS. Without -s it tries
  * $RTMEM_SOCKET or the main socket, then the read-only monitor socket (for

@@ -228,7 +228,7 @@ static uint32_t slot_take(struct srv_pool *sp, uint32_t *ret_gen)
 
 /*
  * Give back what clients killed in the middle of an allocation or a free
- * left on no list (lib/slab.c, "Kills"), once the dead slot is no longer
+ * left on no list (lib/core/slab.c, "Kills"), once the dead slot is no longer
  * marked used; with no client left, set the in-use counts from the state
  * words too.
  */
@@ -240,7 +240,7 @@ static void pool_sweep(struct srv *s, unsigned i)
 	uint64_t *owners = calloc(sp->nslots + 1u, sizeof(*owners)), bytes = 0;
 	int k;
 
-	/* blocks handed to a client that left just then (lib/handoff.c) */
+	/* blocks handed to a client that left just then (lib/core/handoff.c) */
 	if (owners) {
 		long m;
 
@@ -993,7 +993,7 @@ static int client_arm(struct srv *s, struct srv_client *c)
  * Refuse the connection @fd with EUSERS and close it. The ERROR carries the
  * seq of the peer's first request if it is already queued (librtmem sends
  * HELLO right after connect), else 0, which librtmem takes as a refusal of
- * the connection itself (lib/proto.h).
+ * the connection itself (lib/proto/proto.h).
  */
 static void refuse_connection(struct srv *s, int fd, const char *why)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * srv.h - rtmemd's socket server: the listening socket, one struct per
- * connected client, the protocol of lib/proto.h, pool ACLs, owner slots and
+ * connected client, the protocol of lib/proto/proto.h, pool ACLs, owner slots and
  * reclaim of dead clients' blocks.
  *
  * Who may ask what: any peer that can connect (the socket's mode and group

@@ -53,11 +53,11 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 # arm64 bounds: what the Cortex-A72 code (gcc 12 -O2 -mno-outline-atomics)
-# meets. ARMv8.0 has no LSE: lib/slab_atomic.h writes each LL/SC loop itself
+# meets. ARMv8.0 has no LSE: lib/core/slab_atomic.h writes each LL/SC loop itself
 # (pop and push as one LDXP/STXP pair on head+pushed, the hwm as a branchless
 # max), so an alloc costs the same with or without a new high-water mark; the
 # free's first reads are LDP pairs (base+total, count+shift).
-SLAB_ALLOC_BOUND = 44      # 44: the claim expects the word read before the pop (lib/slab.c, "Kills"); target 40 missed
+SLAB_ALLOC_BOUND = 44      # 44: the claim expects the word read before the pop (lib/core/slab.c, "Kills"); target 40 missed
 SLAB_ALLOC_HWM_BOUND = 44  # 44 with a new high-water mark too
 SLAB_FREE_BOUND = 54       # 54: FREE_P, push + count (LDXP/STXP), finalize FREE_P -> FREE; target 40 missed
 SLAB_RESERVE_BOUND = 76    # 74: a class with a reserve, caller without the grant; target 40 missed

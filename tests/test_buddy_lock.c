@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_buddy_lock.c - the buddy lock's fast path (lib/buddy.c, "Fast path of
+ * test_buddy_lock.c - the buddy lock's fast path (lib/core/buddy.c, "Fast path of
  * the lock") against glibc's robust PI mutex protocol:
  *
  * - an uncontended call holds the lock through the fast path: lock word =
@@ -409,7 +409,7 @@ static void test_notrecoverable_lock_fails_every_call(void **state)
 	assert_int_equal(pthread_mutex_lock(&R->bdy->lock), ENOTRECOVERABLE);
 }
 
-/* --- the daemon's guarded lock (lib/buddy.c, "Guarded lock") --- */
+/* --- the daemon's guarded lock (lib/core/buddy.c, "Guarded lock") --- */
 
 static _Atomic int client_tid; /* the one thread the guard calls a live client's */
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_handoff.c - blocks handed between clients (lib/handoff.c).
+ * test_handoff.c - blocks handed between clients (lib/core/handoff.c).
  *
  * - a slab block and a buddy block change owners: the receiver frees them,
  *   the giver no longer can; every error of rg_region_give();

@@ -8,7 +8,7 @@
  * empty to a 99 % full pool and from 1 MiB to 1 GiB, and at most 250 for the
  * buddy calls. What is asserted here is what the code meets, so that a
  * regression fails; where it falls short of the target it says so:
- *  - slab alloc and free: the kill-safe paths (lib/slab.c, "Kills") miss
+ *  - slab alloc and free: the kill-safe paths (lib/core/slab.c, "Kills") miss
  *    the 40: SLAB_ALLOC_BOUND, SLAB_ALLOC_HWM_BOUND (a new high-water mark,
  *    counted apart as T_ALLOC_HWM) and SLAB_FREE_BOUND below; and
  *    an allocation from a class with a reserve by a caller without the grant
@@ -70,7 +70,7 @@
 #include "icount.h"
 #include "region.h"
 
-/* The kill-safe paths (lib/slab.c, "Kills"): DESIGN.md's 40 is missed,
+/* The kill-safe paths (lib/core/slab.c, "Kills"): DESIGN.md's 40 is missed,
  * correctness first. */
 #define SLAB_ALLOC_BOUND 52u     /* 50: the claim expects the word read before the pop */
 #define SLAB_ALLOC_HWM_BOUND 56u /* 54: with a new high-water mark */

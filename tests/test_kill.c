@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_kill.c - a client killed at any instruction loses no block
- * (lib/slab.c, "Kills").
+ * (lib/core/slab.c, "Kills").
  *
  * - every instruction: a child runs one slab operation (alloc, free, a free
  *   into a full thread cache, a cached alloc, a cache flush) under ptrace;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_srv.c - daemon/srv.c on both event loops (daemon/loop.c): the
- * conversation of lib/proto.h over socketpairs and a real listening socket,
+ * conversation of lib/proto/proto.h over socketpairs and a real listening socket,
  * protocol violations, owner slots and generations, ACLs for another uid,
  * and reclaim on hang-up and on process death (pidfd).
  *

@@ -12,7 +12,7 @@
  * (arm64 before ARMv8.1, the Raspberry Pi 4's Cortex-A72).
  *
  * The allocation calls run entirely in this process on the shared region
- * (lib/slab.c, lib/buddy.c) with this client's owner word; the quota is
+ * (lib/core/slab.c, lib/core/buddy.c) with this client's owner word; the quota is
  * enforced here, on a per-pool counter private to the process.
  *
  * Thread caches: a pool whose region allows them (thread_cache in the
@@ -128,7 +128,7 @@ static void copy_name(char dst[RTMEM_NAME_MAX], const char *src)
 
 static int transact(struct rtmem_client *c, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
 {
-	if (++c->seq == 0) /* seq 0 marks a refusal of the connection (lib/proto.h) */
+	if (++c->seq == 0) /* seq 0 marks a refusal of the connection (lib/proto/proto.h) */
 		c->seq = 1;
 	return rtmem_msg_transact(c->fd, c->seq, req, type, rep, rep_type, ret_fd);
 }

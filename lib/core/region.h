@@ -431,7 +431,7 @@ long rg_region_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 
 /*
  * rg_region_sweep() - give back the blocks that clients killed in the
- * middle of an allocation or a free left on no list (see lib/slab.c,
+ * middle of an allocation or a free left on no list (see lib/core/slab.c,
  * "Kills"). Safe while other clients allocate and free.
  * @live: [nslots + 1], non-zero for each slot a live client holds.
  * Context: daemon; not RT (walks every free list, allocates a bitmap).
@@ -463,7 +463,7 @@ int rg_region_recount(struct rg_region *r);
  * current client: @owners[slot] is the owner word of the client holding each
  * slot, 0 for a free slot (the daemon's own tables, not the region's
  * records). A block handed to a client that left just then is found here
- * (lib/handoff.c).
+ * (lib/core/handoff.c).
  * Context: daemon; not RT; O(blocks); takes the buddy lock per orphan owner.
  * Return: blocks reclaimed, bytes in *@ret_bytes (if not NULL), or a
  * negative value from rg_region_reclaim().
@@ -473,7 +473,7 @@ long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint
 /*
  * rg_region_give() - hand block @p, allocated to @owner, to the client
  * whose owner word is @to (one CAS of the block's state word; see
- * lib/handoff.c). The receiver must hold its slot now (the region's slot
+ * lib/core/handoff.c). The receiver must hold its slot now (the region's slot
  * record says so).
  * Context: RT-safe; no lock, no system call, O(1).
  * Return: 0; -EINVAL (@to is no owner word of this region); -EFAULT (@p is
@@ -544,7 +544,7 @@ int rg_region_check(const struct rg_region *r, char *msg, size_t len);
 
 /*
  * rg_region_guard() - the daemon's way to take the buddy lock: never
- * through glibc, never blocking, never trusting the lock word (lib/buddy.c,
+ * through glibc, never blocking, never trusting the lock word (lib/core/buddy.c,
  * "Guarded lock"). A lock word that names no live thread of a client of this
  * pool (@owner_ok(@arg, tid) says which are) or the daemon, or that a stray
  * write left with a dead owner, is taken over and the lists rebuilt; a lock
