@@ -531,7 +531,7 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	if (in->flags & RTMEM_OPEN_WANT_DESC) { /* limits from the daemon's copy, never the region */
 		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_DESC_REPLY, seq);
 		m.open_desc_reply.layout_hash = rg_region_layout_hash();
-		m.open_desc_reply.desc = cp->desc;
+		rtmem_wire_desc_from(&m.open_desc_reply.desc, &cp->desc);
 	} else {
 		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
 	}
@@ -712,6 +712,7 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 {
 	union rtmem_msg m = { 0 };
 	struct rtmem_msg_pool_info_reply *r = &m.pool_info_reply;
+	struct rg_region_stats st;
 	struct srv_pool *sp;
 
 	if (in->index >= c->s->npools)
@@ -722,7 +723,8 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 	r->size = sp->pool->size;
 	r->nclients = sp->nopen;
 	r->damage = sp->damage;
-	rg_region_stats(sp->pool->region, &r->stats);
+	rg_region_stats(sp->pool->region, &st);
+	rtmem_wire_stats_from(&r->stats, &st);
 	reply(c, &m, -1);
 }
 

@@ -210,9 +210,12 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 	if (rc < 0)
 		return rc;
 	/* the daemon's description, or (a daemon before issue 12) the region's */
-	if (dr)
-		rc = rg_region_attach_desc(p->mem, p->size, &dr->desc, dr->layout_hash, &p->r);
-	else
+	if (dr) {
+		struct rg_pool_desc d;
+
+		rtmem_wire_desc_to(&d, &dr->desc);
+		rc = rg_region_attach_desc(p->mem, p->size, &d, dr->layout_hash, &p->r);
+	} else
 		rc = rg_region_attach(p->mem, p->size, &p->r);
 	return rc;
 }
