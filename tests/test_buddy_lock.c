@@ -41,6 +41,7 @@
 
 #include "region_fixture.h"
 #include "region_int.h"
+#include "test_hooks.h"
 
 /* The kernel's struct robust_list_head. */
 struct robust_head {

@@ -33,6 +33,7 @@
 
 #include "region_fixture.h"
 #include "region_int.h"
+#include "test_hooks.h"
 #include "stress_worker.h"
 
 #define NPROC 4

@@ -61,7 +61,19 @@
 
 #define RELAXED memory_order_relaxed
 
+/*
+ * The test hook (test_hooks.h) exists only in rtmem_core_test, the core
+ * built for the tests that kill a process inside the lock; the core that
+ * the daemon and librtmem link has neither the variable nor its test.
+ */
+#ifdef RG_TEST_HOOKS
+#include "test_hooks.h"
+
 void (*rg_buddy_test_hook)(void);
+#define HOOKED() __builtin_expect(rg_buddy_test_hook != NULL, 0)
+#else
+#define HOOKED() false
+#endif
 
 static inline uint64_t nb(const struct rg_region *r, uint32_t k)
 {
@@ -95,8 +107,10 @@ static bool head_ok(const struct rg_region *r, uint64_t i, uint64_t w)
 
 static inline void hook(void)
 {
+#ifdef RG_TEST_HOOKS
 	if (rg_buddy_test_hook)
 		rg_buddy_test_hook();
+#endif
 }
 
 /* Link index limit: min-blocks, then the sentinels. */
@@ -780,7 +794,7 @@ int rg_buddy_alloc(struct rg_region *r, size_t size, uint64_t owner, unsigned fl
 	}
 	/* ceil(log2(size)), at least min_order: bminmask is never 0 */
 	j = 64u - (uint32_t)__builtin_clzll((uint64_t)(size - 1) | r->bminmask);
-	if (__builtin_expect(rg_buddy_test_hook != NULL, 0) || !fl_trylock(r))
+	if (HOOKED() || !fl_trylock(r))
 		return alloc_slow(r, j, owner, flags, ret);
 	rc = reserve_ok(r, j, flags) ? take(r, j, owner, &i, false) : -ENOMEM;
 	rc = alloc_done(r, j, i, rc, ret);
@@ -919,7 +933,7 @@ int rg_buddy_free(struct rg_region *r, void *p, uint64_t owner)
 	if (rel >= r->bsize || rel & r->bminmask) /* bsize is 0 without a buddy area */
 		return -EFAULT;
 	i = rel >> r->min_order;
-	if (__builtin_expect(rg_buddy_test_hook != NULL, 0) || !fl_trylock(r))
+	if (HOOKED() || !fl_trylock(r))
 		return free_slow(r, i, owner, false);
 	if (__builtin_expect(free_locked(r, i, owner, false) != 0, 0))
 		return free_slow(r, i, owner, true);

@@ -573,13 +573,6 @@ uint64_t rg_region_guard_repairs(const struct rg_region *r);
  */
 int rg_populate_write(void *mem, size_t len, size_t page);
 
-/*
- * Test hook: when set, rg_buddy_alloc()/free() call it with the lock held
- * after the first shared-state write, so a test can kill the process there.
- * Not used by the daemon or clients.
- */
-extern void (*rg_buddy_test_hook)(void);
-
 #ifdef __cplusplus
 }
 #endif
