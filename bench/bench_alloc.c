@@ -8,7 +8,7 @@
  * Each row is one allocator and one size pattern:
  *   fixed 64 B, random 16..4096 B (uniform bytes), random powers of two
  *   16..4096 B ("random orders"). rtmem: slab (class per request by
- *   rg_slab_class_for(NEXT_FIT) over classes 16, 32, ..., 4096) or buddy.
+ *   rg_class_for(NEXT_FIT) over classes 16, 32, ..., 4096) or buddy.
  * Latency: clock_gettime(CLOCK_MONOTONIC) around each alloc+free pair, minus
  * the calibrated cost of an empty pair of clock reads (median of 100000);
  * median, p99, p99.99 and max over --iterations pairs. Instructions: exact, by
@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "icount.h"
-#include "region_int.h" /* rg_class_for(), as librtmem uses it */
+#include "fastpath.h"
 
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)
@@ -386,7 +386,7 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 
 	for (unsigned i = 0; i < n; i++) {
 		size_t size = pat_size(pt), v;
-		int cls = k == R_BUDDY ? 0 : rg_slab_class_for(b->r, size, RG_POLICY_NEXT_FIT);
+		int cls = k == R_BUDDY ? 0 : rg_class_for(b->r, size, RG_POLICY_NEXT_FIT);
 		struct live *lc = &l[cls < 0 ? 0 : cls];
 		void *p, *victim;
 		uint64_t t0 = 0;
@@ -788,7 +788,7 @@ int main(int argc, char **argv)
 			if (m_row(&others[m], (enum pattern)p, &main_rows[nmain++]) < 0)
 				return 1;
 	print_head("Allocators side by side (alloc then free of the same block; rtmem: empty 1 MiB pool, slab class by "
-		   "rg_slab_class_for inside the timed pair; slab+cache: a thread cache of 4 blocks per class, as "
+		   "rg_class_for inside the timed pair; slab+cache: a thread cache of 4 blocks per class, as "
 		   "librtmem uses; batched: median over batches of 100 pairs, all through malloc-shaped function pointers; "
 		   "single: each pair timed alone)");
 	for (unsigned i = 0; i < nmain; i++)

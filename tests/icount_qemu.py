@@ -53,7 +53,7 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 # arm64 bounds: what the Cortex-A72 code (gcc 12 -O2 -mno-outline-atomics)
-# meets. ARMv8.0 has no LSE: lib/core/slab_atomic.h writes each LL/SC loop itself
+# meets. ARMv8.0 has no LSE: lib/core/fastpath.h writes each LL/SC loop itself
 # (pop and push as one LDXP/STXP pair on head+pushed, the hwm as a branchless
 # max), so an alloc costs the same with or without a new high-water mark; the
 # free's first reads are LDP pairs (base+total, count+shift).

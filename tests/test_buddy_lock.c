@@ -40,7 +40,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "test_hooks.h"
 
 /* The kernel's struct robust_list_head. */

@@ -28,7 +28,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 
 #define A rg_owner(1, 3)
 #define B rg_owner(2, 4)

@@ -37,7 +37,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "stress_worker.h"
 
 #define A rg_owner(1, 5) /* the killed client */

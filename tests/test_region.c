@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 
 struct fx {
 	struct rg_pool_desc d;
@@ -178,13 +178,13 @@ static void test_slab_class_for_policies(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(rg_slab_class_for(f->r, 1, RG_POLICY_NEXT_FIT), 0);
-	assert_int_equal(rg_slab_class_for(f->r, 32, RG_POLICY_NEXT_FIT), 0);
-	assert_int_equal(rg_slab_class_for(f->r, 33, RG_POLICY_NEXT_FIT), 1);
-	assert_int_equal(rg_slab_class_for(f->r, 4096, RG_POLICY_NEXT_FIT), 2);
-	assert_int_equal(rg_slab_class_for(f->r, 4097, RG_POLICY_NEXT_FIT), -ENOENT);
-	assert_int_equal(rg_slab_class_for(f->r, 256, RG_POLICY_EXACT), 1);
-	assert_int_equal(rg_slab_class_for(f->r, 255, RG_POLICY_EXACT), -ENOENT);
+	assert_int_equal(rg_class_for(f->r, 1, RG_POLICY_NEXT_FIT), 0);
+	assert_int_equal(rg_class_for(f->r, 32, RG_POLICY_NEXT_FIT), 0);
+	assert_int_equal(rg_class_for(f->r, 33, RG_POLICY_NEXT_FIT), 1);
+	assert_int_equal(rg_class_for(f->r, 4096, RG_POLICY_NEXT_FIT), 2);
+	assert_int_equal(rg_class_for(f->r, 4097, RG_POLICY_NEXT_FIT), -ENOENT);
+	assert_int_equal(rg_class_for(f->r, 256, RG_POLICY_EXACT), 1);
+	assert_int_equal(rg_class_for(f->r, 255, RG_POLICY_EXACT), -ENOENT);
 	assert_int_equal(rg_slab_class_size(f->r, 1), 256);
 	assert_int_equal(rg_slab_class_size(f->r, 3), 0);
 }
@@ -220,10 +220,10 @@ static void test_slab_class_for_matches_a_scan(void **state)
 				break;
 			}
 		}
-		if (rg_slab_class_for(r, n, RG_POLICY_NEXT_FIT) != want ||
-		    rg_slab_class_for(r, n, RG_POLICY_EXACT) != exact)
-			fail_msg("size %zu: class %d/%d, want %d/%d", n, rg_slab_class_for(r, n, RG_POLICY_NEXT_FIT),
-				 rg_slab_class_for(r, n, RG_POLICY_EXACT), want, exact);
+		if (rg_class_for(r, n, RG_POLICY_NEXT_FIT) != want ||
+		    rg_class_for(r, n, RG_POLICY_EXACT) != exact)
+			fail_msg("size %zu: class %d/%d, want %d/%d", n, rg_class_for(r, n, RG_POLICY_NEXT_FIT),
+				 rg_class_for(r, n, RG_POLICY_EXACT), want, exact);
 	}
 	rg_region_detach(r);
 	munmap(mem, size);

@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "test_hooks.h"
 #include "stress_worker.h"
 

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 
 #define NOWN 4
 #define OPS 30000

@@ -25,7 +25,7 @@
 
 #include "daemon_fixture.h"
 #include "proto.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "rtmem/rtmem.h"
 
 static uint64_t now_ms(void)

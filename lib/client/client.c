@@ -56,7 +56,7 @@
 #include <unistd.h>
 
 #include "proto.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "rtmem/rtmem.h"
 
 struct rtmem_pool;
@@ -628,7 +628,9 @@ static __attribute__((noinline)) int alloc_other(struct rtmem_pool *p, size_t si
 /* The cached block needs no stack frame: everything else is a tail call. */
 __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret)
 {
-	int cls = rg_class_for_small(p->r, size, (enum rg_class_policy)p->policy);
+	/* the table alone: past it, alloc_other() asks again, so that this
+	 * function calls nothing and needs no stack frame */
+	int cls = __builtin_expect(size <= RG_SIZECLS_MAX, 1) ? rg_class_for(p->r, size, (enum rg_class_policy)p->policy) : -ENOENT;
 	struct rg_slab_cache *tc = thread_cache_known(p);
 
 	if (__builtin_expect(cls >= 0 && tc != NULL, 1)) {

@@ -57,7 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 #define RELAXED memory_order_relaxed
 

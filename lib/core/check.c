@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 #define RELAXED memory_order_relaxed
 

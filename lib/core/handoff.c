@@ -23,7 +23,7 @@
  */
 #include <errno.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 /* The state word of the block at @p: a slab block, or a buddy block's head
  * word. NULL if @p is not the start of one. */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 struct rg_plan {
 	uint64_t classes_off, buddy_off, slots_off, data_off, data_size, total;
@@ -683,30 +683,6 @@ int rg_region_free(struct rg_region *r, void *p, uint64_t owner, size_t *ret_siz
 	if (rc == 0 && ret_size)
 		*ret_size = size;
 	return rc;
-}
-
-int rg_slab_class_for(const struct rg_region *r, size_t size, enum rg_class_policy policy)
-{
-	uint32_t lo = 0, hi = r->nclasses;
-
-	if (size <= RG_SIZECLS_MAX) { /* class sizes are multiples of 8: next fit of size rounded up to 8 */
-		lo = r->sizecls[(size + 7) / 8];
-		if (lo == RG_SIZECLS_NONE || (policy == RG_POLICY_EXACT && r->cls[lo].size != size))
-			return -ENOENT;
-		return (int)lo;
-	}
-
-	while (lo < hi) { /* first class with size >= request */
-		uint32_t mid = (lo + hi) / 2;
-
-		if (r->cls[mid].size < size)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == r->nclasses || (policy == RG_POLICY_EXACT && r->cls[lo].size != size))
-		return -ENOENT;
-	return (int)lo;
 }
 
 static void stats_buddy(const struct rg_region *r, struct rg_region_stats *s)

@@ -56,7 +56,7 @@ enum rg_blk_state {
 /* Most blocks per class a client thread may keep in its cache (struct rg_slab_cache). */
 #define RG_CACHE_MAX 7u
 
-/* Size-to-class policy for rg_slab_class_for(). */
+/* Size-to-class policy for rg_class_for() (fastpath.h). */
 enum rg_class_policy {
 	RG_POLICY_EXACT = 0,    /* the smallest class whose size fits, only if it is the exact size */
 	RG_POLICY_NEXT_FIT = 1, /* the smallest class whose size fits */
@@ -195,12 +195,7 @@ enum rg_class_policy rg_region_policy(const struct rg_region *r);
 /* Block size of class @cls, 0 if out of range. */
 uint32_t rg_slab_class_size(const struct rg_region *r, uint32_t cls);
 
-/*
- * rg_slab_class_for() - class index for a request of @size bytes.
- * Context: RT-safe, O(log classes), reads only the private handle.
- * Return: class index, or -ENOENT if no class fits under @policy.
- */
-int rg_slab_class_for(const struct rg_region *r, size_t size, enum rg_class_policy policy);
+/* The size-to-class lookup is rg_class_for(), inline in fastpath.h. */
 
 /*
  * rg_slab_alloc() - pop a block of class @cls for @owner.

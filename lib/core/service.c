@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 long rg_region_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 {

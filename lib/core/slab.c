@@ -39,8 +39,8 @@
  * loop also compares in use with count - reserve - bad - checkout.
  *
  * The atomic steps (pop, state CAS, high-water mark, counted push; LL/SC
- * written out on arm64) are in slab_atomic.h, shared with the inline thread
- * cache free of region_int.h.
+ * written out on arm64) are in fastpath.h, shared with the inline thread
+ * cache, in the same header.
  *
  * Instructions, longest path: asserted by tests/test_icount.c (x86-64) and
  * tests/icount_qemu.py (arm64), printed by bench/; the figures live there.
@@ -52,7 +52,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 /* gcc's noipa keeps a cold callee's register arguments where the caller has
  * them (no inter-procedural changes of the calling convention); clang has no
