@@ -870,7 +870,7 @@ int main(int argc, char **argv)
 			slab_max = r->ic[0].max > slab_max ? r->ic[0].max : slab_max;
 			slab_max = r->ic[1].max > slab_max ? r->ic[1].max : slab_max;
 		}
-		printf("\nTargets (DESIGN.md \"Sizes and targets\")\n");
+		printf("\nTargets (docs/architecture.md, \"Targets\")\n");
 		if (counted) {
 			snprintf(detail, sizeof(detail), "longest %llu", (unsigned long long)slab_max);
 			target("slab longest path <= 40 instructions per alloc or free", slab_max <= 40, detail);

@@ -32,7 +32,7 @@ one's instruction (flow_ok(), decoded from the driver's file).
 Scenarios: those of test_icount.c, but the slab at 1 GiB only empty (filling
 14.9 M blocks one instruction per block is too slow under -singlestep).
 
-Bounds: DESIGN.md asks for at most 40 instructions on every slab path and 250
+Bounds: docs/architecture.md ("Targets") asks for at most 40 instructions on every slab path and 250
 for the buddy calls. Asserted here is what the arm64 code meets (a few %
 above the measured figures), so that a regression of a few instructions
 fails; where the target is missed the constant says so, with the figure.

@@ -711,7 +711,7 @@ __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void
 
 	if (__builtin_expect(tc != NULL, 1) && __builtin_expect(rg_cache_free_hinted(p->r, tc, ptr, p->owner) == 0, 1))
 		return 0;
-	return free_other(p, ptr); /* not passing tc keeps the cached path 2 instructions shorter */
+	return free_other(p, ptr); /* not passing tc keeps the cached path shorter */
 }
 
 __attribute__((visibility("default"))) size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr)

@@ -34,10 +34,10 @@
  * rg_buddy_containing() searches from the largest order down for the same
  * reason, and the tester's checkout and the free's error path go through it.
  *
- * Cost (x86-64, gcc 12 -O2, counted by tests/test_icount.c): an allocation
- * or free that neither splits nor merges is about 145 instructions with the
- * lock, each split about 12 more, each merge about 30 (a merge unlinks the
- * buddy from its ring, with a bounds check on both links). The common path
+ * Cost: a fixed base with the lock, a few more per split and more per merge
+ * (a merge unlinks the buddy from its ring, with a bounds check on both
+ * links); tests/test_icount.c asserts the figures (BUDDY_BASE, BUDDY_SPLIT,
+ * BUDDY_MERGE) and docs/buddy-bound.md discusses them. The common path
  * calls no function: the lock's fast path, the list work and the fast unlock
  * are inline, and everything else (contention, repair, the test hook,
  * errors) continues in a function of its own.

@@ -498,7 +498,7 @@ long rg_wake_size(struct rg_class *ctl, long size) __attribute__((cold, noinline
 
 /* The cache is full or someone waits: free block @idx of @owner to the
  * shared list, with k and idx already checked. Inline in the arm64 cache
- * free (nothing reloaded: 4 instructions fewer); on x86-64 a tail call
+ * free (nothing reloaded); on x86-64 a tail call
  * to rg_cache_full(), since inline gcc spills a register on the cache path.
  * Return: the block size (given back), or -EPERM/-EALREADY. */
 long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner) __attribute__((noinline));
@@ -626,8 +626,9 @@ static inline __attribute__((always_inline)) uint64_t rg_cache_lookup(struct rg_
 }
 
 /* rg_cache_free() of a block not of the hint's class. Out of line on x86-64,
- * so that the hint's path keeps nothing for it but the arguments (36 -> 33
- * instructions); inline on arm64, which has the registers (31, not 37). */
+ * so that the hint's path keeps nothing for it but the arguments (shorter
+ * there); inline on arm64, which has the registers (shorter there). The
+ * counts are tests/test_icount.c's and tests/icount_qemu.py's. */
 long rg_cache_free_other(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner)
 	__attribute__((noinline));
 

@@ -3,7 +3,8 @@
  * slab.c - lock-free slab classes in a shared region.
  *
  * Each class is a Treiber stack of block indices: the head is one 64-bit word
- * (32-bit index + 32-bit ABA tag, bumped on every successful CAS) and the links
+ * (32-bit index + 32-bit ABA tag that counts pops: a pop bumps it, a push
+ * keeps it; see RG_HEAD_POP in region_int.h) and the links
  * live in next[], outside user data, so a client overrunning its block cannot
  * corrupt the list. Pop and push are one CAS each, retried only when another
  * thread changed the head in between.
@@ -292,8 +293,8 @@ static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 
 /* Free block @idx of class @k, allocated to @owner, to the shared list.
  * rg_cache_to_shared() is the same steps returning the block size; one
- * inline for both, returning a given value, costs this free 3 instructions
- * (x86-64 38 -> 41: the 0 is no longer the waiters register). */
+ * inline for both, returning a given value, makes this free longer (the 0
+ * is no longer the waiters register; tests/test_icount.c counts it). */
 static inline __attribute__((always_inline)) int free_shared(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
 	uint64_t w = RG_WORD(RG_BLK_ALLOC, 0, owner);
@@ -310,7 +311,7 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 #if defined(__aarch64__)
 	/* rg_waiters_after_push() and its test in one asm: the 0 it leaves
 	 * is returned from the register it was loaded into (gcc otherwise
-	 * loads into one register and moves it to w0: 41 instructions) */
+	 * loads into one register and moves it to w0: a move more) */
 	__asm__ goto("ldar	%w0, %1\n\tcbnz	%w0, %l[waiting]"
 		     : "=r"(waiters)
 		     : "Q"(*(const uint32_t *)&ctl->waiters)
