@@ -8,7 +8,7 @@
  * Each row is one allocator and one size pattern:
  *   fixed 64 B, random 16..4096 B (uniform bytes), random powers of two
  *   16..4096 B ("random orders"). rtmem: slab (class per request by
- *   rtmem_slab_class_for(NEXT_FIT) over classes 16, 32, ..., 4096) or buddy.
+ *   rg_class_for(NEXT_FIT) over classes 16, 32, ..., 4096) or buddy.
  * Latency: clock_gettime(CLOCK_MONOTONIC) around each alloc+free pair, minus
  * the calibrated cost of an empty pair of clock reads (median of 100000);
  * median, p99, p99.99 and max over --iterations pairs. Instructions: exact, by
@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "icount.h"
-#include "region_int.h" /* rg_class_for(), as librtmem uses it */
+#include "fastpath.h"
 
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)
@@ -214,36 +214,36 @@ enum rkind { R_SLAB64, R_SLABRAND, R_BUDDY, R_TC64, R_TCRAND, NRKIND };
 #define TC_DEPTH 4u /* the daemon's default thread_cache */
 
 struct bregion {
-	struct rtmem_region *r;
+	struct rg_region *r;
 	void *mem;
 	size_t size;
 	uint64_t bytes;
 	uint32_t min_order;
-	struct rtmem_slab_cache tc[NCLS]; /* this thread's cache (R_TC*) */
+	struct rg_slab_cache tc[NCLS]; /* this thread's cache (R_TC*) */
 };
 
 /* Slab: nine classes 16..4096 B with equal bytes each; buddy: one area. */
 static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes, uint32_t cache)
 {
-	struct rtmem_pool_desc d;
-	struct rtmem_footprint fp;
+	struct rg_pool_desc d;
+	struct rg_footprint fp;
 	int rc;
 
 	memset(&d, 0, sizeof(d));
 	d.nslots = 4;
-	d.policy = RTMEM_POLICY_NEXT_FIT;
+	d.policy = RG_POLICY_NEXT_FIT;
 	d.cache = cache;
 	if (!buddy) {
 		d.nclasses = NCLS;
 		for (unsigned c = 0; c < NCLS; c++)
-			d.classes[c] = (struct rtmem_slab_desc){ .size = 16u << c,
+			d.classes[c] = (struct rg_slab_desc){ .size = 16u << c,
 								 .count = (uint32_t)(bytes / NCLS / (16u << c)) };
 	} else {
 		/* 16 B min-blocks cost 16 B of metadata each: a 1 GiB area uses 1 KiB ones. */
-		d.buddy = (struct rtmem_buddy_desc){ .size = bytes, .min_order = bytes >= GIB ? 10 : 4,
+		d.buddy = (struct rg_buddy_desc){ .size = bytes, .min_order = bytes >= GIB ? 10 : 4,
 						     .max_order = bytes >= GIB ? 30 : 20 };
 	}
-	rc = rtmem_region_layout(&d, &fp);
+	rc = rg_region_layout(&d, &fp);
 	if (rc < 0)
 		return rc;
 	b->mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -252,17 +252,17 @@ static int bregion_make(struct bregion *b, bool buddy, uint64_t bytes, uint32_t 
 	b->size = fp.total;
 	b->bytes = bytes;
 	b->min_order = d.buddy.min_order;
-	rc = rtmem_region_format(b->mem, fp.total, &d);
+	rc = rg_region_format(b->mem, fp.total, &d);
 	if (rc == 0)
-		rc = rtmem_region_attach(b->mem, fp.total, &b->r);
+		rc = rg_region_attach(b->mem, fp.total, &b->r);
 	if (rc == 0)
-		rtmem_slab_cache_init(b->r, b->tc);
+		rg_slab_cache_init(b->r, b->tc);
 	return rc;
 }
 
 static void bregion_drop(struct bregion *b)
 {
-	rtmem_region_detach(b->r);
+	rg_region_detach(b->r);
 	munmap(b->mem, b->size);
 }
 
@@ -287,7 +287,7 @@ static int live_push(struct live *l, void *p)
 	return 0;
 }
 
-static const uint64_t me = ((uint64_t)1 << 32) | (1u << 16); /* rtmem_owner(1, 1) */
+static const uint64_t me = ((uint64_t)1 << 32) | (1u << 16); /* rg_owner(1, 1) */
 
 /*
  * One rtmem allocation of pattern @k. Timed rows run what librtmem runs (the
@@ -300,24 +300,24 @@ static inline int r_alloc_x(struct bregion *b, enum rkind k, size_t size, void *
 	int rc;
 
 	if (k == R_BUDDY)
-		return rtmem_buddy_alloc(b->r, size, me, 0, p);
-	cls = (uint32_t)rg_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT);
+		return rg_buddy_alloc(b->r, size, me, 0, p);
+	cls = (uint32_t)rg_class_for(b->r, size, RG_POLICY_NEXT_FIT);
 	if (IS_TC(k)) { /* as librtmem's rtmem_alloc() */
-		rc = exported ? rtmem_slab_cache_alloc(b->r, b->tc, cls, me, p) : rg_cache_alloc_valid(b->r, b->tc, cls, me, p);
+		rc = exported ? rg_slab_cache_alloc(b->r, b->tc, cls, me, p) : rg_cache_alloc_valid(b->r, b->tc, cls, me, p);
 		if (rc != -EAGAIN)
 			return rc;
 	}
-	return rtmem_slab_alloc(b->r, cls, me, 0, p);
+	return rg_slab_alloc(b->r, cls, me, 0, p);
 }
 
 static inline int r_free_x(struct bregion *b, enum rkind k, void *p, bool exported)
 {
 	if (IS_TC(k)) {
-		long n = exported ? rtmem_slab_cache_free(b->r, b->tc, p, me) : rg_cache_free(b->r, b->tc, p, me);
+		long n = exported ? rg_slab_cache_free(b->r, b->tc, p, me) : rg_cache_free(b->r, b->tc, p, me);
 
 		return n < 0 ? (int)n : 0;
 	}
-	return k == R_BUDDY ? rtmem_buddy_free(b->r, p, me) : rtmem_slab_free(b->r, p, me);
+	return k == R_BUDDY ? rg_buddy_free(b->r, p, me) : rg_slab_free(b->r, p, me);
 }
 
 static inline int r_alloc(struct bregion *b, enum rkind k, size_t size, void **p)
@@ -345,17 +345,17 @@ static int fill_to(struct bregion *b, enum rkind k, unsigned pct, struct live *l
 		uint64_t goal = b->bytes / 100 * pct, used = 0;
 
 		for (size_t i = 0; i < l->n; i++)
-			used += rtmem_region_block_size(b->r, l->p[i]);
+			used += rg_region_block_size(b->r, l->p[i]);
 
-		while (used + 4096 <= goal && rtmem_buddy_alloc(b->r, pat_size(P_POW2), me, 0, &p) == 0) {
-			used += rtmem_region_block_size(b->r, p);
+		while (used + 4096 <= goal && rg_buddy_alloc(b->r, pat_size(P_POW2), me, 0, &p) == 0) {
+			used += rg_region_block_size(b->r, p);
 			if (live_push(l, p) < 0)
 				return -ENOMEM;
 		}
 		return 0;
 	}
 	for (uint32_t c = 0; c < NCLS; c++) {
-		uint32_t size = rtmem_slab_class_size(b->r, c), count = (uint32_t)(b->bytes / NCLS / size);
+		uint32_t size = rg_slab_class_size(b->r, c), count = (uint32_t)(b->bytes / NCLS / size);
 		uint64_t goal = (uint64_t)count * pct / 100;
 
 		if ((k == R_SLAB64 || k == R_TC64) && size != 64)
@@ -363,7 +363,7 @@ static int fill_to(struct bregion *b, enum rkind k, unsigned pct, struct live *l
 		if (goal >= count)
 			goal = count - 1;
 		while (l[c].n < goal) {
-			if (rtmem_slab_alloc(b->r, c, me, 0, &p) < 0 || live_push(&l[c], p) < 0)
+			if (rg_slab_alloc(b->r, c, me, 0, &p) < 0 || live_push(&l[c], p) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -379,14 +379,14 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 		   unsigned tag)
 {
 	enum pattern pt = kind_pat(k);
-	const void *fa = k == R_BUDDY ? (const void *)rtmem_buddy_alloc : (const void *)rtmem_slab_alloc;
-	const void *ff = k == R_BUDDY ? (const void *)rtmem_buddy_free
-			 : IS_TC(k)   ? (const void *)rtmem_slab_cache_free
-				      : (const void *)rtmem_slab_free;
+	const void *fa = k == R_BUDDY ? (const void *)rg_buddy_alloc : (const void *)rg_slab_alloc;
+	const void *ff = k == R_BUDDY ? (const void *)rg_buddy_free
+			 : IS_TC(k)   ? (const void *)rg_slab_cache_free
+				      : (const void *)rg_slab_free;
 
 	for (unsigned i = 0; i < n; i++) {
 		size_t size = pat_size(pt), v;
-		int cls = k == R_BUDDY ? 0 : rtmem_slab_class_for(b->r, size, RTMEM_POLICY_NEXT_FIT);
+		int cls = k == R_BUDDY ? 0 : rg_class_for(b->r, size, RG_POLICY_NEXT_FIT);
 		struct live *lc = &l[cls < 0 ? 0 : cls];
 		void *p, *victim;
 		uint64_t t0 = 0;
@@ -394,7 +394,7 @@ static int r_pairs(struct bregion *b, enum rkind k, struct live *l, unsigned n, 
 
 		v = lifo || !lc->n ? SIZE_MAX : (size_t)(rnd() % lc->n);
 		if (!lat) {
-			icount_arm(tag, IS_TC(k) && b->tc[cls].n ? (const void *)rtmem_slab_cache_alloc : fa);
+			icount_arm(tag, IS_TC(k) && b->tc[cls].n ? (const void *)rg_slab_cache_alloc : fa);
 			rc = r_alloc_x(b, k, size, &p, true);
 		} else {
 			t0 = now_ns();
@@ -788,7 +788,7 @@ int main(int argc, char **argv)
 			if (m_row(&others[m], (enum pattern)p, &main_rows[nmain++]) < 0)
 				return 1;
 	print_head("Allocators side by side (alloc then free of the same block; rtmem: empty 1 MiB pool, slab class by "
-		   "rtmem_slab_class_for inside the timed pair; slab+cache: a thread cache of 4 blocks per class, as "
+		   "rg_class_for inside the timed pair; slab+cache: a thread cache of 4 blocks per class, as "
 		   "librtmem uses; batched: median over batches of 100 pairs, all through malloc-shaped function pointers; "
 		   "single: each pair timed alone)");
 	for (unsigned i = 0; i < nmain; i++)
@@ -870,7 +870,7 @@ int main(int argc, char **argv)
 			slab_max = r->ic[0].max > slab_max ? r->ic[0].max : slab_max;
 			slab_max = r->ic[1].max > slab_max ? r->ic[1].max : slab_max;
 		}
-		printf("\nTargets (DESIGN.md \"Sizes and targets\")\n");
+		printf("\nTargets (docs/architecture.md, \"Targets\")\n");
 		if (counted) {
 			snprintf(detail, sizeof(detail), "longest %llu", (unsigned long long)slab_max);
 			target("slab longest path <= 40 instructions per alloc or free", slab_max <= 40, detail);

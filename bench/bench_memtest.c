@@ -148,15 +148,15 @@ static void pin(int cpu)
 }
 
 /* Time @n allocations (each followed by its free); print one row. */
-static void latency_row(struct rtmem_region *r, bool buddy, long n, uint64_t *lat, const char *tester)
+static void latency_row(struct rg_region *r, bool buddy, long n, uint64_t *lat, const char *tester)
 {
-	uint64_t me = rtmem_owner(1, 1);
+	uint64_t me = rg_owner(1, 1);
 	long fails = 0;
 
 	for (long i = 0; i < n; i++) {
 		void *p;
 		uint64_t t0 = now_ns();
-		int rc = buddy ? rtmem_buddy_alloc(r, 4096, me, 0, &p) : rtmem_slab_alloc(r, 0, me, 0, &p);
+		int rc = buddy ? rg_buddy_alloc(r, 4096, me, 0, &p) : rg_slab_alloc(r, 0, me, 0, &p);
 		uint64_t t1 = now_ns();
 
 		lat[i] = t1 - t0;
@@ -165,7 +165,7 @@ static void latency_row(struct rtmem_region *r, bool buddy, long n, uint64_t *la
 			continue;
 		}
 		((volatile uint8_t *)p)[0] = 1;
-		rtmem_region_free(r, p, me, NULL);
+		rg_region_free(r, p, me, NULL);
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
 	printf("| %s | %s | %ld | %llu | %llu | %llu | %ld |\n", buddy ? "buddy 4 KiB" : "slab 256 B", tester, n,
@@ -175,9 +175,9 @@ static void latency_row(struct rtmem_region *r, bool buddy, long n, uint64_t *la
 
 static void latency(long n)
 {
-	struct rtmem_pool_desc d = { .nclasses = 1, .nslots = 4, .policy = RTMEM_POLICY_NEXT_FIT };
-	struct rtmem_footprint fp;
-	struct rtmem_region *r;
+	struct rg_pool_desc d = { .nclasses = 1, .nslots = 4, .policy = RG_POLICY_NEXT_FIT };
+	struct rg_footprint fp;
+	struct rg_region *r;
 	struct memtest_config c;
 	struct memtest_pool mp = { .name = "bench" };
 	struct memtest_status st;
@@ -186,12 +186,12 @@ static void latency(long n)
 	double t0;
 	void *mem;
 
-	d.classes[0] = (struct rtmem_slab_desc){ .size = 256, .count = 65536 };
-	d.buddy = (struct rtmem_buddy_desc){ .size = 32u << 20, .min_order = 6, .max_order = 20 };
-	if (!lat || rtmem_region_layout(&d, &fp) < 0)
+	d.classes[0] = (struct rg_slab_desc){ .size = 256, .count = 65536 };
+	d.buddy = (struct rg_buddy_desc){ .size = 32u << 20, .min_order = 6, .max_order = 20 };
+	if (!lat || rg_region_layout(&d, &fp) < 0)
 		exit(1);
 	mem = map(fp.total);
-	if (rtmem_region_format(mem, fp.total, &d) < 0 || rtmem_region_attach(mem, fp.total, &r) < 0)
+	if (rg_region_format(mem, fp.total, &d) < 0 || rg_region_attach(mem, fp.total, &r) < 0)
 		exit(1);
 	mp.region = r;
 	mp.base = mem;
@@ -223,7 +223,7 @@ static void latency(long n)
 	       (unsigned long long)st.blocks_tested, (unsigned long long)st.blocks_busy,
 	       (unsigned long long)st.blocks_spared);
 	memtest_destroy(mt);
-	rtmem_region_detach(r);
+	rg_region_detach(r);
 	munmap(mem, fp.total);
 	free(lat);
 }

@@ -6,7 +6,7 @@
  *   rtmemctl [-s SOCKET] metrics [-o FILE]
  *   rtmemctl [-s SOCKET] top [-d SECONDS] [-n COUNT]
  *
- * Talks the daemon's protocol (lib/proto.h) on its socket as a monitor (HELLO
+ * Talks the daemon's protocol (lib/proto/proto.h) on its socket as a monitor (HELLO
  * with RTMEM_HELLO_MONITOR: not counted as a client, opens nothing): STATUS,
  * POOL_INFO i, CLIENT_INFO i, MEMTEST, COUNTERS. Without -s it tries
  * $RTMEM_SOCKET or the main socket, then the read-only monitor socket (for
@@ -130,9 +130,9 @@ static uint64_t clamp(uint64_t v, uint64_t max, bool *flag)
 	return max;
 }
 
-static void print_class(const struct ctl *c, const char *kind, const struct rtmem_class_stats *in, bool *first)
+static void print_class(const struct ctl *c, const char *kind, const struct rtmem_wire_class_stats *in, bool *first)
 {
-	struct rtmem_class_stats v = *in, *s = &v;
+	struct rtmem_wire_class_stats v = *in, *s = &v;
 	uint64_t max = s->count ? s->count : (uint64_t)INT64_MAX; /* buddy orders: no count */
 	bool bad = false;
 
@@ -159,7 +159,7 @@ static void print_class(const struct ctl *c, const char *kind, const struct rtme
  * block falls short of the largest one the free bytes could make (never more
  * than the largest block size, max_order). 0 when all free memory is in
  * blocks as large as it can be. */
-static double fragmentation(const struct rtmem_region_stats *s)
+static double fragmentation(const struct rtmem_wire_stats *s)
 {
 	uint64_t best = s->max_order <= 63 ? 1ull << s->max_order : 0;
 
@@ -180,7 +180,7 @@ static int cmd_pools(struct ctl *c)
 	for (uint32_t i = 0; i < st.npools; i++) {
 		struct rtmem_msg_index req = { .index = i };
 		struct rtmem_msg_pool_info_reply rep;
-		const struct rtmem_region_stats *s = &rep.stats;
+		const struct rtmem_wire_stats *s = &rep.stats;
 		char name[RTMEM_NAME_MAX], state[160];
 		bool first = true;
 
@@ -202,9 +202,9 @@ static int cmd_pools(struct ctl *c)
 			       state, (double)rep.size / (1024.0 * 1024.0), rep.nclients, "kind", "size", "count", "in_use",
 			       "free", "hwm", "failed", "bad");
 		}
-		for (uint32_t k = 0; k < s->nclasses && k < RTMEM_MAX_CLASSES; k++)
+		for (uint32_t k = 0; k < s->nclasses && k < RTMEM_WIRE_MAX_CLASSES; k++)
 			print_class(c, "slab", &s->cls[k], &first);
-		for (uint32_t k = s->min_order; s->buddy_size && k <= s->max_order && k <= RTMEM_MAX_ORDER; k++)
+		for (uint32_t k = s->min_order; s->buddy_size && k <= s->max_order && k <= RTMEM_WIRE_MAX_ORDER; k++)
 			print_class(c, "buddy", &s->order[k], &first);
 		if (c->json)
 			printf("]}");
@@ -268,12 +268,12 @@ static int count_bad(struct ctl *c, uint64_t *ret)
 	for (uint32_t i = 0; rc == 0 && i < st.npools; i++) {
 		struct rtmem_msg_index req = { .index = i };
 		struct rtmem_msg_pool_info_reply rep;
-		const struct rtmem_region_stats *s = &rep.stats;
+		const struct rtmem_wire_stats *s = &rep.stats;
 
 		rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_POOL_INFO, &rep, RTMEM_MSG_POOL_INFO_REPLY, NULL);
-		for (uint32_t k = 0; rc == 0 && k < s->nclasses && k < RTMEM_MAX_CLASSES; k++)
+		for (uint32_t k = 0; rc == 0 && k < s->nclasses && k < RTMEM_WIRE_MAX_CLASSES; k++)
 			*ret += s->cls[k].bad;
-		for (uint32_t k = s->min_order; rc == 0 && s->buddy_size && k <= s->max_order && k <= RTMEM_MAX_ORDER; k++)
+		for (uint32_t k = s->min_order; rc == 0 && s->buddy_size && k <= s->max_order && k <= RTMEM_WIRE_MAX_ORDER; k++)
 			*ret += s->order[k].bad;
 	}
 	return rc;

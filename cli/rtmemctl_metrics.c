@@ -90,16 +90,16 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 }
 
 /* The classes of a pool: slab classes, then the buddy orders. */
-static unsigned pool_classes(const struct rtmem_region_stats *st, const struct rtmem_class_stats *ret[],
+static unsigned pool_classes(const struct rtmem_wire_stats *st, const struct rtmem_wire_class_stats *ret[],
 			     const char *kinds[])
 {
 	unsigned n = 0;
 
-	for (uint32_t k = 0; k < st->nclasses && k < RTMEM_MAX_CLASSES; k++) {
+	for (uint32_t k = 0; k < st->nclasses && k < RTMEM_WIRE_MAX_CLASSES; k++) {
 		kinds[n] = "slab";
 		ret[n++] = &st->cls[k];
 	}
-	for (uint32_t k = st->min_order; st->buddy_size && k <= st->max_order && k <= RTMEM_MAX_ORDER; k++) {
+	for (uint32_t k = st->min_order; st->buddy_size && k <= st->max_order && k <= RTMEM_WIRE_MAX_ORDER; k++) {
 		kinds[n] = "buddy";
 		ret[n++] = &st->order[k];
 	}
@@ -108,7 +108,7 @@ static unsigned pool_classes(const struct rtmem_region_stats *st, const struct r
 
 enum cls_field { F_SIZE, F_COUNT, F_IN_USE, F_FREE, F_HWM, F_FAILED, F_BAD, F_IN_USE_BYTES };
 
-static uint64_t cls_value(const struct rtmem_class_stats *c, enum cls_field f)
+static uint64_t cls_value(const struct rtmem_wire_class_stats *c, enum cls_field f)
 {
 	switch (f) {
 	case F_SIZE:
@@ -135,8 +135,8 @@ static void class_family(const struct ctl_snap *s, FILE *out, const char *name, 
 {
 	family(out, name, type, help);
 	for (uint32_t i = 0; i < s->npools; i++) {
-		const struct rtmem_class_stats *cls[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
-		const char *kinds[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
+		const struct rtmem_wire_class_stats *cls[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
+		const char *kinds[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
 		unsigned n = pool_classes(&s->pools[i].stats, cls, kinds);
 		char pn[RTMEM_NAME_MAX];
 
@@ -252,8 +252,8 @@ void ctl_metrics_print(const struct ctl_snap *s, FILE *out)
 	class_family(s, out, "class_bad_blocks", "gauge", "Blocks quarantined by the memory tester.", F_BAD);
 	client_families(s, out);
 	for (uint32_t i = 0; i < s->npools; i++) {
-		const struct rtmem_class_stats *cls[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
-		const char *kinds[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
+		const struct rtmem_wire_class_stats *cls[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
+		const char *kinds[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
 		unsigned n = pool_classes(&s->pools[i].stats, cls, kinds);
 
 		for (unsigned k = 0; k < n; k++)
@@ -315,8 +315,8 @@ static void on_sigint(int sig)
 
 static uint64_t pool_failed(const struct rtmem_msg_pool_info_reply *p)
 {
-	const struct rtmem_class_stats *cls[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
-	const char *kinds[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
+	const struct rtmem_wire_class_stats *cls[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
+	const char *kinds[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
 	unsigned n = pool_classes(&p->stats, cls, kinds);
 	uint64_t v = 0;
 
@@ -350,9 +350,9 @@ static void top_frame(const struct ctl_snap *s, const struct ctl_snap *prev, boo
 	printf("%-16s %-6s %10s %9s %9s %9s %9s %10s %5s\n", "pool", "kind", "block", "count", "in_use", "free", "hwm",
 	       "failed/s", "bad");
 	for (uint32_t i = 0; i < s->npools; i++) {
-		const struct rtmem_class_stats *cls[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1], *pcls[RTMEM_MAX_CLASSES +
-												       RTMEM_MAX_ORDER + 1];
-		const char *kinds[RTMEM_MAX_CLASSES + RTMEM_MAX_ORDER + 1];
+		const struct rtmem_wire_class_stats *cls[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1], *pcls[RTMEM_WIRE_MAX_CLASSES +
+												       RTMEM_WIRE_MAX_ORDER + 1];
+		const char *kinds[RTMEM_WIRE_MAX_CLASSES + RTMEM_WIRE_MAX_ORDER + 1];
 		unsigned n = pool_classes(&s->pools[i].stats, cls, kinds);
 		bool same = have && pool_classes(&prev->pools[i].stats, pcls, kinds) == n &&
 			    pool_classes(&s->pools[i].stats, cls, kinds) == n;

@@ -87,10 +87,10 @@ endforeach()
 
 # man 3 rtmem_alloc etc.: one ".so" link page per exported function of
 # librtmem.map to librtmem(3) (dh_installman turns them into symlinks).
-file(STRINGS ${PROJECT_SOURCE_DIR}/lib/librtmem.map _map_lines REGEX "^[ \t]+rtmem_[a-z_]+;")
+file(STRINGS ${PROJECT_SOURCE_DIR}/lib/client/librtmem.map _map_lines REGEX "^[ \t]+rtmem_[a-z_]+;")
 foreach(_line IN LISTS _map_lines)
   string(REGEX REPLACE "^[ \t]+(rtmem_[a-z_]+);.*" "\\1" _fn "${_line}")
   file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/man/man3/${_fn}.3 CONTENT ".so man3/librtmem.3\n")
   install(FILES ${PROJECT_BINARY_DIR}/man/man3/${_fn}.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 endforeach()
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lib/librtmem.map)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lib/client/librtmem.map)

@@ -63,7 +63,7 @@ static uint64_t siphash_words(const struct adopt_key *key, const uint64_t *m, un
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
-static uint64_t record_tag(const struct adopt_key *key, uint32_t slot, const struct rtmem_slot_record *rec)
+static uint64_t record_tag(const struct adopt_key *key, uint32_t slot, const struct rg_slot_record *rec)
 {
 	static const struct adopt_key zero;
 	uint64_t m[4] = { slot, rec->owner, rec->pid, rec->start_time };
@@ -139,30 +139,30 @@ int adopt_proc_start_time(pid_t pid, uint64_t *ret)
 	return 0;
 }
 
-int adopt_record_set(struct rtmem_region *r, const struct adopt_key *key, uint32_t slot, uint32_t gen, pid_t pid)
+int adopt_record_set(struct rg_region *r, const struct adopt_key *key, uint32_t slot, uint32_t gen, pid_t pid)
 {
-	struct rtmem_slot_record rec = { .owner = rtmem_owner(slot, gen), .pid = (uint64_t)pid };
+	struct rg_slot_record rec = { .owner = rg_owner(slot, gen), .pid = (uint64_t)pid };
 
 	if (adopt_proc_start_time(pid, &rec.start_time) < 0)
 		rec.start_time = 0;
 	rec.flags = record_tag(key, slot, &rec);
-	return rtmem_region_slot_set(r, slot, &rec);
+	return rg_region_slot_set(r, slot, &rec);
 }
 
-int adopt_record_clear(struct rtmem_region *r, uint32_t slot)
+int adopt_record_clear(struct rg_region *r, uint32_t slot)
 {
-	static const struct rtmem_slot_record zero;
+	static const struct rg_slot_record zero;
 
-	return rtmem_region_slot_set(r, slot, &zero);
+	return rg_region_slot_set(r, slot, &zero);
 }
 
-bool adopt_record_trusted(const struct adopt_key *key, uint32_t slot, const struct rtmem_slot_record *rec)
+bool adopt_record_trusted(const struct adopt_key *key, uint32_t slot, const struct rg_slot_record *rec)
 {
-	return rec->owner == rtmem_owner(slot, (uint32_t)(rec->owner >> 32)) && (rec->owner >> 32) != 0 &&
+	return rec->owner == rg_owner(slot, (uint32_t)(rec->owner >> 32)) && (rec->owner >> 32) != 0 &&
 	       rec->pid > 0 && rec->pid <= 0x7fffffffu && rec->flags == record_tag(key, slot, rec);
 }
 
-int adopt_holder_alive(const struct rtmem_slot_record *rec, int *ret_pidfd, const char **why)
+int adopt_holder_alive(const struct rg_slot_record *rec, int *ret_pidfd, const char **why)
 {
 	struct pollfd pfd = { .events = POLLIN };
 	uint64_t start;

@@ -58,15 +58,15 @@ int adopt_proc_start_time(pid_t pid, uint64_t *ret);
  * adopt_record_clear() - the slot is free again.
  * Context: loop thread, not RT. Return: 0, -EINVAL (slot out of range).
  */
-int adopt_record_set(struct rtmem_region *r, const struct adopt_key *key, uint32_t slot, uint32_t gen, pid_t pid);
-int adopt_record_clear(struct rtmem_region *r, uint32_t slot);
+int adopt_record_set(struct rg_region *r, const struct adopt_key *key, uint32_t slot, uint32_t gen, pid_t pid);
+int adopt_record_clear(struct rg_region *r, uint32_t slot);
 
 /*
  * adopt_record_trusted() - is @rec (read from slot @slot) one this daemon's
  * key wrote: tag right, owner of slot @slot with a generation, pid sane?
  * Context: any, pure.
  */
-bool adopt_record_trusted(const struct adopt_key *key, uint32_t slot, const struct rtmem_slot_record *rec);
+bool adopt_record_trusted(const struct adopt_key *key, uint32_t slot, const struct rg_slot_record *rec);
 
 /*
  * adopt_holder_alive() - is the process that @rec names still the one that
@@ -74,6 +74,6 @@ bool adopt_record_trusted(const struct adopt_key *key, uint32_t slot, const stru
  * Context: not RT. Return: 1 alive, 0 gone (or the pid was reused); *why
  * says which in words.
  */
-int adopt_holder_alive(const struct rtmem_slot_record *rec, int *ret_pidfd, const char **why);
+int adopt_holder_alive(const struct rg_slot_record *rec, int *ret_pidfd, const char **why);
 
 #endif /* RTMEMD_ADOPT_H */

@@ -4,7 +4,7 @@
  *
  * Holes: lseek(SEEK_DATA) from each offset finds the next allocated byte;
  * what lies between is a hole. A hole is allocated again (fallocate), then
- * faulted in, written, through the daemon's mapping (rtmem_populate_write(),
+ * faulted in, written, through the daemon's mapping (rg_populate_write(),
  * which changes no byte a client's concurrent store could lose) and locked
  * (mlock). Clients fault
  * the page in again on their next touch: that one fault is the damage the
@@ -30,7 +30,7 @@ static int refault(struct pool *p, uint64_t off, uint64_t len)
 
 	if (fallocate(p->memfd, 0, (off_t)off, (off_t)len) < 0)
 		return -errno;
-	rc = rtmem_populate_write(a, len, p->page);
+	rc = rg_populate_write(a, len, p->page);
 	if (rc < 0)
 		return rc;
 	if (mlock(a, len) < 0)
@@ -75,7 +75,7 @@ int audit_pool(struct pool *p, struct audit_found *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	if (p->region) {
-		n = rtmem_region_desc_repair(p->region, &p->cfg->desc);
+		n = rg_region_desc_repair(p->region, &p->cfg->desc);
 		if (n > 0) {
 			ret->found |= AUDIT_HEADER;
 			ret->header_fields = n;

@@ -9,7 +9,7 @@
  * allocated extents (SEEK_DATA/SEEK_HOLE): a range punched out with
  * FALLOC_FL_PUNCH_HOLE, which the seals do not stop, is allocated again,
  * re-faulted and re-locked. Its data (zeroes now) is not restored: the pool
- * is marked damaged. Lists are checked by rtmem_region_sweep() (srv.c).
+ * is marked damaged. Lists are checked by rg_region_sweep() (srv.c).
  */
 #ifndef RTMEMD_AUDIT_H
 #define RTMEMD_AUDIT_H
@@ -18,7 +18,7 @@
 
 #include "pool.h"
 
-/* What an audit found (bits; the same values as RTMEM_DAMAGE_* of lib/proto.h). */
+/* What an audit found (bits; the same values as RTMEM_DAMAGE_* of lib/proto/proto.h). */
 #define AUDIT_HEADER 0x1u /* header or descriptor lines differed from the daemon's copy: rewritten */
 #define AUDIT_HOLE 0x2u   /* a hole punched in the memfd: memory allocated, faulted and locked again */
 #define AUDIT_LIST 0x4u   /* a corrupt slab free list (index out of range or a cycle) */

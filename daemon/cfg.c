@@ -635,7 +635,7 @@ const struct cfg_pool *cfg_pool_find(const struct cfg *cfg, const char *name)
 	return NULL;
 }
 
-int cfg_pool_footprint(const struct cfg_pool *pool, struct rtmem_footprint *ret)
+int cfg_pool_footprint(const struct cfg_pool *pool, struct rg_footprint *ret)
 {
-	return rtmem_region_layout(&pool->desc, ret);
+	return rg_region_layout(&pool->desc, ret);
 }

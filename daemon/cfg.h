@@ -9,7 +9,7 @@
  *
  * Invariants of a struct cfg returned by cfg_load*():
  *  - at least one pool; pool names unique, [A-Za-z0-9_-], 1..CFG_NAME_MAX-1 chars;
- *  - every pool's desc passed rtmem_region_layout(); it has slab classes or a
+ *  - every pool's desc passed rg_region_layout(); it has slab classes or a
  *    buddy area or both; slab sizes strictly increasing; reserves within counts;
  *  - unless CFG_NO_RESOLVE, every user/group name is resolved (cfg_id.id valid).
  *
@@ -130,7 +130,7 @@ struct cfg_pool {
 	char name[CFG_NAME_MAX];
 	unsigned line;                   /* of its [pool NAME] header */
 	char file[CFG_PATH_MAX];         /* the file it is in */
-	struct rtmem_pool_desc desc;     /* what the allocator core formats */
+	struct rg_pool_desc desc;     /* what the allocator core formats */
 	bool hugepages;                  /* memfd with MFD_HUGETLB */
 	uint64_t quota;                  /* bytes per client, 0 = no quota */
 	struct cfg_ids users, groups;    /* who may open it (uid 0 always may) */
@@ -234,8 +234,8 @@ int cfg_error_at(const struct cfg *cfg, unsigned line, unsigned col, struct cfg_
 
 /*
  * cfg_pool_footprint() - the exact footprint of @pool's region.
- * Context: any, pure. Return: as rtmem_region_layout().
+ * Context: any, pure. Return: as rg_region_layout().
  */
-int cfg_pool_footprint(const struct cfg_pool *pool, struct rtmem_footprint *ret);
+int cfg_pool_footprint(const struct cfg_pool *pool, struct rg_footprint *ret);
 
 #endif /* RTMEMD_CFG_H */

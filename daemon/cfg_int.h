@@ -47,7 +47,7 @@ struct parser {
 	struct cfg_pool *pool;   /* current [pool] */
 	uint64_t buddy_min, buddy_max;
 	unsigned nrsv;
-	struct rsv_ent rsv[RTMEM_MAX_CLASSES];
+	struct rsv_ent rsv[RG_MAX_CLASSES];
 };
 
 /* cfg.c: errors, numbers, lists */

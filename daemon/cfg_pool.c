@@ -2,7 +2,7 @@
 /*
  * cfg_pool.c - a [pool NAME] section: its keys, and at the section's end the
  * checks that need several keys (buddy orders, reserves) and the layout
- * itself (rtmem_region_layout()), each reported at the line of the key concerned.
+ * itself (rg_region_layout()), each reported at the line of the key concerned.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -20,16 +20,16 @@
 
 /*
  * Does the allocator core refuse the first @n classes of @d? It decides what a
- * valid class is: rtmem_region_layout() of a pool of just those classes
- * (lib/region.c). Return: 0 (accepted) or its -errno.
+ * valid class is: rg_region_layout() of a pool of just those classes
+ * (lib/core/region.c). Return: 0 (accepted) or its -errno.
  */
-static int core_refuses(const struct rtmem_pool_desc *d, unsigned n)
+static int core_refuses(const struct rg_pool_desc *d, unsigned n)
 {
-	struct rtmem_pool_desc one = { .nclasses = n, .nslots = 1 };
-	struct rtmem_footprint fp;
+	struct rg_pool_desc one = { .nclasses = n, .nslots = 1 };
+	struct rg_footprint fp;
 
 	memcpy(one.classes, d->classes, n * sizeof(d->classes[0]));
-	return rtmem_region_layout(&one, &fp);
+	return rg_region_layout(&one, &fp);
 }
 
 /*
@@ -40,7 +40,7 @@ static int core_refuses(const struct rtmem_pool_desc *d, unsigned n)
  */
 static int class_refused(struct parser *p, uint64_t size, uint64_t count, const char *at, uint64_t *ret_align)
 {
-	struct rtmem_pool_desc d = { 0 };
+	struct rg_pool_desc d = { 0 };
 	struct cfg_error *err = p->err;
 	int r = 0;
 
@@ -52,7 +52,7 @@ static int class_refused(struct parser *p, uint64_t size, uint64_t count, const 
 	}
 	if (r || size > UINT32_MAX || count > UINT32_MAX || (at && !*ret_align) || *ret_align > UINT32_MAX)
 		return -EINVAL; /* (an alignment of 0 would mean the core's default) */
-	d.classes[0] = (struct rtmem_slab_desc){ .size = (uint32_t)size, .count = (uint32_t)count,
+	d.classes[0] = (struct rg_slab_desc){ .size = (uint32_t)size, .count = (uint32_t)count,
 						 .align = (uint32_t)*ret_align };
 	return core_refuses(&d, 1);
 }
@@ -77,9 +77,9 @@ static int explain_class(struct parser *p, char *s, char *cnt, char *at, uint64_
 			    "use the buddy area)", s);
 	if (!count)
 		return cfg_perr(p, cnt, EINVAL, "slab count is zero in class %s", s);
-	if (count > RTMEM_MAX_BLOCKS)
+	if (count > RG_MAX_BLOCKS)
 		return cfg_perr(p, cnt, EOVERFLOW, "slab count %s is too large (at most %u)", cnt,
-			    RTMEM_MAX_BLOCKS);
+			    RG_MAX_BLOCKS);
 	align = size & -size; /* the core's default: natural alignment, at most a page */
 	if (align > 4096)
 		align = 4096;
@@ -102,7 +102,7 @@ static int explain_class(struct parser *p, char *s, char *cnt, char *at, uint64_
 }
 
 /* SIZExCOUNT[@ALIGN] */
-static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
+static int parse_class(struct parser *p, char *s, struct rg_slab_desc *c)
 {
 	char *x = strchr(s, 'x'), *at;
 	uint64_t size = 0, count = 0, align;
@@ -139,13 +139,13 @@ static int parse_class(struct parser *p, char *s, struct rtmem_slab_desc *c)
 
 static int key_slab(struct parser *p, char *v)
 {
-	struct rtmem_pool_desc *d = &p->pool->desc;
-	char *items[RTMEM_MAX_CLASSES];
+	struct rg_pool_desc *d = &p->pool->desc;
+	char *items[RG_MAX_CLASSES];
 	unsigned n = 0;
-	int r = cfg_split_list(p, v, items, RTMEM_MAX_CLASSES, &n, "slab classes");
+	int r = cfg_split_list(p, v, items, RG_MAX_CLASSES, &n, "slab classes");
 
 	if (r == -E2BIG)
-		return cfg_perr(p, v, E2BIG, "too many slab classes (at most %u)", RTMEM_MAX_CLASSES);
+		return cfg_perr(p, v, E2BIG, "too many slab classes (at most %u)", RG_MAX_CLASSES);
 	for (unsigned i = 0; !r && i < n; i++) {
 		r = parse_class(p, items[i], &d->classes[i]);
 		if (!r && i && core_refuses(d, i + 1) && d->classes[i].size <= d->classes[i - 1].size)
@@ -160,9 +160,9 @@ static int key_slab(struct parser *p, char *v)
 static int key_slab_policy(struct parser *p, char *v)
 {
 	if (!strcasecmp(v, "exact"))
-		p->pool->desc.policy = RTMEM_POLICY_EXACT;
+		p->pool->desc.policy = RG_POLICY_EXACT;
 	else if (!strcasecmp(v, "next-fit"))
-		p->pool->desc.policy = RTMEM_POLICY_NEXT_FIT;
+		p->pool->desc.policy = RG_POLICY_NEXT_FIT;
 	else
 		return cfg_perr(p, v, EINVAL, "bad slab_policy \"%s\" (use exact or next-fit)", v);
 	return 0;
@@ -186,9 +186,9 @@ static int parse_order(struct parser *p, char *v, const char *what, uint64_t *re
 		return r;
 	if (!cfg_is_pow2(*ret))
 		return cfg_perr(p, v, EINVAL, "%s %s is not a power of two", what, v);
-	if (*ret < (1ull << RTMEM_MIN_ORDER) || *ret > (1ull << RTMEM_MAX_ORDER))
+	if (*ret < (1ull << RG_MIN_ORDER) || *ret > (1ull << RG_MAX_ORDER))
 		return cfg_perr(p, v, EINVAL, "%s %s is out of range (%s to %s)", what, v,
-			    size_fmt(1ull << RTMEM_MIN_ORDER, SIZE_CONFIG, a), size_fmt(1ull << RTMEM_MAX_ORDER, SIZE_CONFIG, b));
+			    size_fmt(1ull << RG_MIN_ORDER, SIZE_CONFIG, a), size_fmt(1ull << RG_MAX_ORDER, SIZE_CONFIG, b));
 	return 0;
 }
 
@@ -239,8 +239,8 @@ static int key_thread_cache(struct parser *p, char *v)
 	uint64_t n = 0;
 	int r = cfg_parse_num(p, v, false, "thread_cache", &n);
 
-	if (!r && n > RTMEM_CACHE_MAX)
-		return cfg_perr(p, v, EINVAL, "thread_cache %s is out of range (0 to %u)", v, RTMEM_CACHE_MAX);
+	if (!r && n > RG_CACHE_MAX)
+		return cfg_perr(p, v, EINVAL, "thread_cache %s is out of range (0 to %u)", v, RG_CACHE_MAX);
 	if (!r)
 		p->pool->desc.cache = (uint32_t)n;
 	return r;
@@ -249,9 +249,9 @@ static int key_thread_cache(struct parser *p, char *v)
 /* SIZExBLOCKS entries, matched to the classes when the section ends. */
 static int key_reserve_slab(struct parser *p, char *v)
 {
-	char *items[RTMEM_MAX_CLASSES];
+	char *items[RG_MAX_CLASSES];
 	unsigned n = 0;
-	int r = cfg_split_list(p, v, items, RTMEM_MAX_CLASSES, &n, "reserve_slab");
+	int r = cfg_split_list(p, v, items, RG_MAX_CLASSES, &n, "reserve_slab");
 
 	for (unsigned i = 0; !r && i < n; i++) {
 		char *x = strchr(items[i], 'x');
@@ -312,7 +312,7 @@ static_assert(sizeof(pool_keys) / sizeof(pool_keys[0]) <= KEYS_MAX, "seen[] too 
 
 static int pool_buddy_check(struct parser *p)
 {
-	struct rtmem_buddy_desc *b = &p->pool->desc.buddy;
+	struct rg_buddy_desc *b = &p->pool->desc.buddy;
 	const unsigned *seen = p->seen;
 	uint64_t min, max;
 	char s1[SIZE_FMT_MAX], s2[SIZE_FMT_MAX];
@@ -359,7 +359,7 @@ static int pool_buddy_check(struct parser *p)
 static int pool_reserve_check(struct parser *p)
 {
 	struct cfg_pool *pl = p->pool;
-	struct rtmem_pool_desc *d = &pl->desc;
+	struct rg_pool_desc *d = &pl->desc;
 	unsigned rline = p->seen[K_RSV_SLAB], gline;
 	bool reserve = d->buddy.reserve != 0;
 	char s1[SIZE_FMT_MAX];
@@ -397,7 +397,7 @@ static int pool_reserve_check(struct parser *p)
 int cfg_close_pool(struct parser *p)
 {
 	struct cfg_pool *pl = p->pool;
-	struct rtmem_footprint fp;
+	struct rg_footprint fp;
 	int r;
 
 	if (!pl->desc.nclasses && !p->seen[K_BUDDY])
@@ -408,7 +408,7 @@ int cfg_close_pool(struct parser *p)
 		r = pool_reserve_check(p);
 	if (r)
 		return r;
-	r = rtmem_region_layout(&pl->desc, &fp);
+	r = rg_region_layout(&pl->desc, &fp);
 	if (r == -EOVERFLOW)
 		return cfg_perr_lc(p, pl->line, 0, EOVERFLOW, "pool \"%s\" is too large: its footprint "
 			       "overflows 64 bits or a class has too many blocks", pl->name);
@@ -461,7 +461,7 @@ int cfg_open_pool(struct parser *p, char *name)
 	strcpy(pl->name, name);
 	pl->line = p->lineno;
 	snprintf(pl->file, sizeof(pl->file), "%s", p->name);
-	pl->desc.policy = RTMEM_POLICY_NEXT_FIT;
+	pl->desc.policy = RG_POLICY_NEXT_FIT;
 	pl->desc.nslots = CFG_DEFAULT_MAX_CLIENTS;
 	pl->desc.cache = CFG_DEFAULT_THREAD_CACHE;
 	p->pool = pl;

@@ -32,7 +32,7 @@ static int check_fit(const struct daemon *d, const struct probe_limits *lim)
 	char need[32], have[32];
 
 	for (unsigned i = 0; i < d->cfg->npools; i++) {
-		struct rtmem_footprint fp;
+		struct rg_footprint fp;
 		char fdname[CFG_NAME_MAX + 8];
 
 		daemon_pool_fdname(d->cfg->pools[i].name, fdname);
@@ -203,7 +203,7 @@ int daemon_lock_pools(struct daemon *d)
 		char fdname[CFG_NAME_MAX + 8];
 
 		if (p->adopted) { /* written in place: no byte a client stores is rewritten */
-			rc = rtmem_populate_write(p->mem, p->size, p->page);
+			rc = rg_populate_write(p->mem, p->size, p->page);
 			if (rc < 0)
 				log_warn("pool \"%s\": populating the re-adopted pool for writing failed: %s "
 					 "(the daemon's first write to each page faults)", pool_name(p), strerror(-rc));

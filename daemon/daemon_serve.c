@@ -167,7 +167,7 @@ void daemon_announce(struct daemon *d, const char *path)
 	if (n < (int)sizeof(status))
 		snprintf(status + n, sizeof(status) - (size_t)n, ") on %s", path);
 	for (unsigned i = 0; i < d->npools; i++)
-		rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_SERVING, (uint32_t)getpid());
+		rg_region_daemon_set(d->pools[i].region, RG_DAEMON_SERVING, (uint32_t)getpid());
 	d->served = true;
 	notify_state("READY=1\nSTATUS=%s", status);
 	log_info("ready: %u pools, %s locked, event loop %s, socket %s", d->npools, size_fmt(d->locked, SIZE_IEC, sz),
@@ -181,7 +181,7 @@ void daemon_free(struct daemon *d)
 	loop_free(d->loop);
 	for (unsigned i = 0; i < d->npools; i++) {
 		if (d->served) /* clients keep their pools and can tell nobody serves them */
-			rtmem_region_daemon_set(d->pools[i].region, RTMEM_DAEMON_STOPPED, (uint32_t)getpid());
+			rg_region_daemon_set(d->pools[i].region, RG_DAEMON_STOPPED, (uint32_t)getpid());
 		pool_destroy(&d->pools[i]);
 	}
 	free(d->pools);

@@ -3,7 +3,7 @@
  * fault.h - the one renderer of a memory fault the tester found (struct
  * memtest_fault, memtest.h): the line of the bad-block list, the log message,
  * the journal's fields, the sd_notify STATUS text, and the STATUS reply's
- * wire record (lib/proto.h). Every form takes its field texts from here, so
+ * wire record (lib/proto/proto.h). Every form takes its field texts from here, so
  * a fault reads the same wherever it is shown.
  *
  * Library-style: nothing here logs or allocates. Context of every function:

@@ -10,7 +10,7 @@
  * badblocks), and each pool's table of physical addresses.
  *
  * Algorithm. A pass visits every block of every pool in address order
- * (rtmem_region_next_block()). A block is tested in slices of slice_bytes
+ * (rg_region_next_block()). A block is tested in slices of slice_bytes
  * that overlap by overlap_words, so a coupling fault between the last word
  * of one slice and the first of the next is still sensitised. For each
  * slice the tester checks the block out (a free block only: -EBUSY skips
@@ -23,7 +23,7 @@
  *
  * A fault: march_run() re-reads the word after a flush (read error or stored
  * fault); the tester records it, quarantines the smallest unit holding the
- * word with rtmem_region_mark_bad() (which also ends the checkout), appends a
+ * word with rg_region_mark_bad() (which also ends the checkout), appends a
  * line to the bad-block list, rewrites the file atomically (tmp, fsync,
  * rename, fsync of the directory) and calls the event callback.
  *
@@ -192,13 +192,13 @@ int memtest_config_from_cfg(const struct cfg *cfg, struct memtest_config *ret, s
  * out in order, then the buddy area), and the pool's data bytes. */
 static int pool_geometry(struct mt_pool *p, size_t slice_bytes)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t off = 0, len;
 
-	rtmem_region_stats(p->r, &s);
+	rg_region_stats(p->r, &s);
 	p->ncls = s.nclasses;
 	for (uint32_t c = 0; c < s.nclasses; c++) {
-		if (rtmem_region_next_block(p->r, off, &p->cls_lo[c], &len) < 0 || len != s.cls[c].size)
+		if (rg_region_next_block(p->r, off, &p->cls_lo[c], &len) < 0 || len != s.cls[c].size)
 			return -EINVAL;
 		p->cls_hi[c] = p->cls_lo[c] + s.cls[c].count * len;
 		off = p->cls_hi[c];
@@ -308,7 +308,7 @@ int memtest_create(const struct memtest_config *cfg, const struct memtest_pool *
 
 		snprintf(p->name, sizeof(p->name), "%s", pools[i].name ? pools[i].name : "");
 		p->r = pools[i].region;
-		p->base = pools[i].base ? pools[i].base : (p->r ? rtmem_region_base(p->r) : NULL);
+		p->base = pools[i].base ? pools[i].base : (p->r ? rg_region_base(p->r) : NULL);
 		p->size = pools[i].size;
 		p->phys = pools[i].phys;
 		mt->npools = i + 1; /* from here on, destroy frees the phys table */

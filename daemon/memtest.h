@@ -73,8 +73,8 @@ struct memtest_phys;
 
 struct memtest_pool {
 	const char *name;           /* copied */
-	struct rtmem_region *region;
-	void *base;                 /* the region's mapping, rtmem_region_base() */
+	struct rg_region *region;
+	void *base;                 /* the region's mapping, rg_region_base() */
 	size_t size;                /* bytes mapped */
 	struct memtest_phys *phys;  /* may be NULL; memtest_create() takes it */
 };
@@ -91,7 +91,7 @@ struct memtest_fault {
 	unsigned element, op;    /* where in the program (march_fault) */
 	uint64_t background;     /* pattern of the background */
 	int64_t time;            /* CLOCK_REALTIME seconds */
-	int quarantine;          /* rtmem_region_mark_bad(): 0 or -errno */
+	int quarantine;          /* rg_region_mark_bad(): 0 or -errno */
 };
 
 struct memtest_status {

@@ -159,7 +159,7 @@ static int load_entry(struct memtest *mt, char *line, unsigned lineno)
 			return 0;
 		}
 	}
-	rc = rtmem_region_mark_bad(mt->pools[pi].r, o);
+	rc = rg_region_mark_bad(mt->pools[pi].r, o);
 	if (rc == 0)
 		return 1;
 	if (rc != -EALREADY)

@@ -22,12 +22,12 @@
 
 struct mt_pool {
 	char name[MEMTEST_NAME_MAX];
-	struct rtmem_region *r;
+	struct rg_region *r;
 	uint8_t *base;
 	size_t size;
 	struct memtest_phys *phys;
 	uint32_t ncls;
-	uint64_t cls_lo[RTMEM_MAX_CLASSES], cls_hi[RTMEM_MAX_CLASSES]; /* slab class areas */
+	uint64_t cls_lo[RG_MAX_CLASSES], cls_hi[RG_MAX_CLASSES]; /* slab class areas */
 	uint64_t data;     /* slab + buddy bytes */
 	uint64_t nblocks;  /* slices of a pass, roughly: slab blocks + buddy slices */
 };

@@ -172,7 +172,7 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
 	f.op = h->f.op;
 	f.background = h->bg;
 	f.time = (int64_t)time(NULL);
-	f.quarantine = rtmem_region_mark_bad(p->r, f.offset);
+	f.quarantine = rg_region_mark_bad(p->r, f.offset);
 	record(mt, &f);
 	rc = mt_bad_persist(mt, &f);
 	if (rc)
@@ -189,16 +189,16 @@ static int on_fault(struct memtest *mt, unsigned pi, uint64_t boff, const struct
  * other free buddy block is at least as large. */
 static bool spare(const struct memtest *mt, const struct mt_pool *p, uint64_t off, uint64_t len)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t others = 0;
 
 	if (mt->cfg.take_last)
 		return false;
-	rtmem_region_stats(p->r, &s);
+	rg_region_stats(p->r, &s);
 	for (uint32_t c = 0; c < p->ncls; c++)
 		if (off >= p->cls_lo[c] && off < p->cls_hi[c])
 			return s.cls[c].free < 2;
-	for (uint32_t k = (uint32_t)__builtin_ctzll(len); k <= s.max_order && k <= RTMEM_MAX_ORDER; k++)
+	for (uint32_t k = (uint32_t)__builtin_ctzll(len); k <= s.max_order && k <= RG_MAX_ORDER; k++)
 		others += s.order[k].free;
 	return others < 2;
 }
@@ -232,17 +232,17 @@ static int sweep_block(struct memtest *mt, unsigned pi, uint64_t boff, uint64_t 
 			mt_count(mt, &mt->st.blocks_spared, 0);
 			return 0;
 		}
-		if (rtmem_region_checkout(p->r, boff, &len) < 0) {
+		if (rg_region_checkout(p->r, boff, &len) < 0) {
 			mt_count(mt, &mt->st.blocks_busy, 0);
 			return 0;
 		}
 		if (len != blen) { /* merged or split meanwhile */
-			rtmem_region_checkin(p->r, boff);
+			rg_region_checkin(p->r, boff);
 			return 0;
 		}
 		rc = test_slice(mt, pi, boff, n, s, e, true, &h, &touched);
 		if (rc != MARCH_DETECTED || on_fault(mt, pi, boff, &h) < 0)
-			rtmem_region_checkin(p->r, boff);
+			rg_region_checkin(p->r, boff);
 		mt_count(mt, NULL, touched);
 		mt_budget(mt, t0, touched);
 		if (rc)
@@ -264,7 +264,7 @@ int mt_sweep_pool(struct memtest *mt, unsigned pi)
 {
 	uint64_t off = 0, b, len;
 
-	while (!mt_stopping(mt) && rtmem_region_next_block(mt->pools[pi].r, off, &b, &len) == 0) {
+	while (!mt_stopping(mt) && rg_region_next_block(mt->pools[pi].r, off, &b, &len) == 0) {
 		int rc = sweep_block(mt, pi, b, len);
 
 		if (rc)
@@ -279,7 +279,7 @@ int memtest_test_block_now(struct memtest *mt, unsigned pool, uint64_t off)
 	uint64_t b, len, touched = 0;
 	size_t n, s = 0;
 
-	if (!mt || pool >= mt->npools || rtmem_region_next_block(mt->pools[pool].r, off, &b, &len) < 0 ||
+	if (!mt || pool >= mt->npools || rg_region_next_block(mt->pools[pool].r, off, &b, &len) < 0 ||
 	    b != off)
 		return -EINVAL;
 	n = (size_t)(len / 8);

@@ -102,7 +102,7 @@ int pool_create(const struct cfg_pool *cp, size_t huge_page, struct pool *ret, s
 	char sz[32];
 	int rc;
 
-	rc = rtmem_region_layout(&cp->desc, &p.fp);
+	rc = rg_region_layout(&cp->desc, &p.fp);
 	if (rc < 0)
 		return pool_fail(cp, err, rc, "invalid layout: %s", strerror(-rc));
 	p.page = cp->hugepages ? huge_page : (size_t)sysconf(_SC_PAGESIZE);
@@ -194,26 +194,26 @@ int pool_prefault(struct pool *p, struct pool_error *err)
 
 int pool_format(struct pool *p, struct pool_error *err)
 {
-	int rc = rtmem_region_format(p->mem, p->size, &p->cfg->desc);
+	int rc = rg_region_format(p->mem, p->size, &p->cfg->desc);
 
 	if (rc < 0)
 		return pool_fail(p->cfg, err, rc, "formatting the region failed: %s", strerror(-rc));
-	rc = rtmem_region_attach(p->mem, p->size, &p->region);
+	rc = rg_region_attach(p->mem, p->size, &p->region);
 	if (rc < 0)
 		return pool_fail(p->cfg, err, rc, "attaching the new region failed: %s", strerror(-rc));
 	return 0;
 }
 
 /* Does the region's description @got still say what the config @want says? */
-static bool desc_same(const struct rtmem_pool_desc *want, const struct rtmem_pool_desc *got)
+static bool desc_same(const struct rg_pool_desc *want, const struct rg_pool_desc *got)
 {
-	const struct rtmem_buddy_desc *wb = &want->buddy, *gb = &got->buddy;
+	const struct rg_buddy_desc *wb = &want->buddy, *gb = &got->buddy;
 
 	if (want->nclasses != got->nclasses || want->policy != got->policy || want->nslots != got->nslots ||
 	    want->cache != got->cache)
 		return false;
 	for (uint32_t c = 0; c < want->nclasses; c++) {
-		const struct rtmem_slab_desc *w = &want->classes[c], *g = &got->classes[c];
+		const struct rg_slab_desc *w = &want->classes[c], *g = &got->classes[c];
 
 		if (w->size != g->size || w->count != g->count || w->reserve != g->reserve ||
 		    (w->align && w->align != g->align))
@@ -228,7 +228,7 @@ static bool desc_same(const struct rtmem_pool_desc *want, const struct rtmem_poo
 int pool_adopt(const struct cfg_pool *cp, int memfd, struct pool *ret, struct pool_error *err)
 {
 	struct pool p = { .cfg = cp, .memfd = memfd, .mem = MAP_FAILED, .adopted = true };
-	struct rtmem_pool_desc desc;
+	struct rg_pool_desc desc;
 	struct stat st;
 	int rc, seals = fcntl(memfd, F_GET_SEALS);
 
@@ -250,11 +250,11 @@ int pool_adopt(const struct cfg_pool *cp, int memfd, struct pool *ret, struct po
 		pool_fail(cp, err, rc, "stored memfd: mmap failed: %s", strerror(-rc));
 		goto out_close;
 	}
-	rc = rtmem_region_attach(p.mem, p.size, &p.region);
+	rc = rg_region_attach(p.mem, p.size, &p.region);
 	if (rc == 0)
-		rc = rtmem_region_desc(p.region, &desc);
+		rc = rg_region_desc(p.region, &desc);
 	if (rc == 0)
-		rc = rtmem_region_layout(&desc, &p.fp);
+		rc = rg_region_layout(&desc, &p.fp);
 	if (rc < 0) {
 		pool_fail(cp, err, rc, "stored region is not valid: %s", strerror(-rc));
 		goto out_unmap;
@@ -275,7 +275,7 @@ int pool_adopt(const struct cfg_pool *cp, int memfd, struct pool *ret, struct po
 	*ret = p;
 	return 1;
 out_unmap:
-	rtmem_region_detach(p.region);
+	rg_region_detach(p.region);
 	munmap(p.mem, p.size);
 out_close:
 	close(memfd);
@@ -298,10 +298,10 @@ static void owner_found(void *arg, uint64_t owner)
 
 	if (slot == 0)
 		return; /* the daemon's own: never a client's */
-	if (slot <= rtmem_region_nslots(p->region) && gen > p->gen_floor[slot])
+	if (slot <= rg_region_nslots(p->region) && gen > p->gen_floor[slot])
 		p->gen_floor[slot] = gen;
 	for (unsigned i = 0; i < p->nsurv; i++)
-		if (owner == rtmem_owner(p->surv[i].slot, p->surv[i].gen))
+		if (owner == rg_owner(p->surv[i].slot, p->surv[i].gen))
 			return;
 	for (size_t i = os->n; i-- > 0;) /* recent first: blocks of one owner come in runs */
 		if (os->v[i] == owner)
@@ -323,7 +323,7 @@ static void owner_found(void *arg, uint64_t owner)
 static void reclaim_owner(struct pool *p, uint64_t owner, struct pool_survey *rep)
 {
 	uint64_t bytes = 0;
-	long n = rtmem_region_reclaim(p->region, owner, &bytes);
+	long n = rg_region_reclaim(p->region, owner, &bytes);
 
 	if (n > 0) {
 		rep->blocks += (uint64_t)n;
@@ -337,8 +337,8 @@ static unsigned checkin_all(struct pool *p)
 	uint64_t off = 0, at, len;
 	unsigned n = 0;
 
-	while (rtmem_region_next_block(p->region, off, &at, &len) == 0 && len) {
-		if (rtmem_region_checkin(p->region, at) == 0)
+	while (rg_region_next_block(p->region, off, &at, &len) == 0 && len) {
+		if (rg_region_checkin(p->region, at) == 0)
 			n++;
 		off = at + len;
 	}
@@ -348,14 +348,14 @@ static unsigned checkin_all(struct pool *p)
 /* Trust or reclaim each slot record. */
 static void survey_slots(struct pool *p, const struct adopt_key *key, struct pool_survey *rep)
 {
-	uint32_t nslots = rtmem_region_nslots(p->region);
+	uint32_t nslots = rg_region_nslots(p->region);
 
 	for (uint32_t slot = 1; slot <= nslots; slot++) {
-		struct rtmem_slot_record rec;
+		struct rg_slot_record rec;
 		const char *why;
 		int pidfd = -1;
 
-		if (rtmem_region_slot_get(p->region, slot, &rec) < 0 || rec.owner == 0)
+		if (rg_region_slot_get(p->region, slot, &rec) < 0 || rec.owner == 0)
 			continue;
 		if (!adopt_record_trusted(key, slot, &rec)) {
 			rep->untrusted++; /* its blocks, if any, go with the strays */
@@ -377,12 +377,12 @@ static void survey_slots(struct pool *p, const struct adopt_key *key, struct poo
 
 int pool_survey(struct pool *p, const struct adopt_key *key, struct pool_survey *rep)
 {
-	uint32_t nslots = rtmem_region_nslots(p->region);
+	uint32_t nslots = rg_region_nslots(p->region);
 	struct owner_set os = { .p = p };
 
 	memset(rep, 0, sizeof(*rep));
 	for (int i = 0; i < 3; i++) {
-		rep->check = rtmem_region_check(p->region, rep->check_msg, sizeof(rep->check_msg));
+		rep->check = rg_region_check(p->region, rep->check_msg, sizeof(rep->check_msg));
 		if (rep->check != -EUCLEAN)
 			break;
 	}
@@ -394,7 +394,7 @@ int pool_survey(struct pool *p, const struct adopt_key *key, struct pool_survey 
 		return -ENOMEM;
 	rep->checked_in = checkin_all(p);
 	survey_slots(p, key, rep);
-	rtmem_region_owner_scan(p->region, owner_found, &os);
+	rg_region_owner_scan(p->region, owner_found, &os);
 	if (os.oom) {
 		free(os.v);
 		return -ENOMEM;
@@ -409,7 +409,7 @@ int pool_survey(struct pool *p, const struct adopt_key *key, struct pool_survey 
 
 void pool_destroy(struct pool *p)
 {
-	rtmem_region_detach(p->region);
+	rg_region_detach(p->region);
 	p->region = NULL;
 	if (p->mem != MAP_FAILED && p->mem)
 		munmap(p->mem, p->size);

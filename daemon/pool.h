@@ -12,7 +12,7 @@
  *   pool_lock()      mlock the mapping (per pool, so an error names it);
  *   mlockall()       by the caller, once, for everything else;
  *   pool_prefault()  write every page under a SIGBUS guard;
- *   pool_format()    rtmem_region_format() and rtmem_region_attach().
+ *   pool_format()    rg_region_format() and rg_region_attach().
  * Each step fills a struct pool_error with one line naming the pool, the
  * size and the cause; nothing here logs.
  *
@@ -63,7 +63,7 @@ struct pool_survey {
 	unsigned strays;       /* other owners found in block state words: reclaimed */
 	uint64_t blocks, bytes; /* reclaimed in all */
 	unsigned checked_in;   /* blocks a killed tester had checked out */
-	int check;             /* rtmem_region_check(): 0 or -EUCLEAN */
+	int check;             /* rg_region_check(): 0 or -EUCLEAN */
 	char check_msg[160];   /* its first violation */
 };
 
@@ -89,8 +89,8 @@ struct pool {
 	void *mem;                   /* MAP_FAILED when not mapped */
 	size_t size;                 /* bytes mapped = memfd size = footprint rounded to page */
 	size_t page;                 /* page size of the mapping (huge page size with hugepages) */
-	struct rtmem_footprint fp;   /* exact footprint */
-	struct rtmem_region *region; /* after pool_format() */
+	struct rg_footprint fp;   /* exact footprint */
+	struct rg_region *region; /* after pool_format() */
 	bool locked;                 /* pool_lock() succeeded */
 	bool adopted;                /* from the fd store, not created */
 	enum pool_noexec noexec;     /* how its memfd is kept from being executed */
@@ -137,7 +137,7 @@ int pool_prefault(struct pool *p, struct pool_error *err);
 
 /*
  * pool_format() - format the region in @p and attach a handle to it.
- * Context: setup. Return: 0 or the -errno of rtmem_region_format/attach.
+ * Context: setup. Return: 0 or the -errno of rg_region_format/attach.
  */
 int pool_format(struct pool *p, struct pool_error *err);
 
@@ -155,7 +155,7 @@ int pool_adopt(const struct cfg_pool *cp, int memfd, struct pool *ret, struct po
 
 /*
  * pool_survey() - after pool_adopt() and pool_lock(): check @p's region
- * (rtmem_region_check(), up to three times: live clients mutate it),
+ * (rg_region_check(), up to three times: live clients mutate it),
  * check in blocks a killed tester held, keep the clients whose slot records
  * @key tagged and the kernel confirms (p->surv), reclaim the blocks of every
  * other owner, and note each slot's highest generation (p->gen_floor) so that

@@ -27,7 +27,7 @@ static int report_pools(const struct cfg *cfg, const struct probe_limits *lim, F
 		"mapped", "pages");
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct cfg_pool *pl = &cfg->pools[i];
-		struct rtmem_footprint fp;
+		struct rg_footprint fp;
 		uint64_t mapped;
 		int r = cfg_pool_footprint(pl, &fp);
 

@@ -177,7 +177,7 @@ int srv_new(const struct cfg *cfg, struct pool *pools, unsigned npools, struct l
 		sp->pids = calloc(sp->nslots + 1u, sizeof(*sp->pids));
 		if (!sp->gen || !sp->used || !sp->pids)
 			goto out_free;
-		rtmem_region_guard(sp->pool->region, srv_buddy_owner_ok, sp);
+		rg_region_guard(sp->pool->region, srv_buddy_owner_ok, sp);
 		s->locked += pools[i].size;
 		if (srv_adopt_survivors(s, i) < 0)
 			goto out_free;

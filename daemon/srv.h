@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * srv.h - rtmemd's socket server: the listening socket, one struct per
- * connected client, the protocol of lib/proto.h, pool ACLs, owner slots and
+ * connected client, the protocol of lib/proto/proto.h, pool ACLs, owner slots and
  * reclaim of dead clients' blocks.
  *
  * Who may ask what: any peer that can connect (the socket's mode and group
@@ -13,7 +13,7 @@
  *
  * Owner slots: each pool has slots 1..nslots (max_clients). An OPEN takes
  * the lowest free slot and a generation one above the slot's last one, so an
- * owner word (rtmem_owner(slot, gen)) of a client that is gone never matches
+ * owner word (rg_owner(slot, gen)) of a client that is gone never matches
  * a later client's. A slot is freed by CLOSE or when the client goes, after
  * its blocks were reclaimed.
  *

@@ -129,7 +129,7 @@ static int client_arm(struct srv *s, struct srv_client *c)
  * Refuse the connection @fd with EUSERS and close it. The ERROR carries the
  * seq of the peer's first request if it is already queued (librtmem sends
  * HELLO right after connect), else 0, which librtmem takes as a refusal of
- * the connection itself (lib/proto.h).
+ * the connection itself (lib/proto/proto.h).
  */
 static void refuse_connection(struct srv *s, int fd, const char *why)
 {

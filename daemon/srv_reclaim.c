@@ -45,7 +45,7 @@ uint32_t srv_slot_take(struct srv_pool *sp, uint32_t *ret_gen)
 
 /*
  * Give back what clients killed in the middle of an allocation or a free
- * left on no list (lib/slab.c, "Kills"), once the dead slot is no longer
+ * left on no list (lib/core/slab.c, "Kills"), once the dead slot is no longer
  * marked used; with no client left, set the in-use counts from the state
  * words too.
  */
@@ -53,21 +53,21 @@ static void pool_sweep(struct srv *s, unsigned i)
 {
 	struct srv_pool *sp = &s->pools[i];
 	uint32_t fixed = 0;
-	long n = rtmem_region_sweep_report(sp->pool->region, sp->used, &fixed);
+	long n = rg_region_sweep_report(sp->pool->region, sp->used, &fixed);
 	uint64_t *owners = calloc(sp->nslots + 1u, sizeof(*owners)), bytes = 0;
 	int k;
 
-	/* blocks handed to a client that left just then (lib/handoff.c) */
+	/* blocks handed to a client that left just then (lib/core/handoff.c) */
 	if (owners) {
 		long m;
 
 		for (struct srv_client *c = s->head; c; c = c->next)
 			if (c->open[i].slot)
-				owners[c->open[i].slot] = rtmem_owner(c->open[i].slot, c->open[i].gen);
+				owners[c->open[i].slot] = rg_owner(c->open[i].slot, c->open[i].gen);
 		for (struct srv_orphan *o = s->orphans; o; o = o->next)
 			if (o->pool == i)
-				owners[o->slot] = rtmem_owner(o->slot, o->gen);
-		m = rtmem_region_reclaim_orphans(sp->pool->region, owners, &bytes);
+				owners[o->slot] = rg_owner(o->slot, o->gen);
+		m = rg_region_reclaim_orphans(sp->pool->region, owners, &bytes);
 		if (m > 0)
 			log_warn("pool \"%s\": reclaimed %ld blocks (%llu bytes) handed to clients that had left",
 				 pool_name(sp->pool), m, (unsigned long long)bytes);
@@ -94,7 +94,7 @@ static void pool_sweep(struct srv *s, unsigned i)
 	} else if (n < 0 && n != -EAGAIN) {
 		log_err("pool \"%s\": sweeping for lost blocks failed: %s", pool_name(sp->pool), strerror((int)-n));
 	}
-	if (sp->nopen == 0 && (k = rtmem_region_recount(sp->pool->region)) > 0)
+	if (sp->nopen == 0 && (k = rg_region_recount(sp->pool->region)) > 0)
 		log_warn("pool \"%s\": in-use counts of %d classes corrected with no client left", pool_name(sp->pool), k);
 }
 
@@ -127,7 +127,7 @@ static bool proc_status_field(int pid, const char *key, char *out, size_t len)
 }
 
 /*
- * The buddy lock's guard (rtmem_region_guard()): is thread @tid one of the
+ * The buddy lock's guard (rg_region_guard()): is thread @tid one of the
  * daemon's or of a client holding a slot of this pool? A lock word naming
  * anything else was written by a stray store, not by a locker. Called from
  * the event loop and the tester thread: reads only the atomic pid table.
@@ -193,7 +193,7 @@ uint64_t srv_client_reclaim(struct srv_client *c, unsigned i, uint64_t *ret_byte
 	 * before the reclaim below, one that does not see it backs out */
 	adopt_record_clear(sp->pool->region, o->slot);
 	atomic_store_explicit(&sp->pids[o->slot], 0, memory_order_relaxed);
-	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	n = rg_region_reclaim(sp->pool->region, rg_owner(o->slot, o->gen), &bytes);
 	if (n < 0) {
 		log_err("pool \"%s\": reclaiming the blocks of %s (slot %u gen %u) failed: %s", pool_name(sp->pool),
 			srv_who(c, w), o->slot, o->gen, strerror((int)-n));
@@ -300,7 +300,7 @@ static void on_orphan_exit(void *arg, int res)
 	(void)res;
 	adopt_record_clear(sp->pool->region, o->slot);
 	atomic_store_explicit(&sp->pids[o->slot], 0, memory_order_relaxed);
-	n = rtmem_region_reclaim(sp->pool->region, rtmem_owner(o->slot, o->gen), &bytes);
+	n = rg_region_reclaim(sp->pool->region, rg_owner(o->slot, o->gen), &bytes);
 	if (n < 0)
 		log_err("pool \"%s\": reclaiming slot %u gen %u (pid %d, exited) failed: %s", pool_name(sp->pool),
 			o->slot, o->gen, (int)o->pid, strerror((int)-n));

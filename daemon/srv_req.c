@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * srv_req.c - the requests of the protocol (lib/proto.h): a datagram is
+ * srv_req.c - the requests of the protocol (lib/proto/proto.h): a datagram is
  * checked by rtmem_msg_check() before dispatch() hands it to its handler;
  * each handler replies, or refuses with a reason that is logged.
  */
@@ -117,8 +117,8 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 		return srv_refuse(c, seq, EUSERS, "open \"%s\": all %u client slots taken (max_clients)", pn, sp->nslots);
 	if (in->flags & RTMEM_OPEN_WANT_DESC) { /* limits from the daemon's copy, never the region */
 		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_DESC_REPLY, seq);
-		m.open_desc_reply.layout_hash = rtmem_region_layout_hash();
-		m.open_desc_reply.desc = cp->desc;
+		m.open_desc_reply.layout_hash = rg_region_layout_hash();
+		rtmem_wire_desc_from(&m.open_desc_reply.desc, &cp->desc);
 	} else {
 		rtmem_msg_init(&m.h, RTMEM_MSG_OPEN_REPLY, seq);
 	}
@@ -213,6 +213,7 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 {
 	union rtmem_msg m = { 0 };
 	struct rtmem_msg_pool_info_reply *r = &m.pool_info_reply;
+	struct rg_region_stats st;
 	struct srv_pool *sp;
 
 	if (in->index >= c->s->npools)
@@ -223,12 +224,13 @@ static void on_pool_info(struct srv_client *c, const struct rtmem_msg_index *in)
 	r->size = sp->pool->size;
 	r->nclients = sp->nopen;
 	r->damage = sp->damage;
-	rtmem_region_stats(sp->pool->region, &r->stats);
+	rg_region_stats(sp->pool->region, &st);
+	rtmem_wire_stats_from(&r->stats, &st);
 	srv_reply(c, &m, -1);
 }
 
 /*
- * The client's blocks and bytes come from rtmem_region_owner_usage(), a scan
+ * The client's blocks and bytes come from rg_region_owner_usage(), a scan
  * of every state word of each pool it has open: fine for a status query, never
  * on a client's path.
  */
@@ -259,7 +261,7 @@ static void on_client_info(struct srv_client *c, const struct rtmem_msg_index *i
 		if (r->npools < 4)
 			snprintf(r->pools[r->npools], RTMEM_NAME_MAX, "%s", pool_name(s->pools[i].pool));
 		r->npools++;
-		rtmem_region_owner_usage(s->pools[i].pool->region, rtmem_owner(t->open[i].slot, t->open[i].gen),
+		rg_region_owner_usage(s->pools[i].pool->region, rg_owner(t->open[i].slot, t->open[i].gen),
 					 &blocks, &bytes);
 		r->blocks += blocks;
 		r->bytes += bytes;

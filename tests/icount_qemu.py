@@ -32,7 +32,7 @@ one's instruction (flow_ok(), decoded from the driver's file).
 Scenarios: those of test_icount.c, but the slab at 1 GiB only empty (filling
 14.9 M blocks one instruction per block is too slow under -singlestep).
 
-Bounds: DESIGN.md asks for at most 40 instructions on every slab path and 250
+Bounds: docs/architecture.md ("Targets") asks for at most 40 instructions on every slab path and 250
 for the buddy calls. Asserted here is what the arm64 code meets (a few %
 above the measured figures), so that a regression of a few instructions
 fails; where the target is missed the constant says so, with the figure.
@@ -53,11 +53,11 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 # arm64 bounds: what the Cortex-A72 code (gcc 12 -O2 -mno-outline-atomics)
-# meets. ARMv8.0 has no LSE: lib/slab_atomic.h writes each LL/SC loop itself
+# meets. ARMv8.0 has no LSE: lib/core/fastpath.h writes each LL/SC loop itself
 # (pop and push as one LDXP/STXP pair on head+pushed, the hwm as a branchless
 # max), so an alloc costs the same with or without a new high-water mark; the
 # free's first reads are LDP pairs (base+total, count+shift).
-SLAB_ALLOC_BOUND = 44      # 44: the claim expects the word read before the pop (lib/slab.c, "Kills"); target 40 missed
+SLAB_ALLOC_BOUND = 44      # 44: the claim expects the word read before the pop (lib/core/slab.c, "Kills"); target 40 missed
 SLAB_ALLOC_HWM_BOUND = 44  # 44 with a new high-water mark too
 SLAB_FREE_BOUND = 54       # 54: FREE_P, push + count (LDXP/STXP), finalize FREE_P -> FREE; target 40 missed
 SLAB_RESERVE_BOUND = 76    # 74: a class with a reserve, caller without the grant; target 40 missed
@@ -75,7 +75,7 @@ SLAB_FLAT = 0              # longest slab path: the same at 0 and 99 % full, 1 M
 # formatting a 1 GiB buddy area is 20 M); the counted calls must not run it,
 # and flow_ok() would see it if they did: they go through a BL, whose callee
 # must be logged.
-UNLOGGED = ("rtmem_region_format", "rg_buddy_rebuild")
+UNLOGGED = ("rg_region_format", "rg_buddy_rebuild")
 
 PROBES = {"probe_straight": 4, "probe_loop": 12, "probe_cas_ok": 6, "probe_cas_fail": 4}
 

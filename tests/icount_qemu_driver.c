@@ -19,7 +19,7 @@
  *   call <tag> <hex-fn>     one line per counted call, in call order
  *   stat <name> <value>     facts of the scenario (e.g. buddy steps)
  *
- * The buddy lock. lib/buddy.c takes it without glibc when uncontended, on
+ * The buddy lock. lib/core/buddy.c takes it without glibc when uncontended, on
  * the robust-list head that get_robust_list reports; qemu-user answers
  * ENOSYS (it cannot keep a guest robust list), and the lock would go through
  * pthread_mutex_lock, a path a Raspberry Pi never takes. So this program
@@ -53,7 +53,7 @@ static void icq_arm(unsigned tag, const void *fn);
 #define ICOUNT_ARM(tag, fn) icq_arm(tag, fn)
 #define ICOUNT_BUDDY_START(d) \
 	printf("stat steps %u\nstat fastlock %d\n", (d)->buddy.max_order - (d)->buddy.min_order, \
-	       rtmem_buddy_thread_prepare())
+	       rg_buddy_thread_prepare())
 #include "icount_scen.h"
 
 #define MAX_CALLS 4096

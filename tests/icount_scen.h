@@ -59,20 +59,20 @@ static unsigned rnd_below(uint64_t n)
 
 enum kind { SLAB, BUDDY };
 
-static struct rtmem_pool_desc scen_desc(enum kind kind, uint64_t bytes)
+static struct rg_pool_desc scen_desc(enum kind kind, uint64_t bytes)
 {
-	struct rtmem_pool_desc d;
+	struct rg_pool_desc d;
 
 	memset(&d, 0, sizeof(d));
 	d.nslots = 4;
-	d.policy = RTMEM_POLICY_NEXT_FIT;
+	d.policy = RG_POLICY_NEXT_FIT;
 	if (kind == SLAB) {
 		d.cache = 4;
 		d.nclasses = 9;
 		for (unsigned c = 0; c < 9; c++) {
 			uint32_t size = 16u << c;
 
-			d.classes[c] = (struct rtmem_slab_desc){ .size = size, .count = (uint32_t)(bytes / 9 / size) };
+			d.classes[c] = (struct rg_slab_desc){ .size = size, .count = (uint32_t)(bytes / 9 / size) };
 		}
 	} else {
 		d.buddy.size = bytes;
@@ -82,18 +82,18 @@ static struct rtmem_pool_desc scen_desc(enum kind kind, uint64_t bytes)
 	return d;
 }
 
-static struct rtmem_region *scen_map(const struct rtmem_pool_desc *d)
+static struct rg_region *scen_map(const struct rg_pool_desc *d)
 {
-	struct rtmem_footprint fp;
-	struct rtmem_region *r;
+	struct rg_footprint fp;
+	struct rg_region *r;
 	void *mem;
 
-	if (rtmem_region_layout(d, &fp) < 0)
+	if (rg_region_layout(d, &fp) < 0)
 		return NULL;
 	mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
-	if (rtmem_region_format(mem, fp.total, d) < 0 || rtmem_region_attach(mem, fp.total, &r) < 0)
+	if (rg_region_format(mem, fp.total, d) < 0 || rg_region_attach(mem, fp.total, &r) < 0)
 		return NULL;
 	return r;
 }
@@ -102,25 +102,25 @@ static struct rtmem_region *scen_map(const struct rtmem_pool_desc *d)
  * holds a block of the class: counted) or free one of up to 8 blocks we keep
  * (into the cache, counted apart as of the hint's class or not; or on to the
  * list when it is full, counted apart). */
-static int drive_cache(unsigned ncall, struct rtmem_region *r, const struct rtmem_pool_desc *d)
+static int drive_cache(unsigned ncall, struct rg_region *r, const struct rg_pool_desc *d)
 {
-	const uint64_t me = rtmem_owner(1, 1);
-	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
-	void *mine[RTMEM_MAX_CLASSES][8];
-	unsigned n[RTMEM_MAX_CLASSES] = { 0 };
+	const uint64_t me = rg_owner(1, 1);
+	struct rg_slab_cache tc[RG_MAX_CLASSES];
+	void *mine[RG_MAX_CLASSES][8];
+	unsigned n[RG_MAX_CLASSES] = { 0 };
 	void *p;
 	int rc;
 
-	rtmem_slab_cache_init(r, tc);
+	rg_slab_cache_init(r, tc);
 	for (unsigned i = 0; i < ncall; i++) {
 		uint32_t c = rnd_below(d->nclasses);
 
 		if (n[c] == 0 || (n[c] < 8 && rnd_below(2))) {
 			if (tc[c].n) {
-				ICOUNT_ARM(T_CALLOC, (const void *)rtmem_slab_cache_alloc);
-				rc = rtmem_slab_cache_alloc(r, tc, c, me, &p);
+				ICOUNT_ARM(T_CALLOC, (const void *)rg_slab_cache_alloc);
+				rc = rg_slab_cache_alloc(r, tc, c, me, &p);
 			} else {
-				rc = rtmem_slab_alloc(r, c, me, 0, &p);
+				rc = rg_slab_alloc(r, c, me, 0, &p);
 			}
 			if (rc == -ENOMEM)
 				continue;
@@ -135,10 +135,10 @@ static int drive_cache(unsigned ncall, struct rtmem_region *r, const struct rtme
 			mine[c][v] = mine[c][--n[c]];
 			/* into the cache, the block of the hint's class or not; or full */
 			ICOUNT_ARM(tc[c].n >= tc[c].cap			    ? T_CFREE_FULL
-				   : tc[0].hint == RTMEM_CACHE_HINT(c) ? T_CFREE
+				   : tc[0].hint == RG_CACHE_HINT(c) ? T_CFREE
 									  : T_CFREE_MISS,
-				   (const void *)rtmem_slab_cache_free);
-			rb = rtmem_slab_cache_free(r, tc, victim, me);
+				   (const void *)rg_slab_cache_free);
+			rb = rg_slab_cache_free(r, tc, victim, me);
 			if (rb < 0)
 				return (int)rb;
 		}
@@ -151,10 +151,10 @@ static int drive_cache(unsigned ncall, struct rtmem_region *r, const struct rtme
  * allocated block of it, @ncall times; then the thread cache. */
 static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 {
-	const uint64_t me = rtmem_owner(1, 1);
-	struct rtmem_pool_desc d = scen_desc(SLAB, bytes);
-	struct rtmem_region *r = scen_map(&d);
-	char *base[RTMEM_MAX_CLASSES];
+	const uint64_t me = rg_owner(1, 1);
+	struct rg_pool_desc d = scen_desc(SLAB, bytes);
+	struct rg_region *r = scen_map(&d);
+	char *base[RG_MAX_CLASSES];
 	void *p;
 
 	if (!r)
@@ -166,7 +166,7 @@ static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 			n = d.classes[c].count - 1;
 		base[c] = NULL;
 		for (uint64_t i = 0; i < n; i++) {
-			if (rtmem_slab_alloc(r, c, me, 0, &p) != 0)
+			if (rg_slab_alloc(r, c, me, 0, &p) != 0)
 				return -ENOMEM;
 			if (!base[c])
 				base[c] = p; /* a fresh class pops block 0 first */
@@ -174,26 +174,26 @@ static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 	}
 	for (unsigned i = 0; i < ncall; i++) {
 		uint32_t c = rnd_below(d.nclasses), size = d.classes[c].size;
-		struct rtmem_region_stats rs;
+		struct rg_region_stats rs;
 		void *victim;
 		int rc;
 
-		rtmem_region_stats(r, &rs); /* will this allocation set a new high-water mark? */
-		ICOUNT_ARM(rs.cls[c].in_use + 1 > rs.cls[c].hwm ? T_ALLOC_HWM : T_ALLOC, (const void *)rtmem_slab_alloc);
-		rc = rtmem_slab_alloc(r, c, me, 0, &p);
+		rg_region_stats(r, &rs); /* will this allocation set a new high-water mark? */
+		ICOUNT_ARM(rs.cls[c].in_use + 1 > rs.cls[c].hwm ? T_ALLOC_HWM : T_ALLOC, (const void *)rg_slab_alloc);
+		rc = rg_slab_alloc(r, c, me, 0, &p);
 		if (rc != 0)
 			return rc;
 		victim = p;
 		for (unsigned t = 0; base[c] && t < 64 && rnd_below(100) < fill; t++) {
 			char *q = base[c] + (uint64_t)rnd_below(d.classes[c].count) * size;
 
-			if (rtmem_region_block_size(r, q) == size) {
+			if (rg_region_block_size(r, q) == size) {
 				victim = q;
 				break;
 			}
 		}
-		ICOUNT_ARM(T_FREE, (const void *)rtmem_slab_free);
-		rc = rtmem_slab_free(r, victim, me);
+		ICOUNT_ARM(T_FREE, (const void *)rg_slab_free);
+		rc = rg_slab_free(r, victim, me);
 		if (rc != 0)
 			return rc;
 	}
@@ -204,9 +204,9 @@ static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
  * grant checks the reserve first; one with it takes the plain pop. */
 static int drive_reserve(unsigned ncall)
 {
-	const uint64_t me = rtmem_owner(1, 1);
-	struct rtmem_pool_desc d = scen_desc(SLAB, 1024 * 1024);
-	struct rtmem_region *r;
+	const uint64_t me = rg_owner(1, 1);
+	struct rg_pool_desc d = scen_desc(SLAB, 1024 * 1024);
+	struct rg_region *r;
 	void *p;
 
 	d.classes[3].reserve = 8;
@@ -214,11 +214,11 @@ static int drive_reserve(unsigned ncall)
 	if (!r)
 		return -ENOMEM;
 	for (unsigned i = 0; i < ncall; i++) {
-		ICOUNT_ARM(T_RSV_OTHER, (const void *)rtmem_slab_alloc);
-		if (rtmem_slab_alloc(r, 3, me, 0, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
+		ICOUNT_ARM(T_RSV_OTHER, (const void *)rg_slab_alloc);
+		if (rg_slab_alloc(r, 3, me, 0, &p) != 0 || rg_slab_free(r, p, me) != 0)
 			return -EPROTO;
-		ICOUNT_ARM(T_RSV_GRANTED, (const void *)rtmem_slab_alloc);
-		if (rtmem_slab_alloc(r, 3, me, RTMEM_ALLOC_RESERVE, &p) != 0 || rtmem_slab_free(r, p, me) != 0)
+		ICOUNT_ARM(T_RSV_GRANTED, (const void *)rg_slab_alloc);
+		if (rg_slab_alloc(r, 3, me, RG_ALLOC_RESERVE, &p) != 0 || rg_slab_free(r, p, me) != 0)
 			return -EPROTO;
 	}
 	return 0;
@@ -229,9 +229,9 @@ static int drive_reserve(unsigned ncall)
  * @ncall times. */
 static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
 {
-	const uint64_t me = rtmem_owner(1, 1);
-	struct rtmem_pool_desc d = scen_desc(BUDDY, bytes);
-	struct rtmem_region *r = scen_map(&d);
+	const uint64_t me = rg_owner(1, 1);
+	struct rg_pool_desc d = scen_desc(BUDDY, bytes);
+	struct rg_region *r = scen_map(&d);
 	const uint32_t lo = d.buddy.min_order, span = 9;
 	uint64_t cap = (bytes >> lo) + 1, n = 0, used = 0, goal = bytes / 100 * fill;
 	void **blk = calloc(cap, sizeof(*blk));
@@ -240,14 +240,14 @@ static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
 	if (!r || !blk)
 		return -ENOMEM;
 	ICOUNT_BUDDY_START(&d);
-	if (rtmem_buddy_alloc(r, 1, me, 0, &p) != 0 || rtmem_buddy_free(r, p, me) != 0)
+	if (rg_buddy_alloc(r, 1, me, 0, &p) != 0 || rg_buddy_free(r, p, me) != 0)
 		return -EPROTO; /* warm-up: lazy PLT binding and the lock's per-thread lookups are not the allocator */
 	while (used < goal) {
 		uint32_t k = lo + rnd_below(span);
 
 		while (k > lo && used + (1ull << k) > goal)
 			k--;
-		if (rtmem_buddy_alloc(r, 1ull << k, me, 0, &p) != 0)
+		if (rg_buddy_alloc(r, 1ull << k, me, 0, &p) != 0)
 			break; /* fragmented: as full as random orders get */
 		blk[n++] = p;
 		used += 1ull << k;
@@ -256,16 +256,16 @@ static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
 		uint64_t size = 1ull << (lo + rnd_below(span)), v;
 		int rc;
 
-		ICOUNT_ARM(T_ALLOC, (const void *)rtmem_buddy_alloc);
-		rc = rtmem_buddy_alloc(r, size, me, 0, &p);
+		ICOUNT_ARM(T_ALLOC, (const void *)rg_buddy_alloc);
+		rc = rg_buddy_alloc(r, size, me, 0, &p);
 		if (rc == -ENOMEM)
 			continue;
 		if (rc != 0 || n == cap)
 			return rc ? rc : -EOVERFLOW;
 		blk[n++] = p;
 		v = fill ? rnd_below(n) : n - 1;
-		ICOUNT_ARM(T_FREE, (const void *)rtmem_buddy_free);
-		rc = rtmem_buddy_free(r, blk[v], me);
+		ICOUNT_ARM(T_FREE, (const void *)rg_buddy_free);
+		rc = rg_buddy_free(r, blk[v], me);
 		if (rc != 0)
 			return rc;
 		blk[v] = blk[--n];

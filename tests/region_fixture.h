@@ -12,34 +12,34 @@
 #include "region.h"
 
 /* A small pool: three slab classes and a 64 KiB buddy area of 64 B..16 KiB. */
-static inline struct rtmem_pool_desc fixture_desc(void)
+static inline struct rg_pool_desc fixture_desc(void)
 {
-	struct rtmem_pool_desc d;
+	struct rg_pool_desc d;
 
 	memset(&d, 0, sizeof(d));
 	d.nclasses = 3;
 	d.nslots = 16;
-	d.policy = RTMEM_POLICY_NEXT_FIT;
-	d.classes[0] = (struct rtmem_slab_desc){ .size = 32, .count = 100 };
-	d.classes[1] = (struct rtmem_slab_desc){ .size = 256, .count = 40 };
-	d.classes[2] = (struct rtmem_slab_desc){ .size = 4096, .count = 8 };
-	d.buddy = (struct rtmem_buddy_desc){ .size = 64 * 1024, .min_order = 6, .max_order = 14 };
+	d.policy = RG_POLICY_NEXT_FIT;
+	d.classes[0] = (struct rg_slab_desc){ .size = 32, .count = 100 };
+	d.classes[1] = (struct rg_slab_desc){ .size = 256, .count = 40 };
+	d.classes[2] = (struct rg_slab_desc){ .size = 4096, .count = 8 };
+	d.buddy = (struct rg_buddy_desc){ .size = 64 * 1024, .min_order = 6, .max_order = 14 };
 	return d;
 }
 
 /* Map anonymous memory for @d and format it; the caller attaches. */
-static inline void *fixture_map(const struct rtmem_pool_desc *d, size_t *ret_size)
+static inline void *fixture_map(const struct rg_pool_desc *d, size_t *ret_size)
 {
-	struct rtmem_footprint fp;
+	struct rg_footprint fp;
 	void *mem;
 
 	*ret_size = 0;
-	if (rtmem_region_layout(d, &fp) < 0)
+	if (rg_region_layout(d, &fp) < 0)
 		return NULL;
 	mem = mmap(NULL, fp.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
-	if (rtmem_region_format(mem, fp.total, d) < 0) {
+	if (rg_region_format(mem, fp.total, d) < 0) {
 		munmap(mem, fp.total);
 		return NULL;
 	}
@@ -50,15 +50,15 @@ static inline void *fixture_map(const struct rtmem_pool_desc *d, size_t *ret_siz
 /* A region in a memfd mapped MAP_SHARED, formatted from @d, as the daemon
  * and its clients share one (fork children see the parent's writes); the
  * caller attaches. NULL on failure. */
-static inline void *fixture_map_shared(const struct rtmem_pool_desc *d, int *ret_fd, size_t *ret_size)
+static inline void *fixture_map_shared(const struct rg_pool_desc *d, int *ret_fd, size_t *ret_size)
 {
-	struct rtmem_footprint fp;
+	struct rg_footprint fp;
 	void *mem;
 	int fd;
 
 	*ret_fd = -1;
 	*ret_size = 0;
-	if (rtmem_region_layout(d, &fp) < 0)
+	if (rg_region_layout(d, &fp) < 0)
 		return NULL;
 	fd = memfd_create("rtmem-test", MFD_CLOEXEC);
 	if (fd < 0)
@@ -68,7 +68,7 @@ static inline void *fixture_map_shared(const struct rtmem_pool_desc *d, int *ret
 		close(fd);
 		return NULL;
 	}
-	if (rtmem_region_format(mem, fp.total, d) < 0) {
+	if (rg_region_format(mem, fp.total, d) < 0) {
 		munmap(mem, fp.total);
 		close(fd);
 		return NULL;
@@ -82,7 +82,7 @@ static inline void *fixture_map_shared(const struct rtmem_pool_desc *d, int *ret
 #define assert_region_ok(r)                                                       \
 	do {                                                                      \
 		char msg_[256];                                                   \
-		int rc_ = rtmem_region_check((r), msg_, sizeof(msg_));            \
+		int rc_ = rg_region_check((r), msg_, sizeof(msg_));            \
 		if (rc_ != 0)                                                     \
 			fail_msg("region check failed (%d): %s", rc_, msg_);      \
 	} while (0)

@@ -33,7 +33,7 @@ static inline uint64_t sw_rand(uint64_t *s)
 }
 
 /* Free block @b after checking its stamp, into @tc if not NULL. Return: 0 or 1 (an error). */
-static inline int sw_release(struct rtmem_region *r, struct rtmem_slab_cache *tc, struct sw_block *b,
+static inline int sw_release(struct rg_region *r, struct rg_slab_cache *tc, struct sw_block *b,
 			     uint64_t owner)
 {
 	int err = 0, rc = -EFAULT;
@@ -44,12 +44,12 @@ static inline int sw_release(struct rtmem_region *r, struct rtmem_slab_cache *tc
 		err = 1;
 	}
 	if (tc) {
-		long n = rtmem_slab_cache_free(r, tc, b->p, owner);
+		long n = rg_slab_cache_free(r, tc, b->p, owner);
 
 		rc = n < 0 ? (int)n : 0;
 	}
 	if (rc == -EFAULT) /* no cache, or a buddy block */
-		rc = rtmem_region_free(r, b->p, owner, NULL);
+		rc = rg_region_free(r, b->p, owner, NULL);
 	if (rc != 0) {
 		fprintf(stderr, "free %p: %d\n", (void *)b->p, rc);
 		err = 1;
@@ -59,11 +59,11 @@ static inline int sw_release(struct rtmem_region *r, struct rtmem_slab_cache *tc
 
 /* Run @ops random operations; free everything at the end if @free_all. With
  * @tc, slab blocks go through that thread cache, as librtmem does. */
-static inline int sw_run_cached(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner, uint64_t seed,
+static inline int sw_run_cached(struct rg_region *r, struct rg_slab_cache *tc, uint64_t owner, uint64_t seed,
 				long ops, bool free_all)
 {
 	struct sw_block held[SW_HELD];
-	unsigned n = 0, nclasses = rtmem_region_nclasses(r);
+	unsigned n = 0, nclasses = rg_region_nclasses(r);
 	uint64_t s = seed | 1, serial = 0;
 	int errors = 0;
 
@@ -80,11 +80,11 @@ static inline int sw_run_cached(struct rtmem_region *r, struct rtmem_slab_cache 
 			continue;
 		}
 		if (x % 5 == 0)
-			rc = rtmem_buddy_alloc(r, 16 + (x >> 16) % 8192, owner, 0, &p);
+			rc = rg_buddy_alloc(r, 16 + (x >> 16) % 8192, owner, 0, &p);
 		else if (tc && tc[(x >> 16) % nclasses].n)
-			rc = rtmem_slab_cache_alloc(r, tc, (uint32_t)((x >> 16) % nclasses), owner, &p);
+			rc = rg_slab_cache_alloc(r, tc, (uint32_t)((x >> 16) % nclasses), owner, &p);
 		else
-			rc = rtmem_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
+			rc = rg_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
 		if (rc == -ENOMEM || rc == -ENODEV) /* ENODEV: a region without a buddy area */
 			continue;
 		if (rc != 0) {
@@ -101,32 +101,32 @@ static inline int sw_run_cached(struct rtmem_region *r, struct rtmem_slab_cache 
 	while (free_all && n)
 		errors += sw_release(r, tc, &held[--n], owner);
 	if (free_all && tc)
-		rtmem_slab_cache_flush(r, tc, owner);
+		rg_slab_cache_flush(r, tc, owner);
 	return errors;
 }
 
-static inline int sw_run(struct rtmem_region *r, uint64_t owner, uint64_t seed, long ops, bool free_all)
+static inline int sw_run(struct rg_region *r, uint64_t owner, uint64_t seed, long ops, bool free_all)
 {
 	return sw_run_cached(r, NULL, owner, seed, ops, free_all);
 }
 
 /* The tester: sweep blocks, check each free one out, scribble, put it back. */
-static inline long sw_tester(struct rtmem_region *r, atomic_bool *stop)
+static inline long sw_tester(struct rg_region *r, atomic_bool *stop)
 {
 	uint64_t off = 0, len;
 	long tested = 0;
 
 	while (!atomic_load(stop)) {
-		if (rtmem_region_next_block(r, off, &off, &len) < 0) {
+		if (rg_region_next_block(r, off, &off, &len) < 0) {
 			off = 0;
 			continue;
 		}
-		if (rtmem_region_checkout(r, off, &len) == 0) {
-			uint64_t *w = (uint64_t *)((char *)rtmem_region_base(r) + off);
+		if (rg_region_checkout(r, off, &len) == 0) {
+			uint64_t *w = (uint64_t *)((char *)rg_region_base(r) + off);
 
 			w[0] = 0x5a5a5a5a5a5a5a5aull; /* as a March test would */
 			w[len / 8 - 1] = 0xa5a5a5a5a5a5a5a5ull;
-			if (rtmem_region_checkin(r, off) != 0)
+			if (rg_region_checkin(r, off) != 0)
 				return -1;
 			tested++;
 		}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_buddy_lock.c - the buddy lock's fast path (lib/buddy.c, "Fast path of
+ * test_buddy_lock.c - the buddy lock's fast path (lib/core/buddy.c, "Fast path of
  * the lock") against glibc's robust PI mutex protocol:
  *
  * - an uncontended call holds the lock through the fast path: lock word =
@@ -40,7 +40,8 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
+#include "test_hooks.h"
 
 /* The kernel's struct robust_list_head. */
 struct robust_head {
@@ -55,7 +56,7 @@ struct seen {
 	bool pending_is_entry, list_empty;
 };
 
-static struct rtmem_region *R;
+static struct rg_region *R;
 static void *Mem;
 static size_t Size;
 
@@ -66,12 +67,12 @@ static struct seen *Seen; /* MAP_SHARED: written by fork children too */
 
 static int setup(void **state)
 {
-	struct rtmem_pool_desc d = fixture_desc();
+	struct rg_pool_desc d = fixture_desc();
 
 	(void)state;
 	Mem = fixture_map(&d, &Size);
 	assert_non_null(Mem);
-	assert_int_equal(rtmem_region_attach(Mem, Size, &R), 0);
+	assert_int_equal(rg_region_attach(Mem, Size, &R), 0);
 	Seen = mmap(NULL, sizeof(*Seen), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(Seen != MAP_FAILED);
 	memset(Seen, 0, sizeof(*Seen));
@@ -84,8 +85,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	rtmem_buddy_test_hook = NULL;
-	rtmem_region_detach(R);
+	rg_buddy_test_hook = NULL;
+	rg_region_detach(R);
 	munmap(Mem, Size);
 	munmap(Seen, sizeof(*Seen));
 	return 0;
@@ -93,7 +94,7 @@ static int teardown(void **state)
 
 static void need_fast_path(void)
 {
-	if (!rtmem_buddy_thread_prepare()) {
+	if (!rg_buddy_thread_prepare()) {
 		printf("# no fast path here (no get_robust_list, e.g. qemu-user; or a ThreadSanitizer build)\n");
 		skip();
 	}
@@ -155,12 +156,12 @@ static void test_uncontended_call_takes_fast_path_and_leaves_glibc_state(void **
 	need_fast_path();
 	atomic_store(&hook_tid, gettid());
 	atomic_store(&release_holder, true); /* record, do not park */
-	rtmem_buddy_test_hook = hook;
-	assert_int_equal(rtmem_buddy_alloc(R, 100, rtmem_owner(1, 1), 0, &p), 0);
+	rg_buddy_test_hook = hook;
+	assert_int_equal(rg_buddy_alloc(R, 100, rg_owner(1, 1), 0, &p), 0);
 	assert_fast_hold_seen();
 	assert_mutex_idle();
 	memset(Seen, 0, sizeof(*Seen));
-	assert_int_equal(rtmem_buddy_free(R, p, rtmem_owner(1, 1)), 0);
+	assert_int_equal(rg_buddy_free(R, p, rg_owner(1, 1)), 0);
 	assert_fast_hold_seen();
 	assert_mutex_idle();
 	/* glibc takes and gives it back as usual after the fast path. */
@@ -183,9 +184,9 @@ static void *alloc_thread(void *arg)
 	struct call *c = arg;
 
 	atomic_store(&c->tid, gettid());
-	c->rc = rtmem_buddy_alloc(R, 64, rtmem_owner(2, 1), 0, &c->p);
+	c->rc = rg_buddy_alloc(R, 64, rg_owner(2, 1), 0, &c->p);
 	if (c->rc == 0)
-		c->rc = rtmem_buddy_free(R, c->p, rtmem_owner(2, 1));
+		c->rc = rg_buddy_free(R, c->p, rg_owner(2, 1));
 	atomic_store(&c->done, true);
 	return NULL;
 }
@@ -228,7 +229,7 @@ static void *holder_thread(void *arg)
 /* Start a holder parked inside the lock; return once it is parked. */
 static void start_holder(struct call *h)
 {
-	rtmem_buddy_test_hook = hook;
+	rg_buddy_test_hook = hook;
 	assert_int_equal(pthread_create(&h->th, NULL, holder_thread, h), 0);
 	for (int i = 0; i < 5000 && !atomic_load(&parked); i++)
 		usleep(1000);
@@ -241,7 +242,7 @@ static void test_fast_path_holder_hands_over_to_glibc_waiter(void **state)
 
 	(void)state;
 	start_holder(&h);
-	if (rtmem_buddy_thread_prepare())
+	if (rg_buddy_thread_prepare())
 		assert_fast_hold_seen();
 	assert_int_equal(pthread_create(&w.th, NULL, alloc_thread, &w), 0);
 	assert_true(wait_for_waiters());
@@ -262,15 +263,15 @@ static void test_fork_child_locks_with_its_own_tid(void **state)
 
 	(void)state;
 	need_fast_path(); /* and the parent's TID is cached now */
-	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), 0);
-	assert_int_equal(rtmem_buddy_free(R, p, rtmem_owner(1, 1)), 0);
+	assert_int_equal(rg_buddy_alloc(R, 64, rg_owner(1, 1), 0, &p), 0);
+	assert_int_equal(rg_buddy_free(R, p, rg_owner(1, 1)), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		atomic_store(&hook_tid, gettid());
 		atomic_store(&release_holder, true);
-		rtmem_buddy_test_hook = hook;
-		if (rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p) || rtmem_buddy_free(R, p, rtmem_owner(1, 1)))
+		rg_buddy_test_hook = hook;
+		if (rg_buddy_alloc(R, 64, rg_owner(1, 1), 0, &p) || rg_buddy_free(R, p, rg_owner(1, 1)))
 			_exit(1);
 		_exit(0);
 	}
@@ -359,12 +360,12 @@ static void *hammer(void *arg)
 		unsigned k = (unsigned)n % 8;
 
 		if (n >= 8)
-			c->rc = rtmem_buddy_free(R, p[k], rtmem_owner(3, 1));
+			c->rc = rg_buddy_free(R, p[k], rg_owner(3, 1));
 		if (c->rc == 0)
-			c->rc = rtmem_buddy_alloc(R, 64u << (n % 5), rtmem_owner(3, 1), 0, &p[k]);
+			c->rc = rg_buddy_alloc(R, 64u << (n % 5), rg_owner(3, 1), 0, &p[k]);
 	}
 	for (unsigned k = 0; k < 8 && c->rc == 0; k++)
-		c->rc = rtmem_buddy_free(R, p[k], rtmem_owner(3, 1));
+		c->rc = rg_buddy_free(R, p[k], rg_owner(3, 1));
 	return NULL;
 }
 
@@ -374,7 +375,7 @@ static void *hammer(void *arg)
 static void test_contended_calls_leave_mutex_idle(void **state)
 {
 	struct call c[3] = { 0 };
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 
 	(void)state;
 	for (unsigned t = 0; t < 3; t++)
@@ -385,7 +386,7 @@ static void test_contended_calls_leave_mutex_idle(void **state)
 	}
 	assert_mutex_idle();
 	assert_region_ok(R);
-	rtmem_region_stats(R, &st);
+	rg_region_stats(R, &st);
 	assert_int_equal(st.buddy_free, st.buddy_size);
 }
 
@@ -397,19 +398,19 @@ static void test_notrecoverable_lock_fails_every_call(void **state)
 	void *p;
 
 	(void)state;
-	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), 0);
+	assert_int_equal(rg_buddy_alloc(R, 64, rg_owner(1, 1), 0, &p), 0);
 	R->bdy->lock.__data.__owner = 0x7ffffffe; /* glibc's PTHREAD_MUTEX_NOTRECOVERABLE */
 	alarm(10);                                /* a hang fails the test */
-	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), -ENOTRECOVERABLE);
-	assert_int_equal(rtmem_buddy_free(R, p, rtmem_owner(1, 1)), -ENOTRECOVERABLE);
-	rtmem_buddy_test_hook = hook; /* and through the slow path */
-	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), -ENOTRECOVERABLE);
+	assert_int_equal(rg_buddy_alloc(R, 64, rg_owner(1, 1), 0, &p), -ENOTRECOVERABLE);
+	assert_int_equal(rg_buddy_free(R, p, rg_owner(1, 1)), -ENOTRECOVERABLE);
+	rg_buddy_test_hook = hook; /* and through the slow path */
+	assert_int_equal(rg_buddy_alloc(R, 64, rg_owner(1, 1), 0, &p), -ENOTRECOVERABLE);
 	alarm(0);
 	assert_int_equal(lock_word(), 0);
 	assert_int_equal(pthread_mutex_lock(&R->bdy->lock), ENOTRECOVERABLE);
 }
 
-/* --- the daemon's guarded lock (lib/buddy.c, "Guarded lock") --- */
+/* --- the daemon's guarded lock (lib/core/buddy.c, "Guarded lock") --- */
 
 static _Atomic int client_tid; /* the one thread the guard calls a live client's */
 
@@ -424,7 +425,7 @@ static void *dead_clients_block(void)
 {
 	void *p;
 
-	assert_int_equal(rtmem_buddy_alloc(R, 1000, rtmem_owner(3, 1), 0, &p), 0);
+	assert_int_equal(rg_buddy_alloc(R, 1000, rg_owner(3, 1), 0, &p), 0);
 	return p;
 }
 
@@ -433,17 +434,17 @@ static void assert_reclaimed_under_guard(uint64_t repairs_before, uint64_t repai
 	char msg[200];
 
 	alarm(10); /* a hang fails the test */
-	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), 1);
+	assert_int_equal(rg_region_reclaim(R, rg_owner(3, 1), NULL), 1);
 	alarm(0);
-	assert_int_equal(rtmem_region_guard_repairs(R) - repairs_before, repairs_after);
+	assert_int_equal(rg_region_guard_repairs(R) - repairs_before, repairs_after);
 	assert_int_equal(lock_word(), 0);
-	assert_int_equal(rtmem_region_check(R, msg, sizeof(msg)), 0);
+	assert_int_equal(rg_region_check(R, msg, sizeof(msg)), 0);
 }
 
 static void test_guard_takes_over_a_lock_word_naming_no_thread(void **state)
 {
 	(void)state;
-	rtmem_region_guard(R, owner_ok, NULL);
+	rg_region_guard(R, owner_ok, NULL);
 	dead_clients_block();
 	/* glibc would assert on ESRCH and abort the daemon */
 	__atomic_store_n(&R->bdy->lock.__data.__lock, 0x3ffffff0, __ATOMIC_RELAXED);
@@ -454,7 +455,7 @@ static void test_guard_takes_over_a_lock_word_naming_no_thread(void **state)
 static void test_guard_takes_over_a_lock_word_naming_another_process(void **state)
 {
 	(void)state;
-	rtmem_region_guard(R, owner_ok, NULL);
+	rg_region_guard(R, owner_ok, NULL);
 	dead_clients_block();
 	/* init exists and never unlocks: glibc would block for ever */
 	__atomic_store_n(&R->bdy->lock.__data.__lock, 1, __ATOMIC_RELAXED);
@@ -467,7 +468,7 @@ static void test_guard_restores_an_overwritten_mutex_kind(void **state)
 	void *p;
 
 	(void)state;
-	rtmem_region_guard(R, owner_ok, NULL);
+	rg_region_guard(R, owner_ok, NULL);
 	dead_clients_block();
 	R->bdy->lock.__data.__kind = 0; /* a plain mutex: glibc's lock would wait on a plain futex */
 	R->bdy->lock.__data.__owner = 0x7ffffffe; /* and NOTRECOVERABLE, for glibc */
@@ -475,8 +476,8 @@ static void test_guard_restores_an_overwritten_mutex_kind(void **state)
 	assert_reclaimed_under_guard(0, 2);
 	assert_int_equal(R->bdy->lock.__data.__kind, kind);
 	/* and clients through glibc can use it again */
-	assert_int_equal(rtmem_buddy_alloc(R, 64, rtmem_owner(1, 1), 0, &p), 0);
-	assert_int_equal(rtmem_buddy_free(R, p, rtmem_owner(1, 1)), 0);
+	assert_int_equal(rg_buddy_alloc(R, 64, rg_owner(1, 1), 0, &p), 0);
+	assert_int_equal(rg_buddy_free(R, p, rg_owner(1, 1)), 0);
 }
 
 static void test_guard_waits_a_little_for_a_live_holder_then_gives_up(void **state)
@@ -486,35 +487,35 @@ static void test_guard_waits_a_little_for_a_live_holder_then_gives_up(void **sta
 	long rc;
 
 	(void)state;
-	rtmem_region_guard(R, owner_ok, NULL);
+	rg_region_guard(R, owner_ok, NULL);
 	p = dead_clients_block();
 	atomic_store(&client_tid, 12345);
 	__atomic_store_n(&R->bdy->lock.__data.__lock, 12345, __ATOMIC_RELAXED); /* a live client holds it */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL);
+	rc = rg_region_reclaim(R, rg_owner(3, 1), NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(rc, -EBUSY);
 	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 1000000000L);
 	assert_int_equal(lock_word(), 12345); /* not taken from a live holder */
 	/* the holder lets go: the reclaim goes through */
 	__atomic_store_n(&R->bdy->lock.__data.__lock, 0, __ATOMIC_RELAXED);
-	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), 1);
+	assert_int_equal(rg_region_reclaim(R, rg_owner(3, 1), NULL), 1);
 	(void)p;
 }
 
 static void test_guard_refuses_a_wedged_lock_without_hanging(void **state)
 {
 	(void)state;
-	rtmem_region_guard(R, owner_ok, NULL);
+	rg_region_guard(R, owner_ok, NULL);
 	dead_clients_block();
 	/* waiters queued on a word that names no client: the kernel keeps PI
 	 * state for it, which no CAS may take over */
 	__atomic_store_n(&R->bdy->lock.__data.__lock, (int)(0x80000000u | 0x3ffffff0u), __ATOMIC_RELAXED);
 	alarm(10);
-	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), -ENOTRECOVERABLE);
+	assert_int_equal(rg_region_reclaim(R, rg_owner(3, 1), NULL), -ENOTRECOVERABLE);
 	alarm(0);
 	__atomic_store_n(&R->bdy->lock.__data.__lock, 0, __ATOMIC_RELAXED);
-	assert_int_equal(rtmem_region_reclaim(R, rtmem_owner(3, 1), NULL), 1);
+	assert_int_equal(rg_region_reclaim(R, rg_owner(3, 1), NULL), 1);
 }
 
 int main(void)

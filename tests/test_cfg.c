@@ -137,7 +137,7 @@ static const char full_conf[] =
 	"reserve_buddy = 512K\n"
 	"reserve_groups = 0"; /* no final newline */
 
-static void assert_class(const struct rtmem_slab_desc *c, uint32_t size, uint32_t count,
+static void assert_class(const struct rg_slab_desc *c, uint32_t size, uint32_t count,
 			 uint32_t align, uint32_t reserve)
 {
 	assert_int_equal(c->size, size);
@@ -189,7 +189,7 @@ static void test_parse_full_config_exact(void **state)
 	assert_class(&a->desc.classes[0], 64, 1024, 64, 16);
 	assert_class(&a->desc.classes[1], 256, 512, 256, 0);
 	assert_class(&a->desc.classes[2], 4096, 64, 4096, 2);
-	assert_int_equal(a->desc.policy, RTMEM_POLICY_EXACT);
+	assert_int_equal(a->desc.policy, RG_POLICY_EXACT);
 	assert_int_equal(a->desc.nslots, 8);
 	assert_int_equal(a->desc.cache, CFG_DEFAULT_THREAD_CACHE);
 	assert_int_equal(a->desc.buddy.size, 0);
@@ -200,7 +200,7 @@ static void test_parse_full_config_exact(void **state)
 	assert_int_equal(a->reserve_users.n, 1);
 
 	assert_int_equal(b->desc.nclasses, 0);
-	assert_int_equal(b->desc.policy, RTMEM_POLICY_NEXT_FIT);
+	assert_int_equal(b->desc.policy, RG_POLICY_NEXT_FIT);
 	assert_int_equal(b->desc.nslots, CFG_DEFAULT_MAX_CLIENTS);
 	assert_int_equal(b->desc.buddy.size, 4u << 20);
 	assert_int_equal(b->desc.buddy.min_order, 8);
@@ -216,7 +216,7 @@ static void test_default_builtin_small_pool(void **state)
 {
 	struct cfg *cfg = NULL;
 	struct cfg_error err;
-	struct rtmem_footprint fp;
+	struct rg_footprint fp;
 	const struct cfg_pool *p;
 
 	(void)state;
@@ -285,7 +285,7 @@ static void test_installed_config_parses(void **state)
 	assert_true(cfg->npools >= 2);
 	assert_true(cfg->memtest.enabled);
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct rtmem_footprint fp;
+		struct rg_footprint fp;
 
 		assert_int_equal(cfg_pool_footprint(&cfg->pools[i], &fp), 0);
 		total += fp.total;
@@ -450,7 +450,7 @@ static void test_report_fits_and_not(void **state)
 {
 	struct cfg *cfg = load_ok(POOL "slab = 64x1024\nbuddy = 1M\n", 0);
 	struct probe_limits lim = { .memlock = 64u << 20, .mem_available = 1u << 30, .page = 4096 };
-	struct rtmem_footprint fp;
+	struct rg_footprint fp;
 	char *out, num[32];
 	int r;
 
@@ -606,7 +606,7 @@ static void test_err_too_many_classes(void **state)
 	char text[2048] = POOL "slab = ";
 
 	(void)state;
-	for (unsigned i = 1; i <= RTMEM_MAX_CLASSES + 1; i++) {
+	for (unsigned i = 1; i <= RG_MAX_CLASSES + 1; i++) {
 		char item[24];
 
 		snprintf(item, sizeof(item), "%s%ux1", i > 1 ? ", " : "", i * 8);

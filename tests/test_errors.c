@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_errors.c - lib/errors.c: rtmem_error_hint() tells the same errno
+ * test_errors.c - lib/client/errors.c: rtmem_error_hint() tells the same errno
  * apart by the call that returned it and names the fix; rtmem_version().
  */
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_handoff.c - blocks handed between clients (lib/handoff.c).
+ * test_handoff.c - blocks handed between clients (lib/core/handoff.c).
  *
  * - a slab block and a buddy block change owners: the receiver frees them,
- *   the giver no longer can; every error of rtmem_region_give();
+ *   the giver no longer can; every error of rg_region_give();
  * - reclaim stays exact whoever dies: the giver after giving (the block is
  *   the receiver's), the receiver before using it (reclaimed with it), a
  *   receiver that left without the giver seeing it (found as an orphan);
@@ -28,27 +28,27 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 
-#define A rtmem_owner(1, 3)
-#define B rtmem_owner(2, 4)
+#define A rg_owner(1, 3)
+#define B rg_owner(2, 4)
 
 struct fx {
 	int fd;
 	size_t size;
 	void *mem;
-	struct rtmem_region *r;
+	struct rg_region *r;
 };
 
 static int setup(void **state)
 {
-	struct rtmem_pool_desc d = fixture_desc();
+	struct rg_pool_desc d = fixture_desc();
 	struct fx *f = calloc(1, sizeof(*f));
 
 	d.cache = 4; /* a cache slot for class 0 (100 blocks, 16 slots): one block */
 	f->mem = fixture_map_shared(&d, &f->fd, &f->size);
 	assert_non_null(f->mem);
-	assert_int_equal(rtmem_region_attach(f->mem, f->size, &f->r), 0);
+	assert_int_equal(rg_region_attach(f->mem, f->size, &f->r), 0);
 	*state = f;
 	return 0;
 }
@@ -57,7 +57,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	rtmem_region_detach(f->r);
+	rg_region_detach(f->r);
 	munmap(f->mem, f->size);
 	close(f->fd);
 	free(f);
@@ -65,26 +65,26 @@ static int teardown(void **state)
 }
 
 /* What the daemon writes when it grants a slot, and clears before it reclaims. */
-static void record(struct rtmem_region *r, uint64_t owner)
+static void record(struct rg_region *r, uint64_t owner)
 {
-	struct rtmem_slot_record rec = { .owner = owner, .pid = 1 };
+	struct rg_slot_record rec = { .owner = owner, .pid = 1 };
 
-	assert_int_equal(rtmem_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &rec), 0);
+	assert_int_equal(rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &rec), 0);
 }
 
-static void unrecord(struct rtmem_region *r, uint64_t owner)
+static void unrecord(struct rg_region *r, uint64_t owner)
 {
-	static const struct rtmem_slot_record zero;
+	static const struct rg_slot_record zero;
 
-	assert_int_equal(rtmem_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &zero), 0);
+	assert_int_equal(rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &zero), 0);
 }
 
-static void assert_all_free(struct rtmem_region *r)
+static void assert_all_free(struct rg_region *r)
 {
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 
 	assert_region_ok(r);
-	rtmem_region_stats(r, &st);
+	rg_region_stats(r, &st);
 	for (uint32_t c = 0; c < st.nclasses; c++)
 		assert_int_equal(st.cls[c].in_use, 0);
 	assert_int_equal(st.buddy_free, st.buddy_size);
@@ -98,52 +98,52 @@ static void test_give_moves_slab_and_buddy_blocks(void **state)
 
 	record(f->r, A);
 	record(f->r, B);
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &s), 0);
-	assert_int_equal(rtmem_buddy_alloc(f->r, 1000, A, 0, &b), 0);
-	assert_int_equal(rtmem_region_give(f->r, s, A, B), 0);
-	assert_int_equal(rtmem_region_give(f->r, b, A, B), 0);
-	assert_int_equal(rtmem_region_owned(f->r, s, B, &n), 0);
+	assert_int_equal(rg_slab_alloc(f->r, 1, A, 0, &s), 0);
+	assert_int_equal(rg_buddy_alloc(f->r, 1000, A, 0, &b), 0);
+	assert_int_equal(rg_region_give(f->r, s, A, B), 0);
+	assert_int_equal(rg_region_give(f->r, b, A, B), 0);
+	assert_int_equal(rg_region_owned(f->r, s, B, &n), 0);
 	assert_int_equal(n, 256);
-	assert_int_equal(rtmem_region_owned(f->r, b, B, &n), 0);
+	assert_int_equal(rg_region_owned(f->r, b, B, &n), 0);
 	assert_int_equal(n, 1024);
-	assert_int_equal(rtmem_region_owned(f->r, s, A, NULL), -EPERM);
+	assert_int_equal(rg_region_owned(f->r, s, A, NULL), -EPERM);
 	/* the giver's free and second give are refused; the receiver's free works */
-	assert_int_equal(rtmem_slab_free(f->r, s, A), -EPERM);
-	assert_int_equal(rtmem_buddy_free(f->r, b, A), -EPERM);
-	assert_int_equal(rtmem_region_give(f->r, s, A, B), -EPERM);
+	assert_int_equal(rg_slab_free(f->r, s, A), -EPERM);
+	assert_int_equal(rg_buddy_free(f->r, b, A), -EPERM);
+	assert_int_equal(rg_region_give(f->r, s, A, B), -EPERM);
 	assert_region_ok(f->r);
-	assert_int_equal(rtmem_slab_free(f->r, s, B), 0);
-	assert_int_equal(rtmem_buddy_free(f->r, b, B), 0);
+	assert_int_equal(rg_slab_free(f->r, s, B), 0);
+	assert_int_equal(rg_buddy_free(f->r, b, B), 0);
 	assert_all_free(f->r);
 }
 
 static void test_give_errors_change_nothing(void **state)
 {
 	struct fx *f = *state;
-	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
+	struct rg_slab_cache tc[RG_MAX_CLASSES];
 	void *s, *b, *cached;
 
 	record(f->r, A);
 	record(f->r, B);
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &s), 0);
-	assert_int_equal(rtmem_buddy_alloc(f->r, 5000, A, 0, &b), 0);
-	assert_int_equal(rtmem_region_give(f->r, s, A, 0), -EINVAL);             /* slot 0: the daemon */
-	assert_int_equal(rtmem_region_give(f->r, s, A, B | 1), -EINVAL);         /* not an owner word */
-	assert_int_equal(rtmem_region_give(f->r, s, A, rtmem_owner(17, 1)), -EINVAL); /* past nslots */
-	assert_int_equal(rtmem_region_give(f->r, (char *)s + 8, A, B), -EFAULT);  /* inside a block */
-	assert_int_equal(rtmem_region_give(f->r, (char *)b + 64, A, B), -EFAULT); /* a buddy block's tail */
-	assert_int_equal(rtmem_region_give(f->r, f->mem, A, B), -EFAULT);         /* metadata */
-	assert_int_equal(rtmem_region_give(f->r, s, B, A), -EPERM);              /* not B's */
-	assert_int_equal(rtmem_region_give(f->r, s, A, rtmem_owner(2, 5)), -ESRCH); /* B's slot, other gen */
-	assert_int_equal(rtmem_region_give(f->r, s, A, rtmem_owner(3, 1)), -ESRCH); /* nobody in slot 3 */
+	assert_int_equal(rg_slab_alloc(f->r, 1, A, 0, &s), 0);
+	assert_int_equal(rg_buddy_alloc(f->r, 5000, A, 0, &b), 0);
+	assert_int_equal(rg_region_give(f->r, s, A, 0), -EINVAL);             /* slot 0: the daemon */
+	assert_int_equal(rg_region_give(f->r, s, A, B | 1), -EINVAL);         /* not an owner word */
+	assert_int_equal(rg_region_give(f->r, s, A, rg_owner(17, 1)), -EINVAL); /* past nslots */
+	assert_int_equal(rg_region_give(f->r, (char *)s + 8, A, B), -EFAULT);  /* inside a block */
+	assert_int_equal(rg_region_give(f->r, (char *)b + 64, A, B), -EFAULT); /* a buddy block's tail */
+	assert_int_equal(rg_region_give(f->r, f->mem, A, B), -EFAULT);         /* metadata */
+	assert_int_equal(rg_region_give(f->r, s, B, A), -EPERM);              /* not B's */
+	assert_int_equal(rg_region_give(f->r, s, A, rg_owner(2, 5)), -ESRCH); /* B's slot, other gen */
+	assert_int_equal(rg_region_give(f->r, s, A, rg_owner(3, 1)), -ESRCH); /* nobody in slot 3 */
 	/* a block in a thread cache is not the application's */
-	rtmem_slab_cache_init(f->r, tc);
-	assert_int_equal(rtmem_slab_alloc(f->r, 0, A, 0, &cached), 0);
-	assert_int_equal(rtmem_slab_cache_free(f->r, tc, cached, A), 0);
-	assert_int_equal(rtmem_region_give(f->r, cached, A, B), -EPERM);
-	assert_int_equal(rtmem_region_owned(f->r, s, A, NULL), 0);
-	assert_int_equal(rtmem_region_owned(f->r, b, A, NULL), 0);
-	assert_int_equal(rtmem_region_reclaim(f->r, A, NULL), 3);
+	rg_slab_cache_init(f->r, tc);
+	assert_int_equal(rg_slab_alloc(f->r, 0, A, 0, &cached), 0);
+	assert_int_equal(rg_slab_cache_free(f->r, tc, cached, A), 0);
+	assert_int_equal(rg_region_give(f->r, cached, A, B), -EPERM);
+	assert_int_equal(rg_region_owned(f->r, s, A, NULL), 0);
+	assert_int_equal(rg_region_owned(f->r, b, A, NULL), 0);
+	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 3);
 	assert_all_free(f->r);
 }
 
@@ -157,31 +157,31 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	record(f->r, B);
 	owners[1] = A;
 	owners[2] = B;
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &s1), 0);
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &s2), 0);
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, A, 0, &s3), 0);
-	assert_int_equal(rtmem_region_give(f->r, s1, A, B), 0);
+	assert_int_equal(rg_slab_alloc(f->r, 1, A, 0, &s1), 0);
+	assert_int_equal(rg_slab_alloc(f->r, 1, A, 0, &s2), 0);
+	assert_int_equal(rg_slab_alloc(f->r, 1, A, 0, &s3), 0);
+	assert_int_equal(rg_region_give(f->r, s1, A, B), 0);
 	/* the giver dies: what it gave stays the receiver's, the rest is reclaimed */
 	unrecord(f->r, A);
-	assert_int_equal(rtmem_region_reclaim(f->r, A, NULL), 2);
+	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 2);
 	owners[1] = 0;
-	assert_int_equal(rtmem_region_owned(f->r, s1, B, NULL), 0);
-	assert_int_equal(rtmem_region_reclaim_orphans(f->r, owners, NULL), 0);
+	assert_int_equal(rg_region_owned(f->r, s1, B, NULL), 0);
+	assert_int_equal(rg_region_reclaim_orphans(f->r, owners, NULL), 0);
 	/* a receiver that leaves: gives to it are refused from then on */
 	unrecord(f->r, B);
-	assert_int_equal(rtmem_slab_alloc(f->r, 1, rtmem_owner(3, 1), 0, &s2), 0);
-	assert_int_equal(rtmem_region_give(f->r, s2, rtmem_owner(3, 1), B), -ESRCH);
-	assert_int_equal(rtmem_region_owned(f->r, s2, rtmem_owner(3, 1), NULL), 0);
+	assert_int_equal(rg_slab_alloc(f->r, 1, rg_owner(3, 1), 0, &s2), 0);
+	assert_int_equal(rg_region_give(f->r, s2, rg_owner(3, 1), B), -ESRCH);
+	assert_int_equal(rg_region_owned(f->r, s2, rg_owner(3, 1), NULL), 0);
 	/* the daemon reclaims the receiver, including what it never took */
-	assert_int_equal(rtmem_region_reclaim(f->r, B, NULL), 1);
+	assert_int_equal(rg_region_reclaim(f->r, B, NULL), 1);
 	owners[2] = 0;
 	/* a give that the receiver's departure raced: the block is an orphan */
 	record(f->r, B);
-	assert_int_equal(rtmem_region_give(f->r, s2, rtmem_owner(3, 1), B), 0);
+	assert_int_equal(rg_region_give(f->r, s2, rg_owner(3, 1), B), 0);
 	unrecord(f->r, B);
-	owners[3] = rtmem_owner(3, 1);
-	assert_int_equal(rtmem_region_reclaim_orphans(f->r, owners, NULL), 1);
-	assert_int_equal(rtmem_region_owned(f->r, s2, B, NULL), -EPERM);
+	owners[3] = rg_owner(3, 1);
+	assert_int_equal(rg_region_reclaim_orphans(f->r, owners, NULL), 1);
+	assert_int_equal(rg_region_owned(f->r, s2, B, NULL), -EPERM);
 	assert_all_free(f->r);
 }
 
@@ -208,11 +208,11 @@ static void consumer(struct fx *f, struct ring *q, uint64_t me, long stop_after)
 			;
 		off = atomic_load(&q->off[t % RING]);
 		p = (uint64_t *)((char *)f->mem + off);
-		if (rtmem_region_owned(f->r, p, me, NULL) != 0 || p[0] != off * 7 + 1)
+		if (rg_region_owned(f->r, p, me, NULL) != 0 || p[0] != off * 7 + 1)
 			atomic_fetch_add(&q->bad, 1);
 		else if (n == stop_after)
 			raise(SIGKILL); /* dies holding a taken block and what is in the ring */
-		else if (rtmem_slab_free(f->r, p, me) != 0 && rtmem_buddy_free(f->r, p, me) != 0)
+		else if (rg_slab_free(f->r, p, me) != 0 && rg_buddy_free(f->r, p, me) != 0)
 			atomic_fetch_add(&q->bad, 1);
 		atomic_fetch_add(&q->taken, 1);
 		atomic_store_explicit(&q->tail, t + 1, memory_order_release);
@@ -230,17 +230,17 @@ static void producer(struct fx *f, struct ring *q, uint64_t me, uint64_t to, uin
 		int rc;
 
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-		rc = s % 4 ? rtmem_slab_alloc(f->r, (uint32_t)(s >> 8) % 2, me, 0, (void **)&p)
-			   : rtmem_buddy_alloc(f->r, 64 + (s >> 8) % 2048, me, 0, (void **)&p);
+		rc = s % 4 ? rg_slab_alloc(f->r, (uint32_t)(s >> 8) % 2, me, 0, (void **)&p)
+			   : rg_buddy_alloc(f->r, 64 + (s >> 8) % 2048, me, 0, (void **)&p);
 		if (rc != 0) {
 			n--;
 			continue; /* the consumer holds what it has not freed yet */
 		}
 		off = (uint64_t)((char *)p - (char *)f->mem);
 		p[0] = off * 7 + 1;
-		rc = rtmem_region_give(f->r, p, me, to);
+		rc = rg_region_give(f->r, p, me, to);
 		if (rc == -ESRCH) { /* the consumer is gone: ours to free */
-			if (rtmem_slab_free(f->r, p, me) != 0 && rtmem_buddy_free(f->r, p, me) != 0)
+			if (rg_slab_free(f->r, p, me) != 0 && rg_buddy_free(f->r, p, me) != 0)
 				_exit(4);
 			continue;
 		}
@@ -268,7 +268,7 @@ static void test_pipelines_of_processes_hand_blocks_over(void **state)
 	assert_true(q != MAP_FAILED);
 	memset(q, 0, PAIRS * sizeof(*q));
 	for (unsigned i = 0; i < PAIRS; i++) {
-		uint64_t po = rtmem_owner(1 + 2 * i, 1), co = rtmem_owner(2 + 2 * i, 1);
+		uint64_t po = rg_owner(1 + 2 * i, 1), co = rg_owner(2 + 2 * i, 1);
 
 		record(f->r, po);
 		record(f->r, co);
@@ -284,12 +284,12 @@ static void test_pipelines_of_processes_hand_blocks_over(void **state)
 			producer(f, &q[i], po, co, seed + i);
 	}
 	for (unsigned i = 0; i < PAIRS; i++) {
-		uint64_t co = rtmem_owner(2 + 2 * i, 1);
+		uint64_t co = rg_owner(2 + 2 * i, 1);
 
 		assert_int_equal(waitpid(cons[i], &st, 0), cons[i]);
 		if (WIFSIGNALED(st)) { /* the daemon's steps for a dead client */
 			unrecord(f->r, co);
-			assert_true(rtmem_region_reclaim(f->r, co, NULL) > 0);
+			assert_true(rg_region_reclaim(f->r, co, NULL) > 0);
 			owners[2 + 2 * i] = 0;
 			atomic_store(&q[i].consumer_gone, 1);
 		} else {
@@ -304,9 +304,9 @@ static void test_pipelines_of_processes_hand_blocks_over(void **state)
 		printf("# pair %u: %llu blocks handed over and taken\n", i, (unsigned long long)atomic_load(&q[i].taken));
 	}
 	/* gives that raced the consumer's death */
-	assert_true(rtmem_region_reclaim_orphans(f->r, owners, NULL) >= 0);
+	assert_true(rg_region_reclaim_orphans(f->r, owners, NULL) >= 0);
 	for (unsigned i = 0; i < PAIRS; i++)
-		assert_int_equal(rtmem_region_reclaim(f->r, rtmem_owner(1 + 2 * i, 1), NULL), 0);
+		assert_int_equal(rg_region_reclaim(f->r, rg_owner(1 + 2 * i, 1), NULL), 0);
 	assert_all_free(f->r);
 	munmap(q, PAIRS * sizeof(*q));
 }

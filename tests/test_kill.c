@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_kill.c - a client killed at any instruction loses no block
- * (lib/slab.c, "Kills").
+ * (lib/core/slab.c, "Kills").
  *
  * - every instruction: a child runs one slab operation (alloc, free, a free
  *   into a full thread cache, a cached alloc, a cache flush) under ptrace;
@@ -37,43 +37,43 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "stress_worker.h"
 
-#define A rtmem_owner(1, 5) /* the killed client */
-#define B rtmem_owner(2, 9) /* a live one */
+#define A rg_owner(1, 5) /* the killed client */
+#define B rg_owner(2, 9) /* a live one */
 #define STEP_MAX 4000
 
 struct shm {
 	int fd;
 	size_t size;
 	void *mem;
-	struct rtmem_region *r;
-	struct rtmem_pool_desc d;
+	struct rg_region *r;
+	struct rg_pool_desc d;
 };
 
-static struct shm *shm_new(const struct rtmem_pool_desc *d)
+static struct shm *shm_new(const struct rg_pool_desc *d)
 {
 	struct shm *s = calloc(1, sizeof(*s));
 
 	s->d = *d;
 	s->mem = fixture_map_shared(d, &s->fd, &s->size);
 	assert_non_null(s->mem);
-	assert_int_equal(rtmem_region_attach(s->mem, s->size, &s->r), 0);
+	assert_int_equal(rg_region_attach(s->mem, s->size, &s->r), 0);
 	return s;
 }
 
 static void shm_free(struct shm *s)
 {
-	rtmem_region_detach(s->r);
+	rg_region_detach(s->r);
 	munmap(s->mem, s->size);
 	close(s->fd);
 	free(s);
 }
 
-static struct rtmem_pool_desc slab_desc(uint32_t nslots, uint32_t cache)
+static struct rg_pool_desc slab_desc(uint32_t nslots, uint32_t cache)
 {
-	struct rtmem_pool_desc d = fixture_desc();
+	struct rg_pool_desc d = fixture_desc();
 
 	d.buddy.size = 0;
 	d.nslots = nslots;
@@ -84,10 +84,10 @@ static struct rtmem_pool_desc slab_desc(uint32_t nslots, uint32_t cache)
 /* Every slab block is free, the lists and counts exact (no recount). */
 static void assert_all_free(struct shm *s)
 {
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 
 	assert_region_ok(s->r);
-	rtmem_region_stats(s->r, &st);
+	rg_region_stats(s->r, &st);
 	for (uint32_t c = 0; c < st.nclasses; c++) {
 		if (st.cls[c].in_use != 0 || st.cls[c].free != st.cls[c].count)
 			fail_msg("class %u: %llu in use, %llu of %llu free", c, (unsigned long long)st.cls[c].in_use,
@@ -101,9 +101,9 @@ static long bury(struct shm *s, uint64_t owner, uint8_t *live)
 {
 	long n;
 
-	assert_true(rtmem_region_reclaim(s->r, owner, NULL) >= 0);
+	assert_true(rg_region_reclaim(s->r, owner, NULL) >= 0);
 	live[owner >> 16 & 0xffff] = 0;
-	n = rtmem_region_sweep(s->r, live);
+	n = rg_region_sweep(s->r, live);
 	assert_true(n >= 0);
 	return n;
 }
@@ -113,7 +113,7 @@ static const char *const op_name[OP_N] = { "alloc", "free", "free into a full ca
 					   "give to another client" };
 
 /* The child: stop for the tracer, then run @op once. */
-static void child_op(struct shm *s, enum op op, void *blk, struct rtmem_slab_cache *tc)
+static void child_op(struct shm *s, enum op op, void *blk, struct rg_slab_cache *tc)
 {
 	void *p;
 
@@ -123,22 +123,22 @@ static void child_op(struct shm *s, enum op op, void *blk, struct rtmem_slab_cac
 	syscall(SYS_tgkill, getpid(), gettid(), SIGSTOP);
 	switch (op) {
 	case OP_ALLOC:
-		(void)rtmem_slab_alloc(s->r, 1, A, 0, &p);
+		(void)rg_slab_alloc(s->r, 1, A, 0, &p);
 		break;
 	case OP_FREE:
-		(void)rtmem_slab_free(s->r, blk, A);
+		(void)rg_slab_free(s->r, blk, A);
 		break;
 	case OP_CACHE_FULL:
-		(void)rtmem_slab_cache_free(s->r, tc, blk, A);
+		(void)rg_slab_cache_free(s->r, tc, blk, A);
 		break;
 	case OP_CACHE_ALLOC:
-		(void)rtmem_slab_cache_alloc(s->r, tc, 0, A, &p);
+		(void)rg_slab_cache_alloc(s->r, tc, 0, A, &p);
 		break;
 	case OP_GIVE:
-		(void)rtmem_region_give(s->r, blk, A, B);
+		(void)rg_region_give(s->r, blk, A, B);
 		break;
 	default:
-		(void)rtmem_slab_cache_flush(s->r, tc, A);
+		(void)rg_slab_cache_flush(s->r, tc, A);
 		break;
 	}
 	syscall(SYS_exit_group, 0); /* resolved already: _exit() would step through the lazy binder */
@@ -146,28 +146,28 @@ static void child_op(struct shm *s, enum op op, void *blk, struct rtmem_slab_cac
 }
 
 /* Set up @op's state as owner A. Return: the block a free frees. */
-static void *prepare(struct shm *s, enum op op, struct rtmem_slab_cache *tc)
+static void *prepare(struct shm *s, enum op op, struct rg_slab_cache *tc)
 {
 	void *p = NULL, *q;
 
-	rtmem_slab_cache_init(s->r, tc);
+	rg_slab_cache_init(s->r, tc);
 	switch (op) {
 	case OP_FREE:
 	case OP_GIVE:
-		assert_int_equal(rtmem_slab_alloc(s->r, 1, A, 0, &p), 0);
+		assert_int_equal(rg_slab_alloc(s->r, 1, A, 0, &p), 0);
 		break;
 	case OP_CACHE_FULL: /* fill class 0's cache, then one more to free */
 		while (tc[0].n < tc[0].cap) {
-			assert_int_equal(rtmem_slab_alloc(s->r, 0, A, 0, &q), 0);
-			assert_int_equal(rtmem_slab_cache_free(s->r, tc, q, A), 0);
+			assert_int_equal(rg_slab_alloc(s->r, 0, A, 0, &q), 0);
+			assert_int_equal(rg_slab_cache_free(s->r, tc, q, A), 0);
 		}
-		assert_int_equal(rtmem_slab_alloc(s->r, 0, A, 0, &p), 0);
+		assert_int_equal(rg_slab_alloc(s->r, 0, A, 0, &p), 0);
 		break;
 	case OP_CACHE_ALLOC:
 	case OP_FLUSH:
 		for (int i = 0; i < 3; i++) {
-			assert_int_equal(rtmem_slab_alloc(s->r, 0, A, 0, &q), 0);
-			assert_int_equal(rtmem_slab_cache_free(s->r, tc, q, A), 0);
+			assert_int_equal(rg_slab_alloc(s->r, 0, A, 0, &q), 0);
+			assert_int_equal(rg_slab_cache_free(s->r, tc, q, A), 0);
 		}
 		break;
 	default:
@@ -181,7 +181,7 @@ static void *prepare(struct shm *s, enum op op, struct rtmem_slab_cache *tc)
  * cannot be traced. */
 static int kill_after(struct shm *s, enum op op, unsigned n)
 {
-	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
+	struct rg_slab_cache tc[RG_MAX_CLASSES];
 	void *blk = prepare(s, op, tc);
 	int st;
 	pid_t pid = fork();
@@ -209,13 +209,13 @@ static int kill_after(struct shm *s, enum op op, unsigned n)
 
 static void test_kill_at_every_instruction_loses_nothing(void **state)
 {
-	struct rtmem_pool_desc d = slab_desc(4, 4);
+	struct rg_pool_desc d = slab_desc(4, 4);
 	struct shm *s = shm_new(&d);
 	uint8_t live[5] = { 0 };
-	struct rtmem_slot_record rb = { .owner = B, .pid = 1 };
+	struct rg_slot_record rb = { .owner = B, .pid = 1 };
 
 	(void)state;
-	assert_int_equal(rtmem_region_slot_set(s->r, 2, &rb), 0); /* B is a client: a give may reach it */
+	assert_int_equal(rg_region_slot_set(s->r, 2, &rb), 0); /* B is a client: a give may reach it */
 	for (enum op op = 0; op < OP_N; op++) {
 		long kills = 0, given = 0, handed = 0;
 		unsigned n;
@@ -228,7 +228,7 @@ static void test_kill_at_every_instruction_loses_nothing(void **state)
 			kills += rc;
 			given += bury(s, A, live);
 			if (op == OP_GIVE) { /* the block is B's or free again, never both: B leaves too */
-				long b = rtmem_region_reclaim(s->r, B, NULL);
+				long b = rg_region_reclaim(s->r, B, NULL);
 
 				assert_in_range(b, 0, 1);
 				handed += b;
@@ -251,7 +251,7 @@ static void test_kill_at_every_instruction_loses_nothing(void **state)
 
 static void test_sweep_spares_live_freers_and_takes_dead_ones(void **state)
 {
-	struct rtmem_pool_desc d = slab_desc(4, 0);
+	struct rg_pool_desc d = slab_desc(4, 0);
 	struct shm *s = shm_new(&d);
 	const struct rg_cls *k = &s->r->cls[1];
 	uint8_t live[5] = { 0, 1, 1, 0, 0 };
@@ -260,19 +260,19 @@ static void test_sweep_spares_live_freers_and_takes_dead_ones(void **state)
 
 	(void)state;
 	/* B popped a block and froze between its free's state CAS and push */
-	assert_int_equal(rtmem_slab_alloc(s->r, 1, B, 0, &p), 0);
+	assert_int_equal(rg_slab_alloc(s->r, 1, B, 0, &p), 0);
 	idx = (uint64_t)((char *)p - k->data) / k->size;
-	atomic_store(&k->state[idx], RG_FREEW(RTMEM_BLK_FREE_P, B, 7));
-	assert_int_equal(rtmem_region_sweep(s->r, live), 0); /* B lives: hands off */
+	atomic_store(&k->state[idx], RG_FREEW(RG_BLK_FREE_P, B, 7));
+	assert_int_equal(rg_region_sweep(s->r, live), 0); /* B lives: hands off */
 	live[2] = 0;
-	assert_int_equal(rtmem_region_sweep(s->r, live), 1); /* B died: given back */
+	assert_int_equal(rg_region_sweep(s->r, live), 1); /* B died: given back */
 	assert_all_free(s);
 	shm_free(s);
 }
 
 static void test_sweep_steals_an_unclaimed_pop_and_the_claim_fails(void **state)
 {
-	struct rtmem_pool_desc d = slab_desc(4, 0);
+	struct rg_pool_desc d = slab_desc(4, 0);
 	struct shm *s = shm_new(&d);
 	const struct rg_cls *k = &s->r->cls[2];
 	uint8_t live[5] = { 0, 1, 1, 0, 0 };
@@ -284,15 +284,15 @@ static void test_sweep_steals_an_unclaimed_pop_and_the_claim_fails(void **state)
 	/* a live client's pop, up to its head CAS: the word it read, then the pop */
 	w = atomic_load(&k->state[idx]);
 	assert_true(atomic_compare_exchange_strong(&k->ctl->head, &h, RG_HEAD_POP(h, atomic_load(&k->next[idx]))));
-	assert_int_equal(rtmem_region_sweep(s->r, live), 1);
+	assert_int_equal(rg_region_sweep(s->r, live), 1);
 	/* its claim, from the word it read: refused */
-	assert_false(atomic_compare_exchange_strong(&k->state[idx], &w, RG_WORD(RTMEM_BLK_ALLOC, 0, B)));
+	assert_false(atomic_compare_exchange_strong(&k->state[idx], &w, RG_WORD(RG_BLK_ALLOC, 0, B)));
 	/* the handoff path sees "not ours" (upper bits differ) and pops again:
 	 * take every block of the class; each once */
 	for (uint32_t i = 0; i < k->count; i++)
-		assert_int_equal(rtmem_slab_alloc(s->r, 2, B, 0, &p), 0);
-	assert_int_equal(rtmem_slab_alloc(s->r, 2, B, 0, &p), -ENOMEM);
-	assert_int_equal(rtmem_region_reclaim(s->r, B, NULL), k->count);
+		assert_int_equal(rg_slab_alloc(s->r, 2, B, 0, &p), 0);
+	assert_int_equal(rg_slab_alloc(s->r, 2, B, 0, &p), -ENOMEM);
+	assert_int_equal(rg_region_reclaim(s->r, B, NULL), k->count);
 	/* the popper's pop was counted, and so was the sweep's push */
 	assert_all_free(s);
 	shm_free(s);
@@ -302,7 +302,7 @@ static void test_sweep_steals_an_unclaimed_pop_and_the_claim_fails(void **state)
  * returned -EUCLEAN for ever; the sweep rebuilds it. */
 static void corrupt_then_repair(uint32_t bad_link)
 {
-	struct rtmem_pool_desc d = slab_desc(4, 0);
+	struct rg_pool_desc d = slab_desc(4, 0);
 	struct shm *s = shm_new(&d);
 	const struct rg_cls *k = &s->r->cls[1];
 	uint8_t live[5] = { 0, 1, 1, 0, 0 };
@@ -310,23 +310,23 @@ static void corrupt_then_repair(uint32_t bad_link)
 	void *p[2], *q;
 	int rc;
 
-	assert_int_equal(rtmem_slab_alloc(s->r, 1, B, 0, &p[0]), 0); /* blocks 0 and 1 held by B */
-	assert_int_equal(rtmem_slab_alloc(s->r, 1, B, 0, &p[1]), 0);
+	assert_int_equal(rg_slab_alloc(s->r, 1, B, 0, &p[0]), 0); /* blocks 0 and 1 held by B */
+	assert_int_equal(rg_slab_alloc(s->r, 1, B, 0, &p[1]), 0);
 	atomic_store(&k->next[5], bad_link); /* 2 -> 3 -> 4 -> 5 -> bad_link */
-	while ((rc = rtmem_slab_alloc(s->r, 1, rtmem_owner(3, 1), 0, &q)) == 0)
+	while ((rc = rg_slab_alloc(s->r, 1, rg_owner(3, 1), 0, &q)) == 0)
 		got++;
 	assert_int_equal(rc, -EUCLEAN); /* the damage, as a client meets it */
 	assert_true(got >= 3);
-	assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(3, 1), NULL), got);
-	assert_true(rtmem_region_sweep_report(s->r, live, &repaired) >= 0);
+	assert_int_equal(rg_region_reclaim(s->r, rg_owner(3, 1), NULL), got);
+	assert_true(rg_region_sweep_report(s->r, live, &repaired) >= 0);
 	assert_int_equal(repaired, 1);
 	/* every block but B's two is allocatable again, each once */
 	for (uint32_t i = 0; i < k->count - 2; i++)
-		assert_int_equal(rtmem_slab_alloc(s->r, 1, rtmem_owner(3, 2), 0, &q), 0);
-	assert_int_equal(rtmem_slab_alloc(s->r, 1, rtmem_owner(3, 2), 0, &q), -ENOMEM);
-	assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(3, 2), NULL), k->count - 2);
-	assert_int_equal(rtmem_slab_free(s->r, p[0], B), 0);
-	assert_int_equal(rtmem_slab_free(s->r, p[1], B), 0);
+		assert_int_equal(rg_slab_alloc(s->r, 1, rg_owner(3, 2), 0, &q), 0);
+	assert_int_equal(rg_slab_alloc(s->r, 1, rg_owner(3, 2), 0, &q), -ENOMEM);
+	assert_int_equal(rg_region_reclaim(s->r, rg_owner(3, 2), NULL), k->count - 2);
+	assert_int_equal(rg_slab_free(s->r, p[0], B), 0);
+	assert_int_equal(rg_slab_free(s->r, p[1], B), 0);
 	assert_all_free(s);
 	shm_free(s);
 }
@@ -352,10 +352,10 @@ static pid_t storm_start(struct shm *s, uint64_t owner, uint64_t seed)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
+		struct rg_slab_cache tc[RG_MAX_CLASSES];
 		bool cached = seed & 1;
 
-		rtmem_slab_cache_init(s->r, tc);
+		rg_slab_cache_init(s->r, tc);
 		for (;;)
 			if (sw_run_cached(s->r, cached ? tc : NULL, owner, seed, 1000, false) != 0)
 				_exit(3);
@@ -365,7 +365,7 @@ static pid_t storm_start(struct shm *s, uint64_t owner, uint64_t seed)
 
 static void test_kill_storm_loses_no_block(void **state)
 {
-	struct rtmem_pool_desc d = slab_desc(STORM_WORKERS + 1, 4);
+	struct rg_pool_desc d = slab_desc(STORM_WORKERS + 1, 4);
 	struct shm *s = shm_new(&d);
 	unsigned seed = fixture_seed("kill storm");
 	uint64_t rnd = seed | 1;
@@ -378,7 +378,7 @@ static void test_kill_storm_loses_no_block(void **state)
 	(void)state;
 	for (uint32_t w = 1; w <= STORM_WORKERS; w++) {
 		live[w] = 1;
-		pid[w] = storm_start(s, rtmem_owner(w, gen[w]), sw_rand(&rnd));
+		pid[w] = storm_start(s, rg_owner(w, gen[w]), sw_rand(&rnd));
 	}
 	for (int i = 0; i < STORM_KILLS; i++) {
 		uint32_t w = 1 + (uint32_t)(sw_rand(&rnd) % STORM_WORKERS);
@@ -389,17 +389,17 @@ static void test_kill_storm_loses_no_block(void **state)
 		assert_int_equal(waitpid(pid[w], &st, 0), pid[w]);
 		if (!WIFSIGNALED(st))
 			fail_msg("worker %u ended by itself (status %#x): it found a block held twice", w, st);
-		given += bury(s, rtmem_owner(w, gen[w]), live);
+		given += bury(s, rg_owner(w, gen[w]), live);
 		live[w] = 1;
-		pid[w] = storm_start(s, rtmem_owner(w, ++gen[w]), sw_rand(&rnd));
+		pid[w] = storm_start(s, rg_owner(w, ++gen[w]), sw_rand(&rnd));
 	}
 	for (uint32_t w = 1; w <= STORM_WORKERS; w++) {
 		kill(pid[w], SIGKILL);
 		waitpid(pid[w], &st, 0);
-		given += bury(s, rtmem_owner(w, gen[w]), live);
+		given += bury(s, rg_owner(w, gen[w]), live);
 	}
 #if defined(RG_PUSH_TWO_STEPS)
-	rtmem_region_recount(s->r); /* this build's push counts in a second step */
+	rg_region_recount(s->r); /* this build's push counts in a second step */
 #endif
 	printf("# kill storm: %d kills, %ld blocks given back by sweeps, 0 lost\n", STORM_KILLS, given);
 	assert_all_free(s);

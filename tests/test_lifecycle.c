@@ -521,8 +521,8 @@ static void test_restart_garbage_records_not_trusted(void **state)
 	struct rig *r = *state;
 	struct rtmem_client *c;
 	struct rtmem_pool *p;
-	struct rtmem_region *rg;
-	struct rtmem_slot_record rec;
+	struct rg_region *rg;
+	struct rg_slot_record rec;
 	void *b[8];
 	void *mem;
 	size_t size;
@@ -537,20 +537,20 @@ static void test_restart_garbage_records_not_trusted(void **state)
 	size = (size_t)lseek(fd, 0, SEEK_END);
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	assert_true(mem != MAP_FAILED);
-	assert_int_equal(rtmem_region_attach(mem, size, &rg), 0);
+	assert_int_equal(rg_region_attach(mem, size, &rg), 0);
 	/* our own record: re-aimed at pid 1 (alive forever), tag left as it was */
-	assert_int_equal(rtmem_region_slot_get(rg, 1, &rec), 0);
+	assert_int_equal(rg_region_slot_get(rg, 1, &rec), 0);
 	assert_int_equal(rec.pid, (uint64_t)getpid());
 	rec.pid = 1;
-	assert_int_equal(rtmem_region_slot_set(rg, 1, &rec), 0);
+	assert_int_equal(rg_region_slot_set(rg, 1, &rec), 0);
 	/* free slots: garbage of every kind */
 	for (uint32_t s = 2; s <= 8; s++) {
-		struct rtmem_slot_record g = { .owner = ~0ull / s, .pid = s == 2 ? 1 : ~0ull - s,
+		struct rg_slot_record g = { .owner = ~0ull / s, .pid = s == 2 ? 1 : ~0ull - s,
 					       .start_time = s * 12345u, .flags = s * 0x9e3779b97f4a7c15ull };
 
-		assert_int_equal(rtmem_region_slot_set(rg, s, &g), 0);
+		assert_int_equal(rg_region_slot_set(rg, s, &g), 0);
 	}
-	rtmem_region_detach(rg);
+	rg_region_detach(rg);
 	munmap(mem, size);
 
 	rig_kill(r, SIGKILL);

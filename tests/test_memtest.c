@@ -26,10 +26,10 @@
 /* ---------------------------------------------------------------- fixture */
 
 struct env {
-	struct rtmem_pool_desc d;
+	struct rg_pool_desc d;
 	void *mem;
 	size_t size;
-	struct rtmem_region *r;
+	struct rg_region *r;
 	char dir[64];
 	/* events, written by the tester thread */
 	pthread_mutex_t lock;
@@ -63,12 +63,12 @@ static void env_map(struct env *e)
 	e->d = fixture_desc();
 	e->mem = fixture_map(&e->d, &e->size);
 	assert_non_null(e->mem);
-	assert_int_equal(rtmem_region_attach(e->mem, e->size, &e->r), 0);
+	assert_int_equal(rg_region_attach(e->mem, e->size, &e->r), 0);
 }
 
 static void env_unmap(struct env *e)
 {
-	rtmem_region_detach(e->r);
+	rg_region_detach(e->r);
 	munmap(e->mem, e->size);
 }
 
@@ -125,17 +125,17 @@ static void env_create(struct env *e, const struct memtest_config *c)
 	assert_int_equal(memtest_create(c, &p, 1, e->dir, on_event, e, &e->mt), 0);
 }
 
-static uint64_t sum_checkout(struct rtmem_region *r, uint64_t *ret_bad)
+static uint64_t sum_checkout(struct rg_region *r, uint64_t *ret_bad)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t co = 0, bad = 0;
 
-	rtmem_region_stats(r, &s);
+	rg_region_stats(r, &s);
 	for (uint32_t c = 0; c < s.nclasses; c++) {
 		co += s.cls[c].checkout;
 		bad += s.cls[c].bad;
 	}
-	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
+	for (uint32_t k = 0; k <= RG_MAX_ORDER; k++) {
 		co += s.order[k].checkout;
 		bad += s.order[k].bad;
 	}
@@ -158,14 +158,14 @@ static void wait_passes(struct env *e, uint64_t n)
 }
 
 /* Offset of block @idx of slab class @cls (classes are laid out in order). */
-static uint64_t slab_off(struct rtmem_region *r, uint32_t cls, uint32_t idx)
+static uint64_t slab_off(struct rg_region *r, uint32_t cls, uint32_t idx)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t off = 0, o = 0, l;
 
-	rtmem_region_stats(r, &s);
+	rg_region_stats(r, &s);
 	for (uint32_t c = 0; c <= cls; c++) {
-		assert_int_equal(rtmem_region_next_block(r, off, &o, &l), 0);
+		assert_int_equal(rg_region_next_block(r, off, &o, &l), 0);
 		assert_int_equal(l, s.cls[c].size);
 		off = o + s.cls[c].count * l;
 	}
@@ -173,33 +173,33 @@ static uint64_t slab_off(struct rtmem_region *r, uint32_t cls, uint32_t idx)
 }
 
 /* Offset of the first buddy block: right after the last slab class. */
-static uint64_t buddy_off(struct rtmem_region *r)
+static uint64_t buddy_off(struct rg_region *r)
 {
 	uint64_t o, l;
 
-	assert_int_equal(rtmem_region_next_block(r, slab_off(r, 2, 8), &o, &l), 0);
+	assert_int_equal(rg_region_next_block(r, slab_off(r, 2, 8), &o, &l), 0);
 	return o;
 }
 
 /* Allocate every block of slab class @cls (or every 64 B buddy block if
  * @cls < 0); none may hold byte @bad; free them again. Return: how many. */
-static unsigned alloc_all_avoids(struct rtmem_region *r, int cls, uint64_t bad)
+static unsigned alloc_all_avoids(struct rg_region *r, int cls, uint64_t bad)
 {
 	static void *held[4096];
-	uint8_t *base = rtmem_region_base(r);
+	uint8_t *base = rg_region_base(r);
 	unsigned n = 0;
 	void *p;
 
-	while (n < 4096 && (cls >= 0 ? rtmem_slab_alloc(r, (uint32_t)cls, rtmem_owner(1, 1), 0, &p)
-				     : rtmem_buddy_alloc(r, 64, rtmem_owner(1, 1), 0, &p)) == 0) {
+	while (n < 4096 && (cls >= 0 ? rg_slab_alloc(r, (uint32_t)cls, rg_owner(1, 1), 0, &p)
+				     : rg_buddy_alloc(r, 64, rg_owner(1, 1), 0, &p)) == 0) {
 		uint64_t off = (uint64_t)((uint8_t *)p - base);
 
-		if (bad >= off && bad < off + rtmem_region_block_size(r, p))
+		if (bad >= off && bad < off + rg_region_block_size(r, p))
 			fail_msg("allocation returned the quarantined block at %#llx", (unsigned long long)off);
 		held[n++] = p;
 	}
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(rtmem_region_free(r, held[i], rtmem_owner(1, 1), NULL), 0);
+		assert_int_equal(rg_region_free(r, held[i], rg_owner(1, 1), NULL), 0);
 	return n;
 }
 
@@ -260,9 +260,9 @@ static void test_memtest_clean_pool_passes(void **state)
 	assert_int_equal(bad, 0);
 	assert_region_ok(e->r);
 	/* a block reclaimed from a dead client, tested before reuse */
-	assert_int_equal(rtmem_region_checkout(e->r, off, &len), 0);
+	assert_int_equal(rg_region_checkout(e->r, off, &len), 0);
 	assert_int_equal(memtest_test_block_now(e->mt, 0, off), 0);
-	assert_int_equal(rtmem_region_checkin(e->r, off), 0);
+	assert_int_equal(rg_region_checkin(e->r, off), 0);
 	assert_int_equal(memtest_test_block_now(e->mt, 1, off), -EINVAL);
 	assert_null(slurp(e->dir)); /* no fault, no file */
 }
@@ -452,31 +452,31 @@ struct rt_arg {
 static void *rt_client(void *p)
 {
 	struct rt_arg *a = p;
-	struct rtmem_region *r = a->e->r;
+	struct rg_region *r = a->e->r;
 	static void *held0[100], *held1[40];
-	uint64_t me = rtmem_owner(2, 1);
+	uint64_t me = rg_owner(2, 1);
 	void *x;
 
 	for (unsigned i = 0; i < 99; i++)
-		if (rtmem_slab_alloc(r, 0, me, 0, &held0[i]))
+		if (rg_slab_alloc(r, 0, me, 0, &held0[i]))
 			a->failures++;
 	for (unsigned i = 0; i < 38; i++)
-		if (rtmem_slab_alloc(r, 1, me, 0, &held1[i]))
+		if (rg_slab_alloc(r, 1, me, 0, &held1[i]))
 			a->failures++;
 	atomic_store(&a->ready, true);
 	while (!atomic_load(&a->stop)) {
 		for (uint32_t c = 0; c < 2; c++) {
-			if (rtmem_slab_alloc(r, c, me, 0, &x) == 0)
-				rtmem_slab_free(r, x, me);
+			if (rg_slab_alloc(r, c, me, 0, &x) == 0)
+				rg_slab_free(r, x, me);
 			else
 				a->failures++;
 		}
 		a->iters++;
 	}
 	for (unsigned i = 0; i < 99; i++)
-		rtmem_slab_free(r, held0[i], me);
+		rg_slab_free(r, held0[i], me);
 	for (unsigned i = 0; i < 38; i++)
-		rtmem_slab_free(r, held1[i], me);
+		rg_slab_free(r, held1[i], me);
 	return NULL;
 }
 
@@ -540,9 +540,9 @@ static void test_memtest_badblocks_malformed_lines(void **state)
 	assert_string_equal(slurp(e->dir), text); /* nothing lost */
 	/* a new fault keeps every old line */
 	assert_int_equal(memtest_inject(e->mt, 0, other + 64, 0), 0);
-	assert_int_equal(rtmem_region_checkout(e->r, other, &len), 0);
+	assert_int_equal(rg_region_checkout(e->r, other, &len), 0);
 	assert_int_equal(memtest_test_block_now(e->mt, 0, other), MEMTEST_FAULT);
-	assert_int_equal(rtmem_region_checkin(e->r, other), -EINVAL); /* quarantined */
+	assert_int_equal(rg_region_checkin(e->r, other), -EINVAL); /* quarantined */
 	file = slurp(e->dir);
 	assert_memory_equal(file, text, strlen(text));
 	assert_non_null(strstr(file + strlen(text), "p 0x"));

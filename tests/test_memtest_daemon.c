@@ -19,7 +19,7 @@
  * string, no memtest_inject symbol; it refuses --inject-fault as bad usage.
  *
  * The block offsets come from formatting the same pool description here
- * (cfg_parse + rtmem_region_format): the layout is a pure function of it, and
+ * (cfg_parse + rg_region_format): the layout is a pure function of it, and
  * the restarted daemon's allocations check that this agrees.
  *
  * RTMEMD_PATH, RTMEMD_INJECT_PATH and RTMEMCTL_PATH are compile definitions;
@@ -83,25 +83,25 @@ static void layout(struct fx *f)
 {
 	struct cfg *cfg = NULL;
 	struct cfg_error err;
-	struct rtmem_footprint fp;
-	struct rtmem_region *r;
+	struct rg_footprint fp;
+	struct rg_region *r;
 	char text[1024];
 	void *mem = NULL;
 	uint64_t off = 0, len;
 
 	config(f, true, text, sizeof(text));
 	assert_int_equal(cfg_parse(text, strlen(text), "test", CFG_NO_RESOLVE, &cfg, &err), 0);
-	assert_int_equal(rtmem_region_layout(&cfg->pools[0].desc, &fp), 0);
+	assert_int_equal(rg_region_layout(&cfg->pools[0].desc, &fp), 0);
 	assert_int_equal(posix_memalign(&mem, 4096, fp.total), 0);
-	assert_int_equal(rtmem_region_format(mem, fp.total, &cfg->pools[0].desc), 0);
-	assert_int_equal(rtmem_region_attach(mem, fp.total, &r), 0);
+	assert_int_equal(rg_region_format(mem, fp.total, &cfg->pools[0].desc), 0);
+	assert_int_equal(rg_region_attach(mem, fp.total, &r), 0);
 	for (unsigned i = 0; i < NBLOCKS; i++) {
-		assert_int_equal(rtmem_region_next_block(r, off, &f->blocks[i], &len), 0);
+		assert_int_equal(rg_region_next_block(r, off, &f->blocks[i], &len), 0);
 		assert_int_equal(len, 4096);
 		off = f->blocks[i] + len;
 	}
 	f->bad_off = f->blocks[BAD_BLOCK] + BAD_WORD * 8u;
-	rtmem_region_detach(r);
+	rg_region_detach(r);
 	free(mem);
 	cfg_free(cfg);
 }

@@ -62,8 +62,8 @@ static void test_pool_setup_small(void **state)
 	assert_int_equal(pool_prefault(&p, &err), 0);
 	assert_int_equal(pool_format(&p, &err), 0);
 	assert_non_null(p.region);
-	assert_int_equal(rtmem_region_check(p.region, msg, sizeof(msg)), 0);
-	assert_int_equal(rtmem_region_nclasses(p.region), 2);
+	assert_int_equal(rg_region_check(p.region, msg, sizeof(msg)), 0);
+	assert_int_equal(rg_region_nclasses(p.region), 2);
 	pool_destroy(&p);
 	pool_destroy(&p); /* twice is fine */
 	cfg_free(cfg);

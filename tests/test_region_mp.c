@@ -8,11 +8,11 @@
  * - dead clients: processes exit holding blocks; reclaim by owner returns
  *   exactly their blocks.
  * - killed inside the buddy lock: a test hook SIGKILLs a process right after
- *   its first shared write in rtmem_buddy_alloc() or rtmem_buddy_free(), or
+ *   its first shared write in rg_buddy_alloc() or rg_buddy_free(), or
  *   in a free between a merge's unlink and the merged head's store; the
  *   next locker gets EOWNERDEAD, rebuilds the lists from the state table, and
  *   the region is consistent with nothing lost. Where the buddy lock has its
- *   fast path (rtmem_buddy_thread_prepare()), the child must have held it
+ *   fast path (rg_buddy_thread_prepare()), the child must have held it
  *   through that path when it died (lock word = its TID, list_op_pending =
  *   the mutex, glibc's robust list empty): the kernel found the dead owner
  *   through list_op_pending alone.
@@ -32,7 +32,8 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
+#include "test_hooks.h"
 #include "stress_worker.h"
 
 #define NPROC 4
@@ -42,17 +43,17 @@ struct shm {
 	int fd;
 	size_t size;
 	void *mem; /* the parent's mapping */
-	struct rtmem_region *r;
+	struct rg_region *r;
 };
 
 static int shm_setup(void **state)
 {
-	struct rtmem_pool_desc d = fixture_desc();
+	struct rg_pool_desc d = fixture_desc();
 	struct shm *s = calloc(1, sizeof(*s));
 
 	s->mem = fixture_map_shared(&d, &s->fd, &s->size);
 	assert_non_null(s->mem);
-	assert_int_equal(rtmem_region_attach(s->mem, s->size, &s->r), 0);
+	assert_int_equal(rg_region_attach(s->mem, s->size, &s->r), 0);
 	*state = s;
 	return 0;
 }
@@ -61,7 +62,7 @@ static int shm_teardown(void **state)
 {
 	struct shm *s = *state;
 
-	rtmem_region_detach(s->r);
+	rg_region_detach(s->r);
 	munmap(s->mem, s->size);
 	close(s->fd);
 	free(s);
@@ -69,14 +70,14 @@ static int shm_teardown(void **state)
 }
 
 /* In a child: map the region at an address of its own and attach. Exits 3 on failure. */
-static struct rtmem_region *child_attach(const struct shm *s, unsigned i)
+static struct rg_region *child_attach(const struct shm *s, unsigned i)
 {
 	/* Shift the child's mapping by a different amount in each child. */
 	void *pad = mmap(NULL, (i + 1) * 64 * 4096ul, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *mem = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	struct rtmem_region *r;
+	struct rg_region *r;
 
-	if (pad == MAP_FAILED || mem == MAP_FAILED || mem == s->mem || rtmem_region_attach(mem, s->size, &r) < 0)
+	if (pad == MAP_FAILED || mem == MAP_FAILED || mem == s->mem || rg_region_attach(mem, s->size, &r) < 0)
 		_exit(3);
 	return r;
 }
@@ -95,7 +96,7 @@ static int wait_child(pid_t pid)
 static void test_processes_at_different_addresses_lose_nothing(void **state)
 {
 	struct shm *s = *state;
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 	unsigned seed = fixture_seed("processes");
 	pid_t pid[NPROC];
 
@@ -103,15 +104,15 @@ static void test_processes_at_different_addresses_lose_nothing(void **state)
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i] == 0) {
-			struct rtmem_region *r = child_attach(s, i);
+			struct rg_region *r = child_attach(s, i);
 
-			_exit(sw_run(r, rtmem_owner(i + 1, 1), seed + i, OPS, true) ? 1 : 0);
+			_exit(sw_run(r, rg_owner(i + 1, 1), seed + i, OPS, true) ? 1 : 0);
 		}
 	}
 	for (unsigned i = 0; i < NPROC; i++)
 		assert_int_equal(wait_child(pid[i]), 0);
 	assert_region_ok(s->r);
-	rtmem_region_stats(s->r, &st);
+	rg_region_stats(s->r, &st);
 	for (unsigned c = 0; c < st.nclasses; c++)
 		assert_int_equal(st.cls[c].free, st.cls[c].count);
 	assert_int_equal(st.buddy_free, st.buddy_size);
@@ -120,7 +121,7 @@ static void test_processes_at_different_addresses_lose_nothing(void **state)
 static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 {
 	struct shm *s = *state;
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 	unsigned seed = fixture_seed("dead clients");
 	uint64_t total = 0;
 	pid_t pid[NPROC];
@@ -135,18 +136,18 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i] == 0) {
-			struct rtmem_region *r = child_attach(s, i);
+			struct rg_region *r = child_attach(s, i);
 			void *p;
 
-			if (rtmem_slab_alloc(r, 0, rtmem_owner(i + 1, 2), 0, &p) ||
-			    rtmem_buddy_alloc(r, 64, rtmem_owner(i + 1, 2), 0, &p))
+			if (rg_slab_alloc(r, 0, rg_owner(i + 1, 2), 0, &p) ||
+			    rg_buddy_alloc(r, 64, rg_owner(i + 1, 2), 0, &p))
 				_exit(6);
 			if (write(ready[1], &byte, 1) != 1)
 				_exit(7);
 			close(ready[1]); /* the parent's reads end when every child wrote or died */
 			if (read(go[0], &byte, 1) != 1)
 				_exit(7);
-			sw_run(r, rtmem_owner(i + 1, 2), seed + i, 5000, false);
+			sw_run(r, rg_owner(i + 1, 2), seed + i, 5000, false);
 			raise(SIGKILL); /* dies holding what it holds */
 		}
 	}
@@ -166,22 +167,22 @@ static void test_dead_processes_blocks_reclaimed_exactly(void **state)
 	assert_region_ok(s->r);
 	for (unsigned i = 0; i < NPROC; i++) {
 		uint64_t bytes = 0;
-		long n = rtmem_region_reclaim(s->r, rtmem_owner(i + 1, 2), &bytes);
+		long n = rg_region_reclaim(s->r, rg_owner(i + 1, 2), &bytes);
 
 		assert_true(n >= 2);
 		total += bytes;
-		assert_int_equal(rtmem_region_reclaim(s->r, rtmem_owner(i + 1, 2), &bytes), 0);
+		assert_int_equal(rg_region_reclaim(s->r, rg_owner(i + 1, 2), &bytes), 0);
 	}
 	printf("# reclaimed %llu bytes from %d killed processes\n", (unsigned long long)total, NPROC);
 	assert_region_ok(s->r);
-	rtmem_region_stats(s->r, &st);
+	rg_region_stats(s->r, &st);
 	for (unsigned c = 0; c < st.nclasses; c++)
 		assert_int_equal(st.cls[c].free, st.cls[c].count);
 	assert_int_equal(st.buddy_free, st.buddy_size);
 }
 
 static bool robust;
-static struct rtmem_region *dying;  /* the child's handle */
+static struct rg_region *dying;  /* the child's handle */
 static volatile int *died_fast;    /* MAP_SHARED: 1 held through the fast path, 2 through glibc */
 
 static void die(void)
@@ -252,7 +253,7 @@ static void die_mid_merge(void)
 
 static void kill_in_lock(struct shm *s, bool in_free, void (*hook)(void))
 {
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 	void *keep, *p;
 	pid_t pid;
 
@@ -261,38 +262,38 @@ static void kill_in_lock(struct shm *s, bool in_free, void (*hook)(void))
 	died_fast = mmap(NULL, sizeof(*died_fast), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(died_fast != MAP_FAILED);
 	*died_fast = 0;
-	assert_int_equal(rtmem_buddy_alloc(s->r, 100, rtmem_owner(0, 0), 0, &keep), 0);
+	assert_int_equal(rg_buddy_alloc(s->r, 100, rg_owner(0, 0), 0, &keep), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct rtmem_region *r = child_attach(s, 0);
+		struct rg_region *r = child_attach(s, 0);
 
 		/* two blocks: the second is split off a larger one, so its free merges */
-		if (in_free && (rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0 ||
-				rtmem_buddy_alloc(r, 300, rtmem_owner(1, 3), 0, &p) != 0))
+		if (in_free && (rg_buddy_alloc(r, 300, rg_owner(1, 3), 0, &p) != 0 ||
+				rg_buddy_alloc(r, 300, rg_owner(1, 3), 0, &p) != 0))
 			_exit(4);
 		dying = r;
-		rtmem_buddy_test_hook = hook;
+		rg_buddy_test_hook = hook;
 		if (in_free)
-			rtmem_buddy_free(r, p, rtmem_owner(1, 3));
+			rg_buddy_free(r, p, rg_owner(1, 3));
 		else
-			rtmem_buddy_alloc(r, 64, rtmem_owner(1, 3), 0, &p);
+			rg_buddy_alloc(r, 64, rg_owner(1, 3), 0, &p);
 		_exit(5); /* the hook did not fire */
 	}
 	assert_int_equal(wait_child(pid), 128 + SIGKILL);
-	assert_int_equal(*died_fast, rtmem_buddy_thread_prepare() ? 1 : 2);
+	assert_int_equal(*died_fast, rg_buddy_thread_prepare() ? 1 : 2);
 	munmap((void *)died_fast, sizeof(*died_fast));
 	/* The dead child holds the lock; the next locker repairs it. */
-	assert_int_equal(rtmem_buddy_alloc(s->r, 64, rtmem_owner(0, 0), 0, &p), 0);
-	rtmem_region_stats(s->r, &st);
+	assert_int_equal(rg_buddy_alloc(s->r, 64, rg_owner(0, 0), 0, &p), 0);
+	rg_region_stats(s->r, &st);
 	assert_int_equal(st.buddy_repairs, 1);
 	assert_region_ok(s->r);
-	assert_int_equal(rtmem_buddy_free(s->r, p, rtmem_owner(0, 0)), 0);
-	assert_int_equal(rtmem_buddy_free(s->r, keep, rtmem_owner(0, 0)), 0);
+	assert_int_equal(rg_buddy_free(s->r, p, rg_owner(0, 0)), 0);
+	assert_int_equal(rg_buddy_free(s->r, keep, rg_owner(0, 0)), 0);
 	/* Whatever the child had taken is its own and reclaimable. */
-	assert_true(rtmem_region_reclaim(s->r, rtmem_owner(1, 3), NULL) >= 0);
+	assert_true(rg_region_reclaim(s->r, rg_owner(1, 3), NULL) >= 0);
 	assert_region_ok(s->r);
-	rtmem_region_stats(s->r, &st);
+	rg_region_stats(s->r, &st);
 	assert_int_equal(st.buddy_free, st.buddy_size);
 }
 

@@ -23,7 +23,7 @@
 #define OPS 20000
 
 struct arg {
-	struct rtmem_region *r;
+	struct rg_region *r;
 	unsigned id;
 	uint64_t seed;
 	int errors;
@@ -32,17 +32,17 @@ struct arg {
 static void *worker(void *p)
 {
 	struct arg *a = p;
-	struct rtmem_slab_cache tc[RTMEM_MAX_CLASSES];
+	struct rg_slab_cache tc[RG_MAX_CLASSES];
 
 	/* odd threads go through a thread cache, as librtmem's do */
-	rtmem_slab_cache_init(a->r, tc);
-	a->errors = sw_run_cached(a->r, a->id % 2 ? tc : NULL, rtmem_owner(a->id + 1, a->id), a->seed + a->id, OPS,
+	rg_slab_cache_init(a->r, tc);
+	a->errors = sw_run_cached(a->r, a->id % 2 ? tc : NULL, rg_owner(a->id + 1, a->id), a->seed + a->id, OPS,
 				  true);
 	return NULL;
 }
 
 struct targ {
-	struct rtmem_region *r;
+	struct rg_region *r;
 	atomic_bool stop;
 	long tested;
 };
@@ -57,8 +57,8 @@ static void *tester(void *p)
 
 static void test_threads_and_tester_lose_nothing(void **state)
 {
-	struct rtmem_pool_desc d = fixture_desc();
-	struct rtmem_region_stats s;
+	struct rg_pool_desc d = fixture_desc();
+	struct rg_region_stats s;
 	struct arg a[NTHREADS];
 	pthread_t th[NTHREADS], tt;
 	struct targ t = { .stop = false };
@@ -72,7 +72,7 @@ static void test_threads_and_tester_lose_nothing(void **state)
 	mem = fixture_map(&d, &size);
 
 	(void)state;
-	assert_int_equal(rtmem_region_attach(mem, size, &t.r), 0);
+	assert_int_equal(rg_region_attach(mem, size, &t.r), 0);
 	assert_int_equal(pthread_create(&tt, NULL, tester, &t), 0);
 	for (unsigned i = 0; i < NTHREADS; i++) {
 		a[i] = (struct arg){ t.r, i, seed, 0 };
@@ -87,13 +87,13 @@ static void test_threads_and_tester_lose_nothing(void **state)
 	assert_true(t.tested > 0);
 	printf("# tester checked out %ld blocks during the run\n", t.tested);
 	assert_region_ok(t.r);
-	rtmem_region_stats(t.r, &s);
+	rg_region_stats(t.r, &s);
 	for (unsigned c = 0; c < s.nclasses; c++) {
 		assert_int_equal(s.cls[c].in_use, 0);
 		assert_int_equal(s.cls[c].free, s.cls[c].count);
 	}
 	assert_int_equal(s.buddy_free, s.buddy_size);
-	rtmem_region_detach(t.r);
+	rg_region_detach(t.r);
 	munmap(mem, size);
 }
 

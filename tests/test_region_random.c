@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
-#include "region_int.h"
+#include "fastpath.h"
 
 #define NOWN 4
 #define OPS 30000
@@ -39,7 +39,7 @@ struct held {
 };
 
 struct model {
-	struct rtmem_region *r;
+	struct rg_region *r;
 	char *base;
 	uint8_t *slab[3];    /* per block: M_* */
 	uint8_t *bud;        /* per min-block: M_* */
@@ -52,7 +52,7 @@ struct model {
 
 static uint64_t owner_of(unsigned i)
 {
-	return rtmem_owner(1 + i, 7 + i);
+	return rg_owner(1 + i, 7 + i);
 }
 
 static bool run_free(const struct model *m, uint64_t first, uint64_t n)
@@ -66,7 +66,7 @@ static bool run_free(const struct model *m, uint64_t first, uint64_t n)
 /* Largest order with an aligned, entirely free run, 0 if none. */
 static uint32_t model_largest(const struct model *m)
 {
-	const struct rtmem_region *r = m->r;
+	const struct rg_region *r = m->r;
 
 	for (uint32_t k = r->max_order; k >= r->min_order; k--) {
 		uint64_t n = 1ull << (k - r->min_order);
@@ -118,7 +118,7 @@ static void op_slab_alloc(struct model *m, int c, unsigned o)
 
 	for (uint32_t i = 0; i < k->count; i++)
 		avail += m->slab[c][i] == M_FREE;
-	rc = rtmem_slab_alloc(m->r, (uint32_t)c, owner_of(o), 0, &p);
+	rc = rg_slab_alloc(m->r, (uint32_t)c, owner_of(o), 0, &p);
 	if (!avail) {
 		assert_int_equal(rc, -ENOMEM);
 		return;
@@ -135,7 +135,7 @@ static void op_buddy_alloc(struct model *m, size_t size, unsigned o)
 	uint32_t largest = model_largest(m);
 	uint64_t off;
 	void *p;
-	int rc = rtmem_buddy_alloc(m->r, size, owner_of(o), 0, &p);
+	int rc = rg_buddy_alloc(m->r, size, owner_of(o), 0, &p);
 
 	if (largest < j) {
 		assert_int_equal(rc, -ENOMEM);
@@ -154,14 +154,14 @@ static void op_free(struct model *m, unsigned h, int how)
 	struct held x = m->held[h];
 
 	if (how == 0) { /* wrong owner */
-		assert_int_equal(rtmem_region_free(m->r, x.p, x.owner ^ 0x10000, NULL), -EPERM);
+		assert_int_equal(rg_region_free(m->r, x.p, x.owner ^ 0x10000, NULL), -EPERM);
 		return;
 	}
-	assert_int_equal(rtmem_region_free(m->r, x.p, x.owner, NULL), 0);
+	assert_int_equal(rg_region_free(m->r, x.p, x.owner, NULL), 0);
 	mark(m, (uint64_t)((char *)x.p - m->base), x.size, M_FREE);
 	m->held[h] = m->held[--m->nheld];
 	if (how == 1) /* and again: a double free */
-		assert_int_equal(rtmem_region_free(m->r, x.p, x.owner, NULL), -EALREADY);
+		assert_int_equal(rg_region_free(m->r, x.p, x.owner, NULL), -EALREADY);
 }
 
 static void op_reclaim(struct model *m, unsigned o)
@@ -179,7 +179,7 @@ static void op_reclaim(struct model *m, unsigned o)
 			h++;
 		}
 	}
-	assert_int_equal(rtmem_region_reclaim(m->r, owner_of(o), &bytes), want);
+	assert_int_equal(rg_region_reclaim(m->r, owner_of(o), &bytes), want);
 	assert_int_equal(bytes, want_bytes);
 }
 
@@ -194,19 +194,19 @@ static void op_tester(struct model *m, uint64_t at, bool fault)
 			uint64_t bad = m->checkout_off + (at % m->checkout_len);
 			uint64_t unit = m->checkout_off >= m->r->bdata_off ? 64 : m->checkout_len;
 
-			assert_int_equal(rtmem_region_mark_bad(m->r, bad), 0);
+			assert_int_equal(rg_region_mark_bad(m->r, bad), 0);
 			mark(m, m->checkout_off, m->checkout_len, M_FREE);
 			mark(m, bad - (bad - m->checkout_off) % unit, unit, M_BAD);
 		} else {
-			assert_int_equal(rtmem_region_checkin(m->r, m->checkout_off), 0);
+			assert_int_equal(rg_region_checkin(m->r, m->checkout_off), 0);
 			mark(m, m->checkout_off, m->checkout_len, M_FREE);
 		}
 		m->checkout_len = 0;
 		return;
 	}
-	if (rtmem_region_next_block(m->r, at % m->r->size, &off, &len) < 0)
+	if (rg_region_next_block(m->r, at % m->r->size, &off, &len) < 0)
 		return;
-	rc = rtmem_region_checkout(m->r, off, &len);
+	rc = rg_region_checkout(m->r, off, &len);
 	if (model_state(m, off) != M_FREE || (off >= m->r->bdata_off && !run_free(m, (off - m->r->bdata_off) >> 6, len >> 6))) {
 		assert_int_equal(rc, -EBUSY);
 		return;
@@ -219,11 +219,11 @@ static void op_tester(struct model *m, uint64_t at, bool fault)
 
 static void compare_stats(const struct model *m)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 	uint64_t busy = 0;
 	uint32_t largest = model_largest(m);
 
-	rtmem_region_stats(m->r, &s);
+	rg_region_stats(m->r, &s);
 	for (uint64_t i = 0; i < m->r->nmin; i++)
 		busy += m->bud[i] != M_FREE;
 	assert_int_equal(s.buddy_free, (m->r->nmin - busy) << 6);
@@ -242,7 +242,7 @@ static void compare_stats(const struct model *m)
 
 static void test_random_ops_match_model(void **state)
 {
-	struct rtmem_pool_desc d = fixture_desc();
+	struct rg_pool_desc d = fixture_desc();
 	struct model *m = calloc(1, sizeof(*m));
 	size_t size;
 	void *mem = fixture_map(&d, &size);
@@ -250,7 +250,7 @@ static void test_random_ops_match_model(void **state)
 	(void)state;
 	m->seed = fixture_seed("differential");
 	srand(m->seed);
-	assert_int_equal(rtmem_region_attach(mem, size, &m->r), 0);
+	assert_int_equal(rg_region_attach(mem, size, &m->r), 0);
 	m->base = mem;
 	for (int c = 0; c < 3; c++)
 		m->slab[c] = calloc(d.classes[c].count, 1);
@@ -275,7 +275,7 @@ static void test_random_ops_match_model(void **state)
 		}
 	}
 	assert_region_ok(m->r);
-	rtmem_region_detach(m->r);
+	rg_region_detach(m->r);
 	for (int c = 0; c < 3; c++)
 		free(m->slab[c]);
 	free(m->bud);

@@ -25,7 +25,7 @@
 
 #include "daemon_fixture.h"
 #include "proto.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "rtmem/rtmem.h"
 
 static uint64_t now_ms(void)
@@ -276,7 +276,7 @@ static void test_limits_scribbled_reserve_ignored(void **state)
 	h = (struct rg_hdr *)pool_mapping("r", &len);
 	k = (struct rg_class *)((char *)h + h->classes_off);
 	k->reserve = 0;
-	h->cache = RTMEM_CACHE_MAX;
+	h->cache = RG_CACHE_MAX;
 
 	assert_int_equal(rtmem_connect(D.sock, "next", &c2), 0);
 	assert_int_equal(rtmem_pool_open(c2, "r", RTMEM_POOL_NOLOCK, &p2), 0);

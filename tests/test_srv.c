@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_srv.c - daemon/srv.c on both event loops (daemon/loop.c): the
- * conversation of lib/proto.h over socketpairs and a real listening socket,
+ * conversation of lib/proto/proto.h over socketpairs and a real listening socket,
  * protocol violations, owner slots and generations, ACLs for another uid,
  * and reclaim on hang-up and on process death (pidfd).
  *
@@ -335,26 +335,26 @@ static void test_srv_open_slots_generations(void **state)
 static void alloc_some(int mfd, size_t size, uint64_t owner, int n)
 {
 	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0), *p;
-	struct rtmem_region *r;
+	struct rg_region *r;
 
 	assert_true(mem != MAP_FAILED);
-	assert_int_equal(rtmem_region_attach(mem, size, &r), 0);
+	assert_int_equal(rg_region_attach(mem, size, &r), 0);
 	for (int i = 0; i < n; i++)
-		assert_int_equal(rtmem_slab_alloc(r, 0, owner, 0, &p), 0);
-	assert_int_equal(rtmem_buddy_alloc(r, 1000, owner, 0, &p), 0);
-	rtmem_region_detach(r);
+		assert_int_equal(rg_slab_alloc(r, 0, owner, 0, &p), 0);
+	assert_int_equal(rg_buddy_alloc(r, 1000, owner, 0, &p), 0);
+	rg_region_detach(r);
 	munmap(mem, size);
 }
 
 static void assert_pool_empty(struct fx *f, unsigned i)
 {
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 	char msg[128];
 
-	rtmem_region_stats(f->pools[i].region, &st);
+	rg_region_stats(f->pools[i].region, &st);
 	assert_int_equal(st.cls[0].in_use, 0);
 	assert_int_equal(st.buddy_free, st.buddy_size);
-	assert_int_equal(rtmem_region_check(f->pools[i].region, msg, sizeof(msg)), 0);
+	assert_int_equal(rg_region_check(f->pools[i].region, msg, sizeof(msg)), 0);
 }
 
 static void test_srv_reclaim_on_hangup(void **state)
@@ -362,20 +362,20 @@ static void test_srv_reclaim_on_hangup(void **state)
 	struct fx *f = fx_get(state);
 	union rtmem_msg rep;
 	int a = connect_pair(f), b = connect_pair(f), mfd;
-	struct rtmem_region_stats st;
+	struct rg_region_stats st;
 
 	hello(f, a, "a", &rep);
 	hello(f, b, "b", &rep);
 	assert_int_equal(open_pool(f, a, "public", &rep, &mfd), RTMEM_MSG_OPEN_REPLY);
-	alloc_some(mfd, f->pools[0].size, rtmem_owner(rep.open_reply.slot, rep.open_reply.gen), 5);
+	alloc_some(mfd, f->pools[0].size, rg_owner(rep.open_reply.slot, rep.open_reply.gen), 5);
 	close(mfd);
 	assert_int_equal(open_pool(f, b, "public", &rep, &mfd), RTMEM_MSG_OPEN_REPLY);
-	alloc_some(mfd, f->pools[0].size, rtmem_owner(rep.open_reply.slot, rep.open_reply.gen), 3);
+	alloc_some(mfd, f->pools[0].size, rg_owner(rep.open_reply.slot, rep.open_reply.gen), 3);
 	close(mfd);
 	close(a);
 	while (srv_nclients(f->srv) > 1)
 		assert_true(loop_run_once(f->loop, 100) >= 0);
-	rtmem_region_stats(f->pools[0].region, &st);
+	rg_region_stats(f->pools[0].region, &st);
 	assert_int_equal(st.cls[0].in_use, 3); /* exactly a's blocks went, b's stay */
 	close(b);
 	while (srv_nclients(f->srv) > 0)
@@ -414,7 +414,7 @@ static int child_client(const char *path, uid_t uid, int out)
 		return 15;
 	if (write(out, &rep.open_reply.flags, sizeof(uint32_t)) != sizeof(uint32_t))
 		return 16;
-	alloc_some(mfd, rep.open_reply.size, rtmem_owner(rep.open_reply.slot, rep.open_reply.gen), 4);
+	alloc_some(mfd, rep.open_reply.size, rg_owner(rep.open_reply.slot, rep.open_reply.gen), 4);
 	if (fork() == 0) { /* keeps the socket open: only the pidfd can tell its parent died */
 		char b;
 
@@ -560,7 +560,7 @@ static void test_srv_counters_count_reclaims(void **state)
 		skip(); /* "public" is open to nobody and root only */
 	hello(f, a, "a", &rep);
 	assert_int_equal(open_pool(f, a, "public", &rep, &mfd), RTMEM_MSG_OPEN_REPLY);
-	alloc_some(mfd, f->pools[0].size, rtmem_owner(rep.open_reply.slot, rep.open_reply.gen), 5);
+	alloc_some(mfd, f->pools[0].size, rg_owner(rep.open_reply.slot, rep.open_reply.gen), 5);
 	close(mfd);
 	close(a);
 	while (srv_nclients(f->srv) > 1)

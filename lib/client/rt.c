@@ -35,7 +35,7 @@ API int rtmem_rt_prepare(size_t stack_bytes)
 	mallopt(M_TOP_PAD, 0);
 	mallopt(M_MMAP_MAX, 0);
 	/* the buddy lock's per-thread lookups (two system calls) happen here, not on the RT path */
-	rtmem_buddy_thread_prepare();
+	rg_buddy_thread_prepare();
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
 		return -errno;
 	if (stack_bytes)

@@ -34,10 +34,10 @@
  * rg_buddy_containing() searches from the largest order down for the same
  * reason, and the tester's checkout and the free's error path go through it.
  *
- * Cost (x86-64, gcc 12 -O2, counted by tests/test_icount.c): an allocation
- * or free that neither splits nor merges is about 145 instructions with the
- * lock, each split about 12 more, each merge about 30 (a merge unlinks the
- * buddy from its ring, with a bounds check on both links). The common path
+ * Cost: a fixed base with the lock, a few more per split and more per merge
+ * (a merge unlinks the buddy from its ring, with a bounds check on both
+ * links); tests/test_icount.c asserts the figures (BUDDY_BASE, BUDDY_SPLIT,
+ * BUDDY_MERGE) and docs/buddy-bound.md discusses them. The common path
  * calls no function: the lock's fast path, the list work and the fast unlock
  * are inline, and everything else (contention, repair, the test hook,
  * errors) continues in a function of its own.
@@ -57,62 +57,76 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 #define RELAXED memory_order_relaxed
 
-void (*rtmem_buddy_test_hook)(void);
+/*
+ * The test hook (test_hooks.h) exists only in rtmem_core_test, the core
+ * built for the tests that kill a process inside the lock; the core that
+ * the daemon and librtmem link has neither the variable nor its test.
+ */
+#ifdef RG_TEST_HOOKS
+#include "test_hooks.h"
 
-static inline uint64_t nb(const struct rtmem_region *r, uint32_t k)
+void (*rg_buddy_test_hook)(void);
+#define HOOKED() __builtin_expect(rg_buddy_test_hook != NULL, 0)
+#else
+#define HOOKED() false
+#endif
+
+static inline uint64_t nb(const struct rg_region *r, uint32_t k)
 {
 	return 1ull << (k - r->min_order);
 }
 
-static inline uint64_t ld(const struct rtmem_region *r, uint64_t i)
+static inline uint64_t ld(const struct rg_region *r, uint64_t i)
 {
 	return atomic_load_explicit(&r->bstate[i], RELAXED);
 }
 
-static inline void st(const struct rtmem_region *r, uint64_t i, uint64_t w)
+static inline void st(const struct rg_region *r, uint64_t i, uint64_t w)
 {
 	atomic_store_explicit(&r->bstate[i], w, RELAXED);
 }
 
 static inline uint64_t wfree(uint32_t k)
 {
-	return RG_WORD(RTMEM_BLK_FREE, k, 0);
+	return RG_WORD(RG_BLK_FREE, k, 0);
 }
 
 /* Is @w a valid head word for a block at min-block @i? */
-static bool head_ok(const struct rtmem_region *r, uint64_t i, uint64_t w)
+static bool head_ok(const struct rg_region *r, uint64_t i, uint64_t w)
 {
 	uint32_t s = RG_ST(w), k = RG_ORD(w);
 
-	if (s != RTMEM_BLK_FREE && s != RTMEM_BLK_ALLOC && s != RTMEM_BLK_CHECKOUT && s != RTMEM_BLK_BAD)
+	if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
 		return false;
 	return k >= r->min_order && k <= r->max_order && !(i & (nb(r, k) - 1)) && i + nb(r, k) <= r->nmin;
 }
 
 static inline void hook(void)
 {
-	if (rtmem_buddy_test_hook)
-		rtmem_buddy_test_hook();
+#ifdef RG_TEST_HOOKS
+	if (rg_buddy_test_hook)
+		rg_buddy_test_hook();
+#endif
 }
 
 /* Link index limit: min-blocks, then the sentinels. */
-static inline uint64_t lim(const struct rtmem_region *r)
+static inline uint64_t lim(const struct rg_region *r)
 {
 	return r->nmin + RG_NSENT;
 }
 
-static inline uint32_t sent(const struct rtmem_region *r, uint32_t k)
+static inline uint32_t sent(const struct rg_region *r, uint32_t k)
 {
 	return (uint32_t)(r->nmin + k);
 }
 
 /* Put block @i first on the order-@k list. A next link out of bounds (a
  * corrupted ring) gets no back link; the checker reports the ring. */
-static inline void list_push(struct rtmem_region *r, uint64_t i, uint32_t k)
+static inline void list_push(struct rg_region *r, uint64_t i, uint32_t k)
 {
 	struct rg_link *link = r->link;
 	uint32_t s = sent(r, k), n = link[s].next;
@@ -126,7 +140,7 @@ static inline void list_push(struct rtmem_region *r, uint64_t i, uint32_t k)
 }
 
 /* Return: 0, -EUCLEAN if a link read from shared memory is out of bounds. */
-static int list_unlink(struct rtmem_region *r, uint64_t i, uint32_t k)
+static int list_unlink(struct rg_region *r, uint64_t i, uint32_t k)
 {
 	struct rg_link *link = r->link;
 	uint32_t p = link[i].prev, n = link[i].next;
@@ -171,7 +185,7 @@ static int list_unlink(struct rtmem_region *r, uint64_t i, uint32_t k)
  *
  * Per thread (initial-exec TLS): this thread's robust list head (glibc's,
  * found with get_robust_list) and TID, looked up on the thread's first lock
- * or by rtmem_buddy_thread_prepare(). A fork child starts over (atfork):
+ * or by rg_buddy_thread_prepare(). A fork child starts over (atfork):
  * it has a new TID. No fast path (glibc only) when get_robust_list fails
  * (qemu-user: ENOSYS; a seccomp filter), when the head is not glibc's
  * layout, under ThreadSanitizer (it must see pthread_mutex_lock to model the
@@ -224,17 +238,17 @@ static void fl_init(void)
 		fl.pending = &h->list_op_pending;
 }
 
-static inline int *fl_word(struct rtmem_region *r)
+static inline int *fl_word(struct rg_region *r)
 {
 	return &r->bdy->lock.__data.__lock;
 }
 
-static inline void *fl_entry(struct rtmem_region *r)
+static inline void *fl_entry(struct rg_region *r)
 {
 	return (void *)((uintptr_t)&r->bdy->lock.__data.__list.__next | 1u);
 }
 
-static inline void fl_release(struct rtmem_region *r, void **pending)
+static inline void fl_release(struct rg_region *r, void **pending)
 {
 	int tid = fl.tid;
 
@@ -245,7 +259,7 @@ static inline void fl_release(struct rtmem_region *r, void **pending)
 }
 
 /* Return: true if locked through the fast path. */
-static inline bool fl_trylock(struct rtmem_region *r)
+static inline bool fl_trylock(struct rg_region *r)
 {
 	pthread_mutex_t *m = &r->bdy->lock;
 	void **pending = fl.pending;
@@ -271,14 +285,14 @@ static inline bool fl_trylock(struct rtmem_region *r)
 }
 
 /* Return: true if this thread holds the lock through the fast path. */
-static inline bool fl_held(struct rtmem_region *r)
+static inline bool fl_held(struct rg_region *r)
 {
 	void **pending = fl.pending;
 
 	return pending && __atomic_load_n(pending, __ATOMIC_RELAXED) == fl_entry(r);
 }
 
-static inline void fl_unlock(struct rtmem_region *r)
+static inline void fl_unlock(struct rg_region *r)
 {
 	pthread_mutex_t *m = &r->bdy->lock;
 
@@ -289,7 +303,7 @@ static inline void fl_unlock(struct rtmem_region *r)
 
 /* Give back a fast-path hold without a call. Return: false if there are
  * waiters: the caller must then call fl_unlock_contended(). */
-static inline bool fl_unlock_fast(struct rtmem_region *r)
+static inline bool fl_unlock_fast(struct rg_region *r)
 {
 	pthread_mutex_t *m = &r->bdy->lock;
 	int tid = fl.tid;
@@ -306,7 +320,7 @@ static inline bool fl_unlock_fast(struct rtmem_region *r)
 }
 
 /* FUTEX_WAITERS is set: the kernel hands the lock to the top waiter. Return: @rc. */
-static __attribute__((noinline)) int fl_unlock_contended(struct rtmem_region *r, int rc)
+static __attribute__((noinline)) int fl_unlock_contended(struct rg_region *r, int rc)
 {
 	syscall(SYS_futex, fl_word(r), FUTEX_UNLOCK_PI, 0, NULL, NULL, 0);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -314,7 +328,7 @@ static __attribute__((noinline)) int fl_unlock_contended(struct rtmem_region *r,
 	return rc;
 }
 
-bool rtmem_buddy_thread_prepare(void)
+bool rg_buddy_thread_prepare(void)
 {
 	if (!fl.tid)
 		fl_init();
@@ -322,43 +336,43 @@ bool rtmem_buddy_thread_prepare(void)
 }
 #else
 #define FL_ENABLED 0
-static inline bool fl_trylock(struct rtmem_region *r)
+static inline bool fl_trylock(struct rg_region *r)
 {
 	(void)r;
 	return false;
 }
 
-static inline bool fl_held(struct rtmem_region *r)
+static inline bool fl_held(struct rg_region *r)
 {
 	(void)r;
 	return false;
 }
 
-static inline void fl_unlock(struct rtmem_region *r)
+static inline void fl_unlock(struct rg_region *r)
 {
 	(void)r;
 }
 
-static inline bool fl_unlock_fast(struct rtmem_region *r)
+static inline bool fl_unlock_fast(struct rg_region *r)
 {
 	(void)r;
 	return true;
 }
 
-static inline int fl_unlock_contended(struct rtmem_region *r, int rc)
+static inline int fl_unlock_contended(struct rg_region *r, int rc)
 {
 	(void)r;
 	return rc;
 }
 
-bool rtmem_buddy_thread_prepare(void)
+bool rg_buddy_thread_prepare(void)
 {
 	return false;
 }
 #endif
 
 /*
- * Guarded lock: how the daemon takes the lock (rtmem_region_guard()). The
+ * Guarded lock: how the daemon takes the lock (rg_region_guard()). The
  * lock word is in memory every client of the pool can write, and glibc's
  * PI path trusts it: a TID that does not exist makes FUTEX_LOCK_PI fail
  * with ESRCH, which glibc asserts never happens on a robust mutex (abort);
@@ -395,9 +409,9 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void guarded_unlock(struct rtmem_region *r);
+static void guarded_unlock(struct rg_region *r);
 
-static int guarded_got(struct rtmem_region *r, bool repair)
+static int guarded_got(struct rg_region *r, bool repair)
 {
 	pthread_mutex_t *m = &r->bdy->lock;
 	int rc;
@@ -417,7 +431,7 @@ static int guarded_got(struct rtmem_region *r, bool repair)
 	return 0;
 }
 
-static void guarded_unlock(struct rtmem_region *r)
+static void guarded_unlock(struct rg_region *r)
 {
 	pthread_mutex_t *m = &r->bdy->lock;
 	int tid = gl_tid;
@@ -429,7 +443,7 @@ static void guarded_unlock(struct rtmem_region *r)
 		syscall(SYS_futex, &m->__data.__lock, FUTEX_UNLOCK_PI, 0, NULL, NULL, 0);
 }
 
-static int guarded_lock(struct rtmem_region *r)
+static int guarded_lock(struct rg_region *r)
 {
 	pthread_mutex_t *m = &r->bdy->lock;
 	int *word = &m->__data.__lock;
@@ -477,14 +491,14 @@ static int guarded_lock(struct rtmem_region *r)
 	}
 }
 
-void rtmem_region_guard(struct rtmem_region *r, bool (*owner_ok)(void *arg, int tid), void *arg)
+void rg_region_guard(struct rg_region *r, bool (*owner_ok)(void *arg, int tid), void *arg)
 {
 	pthread_mutexattr_t ma;
 	pthread_mutex_t tmp;
 
 	r->guard_arg = arg;
 	r->guard_owner_ok = owner_ok;
-	/* the kind rtmem_region_format() gives the lock, from a mutex made the same way */
+	/* the kind rg_region_format() gives the lock, from a mutex made the same way */
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
@@ -495,13 +509,13 @@ void rtmem_region_guard(struct rtmem_region *r, bool (*owner_ok)(void *arg, int 
 	pthread_mutex_destroy(&tmp);
 }
 
-uint64_t rtmem_region_guard_repairs(const struct rtmem_region *r)
+uint64_t rg_region_guard_repairs(const struct rg_region *r)
 {
 	return atomic_load_explicit(&r->guard_repairs, RELAXED);
 }
 
 /* The lock through glibc, with the EOWNERDEAD repair. Not inlined: cold. */
-static __attribute__((noinline)) int lock_slow(struct rtmem_region *r)
+static __attribute__((noinline)) int lock_slow(struct rg_region *r)
 {
 	int e;
 
@@ -534,14 +548,14 @@ static __attribute__((noinline)) int lock_slow(struct rtmem_region *r)
 	return e == ENOTRECOVERABLE ? -ENOTRECOVERABLE : -e;
 }
 
-static inline int lock(struct rtmem_region *r)
+static inline int lock(struct rg_region *r)
 {
 	if (__builtin_expect(fl_trylock(r), 1))
 		return 0;
 	return lock_slow(r);
 }
 
-static inline void unlock(struct rtmem_region *r)
+static inline void unlock(struct rg_region *r)
 {
 	if (__builtin_expect(fl_held(r), 1))
 		fl_unlock(r);
@@ -551,18 +565,18 @@ static inline void unlock(struct rtmem_region *r)
 		pthread_mutex_unlock(&r->bdy->lock);
 }
 
-int rg_buddy_lock(struct rtmem_region *r)
+int rg_buddy_lock(struct rg_region *r)
 {
 	return lock(r);
 }
 
-void rg_buddy_unlock(struct rtmem_region *r)
+void rg_buddy_unlock(struct rg_region *r)
 {
 	unlock(r);
 }
 
 /* Pass 1 of a rebuild: validate heads and make every non-head word TAIL. */
-static int rebuild_normalize(struct rtmem_region *r)
+static int rebuild_normalize(struct rg_region *r)
 {
 	for (uint64_t i = 0; i < r->nmin;) {
 		uint64_t w = ld(r, i), n;
@@ -571,15 +585,15 @@ static int rebuild_normalize(struct rtmem_region *r)
 			return -EUCLEAN;
 		n = nb(r, RG_ORD(w));
 		for (uint64_t t = 1; t < n; t++)
-			if (ld(r, i + t) != RG_WORD(RTMEM_BLK_TAIL, 0, 0))
-				st(r, i + t, RG_WORD(RTMEM_BLK_TAIL, 0, 0));
+			if (ld(r, i + t) != RG_WORD(RG_BLK_TAIL, 0, 0))
+				st(r, i + t, RG_WORD(RG_BLK_TAIL, 0, 0));
 		i += n;
 	}
 	return 0;
 }
 
 /* Pass 2: merge free buddies a dead process left unmerged, order by order. */
-static void rebuild_merge(struct rtmem_region *r)
+static void rebuild_merge(struct rg_region *r)
 {
 	for (uint32_t k = r->min_order; k < r->max_order; k++) {
 		for (uint64_t i = 0; i < r->nmin;) {
@@ -587,7 +601,7 @@ static void rebuild_merge(struct rtmem_region *r)
 
 			if (w == wfree(k) && !(i & (2 * n - 1)) && i + 2 * n <= r->nmin && ld(r, i + n) == wfree(k)) {
 				st(r, i, wfree(k + 1));
-				st(r, i + n, RG_WORD(RTMEM_BLK_TAIL, 0, 0));
+				st(r, i + n, RG_WORD(RG_BLK_TAIL, 0, 0));
 				n *= 2;
 			}
 			i += n;
@@ -595,7 +609,7 @@ static void rebuild_merge(struct rtmem_region *r)
 	}
 }
 
-int rg_buddy_rebuild(struct rtmem_region *r)
+int rg_buddy_rebuild(struct rg_region *r)
 {
 	struct rg_buddy *b = r->bdy;
 	int rc = rebuild_normalize(r);
@@ -605,7 +619,7 @@ int rg_buddy_rebuild(struct rtmem_region *r)
 	rebuild_merge(r);
 	b->nonempty = 0;
 	b->free_bytes = 0;
-	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
+	for (uint32_t k = 0; k <= RG_MAX_ORDER; k++) {
 		r->link[sent(r, k)] = (struct rg_link){ sent(r, k), sent(r, k) };
 		b->nfree[k] = b->in_use[k] = b->bad[k] = b->checkout[k] = 0;
 	}
@@ -614,24 +628,24 @@ int rg_buddy_rebuild(struct rtmem_region *r)
 		uint64_t w = ld(r, i);
 		uint32_t k = RG_ORD(w);
 
-		if (RG_ST(w) == RTMEM_BLK_TAIL)
+		if (RG_ST(w) == RG_BLK_TAIL)
 			continue;
 		switch (RG_ST(w)) {
-		case RTMEM_BLK_FREE:
+		case RG_BLK_FREE:
 			list_push(r, i, k);
 			b->free_bytes += 1ull << k;
 			break;
-		case RTMEM_BLK_ALLOC:
+		case RG_BLK_ALLOC:
 			b->in_use[k]++;
 			break;
-		case RTMEM_BLK_CHECKOUT:
+		case RG_BLK_CHECKOUT:
 			b->checkout[k]++;
 			break;
 		default:
 			b->bad[k]++;
 		}
 	}
-	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++)
+	for (uint32_t k = 0; k <= RG_MAX_ORDER; k++)
 		if (b->hwm[k] < b->in_use[k])
 			b->hwm[k] = b->in_use[k];
 	return 0;
@@ -642,7 +656,7 @@ int rg_buddy_rebuild(struct rtmem_region *r)
  * head, a ring of itself and the sentinel (whose back link nothing reads: it
  * is written, never trusted) and its counter. Lock held.
  */
-static inline __attribute__((always_inline)) void split(struct rtmem_region *r, uint64_t i, uint32_t k, uint32_t j)
+static inline __attribute__((always_inline)) void split(struct rg_region *r, uint64_t i, uint32_t k, uint32_t j)
 {
 	struct rg_link *link = r->link;
 	_Atomic uint64_t *sw = r->bstate;
@@ -674,7 +688,7 @@ static inline __attribute__((always_inline)) void split(struct rtmem_region *r, 
  * ALLOC of order j: until that store the walk skips the halves as the inside
  * of the free block (a rebuild turns them back into TAIL), after it they tile.
  */
-static inline __attribute__((always_inline)) int take(struct rtmem_region *r, uint32_t j, uint64_t owner,
+static inline __attribute__((always_inline)) int take(struct rg_region *r, uint32_t j, uint64_t owner,
 						    uint64_t *ret_i, bool with_hook)
 {
 	struct rg_buddy *b = r->bdy;
@@ -708,7 +722,7 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	b->nonempty = ne | (kbit - jbit);
 	if (k > j)
 		split(r, i, k, j);
-	atomic_store_explicit(&sw[i], RG_WORD(RTMEM_BLK_ALLOC, j, owner), RELAXED);
+	atomic_store_explicit(&sw[i], RG_WORD(RG_BLK_ALLOC, j, owner), RELAXED);
 	b->free_bytes -= 1ull << j;
 	if (++b->in_use[j] > b->hwm[j])
 		b->hwm[j] = b->in_use[j];
@@ -716,15 +730,15 @@ static inline __attribute__((always_inline)) int take(struct rtmem_region *r, ui
 	return 0;
 }
 
-static inline bool reserve_ok(const struct rtmem_region *r, uint32_t j, unsigned flags)
+static inline bool reserve_ok(const struct rg_region *r, uint32_t j, unsigned flags)
 {
 	const struct rg_buddy *b = r->bdy;
 
-	return !r->breserve || (flags & RTMEM_ALLOC_RESERVE) || b->free_bytes >= (1ull << j) + r->breserve;
+	return !r->breserve || (flags & RG_ALLOC_RESERVE) || b->free_bytes >= (1ull << j) + r->breserve;
 }
 
 /* After take(), lock still held: the caller's pointer, or count a failure. */
-static inline int alloc_done(struct rtmem_region *r, uint32_t j, uint64_t i, int rc, void **ret)
+static inline int alloc_done(struct rg_region *r, uint32_t j, uint64_t i, int rc, void **ret)
 {
 	if (rc < 0) {
 		if (rc == -ENOMEM)
@@ -737,7 +751,7 @@ static inline int alloc_done(struct rtmem_region *r, uint32_t j, uint64_t i, int
 
 /* lock() from a fast path that gave up: fl_trylock() may have left the
  * lock held when it found it NOTRECOVERABLE; lock_slow() gives it back then. */
-static inline int relock(struct rtmem_region *r)
+static inline int relock(struct rg_region *r)
 {
 	if (__builtin_expect(fl_held(r), 0))
 		return lock_slow(r);
@@ -745,7 +759,7 @@ static inline int relock(struct rtmem_region *r)
 }
 
 /* Through glibc's lock (contended, no fast path, repair) or with the test hook. */
-static __attribute__((noinline)) int alloc_slow(struct rtmem_region *r, uint32_t j, uint64_t owner, unsigned flags,
+static __attribute__((noinline)) int alloc_slow(struct rg_region *r, uint32_t j, uint64_t owner, unsigned flags,
 						void **ret)
 {
 	uint64_t i = 0;
@@ -764,7 +778,7 @@ static __attribute__((noinline)) int alloc_slow(struct rtmem_region *r, uint32_t
  * callee-saved registers): the fast lock, take(), the fast unlock. Anything
  * else continues in a function of its own, as a tail call.
  */
-int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsigned flags, void **ret)
+int rg_buddy_alloc(struct rg_region *r, size_t size, uint64_t owner, unsigned flags, void **ret)
 {
 	uint32_t j;
 	uint64_t i = 0;
@@ -780,7 +794,7 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
 	}
 	/* ceil(log2(size)), at least min_order: bminmask is never 0 */
 	j = 64u - (uint32_t)__builtin_clzll((uint64_t)(size - 1) | r->bminmask);
-	if (__builtin_expect(rtmem_buddy_test_hook != NULL, 0) || !fl_trylock(r))
+	if (HOOKED() || !fl_trylock(r))
 		return alloc_slow(r, j, owner, flags, ret);
 	rc = reserve_ok(r, j, flags) ? take(r, j, owner, &i, false) : -ENOMEM;
 	rc = alloc_done(r, j, i, rc, ret);
@@ -803,7 +817,7 @@ int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsig
  * bounds is left alone.
  * Return: the merged block's index; its order in *ret_k.
  */
-static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_region *r, uint64_t i, uint32_t k,
+static inline __attribute__((always_inline)) uint64_t release_in(struct rg_region *r, uint64_t i, uint32_t k,
 								    uint32_t *ret_k, bool with_hook, bool tail)
 {
 	struct rg_buddy *b = r->bdy;
@@ -848,7 +862,7 @@ static inline __attribute__((always_inline)) uint64_t release_in(struct rtmem_re
  * buddies are all inside it (no bounds check per merge), or in the smaller
  * blocks of its tail.
  */
-static inline __attribute__((always_inline)) uint64_t release(struct rtmem_region *r, uint64_t i, uint32_t k,
+static inline __attribute__((always_inline)) uint64_t release(struct rg_region *r, uint64_t i, uint32_t k,
 							       uint32_t *ret_k, bool with_hook)
 {
 	if (__builtin_expect(i < r->ntop, 1))
@@ -857,14 +871,14 @@ static inline __attribute__((always_inline)) uint64_t release(struct rtmem_regio
 }
 
 /* Free min-block @i for @owner, lock held. */
-static inline __attribute__((always_inline)) int free_locked(struct rtmem_region *r, uint64_t i, uint64_t owner,
+static inline __attribute__((always_inline)) int free_locked(struct rg_region *r, uint64_t i, uint64_t owner,
 							     bool with_hook)
 {
 	uint64_t w = ld(r, i), n;
 	uint32_t k = RG_ORD(w), s = k - r->min_order;
 
 	/* One compare for state and owner; then the order, as head_ok() checks it. */
-	if ((w & ~(uint64_t)0xff00) != (RTMEM_BLK_ALLOC | owner) || s > r->max_order - r->min_order)
+	if ((w & ~(uint64_t)0xff00) != (RG_BLK_ALLOC | owner) || s > r->max_order - r->min_order)
 		return 1;
 	n = 1ull << s;
 	if (i & (n - 1) || (i >= r->ntop && i + n > r->nmin)) /* below ntop, aligned is inside */
@@ -879,7 +893,7 @@ static inline __attribute__((always_inline)) int free_locked(struct rtmem_region
  * block (not its head) is a double free if that block is free (merged after
  * a first free), else a bad pointer.
  */
-static int free_error(const struct rtmem_region *r, uint64_t i)
+static int free_error(const struct rg_region *r, uint64_t i)
 {
 	uint64_t h, w;
 	uint32_t k;
@@ -888,14 +902,14 @@ static int free_error(const struct rtmem_region *r, uint64_t i)
 		return -EUCLEAN;
 	w = ld(r, h);
 	if (h != i)
-		return RG_ST(w) == RTMEM_BLK_FREE ? -EALREADY : -EFAULT;
-	if (RG_ST(w) != RTMEM_BLK_ALLOC)
+		return RG_ST(w) == RG_BLK_FREE ? -EALREADY : -EFAULT;
+	if (RG_ST(w) != RG_BLK_ALLOC)
 		return -EALREADY;
 	return -EPERM; /* another owner's (or @owner has low bits set) */
 }
 
 /* Through glibc's lock, with the test hook, or to say why not. */
-static __attribute__((noinline)) int free_slow(struct rtmem_region *r, uint64_t i, uint64_t owner, bool locked)
+static __attribute__((noinline)) int free_slow(struct rg_region *r, uint64_t i, uint64_t owner, bool locked)
 {
 	int rc = 0;
 
@@ -911,15 +925,15 @@ static __attribute__((noinline)) int free_slow(struct rtmem_region *r, uint64_t 
 	return rc;
 }
 
-/* As rtmem_buddy_alloc(): no call on the common path. */
-int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
+/* As rg_buddy_alloc(): no call on the common path. */
+int rg_buddy_free(struct rg_region *r, void *p, uint64_t owner)
 {
 	uint64_t rel = (uint64_t)((uintptr_t)p - (uintptr_t)r->bdata), i;
 
 	if (rel >= r->bsize || rel & r->bminmask) /* bsize is 0 without a buddy area */
 		return -EFAULT;
 	i = rel >> r->min_order;
-	if (__builtin_expect(rtmem_buddy_test_hook != NULL, 0) || !fl_trylock(r))
+	if (HOOKED() || !fl_trylock(r))
 		return free_slow(r, i, owner, false);
 	if (__builtin_expect(free_locked(r, i, owner, false) != 0, 0))
 		return free_slow(r, i, owner, true);
@@ -928,7 +942,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner)
 	return 0;
 }
 
-long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes)
+long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 {
 	uint64_t bytes = 0;
 	long n = 0;
@@ -944,7 +958,7 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 			unlock(r);
 			return -EUCLEAN;
 		}
-		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_OWNER(w) == owner) {
+		if (RG_ST(w) == RG_BLK_ALLOC && RG_OWNER(w) == owner) {
 			r->bdy->in_use[k]--;
 			bytes += 1ull << k;
 			n++;
@@ -958,7 +972,7 @@ long rg_buddy_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_byte
 	return n;
 }
 
-int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
+int rg_buddy_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
 {
 	uint64_t w, h;
 	uint32_t k;
@@ -971,12 +985,12 @@ int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
 	 * it: only a real head (not a stale one inside a merged block) counts */
 	if (!rg_buddy_containing(r, i, &h, &k) || h != i)
 		rc = -EFAULT;
-	else if (RG_ST(w) != RTMEM_BLK_FREE)
+	else if (RG_ST(w) != RG_BLK_FREE)
 		rc = -EBUSY;
 	else
 		rc = list_unlink(r, i, RG_ORD(w));
 	if (rc == 0) {
-		st(r, i, RG_WORD(RTMEM_BLK_CHECKOUT, RG_ORD(w), 0));
+		st(r, i, RG_WORD(RG_BLK_CHECKOUT, RG_ORD(w), 0));
 		r->bdy->checkout[RG_ORD(w)]++;
 		r->bdy->free_bytes -= 1ull << RG_ORD(w);
 		*ret_len = 1ull << RG_ORD(w);
@@ -985,7 +999,7 @@ int rg_buddy_checkout(struct rtmem_region *r, uint64_t i, uint64_t *ret_len)
 	return rc;
 }
 
-int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
+int rg_buddy_checkin(struct rg_region *r, uint64_t i)
 {
 	uint64_t w;
 	uint32_t k;
@@ -995,7 +1009,7 @@ int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
 		return rc;
 	w = ld(r, i);
 	k = RG_ORD(w);
-	if (!head_ok(r, i, w) || RG_ST(w) != RTMEM_BLK_CHECKOUT) {
+	if (!head_ok(r, i, w) || RG_ST(w) != RG_BLK_CHECKOUT) {
 		rc = -EINVAL;
 	} else {
 		r->bdy->checkout[k]--;
@@ -1012,7 +1026,7 @@ int rg_buddy_checkin(struct rtmem_region *r, uint64_t i)
  * alignment), so each word read is a real head until the one that covers m;
  * the stale words inside merged blocks are never read. Lock held.
  */
-bool rg_buddy_containing(const struct rtmem_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k)
+bool rg_buddy_containing(const struct rg_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k)
 {
 	if (m >= r->nmin)
 		return false;
@@ -1035,7 +1049,7 @@ bool rg_buddy_containing(const struct rtmem_region *r, uint64_t m, uint64_t *ret
  * down to one min-block, give the other halves back, mark @m BAD. Each split
  * writes the far half's head before shrinking the near one (see above).
  */
-int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m)
+int rg_buddy_mark_bad(struct rg_region *r, uint64_t m)
 {
 	struct rg_buddy *b = r->bdy;
 	uint64_t h, w;
@@ -1049,17 +1063,17 @@ int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m)
 		goto out_unlock;
 	}
 	w = ld(r, h);
-	if (RG_ST(w) == RTMEM_BLK_BAD) {
+	if (RG_ST(w) == RG_BLK_BAD) {
 		rc = -EALREADY;
 		goto out_unlock;
 	}
-	if (RG_ST(w) == RTMEM_BLK_FREE) {
+	if (RG_ST(w) == RG_BLK_FREE) {
 		rc = list_unlink(r, h, k);
 		if (rc < 0)
 			goto out_unlock;
 		b->free_bytes -= 1ull << k;
-		st(r, h, RG_WORD(RTMEM_BLK_CHECKOUT, k, 0));
-	} else if (RG_ST(w) == RTMEM_BLK_CHECKOUT) {
+		st(r, h, RG_WORD(RG_BLK_CHECKOUT, k, 0));
+	} else if (RG_ST(w) == RG_BLK_CHECKOUT) {
 		b->checkout[k]--;
 	} else {
 		rc = -EBUSY;
@@ -1070,14 +1084,14 @@ int rg_buddy_mark_bad(struct rtmem_region *r, uint64_t m)
 
 		k--;
 		hi = h + nb(r, k);
-		st(r, hi, m >= hi ? RG_WORD(RTMEM_BLK_CHECKOUT, k, 0) : wfree(k));
-		st(r, h, m >= hi ? wfree(k) : RG_WORD(RTMEM_BLK_CHECKOUT, k, 0));
+		st(r, hi, m >= hi ? RG_WORD(RG_BLK_CHECKOUT, k, 0) : wfree(k));
+		st(r, h, m >= hi ? wfree(k) : RG_WORD(RG_BLK_CHECKOUT, k, 0));
 		list_push(r, m >= hi ? h : hi, k);
 		b->free_bytes += 1ull << k;
 		if (m >= hi)
 			h = hi;
 	}
-	st(r, h, RG_WORD(RTMEM_BLK_BAD, k, 0));
+	st(r, h, RG_WORD(RG_BLK_BAD, k, 0));
 	b->bad[k]++;
 out_unlock:
 	unlock(r);

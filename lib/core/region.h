@@ -8,21 +8,21 @@
  * applications use <rtmem/rtmem.h>.
  *
  * A region is a header, per-class control lines, index arrays and data, laid
- * out by rtmem_region_layout() from a pool description. The region holds no
+ * out by rg_region_layout() from a pool description. The region holds no
  * pointers, only offsets and indices. A process attaches with
- * rtmem_region_attach(), which validates the header and every descriptor once
+ * rg_region_attach(), which validates the header and every descriptor once
  * and keeps a private, trusted copy of the geometry in the handle; the fast
  * paths read geometry from that copy and only heads, links and state words
  * from shared memory, and bounds-check each index they read there.
  *
  * Block state words (one 64-bit word per slab block and per buddy min-block):
  *
- *   bits  0..7   state      (RTMEM_BLK_*)
+ *   bits  0..7   state      (RG_BLK_*)
  *   bits  8..15  order      (buddy only: log2 of the block size)
  *   bits 16..31  slot       (owner: client slot, 0 = the daemon)
  *   bits 32..63  generation (owner: generation of that slot)
  *
- * An owner is the value (generation << 32 | slot << 16), see rtmem_owner().
+ * An owner is the value (generation << 32 | slot << 16), see rg_owner().
  */
 #ifndef RTMEM_REGION_H
 #define RTMEM_REGION_H
@@ -35,69 +35,69 @@
 extern "C" {
 #endif
 
-#define RTMEM_MAX_CLASSES 32u
-#define RTMEM_MIN_ORDER 4u  /* smallest buddy block: 16 B */
-#define RTMEM_MAX_ORDER 40u /* largest buddy block: 1 TiB */
-#define RTMEM_MAX_BLOCKS 0x7fffffffu /* per class, and buddy min-blocks */
+#define RG_MAX_CLASSES 32u
+#define RG_MIN_ORDER 4u  /* smallest buddy block: 16 B */
+#define RG_MAX_ORDER 40u /* largest buddy block: 1 TiB */
+#define RG_MAX_BLOCKS 0x7fffffffu /* per class, and buddy min-blocks */
 
 /* Block states (low byte of a state word). */
-enum rtmem_blk_state {
-	RTMEM_BLK_FREE = 1,       /* on a free list */
-	RTMEM_BLK_ALLOC = 2,      /* handed out; owner recorded */
-	RTMEM_BLK_CHECKOUT = 3,   /* taken by the memory tester (slab: still listed) */
-	RTMEM_BLK_CHECKOUT_U = 4, /* slab: tester's, and popped off the list meanwhile */
-	RTMEM_BLK_BAD = 5,        /* quarantined forever (slab: may still be listed) */
-	RTMEM_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
-	RTMEM_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
-	RTMEM_BLK_CACHED = 8,     /* slab: freed into its owner's thread cache; owner recorded */
-	RTMEM_BLK_FREE_P = 0x11,  /* slab: freed, its push may still be pending; the freer's slot recorded */
+enum rg_blk_state {
+	RG_BLK_FREE = 1,       /* on a free list */
+	RG_BLK_ALLOC = 2,      /* handed out; owner recorded */
+	RG_BLK_CHECKOUT = 3,   /* taken by the memory tester (slab: still listed) */
+	RG_BLK_CHECKOUT_U = 4, /* slab: tester's, and popped off the list meanwhile */
+	RG_BLK_BAD = 5,        /* quarantined forever (slab: may still be listed) */
+	RG_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
+	RG_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
+	RG_BLK_CACHED = 8,     /* slab: freed into its owner's thread cache; owner recorded */
+	RG_BLK_FREE_P = 0x11,  /* slab: freed, its push may still be pending; the freer's slot recorded */
 };
 
-/* Most blocks per class a client thread may keep in its cache (struct rtmem_slab_cache). */
-#define RTMEM_CACHE_MAX 7u
+/* Most blocks per class a client thread may keep in its cache (struct rg_slab_cache). */
+#define RG_CACHE_MAX 7u
 
-/* Size-to-class policy for rtmem_slab_class_for(). */
-enum rtmem_class_policy {
-	RTMEM_POLICY_EXACT = 0,    /* the smallest class whose size fits, only if it is the exact size */
-	RTMEM_POLICY_NEXT_FIT = 1, /* the smallest class whose size fits */
+/* Size-to-class policy for rg_class_for() (fastpath.h). */
+enum rg_class_policy {
+	RG_POLICY_EXACT = 0,    /* the smallest class whose size fits, only if it is the exact size */
+	RG_POLICY_NEXT_FIT = 1, /* the smallest class whose size fits */
 };
 
-/* Flags of rtmem_slab_alloc() and rtmem_buddy_alloc(). */
-#define RTMEM_ALLOC_RESERVE 0x1u /* the caller may take the reserve */
+/* Flags of rg_slab_alloc() and rg_buddy_alloc(). */
+#define RG_ALLOC_RESERVE 0x1u /* the caller may take the reserve */
 
-struct rtmem_slab_desc {
+struct rg_slab_desc {
 	uint32_t size;    /* block size in bytes, a multiple of align */
 	uint32_t count;   /* number of blocks */
 	uint32_t align;   /* alignment in bytes, a power of two 8..4096; 0 = the
 			   * largest power of two dividing size (at most 4096) */
-	uint32_t reserve; /* blocks kept for RTMEM_ALLOC_RESERVE callers */
+	uint32_t reserve; /* blocks kept for RG_ALLOC_RESERVE callers */
 };
 
-struct rtmem_buddy_desc {
+struct rg_buddy_desc {
 	uint64_t size;      /* bytes managed; 0 = no buddy area. Rounded down to 2^min_order */
 	uint32_t min_order; /* log2 of the smallest block */
 	uint32_t max_order; /* log2 of the largest block */
-	uint64_t reserve;   /* bytes kept for RTMEM_ALLOC_RESERVE callers */
+	uint64_t reserve;   /* bytes kept for RG_ALLOC_RESERVE callers */
 };
 
-struct rtmem_pool_desc {
+struct rg_pool_desc {
 	uint32_t nclasses;       /* slab classes in use, sizes strictly increasing */
-	uint32_t policy;         /* enum rtmem_class_policy */
+	uint32_t policy;         /* enum rg_class_policy */
 	uint32_t nslots;         /* client slots in the region (1..65535) */
-	uint32_t cache;          /* slab blocks per class a client thread may cache, 0..RTMEM_CACHE_MAX */
-	struct rtmem_slab_desc classes[RTMEM_MAX_CLASSES];
-	struct rtmem_buddy_desc buddy;
+	uint32_t cache;          /* slab blocks per class a client thread may cache, 0..RG_CACHE_MAX */
+	struct rg_slab_desc classes[RG_MAX_CLASSES];
+	struct rg_buddy_desc buddy;
 };
 
 /* Exact footprint of a region, computed before anything is mapped. */
-struct rtmem_footprint {
+struct rg_footprint {
 	uint64_t meta; /* header, control lines, index and state arrays */
 	uint64_t data; /* bytes handed out to users, including alignment padding */
 	uint64_t total;
 };
 
 /* Per class or per order figures. in_use/free are blocks of that class/order. */
-struct rtmem_class_stats {
+struct rg_class_stats {
 	uint64_t size;     /* block size in bytes */
 	uint64_t count;    /* slab: blocks in class; buddy: 0 */
 	uint64_t in_use;   /* allocated blocks */
@@ -108,69 +108,69 @@ struct rtmem_class_stats {
 	uint64_t checkout; /* blocks with the tester */
 };
 
-struct rtmem_region_stats {
+struct rg_region_stats {
 	uint32_t nclasses;
 	uint32_t min_order, max_order; /* buddy orders, 0/0 if none */
-	struct rtmem_class_stats cls[RTMEM_MAX_CLASSES];
-	struct rtmem_class_stats order[RTMEM_MAX_ORDER + 1];
+	struct rg_class_stats cls[RG_MAX_CLASSES];
+	struct rg_class_stats order[RG_MAX_ORDER + 1];
 	uint64_t buddy_size;         /* bytes in the buddy area */
 	uint64_t buddy_free;         /* bytes free in the buddy area */
 	uint64_t buddy_largest_free; /* largest free buddy block (fragmentation) */
 	uint64_t buddy_repairs;      /* free-list rebuilds after a dead lock owner */
 };
 
-struct rtmem_region;
+struct rg_region;
 
 /* Owner word value of (slot, generation). slot 0 is the daemon. */
-static inline uint64_t rtmem_owner(uint32_t slot, uint32_t gen)
+static inline uint64_t rg_owner(uint32_t slot, uint32_t gen)
 {
 	return ((uint64_t)gen << 32) | ((uint64_t)(slot & 0xffffu) << 16);
 }
 
 /*
- * rtmem_region_layout() - validate a pool description and compute its footprint.
+ * rg_region_layout() - validate a pool description and compute its footprint.
  * Context: any; pure computation.
  * Return: 0, or -EINVAL (bad description), -EOVERFLOW (sizes overflow 64 bits
- * or a class has more than RTMEM_MAX_BLOCKS blocks); *ret untouched on error.
+ * or a class has more than RG_MAX_BLOCKS blocks); *ret untouched on error.
  */
-int rtmem_region_layout(const struct rtmem_pool_desc *desc, struct rtmem_footprint *ret);
+int rg_region_layout(const struct rg_pool_desc *desc, struct rg_footprint *ret);
 
 /*
- * rtmem_region_format() - lay out a new region in @mem (footprint total bytes,
+ * rg_region_format() - lay out a new region in @mem (footprint total bytes,
  * page aligned, zero or not), every block free, buddy lock initialised
  * process-shared, robust and priority-inheriting.
  * Context: setup only; touches every metadata page.
  * Return: 0, -EINVAL (bad description or @mem misaligned), -ENOSPC (@size below
  * the footprint), or a -errno from pthread mutex initialisation.
  */
-int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *desc);
+int rg_region_format(void *mem, size_t size, const struct rg_pool_desc *desc);
 
 /*
- * rtmem_region_attach() - validate the region at @mem and make a handle.
+ * rg_region_attach() - validate the region at @mem and make a handle.
  * Checks the magic, version, layout hash and every offset and count against @size.
  * Context: setup only; allocates the handle with malloc.
  * Return: 0, -EBADMSG (not a region or version/layout mismatch, including the
  * other side's ABI), -EUCLEAN (geometry out of bounds), -ENOMEM.
  */
-int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret);
+int rg_region_attach(void *mem, size_t size, struct rg_region **ret);
 
 /*
- * rtmem_region_attach_desc() - as rtmem_region_attach(), but the geometry
+ * rg_region_attach_desc() - as rg_region_attach(), but the geometry
  * and the limits (reserves, cache depth) are taken from @desc, the pool
  * description the daemon keeps (sent in its OPEN reply), and nothing is read
  * from the region's header or descriptor lines, which any client of the pool
- * could have rewritten. @layout_hash: the daemon's rtmem_region_layout_hash(),
+ * could have rewritten. @layout_hash: the daemon's rg_region_layout_hash(),
  * so that a client of another ABI is still refused.
  * Context: setup only; allocates the handle with malloc.
  * Return: 0, -EBADMSG (@layout_hash is not this build's), -EINVAL (@desc
  * invalid), -EUCLEAN (@desc's footprint is larger than @size), -ENOMEM.
  */
-int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_desc *desc, uint64_t layout_hash,
-			     struct rtmem_region **ret);
+int rg_region_attach_desc(void *mem, size_t size, const struct rg_pool_desc *desc, uint64_t layout_hash,
+			     struct rg_region **ret);
 
 /*
- * rtmem_region_desc_repair() - compare the region's header and descriptor
- * lines (what rtmem_region_format() wrote and rtmem_region_attach() reads)
+ * rg_region_desc_repair() - compare the region's header and descriptor
+ * lines (what rg_region_format() wrote and rg_region_attach() reads)
  * with @desc, the daemon's copy, and rewrite each field that differs. Lists,
  * counters and state words are not touched.
  * Context: daemon, not RT; O(classes). Each field is a plain store: an opener
@@ -178,62 +178,57 @@ int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_des
  * Return: fields rewritten (0: the region agreed), -EINVAL (@desc invalid or
  * larger than the region).
  */
-int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_desc *desc);
+int rg_region_desc_repair(struct rg_region *r, const struct rg_pool_desc *desc);
 
-/* rtmem_region_layout_hash() - this build's hash of the region's ABI. Context: any, pure. */
-uint64_t rtmem_region_layout_hash(void);
+/* rg_region_layout_hash() - this build's hash of the region's ABI. Context: any, pure. */
+uint64_t rg_region_layout_hash(void);
 
-/* rtmem_region_detach() - free the handle; accepts NULL. Does not unmap. */
-void rtmem_region_detach(struct rtmem_region *r);
+/* rg_region_detach() - free the handle; accepts NULL. Does not unmap. */
+void rg_region_detach(struct rg_region *r);
 
 /* Base address and size the handle was attached at. Context: any, RT-safe. */
-void *rtmem_region_base(const struct rtmem_region *r);
-size_t rtmem_region_size(const struct rtmem_region *r);
-uint32_t rtmem_region_nclasses(const struct rtmem_region *r);
-uint32_t rtmem_region_nslots(const struct rtmem_region *r);
-enum rtmem_class_policy rtmem_region_policy(const struct rtmem_region *r);
+void *rg_region_base(const struct rg_region *r);
+size_t rg_region_size(const struct rg_region *r);
+uint32_t rg_region_nclasses(const struct rg_region *r);
+uint32_t rg_region_nslots(const struct rg_region *r);
+enum rg_class_policy rg_region_policy(const struct rg_region *r);
 /* Block size of class @cls, 0 if out of range. */
-uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls);
+uint32_t rg_slab_class_size(const struct rg_region *r, uint32_t cls);
+
+/* The size-to-class lookup is rg_class_for(), inline in fastpath.h. */
 
 /*
- * rtmem_slab_class_for() - class index for a request of @size bytes.
- * Context: RT-safe, O(log classes), reads only the private handle.
- * Return: class index, or -ENOENT if no class fits under @policy.
- */
-int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy);
-
-/*
- * rtmem_slab_alloc() - pop a block of class @cls for @owner.
+ * rg_slab_alloc() - pop a block of class @cls for @owner.
  * Context: RT-safe, lock-free, no system call. O(1): one CAS on the class head
  * (retried only under contention) and one CAS on the block's state word.
  * Return: 0 and *ret set, -ENOMEM (class empty or only the reserve left and
- * no RTMEM_ALLOC_RESERVE), -EINVAL (@cls out of range), -EUCLEAN (an index or
+ * no RG_ALLOC_RESERVE), -EINVAL (@cls out of range), -EUCLEAN (an index or
  * state read from shared memory is corrupt). *ret untouched on error.
  */
-int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
+int rg_slab_alloc(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
 
 /*
- * rtmem_slab_alloc_timed() - rtmem_slab_alloc(), but when the class is empty
+ * rg_slab_alloc_timed() - rg_slab_alloc(), but when the class is empty
  * wait until @abs_timeout (CLOCK_MONOTONIC; NULL = forever) for a free of that
  * class, on a futex word in the class's shared control line.
  * Context: may block in FUTEX_WAIT; no system call while blocks are free.
- * Return: as rtmem_slab_alloc(), and -ETIMEDOUT, -EINTR.
+ * Return: as rg_slab_alloc(), and -ETIMEDOUT, -EINTR.
  */
 struct timespec;
-int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags,
+int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags,
 			   const struct timespec *abs_timeout, void **ret);
 
 /*
- * rtmem_slab_free() - return a slab block owned by @owner.
+ * rg_slab_free() - return a slab block owned by @owner.
  * Context: RT-safe, lock-free, no system call, O(1).
  * Return: 0, -EFAULT (@p is not a slab block start in this region), -EALREADY
  * (block is not allocated: double free), -EPERM (allocated to another owner).
  * Nothing is changed on error.
  */
-int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner);
+int rg_slab_free(struct rg_region *r, void *p, uint64_t owner);
 
 /*
- * rtmem_buddy_alloc() - allocate a buddy block of at least @size bytes.
+ * rg_buddy_alloc() - allocate a buddy block of at least @size bytes.
  * Context: RT-safe but takes the region's PI robust mutex; bounded: at most
  * (max_order - min_order) splits. Repairs the free lists if the previous lock
  * owner died inside the lock.
@@ -241,15 +236,15 @@ int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner);
  * reserve), -E2BIG (@size above the largest block), -ENODEV (no buddy area),
  * -ENOTRECOVERABLE (the lock is unusable), -EUCLEAN (corruption found).
  */
-int rtmem_buddy_alloc(struct rtmem_region *r, size_t size, uint64_t owner, unsigned flags, void **ret);
+int rg_buddy_alloc(struct rg_region *r, size_t size, uint64_t owner, unsigned flags, void **ret);
 
 /*
- * rtmem_buddy_free() - return a buddy block owned by @owner and coalesce.
- * Context: as rtmem_buddy_alloc(); at most (max_order - min_order) merges.
+ * rg_buddy_free() - return a buddy block owned by @owner and coalesce.
+ * Context: as rg_buddy_alloc(); at most (max_order - min_order) merges.
  * Return: 0, -EFAULT (not a buddy block start), -EALREADY (not allocated),
  * -EPERM (another owner's), -ENOTRECOVERABLE.
  */
-int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
+int rg_buddy_free(struct rg_region *r, void *p, uint64_t owner);
 
 /*
  * Thread caches. A client thread may keep up to the pool's `cache` freed slab
@@ -261,7 +256,7 @@ int rtmem_buddy_free(struct rtmem_region *r, void *p, uint64_t owner);
  * cap x threads blocks per class are out of everyone else's reach, and the
  * class counts them in use. One struct per class; private to one thread.
  */
-struct rtmem_slab_cache {
+struct rg_slab_cache {
 	uint32_t n;   /* blocks held */
 	uint32_t cap; /* most blocks held, from the region */
 #if defined(__aarch64__)
@@ -269,72 +264,72 @@ struct rtmem_slab_cache {
 	struct {
 		void *blk;    /* a block, last in first out */
 		uint64_t idx; /* its index in the class */
-	} ent[RTMEM_CACHE_MAX];
+	} ent[RG_CACHE_MAX];
 	uint32_t hint; /* first struct only: see below */
 	uint32_t pad;
 #else
 	/* apart: x86-64 addresses either with a scaled index, no shift */
-	void *blk[RTMEM_CACHE_MAX];    /* blocks, last in first out */
-	uint32_t idx[RTMEM_CACHE_MAX]; /* their indices in the class */
+	void *blk[RG_CACHE_MAX];    /* blocks, last in first out */
+	uint32_t idx[RG_CACHE_MAX]; /* their indices in the class */
 	uint32_t hint; /* first struct only: see below */
-	uint32_t pad[15 - RTMEM_CACHE_MAX];
+	uint32_t pad[15 - RG_CACHE_MAX];
 #endif
 };
-/* tc[0].hint, RTMEM_CACHE_HINT(class): the class this thread last allocated
+/* tc[0].hint, RG_CACHE_HINT(class): the class this thread last allocated
  * from, or freed a block of that was not the hint's. A free checks the block
  * against that class first and looks its page up only when the block is not
  * one of that class: the free's cache slot then does not wait on a load that
  * depends on the pointer, which was a third of an alloc+free pair's time.
- * rtmem_slab_cache_init() sets it to class 0. */
-#define RTMEM_CACHE_HINT(cls) ((uint32_t)(cls) * 64u)
+ * rg_slab_cache_init() sets it to class 0. */
+#define RG_CACHE_HINT(cls) ((uint32_t)(cls) * 64u)
 
-/* rtmem_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */
-uint32_t rtmem_region_cache(const struct rtmem_region *r);
+/* rg_region_cache() - the pool's thread cache depth (0: no caches). RT-safe. */
+uint32_t rg_region_cache(const struct rg_region *r);
 
-/* rtmem_slab_cache_cap() - blocks of class @cls one thread may cache: the
+/* rg_slab_cache_cap() - blocks of class @cls one thread may cache: the
  * pool's depth, but at most count / (4 x client slots), so that one full
  * cache in every client slot still leaves three quarters of the class to the
  * shared list (a small class gets no cache; more threads per client take more). 0 if @cls is out of range. */
-uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls);
+uint32_t rg_slab_cache_cap(const struct rg_region *r, uint32_t cls);
 
-/* rtmem_slab_cache_init() - empty caches for every class of @r, each with
- * rtmem_slab_cache_cap(), and the hint at class 0: @tc holds
- * rtmem_region_nclasses(@r) entries, and at least one (a region without slab
+/* rg_slab_cache_init() - empty caches for every class of @r, each with
+ * rg_slab_cache_cap(), and the hint at class 0: @tc holds
+ * rg_region_nclasses(@r) entries, and at least one (a region without slab
  * classes has no cached blocks, but a free still reads tc[0].hint). */
-void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc);
+void rg_slab_cache_init(const struct rg_region *r, struct rg_slab_cache *tc);
 
 /*
- * rtmem_slab_cache_alloc() - take the most recently cached block of class @cls,
+ * rg_slab_cache_alloc() - take the most recently cached block of class @cls,
  * and make @cls the hint (tc[0].hint) whether or not one is cached.
  * Context: RT-safe; no atomic RMW, no syscall, O(1). The calling thread must own @tc.
- * Return: 0 and *ret, -EAGAIN (nothing cached: use rtmem_slab_alloc()),
+ * Return: 0 and *ret, -EAGAIN (nothing cached: use rg_slab_alloc()),
  * -EINVAL (@cls out of range), -EUCLEAN (the cached block's state word is no
  * longer ours: shared memory was overwritten, or the daemon reclaimed it).
  */
-int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+int rg_slab_cache_alloc(struct rg_region *r, struct rg_slab_cache *tc, uint32_t cls, uint64_t owner,
 			   void **ret);
 
 /*
- * rtmem_slab_cache_free() - free a slab block of @owner into @tc, or, when its
+ * rg_slab_cache_free() - free a slab block of @owner into @tc, or, when its
  * class's cache is full or someone waits for that class, to the shared list
- * as rtmem_slab_free() does. The block is checked against the class of
+ * as rg_slab_free() does. The block is checked against the class of
  * tc[0].hint first, then found through its page (and the hint moves to it).
- * @tc: the region's rtmem_region_nclasses() caches, at least one.
+ * @tc: the region's rg_region_nclasses() caches, at least one.
  * Context: RT-safe, O(1); the calling thread must own @tc.
  * Return: 0 (cached: the block still counts as held), the block size (given
- * back to the shared list), or errors as rtmem_slab_free(): -EFAULT also for a
- * buddy block (free it with rtmem_region_free()).
+ * back to the shared list), or errors as rg_slab_free(): -EFAULT also for a
+ * buddy block (free it with rg_region_free()).
  */
-long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner);
+long rg_slab_cache_free(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner);
 
 /*
- * rtmem_slab_cache_flush() - give every block in @tc back to the shared lists.
+ * rg_slab_cache_flush() - give every block in @tc back to the shared lists.
  * Context: RT-safe but O(classes x cache). Return: bytes given back.
  */
-uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner);
+uint64_t rg_slab_cache_flush(struct rg_region *r, struct rg_slab_cache *tc, uint64_t owner);
 
 /*
- * rtmem_buddy_thread_prepare() - look up what the buddy lock's fast path
+ * rg_buddy_thread_prepare() - look up what the buddy lock's fast path
  * needs for the calling thread (its TID and robust-list head), so that its
  * first buddy call on the RT path makes no system call. Optional: the first
  * buddy call of a thread does it otherwise. Idempotent.
@@ -343,17 +338,17 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
  * uncontended; false if it always goes through pthread_mutex_lock() (no
  * get_robust_list, e.g. qemu-user or a seccomp filter; ThreadSanitizer).
  */
-bool rtmem_buddy_thread_prepare(void);
+bool rg_buddy_thread_prepare(void);
 
 /* Size of the allocated block at @p (slab or buddy), 0 if @p is not one. RT-safe. */
-size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p);
+size_t rg_region_block_size(const struct rg_region *r, const void *p);
 
 /*
- * rtmem_region_free() - free @p, slab or buddy, whichever holds it; its block
+ * rg_region_free() - free @p, slab or buddy, whichever holds it; its block
  * size in *ret_size on success (NULL: not wanted), found by the same lookup.
- * Context/Return: as rtmem_slab_free() or rtmem_buddy_free().
+ * Context/Return: as rg_slab_free() or rg_buddy_free().
  */
-int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *ret_size);
+int rg_region_free(struct rg_region *r, void *p, uint64_t owner, size_t *ret_size);
 
 /*
  * The daemon's record of a client slot, kept in the region (one line per
@@ -361,77 +356,77 @@ int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *r
  * which slot. Written by the daemon only; a client could overwrite it, so
  * the daemon cross-checks what it reads back (pid alive, same start time).
  */
-struct rtmem_slot_record {
-	uint64_t owner;      /* rtmem_owner(slot, gen) while held, 0 when free */
+struct rg_slot_record {
+	uint64_t owner;      /* rg_owner(slot, gen) while held, 0 when free */
 	uint64_t pid;        /* the holder's pid in the daemon's PID namespace */
 	uint64_t start_time; /* its start time, clock ticks after boot (/proc/PID/stat field 22) */
 	uint64_t flags;      /* daemon-defined */
 };
 
 /*
- * rtmem_region_slot_set() - write the record of client slot @slot (1..nslots).
+ * rg_region_slot_set() - write the record of client slot @slot (1..nslots).
  * Context: daemon; any thread; no lock (each field is one relaxed store, the
  * owner last, with release).
  * Return: 0, or -EINVAL for a slot out of range.
  */
-int rtmem_region_slot_set(struct rtmem_region *r, uint32_t slot, const struct rtmem_slot_record *rec);
+int rg_region_slot_set(struct rg_region *r, uint32_t slot, const struct rg_slot_record *rec);
 
 /*
- * rtmem_region_slot_get() - read the record of client slot @slot (1..nslots).
+ * rg_region_slot_get() - read the record of client slot @slot (1..nslots).
  * Context: any; no lock. The record may be torn if it is being written.
  * Return: 0 with *ret filled, or -EINVAL (slot out of range; *ret untouched).
  */
-int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rtmem_slot_record *ret);
+int rg_region_slot_get(const struct rg_region *r, uint32_t slot, struct rg_slot_record *ret);
 
 /*
  * The daemon's own line (slot 0 of the slot table): whether a daemon serves
  * the region now. Written by the daemon only, read by clients on any path.
  */
-#define RTMEM_DAEMON_SERVING 1u /* a daemon serves this region */
-#define RTMEM_DAEMON_STOPPED 2u /* the daemon that served it stopped (SIGTERM) */
+#define RG_DAEMON_SERVING 1u /* a daemon serves this region */
+#define RG_DAEMON_STOPPED 2u /* the daemon that served it stopped (SIGTERM) */
 
 /*
- * rtmem_region_daemon_set() - record @state (RTMEM_DAEMON_*) and the serving
+ * rg_region_daemon_set() - record @state (RG_DAEMON_*) and the serving
  * daemon's @pid in the region.
  * Context: daemon; any thread; two relaxed stores, the state last (release).
  */
-void rtmem_region_daemon_set(struct rtmem_region *r, uint32_t state, uint32_t pid);
+void rg_region_daemon_set(struct rg_region *r, uint32_t state, uint32_t pid);
 
 /*
- * rtmem_region_daemon_state() - the state last recorded by a daemon: one
- * of RTMEM_DAEMON_*, or 0 if none ever was (or a client wrote garbage).
+ * rg_region_daemon_state() - the state last recorded by a daemon: one
+ * of RG_DAEMON_*, or 0 if none ever was (or a client wrote garbage).
  * Context: RT-safe; one load.
  */
-uint32_t rtmem_region_daemon_state(const struct rtmem_region *r);
+uint32_t rg_region_daemon_state(const struct rg_region *r);
 
 /*
- * rtmem_region_desc() - the pool description the region was formatted
+ * rg_region_desc() - the pool description the region was formatted
  * with, read back from its descriptors (a daemon that re-adopts a region
  * compares it with its configuration).
  * Context: not RT; O(classes). Return: 0, -EUCLEAN (descriptors corrupt).
  */
-int rtmem_region_desc(const struct rtmem_region *r, struct rtmem_pool_desc *ret);
+int rg_region_desc(const struct rg_region *r, struct rg_pool_desc *ret);
 
 /*
- * rtmem_region_owner_scan() - call @fn(@arg, owner) for every held block
+ * rg_region_owner_scan() - call @fn(@arg, owner) for every held block
  * (slab ALLOC or CACHED, buddy ALLOC head): what a daemon that re-adopts a
  * region needs to find blocks of owners it has no trusted record of.
  * Context: daemon, not RT; O(blocks); reads state words without locks.
  */
-void rtmem_region_owner_scan(const struct rtmem_region *r, void (*fn)(void *arg, uint64_t owner), void *arg);
+void rg_region_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint64_t owner), void *arg);
 
 /*
- * rtmem_region_reclaim() - free every block owned by @owner (a dead client).
+ * rg_region_reclaim() - free every block owned by @owner (a dead client).
  * Blocks the tester holds or that are bad are not touched.
  * Context: daemon, not RT; O(blocks); takes the buddy lock.
  * Return: number of blocks reclaimed (>= 0), bytes in *ret_bytes (may be NULL),
  * or -ENOTRECOVERABLE / -EUCLEAN.
  */
-long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes);
+long rg_region_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes);
 
 /*
- * rtmem_region_sweep() - give back the blocks that clients killed in the
- * middle of an allocation or a free left on no list (see lib/slab.c,
+ * rg_region_sweep() - give back the blocks that clients killed in the
+ * middle of an allocation or a free left on no list (see lib/core/slab.c,
  * "Kills"). Safe while other clients allocate and free.
  * @live: [nslots + 1], non-zero for each slot a live client holds.
  * Context: daemon; not RT (walks every free list, allocates a bitmap).
@@ -439,41 +434,41 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
  * to walk: try again later), -EUCLEAN (a corrupt list that could not be
  * repaired; the other classes are still swept).
  */
-long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live);
+long rg_region_sweep(struct rg_region *r, const uint8_t *live);
 
 /*
- * rtmem_region_sweep_report() - rtmem_region_sweep(), which also repairs a
+ * rg_region_sweep_report() - rg_region_sweep(), which also repairs a
  * corrupt slab free list (an index out of range or a cycle, from a stray
  * write): the list is detached and rebuilt from the state words. The number
  * of classes so repaired goes to *@ret_repaired (if not NULL).
- * Context and Return: as rtmem_region_sweep().
+ * Context and Return: as rg_region_sweep().
  */
-long rtmem_region_sweep_report(struct rtmem_region *r, const uint8_t *live, uint32_t *ret_repaired);
+long rg_region_sweep_report(struct rg_region *r, const uint8_t *live, uint32_t *ret_repaired);
 
 /*
- * rtmem_region_recount() - set each slab class's count of blocks in use from
+ * rg_region_recount() - set each slab class's count of blocks in use from
  * its state words. Only while no client has the region mapped for use.
  * Context: daemon; not RT.
  * Return: classes whose count was wrong.
  */
-int rtmem_region_recount(struct rtmem_region *r);
+int rg_region_recount(struct rg_region *r);
 
 /*
- * rtmem_region_reclaim_orphans() - reclaim every block whose owner is not a
+ * rg_region_reclaim_orphans() - reclaim every block whose owner is not a
  * current client: @owners[slot] is the owner word of the client holding each
  * slot, 0 for a free slot (the daemon's own tables, not the region's
  * records). A block handed to a client that left just then is found here
- * (lib/handoff.c).
+ * (lib/core/handoff.c).
  * Context: daemon; not RT; O(blocks); takes the buddy lock per orphan owner.
  * Return: blocks reclaimed, bytes in *@ret_bytes (if not NULL), or a
- * negative value from rtmem_region_reclaim().
+ * negative value from rg_region_reclaim().
  */
-long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners, uint64_t *ret_bytes);
+long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint64_t *ret_bytes);
 
 /*
- * rtmem_region_give() - hand block @p, allocated to @owner, to the client
+ * rg_region_give() - hand block @p, allocated to @owner, to the client
  * whose owner word is @to (one CAS of the block's state word; see
- * lib/handoff.c). The receiver must hold its slot now (the region's slot
+ * lib/core/handoff.c). The receiver must hold its slot now (the region's slot
  * record says so).
  * Context: RT-safe; no lock, no system call, O(1).
  * Return: 0; -EINVAL (@to is no owner word of this region); -EFAULT (@p is
@@ -481,36 +476,36 @@ long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners
  * (the receiver holds no slot, or left during the call: the block stays
  * @owner's).
  */
-int rtmem_region_give(struct rtmem_region *r, void *p, uint64_t owner, uint64_t to);
+int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to);
 
 /*
- * rtmem_region_owned() - is block @p allocated to @owner? Its size in
+ * rg_region_owned() - is block @p allocated to @owner? Its size in
  * *@ret_size (if not NULL).
  * Context: RT-safe; one load.
  * Return: 0, -EFAULT (not the start of a block), -EPERM (not @owner's).
  */
-int rtmem_region_owned(const struct rtmem_region *r, const void *p, uint64_t owner, size_t *ret_size);
+int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, size_t *ret_size);
 
 /*
- * rtmem_region_owner_usage() - blocks and bytes @owner holds in the region.
+ * rg_region_owner_usage() - blocks and bytes @owner holds in the region.
  * Context: daemon, not RT; O(blocks); reads state words without locks (a
  * snapshot only if the owner is idle).
  */
-void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes);
+void rg_region_owner_usage(const struct rg_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes);
 
 /*
  * Memory tester interface. A block is named by its offset from the region base.
  *
- * rtmem_region_next_block() - the first block at or after @offset (any state),
+ * rg_region_next_block() - the first block at or after @offset (any state),
  *   for the tester's sweep. Return: 0 with *ret_off and *ret_len, -ENOENT past the end.
- * rtmem_region_checkout() - take the free block at @offset out of service for
+ * rg_region_checkout() - take the free block at @offset out of service for
  *   testing. Slab blocks stay listed (an allocator that pops one hands it to the
  *   tester and pops again, at most once per checked-out block). Buddy blocks of
  *   any order are unlinked under the lock.
  *   Return: 0 and *ret_len, -EBUSY (not free), -EFAULT (no block starts there).
- * rtmem_region_checkin() - give a checked-out block back to service.
+ * rg_region_checkin() - give a checked-out block back to service.
  *   Return: 0, -EINVAL (not checked out).
- * rtmem_region_mark_bad() - quarantine forever the smallest unit holding the
+ * rg_region_mark_bad() - quarantine forever the smallest unit holding the
  *   byte at @offset: the slab block, or the buddy min-block (the rest of a
  *   larger free or checked-out buddy block is split off and freed). Works on
  *   free and checked-out blocks (the tester's fault path, and the bad-block
@@ -518,21 +513,21 @@ void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint
  *   -EFAULT (no block there).
  * Context: daemon tester thread, not RT; buddy calls take the lock.
  */
-int rtmem_region_next_block(const struct rtmem_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len);
-int rtmem_region_checkout(struct rtmem_region *r, uint64_t offset, uint64_t *ret_len);
-int rtmem_region_checkin(struct rtmem_region *r, uint64_t offset);
-int rtmem_region_mark_bad(struct rtmem_region *r, uint64_t offset);
+int rg_region_next_block(const struct rg_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len);
+int rg_region_checkout(struct rg_region *r, uint64_t offset, uint64_t *ret_len);
+int rg_region_checkin(struct rg_region *r, uint64_t offset);
+int rg_region_mark_bad(struct rg_region *r, uint64_t offset);
 
 /*
- * rtmem_region_stats() - per class/order figures. Slab counters are read
+ * rg_region_stats() - per class/order figures. Slab counters are read
  * without locks (each is atomic; the set is not a snapshot); buddy figures
  * under the buddy lock.
  * Context: not on the RT path (takes the buddy lock); O(classes + orders).
  */
-void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats *ret);
+void rg_region_stats(const struct rg_region *r, struct rg_region_stats *ret);
 
 /*
- * rtmem_region_check() - verify every invariant: each block in exactly one
+ * rg_region_check() - verify every invariant: each block in exactly one
  * state, free lists and counters agree with the state table, no index out of
  * bounds, no list cycle. Never crashes on a corrupt region. Must run while no
  * one mutates the region (tests; the daemon when quiescent).
@@ -540,11 +535,11 @@ void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats 
  * Return: 0 if consistent, -EUCLEAN with the first violation written to
  * @msg (NUL-terminated, at most @len bytes), -ENOMEM.
  */
-int rtmem_region_check(const struct rtmem_region *r, char *msg, size_t len);
+int rg_region_check(const struct rg_region *r, char *msg, size_t len);
 
 /*
- * rtmem_region_guard() - the daemon's way to take the buddy lock: never
- * through glibc, never blocking, never trusting the lock word (lib/buddy.c,
+ * rg_region_guard() - the daemon's way to take the buddy lock: never
+ * through glibc, never blocking, never trusting the lock word (lib/core/buddy.c,
  * "Guarded lock"). A lock word that names no live thread of a client of this
  * pool (@owner_ok(@arg, tid) says which are) or the daemon, or that a stray
  * write left with a dead owner, is taken over and the lists rebuilt; a lock
@@ -555,10 +550,10 @@ int rtmem_region_check(const struct rtmem_region *r, char *msg, size_t len);
  * @owner_ok is called from any daemon thread that takes the lock.
  * Context: daemon, setup.
  */
-void rtmem_region_guard(struct rtmem_region *r, bool (*owner_ok)(void *arg, int tid), void *arg);
+void rg_region_guard(struct rg_region *r, bool (*owner_ok)(void *arg, int tid), void *arg);
 
 /* Lock words and mutex kinds the guard found changed by stray writes and repaired. */
-uint64_t rtmem_region_guard_repairs(const struct rtmem_region *r);
+uint64_t rg_region_guard_repairs(const struct rg_region *r);
 
 /*
  * Fault every page of a MAP_SHARED mapping in as written (dirty), without
@@ -573,14 +568,7 @@ uint64_t rtmem_region_guard_repairs(const struct rtmem_region *r);
  * madvise's page walk finds nothing to do). Call it before mlock().
  * Return: 0 or -errno of madvise() (-EFAULT: the file is shorter).
  */
-int rtmem_populate_write(void *mem, size_t len, size_t page);
-
-/*
- * Test hook: when set, rtmem_buddy_alloc()/free() call it with the lock held
- * after the first shared-state write, so a test can kill the process there.
- * Not used by the daemon or clients.
- */
-extern void (*rtmem_buddy_test_hook)(void);
+int rg_populate_write(void *mem, size_t len, size_t page);
 
 #ifdef __cplusplus
 }

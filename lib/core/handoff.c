@@ -17,17 +17,17 @@
  * receiver left in between, it takes the block back. What the giver cannot
  * see, a receiver that leaves after the second check, the daemon finds:
  * it clears the record, reclaims, and then reclaims every block whose owner
- * is no current client (rtmem_region_reclaim_orphans()).
+ * is no current client (rg_region_reclaim_orphans()).
  *
  * Context of both calls: RT-safe; no lock, no system call, O(1).
  */
 #include <errno.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 /* The state word of the block at @p: a slab block, or a buddy block's head
  * word. NULL if @p is not the start of one. */
-static _Atomic uint64_t *block_word(const struct rtmem_region *r, const void *p)
+static _Atomic uint64_t *block_word(const struct rg_region *r, const void *p)
 {
 	uint64_t off = (uint64_t)((const char *)p - r->base), idx, w;
 	uint32_t c;
@@ -43,14 +43,14 @@ static _Atomic uint64_t *block_word(const struct rtmem_region *r, const void *p)
 	return &r->bstate[idx];
 }
 
-static bool receiver_here(const struct rtmem_region *r, uint64_t to)
+static bool receiver_here(const struct rg_region *r, uint64_t to)
 {
 	uint32_t slot = (uint32_t)(to >> 16 & 0xffff);
 
 	return atomic_load_explicit(&r->slots[slot].owner, memory_order_acquire) == to;
 }
 
-int rtmem_region_give(struct rtmem_region *r, void *p, uint64_t owner, uint64_t to)
+int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 {
 	uint32_t slot = (uint32_t)(to >> 16 & 0xffff);
 	_Atomic uint64_t *sw;
@@ -62,12 +62,12 @@ int rtmem_region_give(struct rtmem_region *r, void *p, uint64_t owner, uint64_t 
 	if (!sw)
 		return -EFAULT;
 	w = atomic_load_explicit(sw, memory_order_acquire);
-	if (RG_ST(w) != RTMEM_BLK_ALLOC || RG_OWNER(w) != owner)
+	if (RG_ST(w) != RG_BLK_ALLOC || RG_OWNER(w) != owner)
 		return -EPERM;
 	if (!receiver_here(r, to))
 		return -ESRCH;
 	mine = w;
-	theirs = RG_WORD(RTMEM_BLK_ALLOC, RG_ORD(w), to);
+	theirs = RG_WORD(RG_BLK_ALLOC, RG_ORD(w), to);
 	if (!atomic_compare_exchange_strong_explicit(sw, &w, theirs, memory_order_acq_rel, memory_order_acquire))
 		return -EPERM; /* it changed under us: freed or given by another thread of ours */
 	if (receiver_here(r, to))
@@ -78,7 +78,7 @@ int rtmem_region_give(struct rtmem_region *r, void *p, uint64_t owner, uint64_t 
 	return -ESRCH;
 }
 
-int rtmem_region_owned(const struct rtmem_region *r, const void *p, uint64_t owner, size_t *ret_size)
+int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, size_t *ret_size)
 {
 	_Atomic uint64_t *sw = block_word(r, p);
 	uint64_t w;
@@ -86,9 +86,9 @@ int rtmem_region_owned(const struct rtmem_region *r, const void *p, uint64_t own
 	if (!sw)
 		return -EFAULT;
 	w = atomic_load_explicit(sw, memory_order_acquire);
-	if (RG_ST(w) != RTMEM_BLK_ALLOC || RG_OWNER(w) != owner)
+	if (RG_ST(w) != RG_BLK_ALLOC || RG_OWNER(w) != owner)
 		return -EPERM;
 	if (ret_size)
-		*ret_size = rtmem_region_block_size(r, p);
+		*ret_size = rg_region_block_size(r, p);
 	return 0;
 }

@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "region.h"
+
+static_assert(RTMEM_WIRE_MAX_CLASSES == RG_MAX_CLASSES && RTMEM_WIRE_MAX_ORDER == RG_MAX_ORDER,
+	      "the wire carries every class and order of a region");
 
 static const uint32_t sizes[RTMEM_MSG_TYPE_MAX] = {
 	[RTMEM_MSG_ERROR] = sizeof(struct rtmem_msg_error),
@@ -154,4 +158,66 @@ int rtmem_msg_transact(int sock, uint32_t seq, void *req, uint32_t type, void *r
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+static void wire_class_from(struct rtmem_wire_class_stats *w, const struct rg_class_stats *c)
+{
+	*w = (struct rtmem_wire_class_stats){
+		.size = c->size,
+		.count = c->count,
+		.in_use = c->in_use,
+		.free = c->free,
+		.hwm = c->hwm,
+		.failed = c->failed,
+		.bad = c->bad,
+		.checkout = c->checkout,
+	};
+}
+
+void rtmem_wire_stats_from(struct rtmem_wire_stats *w, const struct rg_region_stats *s)
+{
+	memset(w, 0, sizeof(*w));
+	w->nclasses = s->nclasses;
+	w->min_order = s->min_order;
+	w->max_order = s->max_order;
+	for (uint32_t c = 0; c < RTMEM_WIRE_MAX_CLASSES; c++)
+		wire_class_from(&w->cls[c], &s->cls[c]);
+	for (uint32_t k = 0; k <= RTMEM_WIRE_MAX_ORDER; k++)
+		wire_class_from(&w->order[k], &s->order[k]);
+	w->buddy_size = s->buddy_size;
+	w->buddy_free = s->buddy_free;
+	w->buddy_largest_free = s->buddy_largest_free;
+	w->buddy_repairs = s->buddy_repairs;
+}
+
+void rtmem_wire_desc_from(struct rtmem_wire_pool_desc *w, const struct rg_pool_desc *d)
+{
+	memset(w, 0, sizeof(*w));
+	w->nclasses = d->nclasses;
+	w->policy = d->policy;
+	w->nslots = d->nslots;
+	w->cache = d->cache;
+	for (uint32_t c = 0; c < RTMEM_WIRE_MAX_CLASSES; c++)
+		w->classes[c] = (struct rtmem_wire_slab_desc){ d->classes[c].size, d->classes[c].count,
+							       d->classes[c].align, d->classes[c].reserve };
+	w->buddy = (struct rtmem_wire_buddy_desc){ .size = d->buddy.size,
+						   .min_order = d->buddy.min_order,
+						   .max_order = d->buddy.max_order,
+						   .reserve = d->buddy.reserve };
+}
+
+void rtmem_wire_desc_to(struct rg_pool_desc *d, const struct rtmem_wire_pool_desc *w)
+{
+	memset(d, 0, sizeof(*d));
+	d->nclasses = w->nclasses;
+	d->policy = w->policy;
+	d->nslots = w->nslots;
+	d->cache = w->cache;
+	for (uint32_t c = 0; c < RG_MAX_CLASSES; c++)
+		d->classes[c] = (struct rg_slab_desc){ w->classes[c].size, w->classes[c].count, w->classes[c].align,
+						       w->classes[c].reserve };
+	d->buddy = (struct rg_buddy_desc){ .size = w->buddy.size,
+					   .min_order = w->buddy.min_order,
+					   .max_order = w->buddy.max_order,
+					   .reserve = w->buddy.reserve };
 }

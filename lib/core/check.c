@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * check.c - rtmem_region_check(): verify every invariant of a quiescent region
+ * check.c - rg_region_check(): verify every invariant of a quiescent region
  * and report the first violation in words.
  *
  * It reads shared memory only through bounds-checked indices, follows lists
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 #define RELAXED memory_order_relaxed
 
@@ -44,10 +44,10 @@ static bool test_and_set(uint64_t *bm, uint64_t i)
 
 static bool listed_state(uint32_t s)
 {
-	return s == RTMEM_BLK_FREE || s == RTMEM_BLK_FREE_P || s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_BAD;
+	return s == RG_BLK_FREE || s == RG_BLK_FREE_P || s == RG_BLK_CHECKOUT || s == RG_BLK_BAD;
 }
 
-static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
+static int check_class(const struct rg_region *r, uint32_t c, struct chk *x)
 {
 	const struct rg_cls *k = &r->cls[c];
 	uint64_t n_alloc = 0, n_bad = 0, n_co = 0, steps = 0;
@@ -77,12 +77,12 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
 				    k->size, b, s);
 		if (listed)
 			continue;
-		if (s == RTMEM_BLK_ALLOC || s == RTMEM_BLK_CACHED) {
+		if (s == RG_BLK_ALLOC || s == RG_BLK_CACHED) {
 			if ((w >> 16 & 0xffff) >= r->nslots)
 				return fail(x, "class %u (%u B): block %u owned by slot %u of %u", c, k->size, b,
 					    (unsigned)(w >> 16 & 0xffff), r->nslots);
 			n_alloc++;
-		} else if (s != RTMEM_BLK_CHECKOUT_U && s != RTMEM_BLK_BAD_U) {
+		} else if (s != RG_BLK_CHECKOUT_U && s != RG_BLK_BAD_U) {
 			return fail(x, "class %u (%u B): block %u has invalid state word %#llx", c, k->size, b,
 				    (unsigned long long)w);
 		}
@@ -90,8 +90,8 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
 	for (uint32_t b = 0; b < k->count; b++) {
 		uint32_t s = RG_ST(atomic_load_explicit(&k->state[b], RELAXED));
 
-		n_bad += s == RTMEM_BLK_BAD || s == RTMEM_BLK_BAD_U;
-		n_co += s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_CHECKOUT_U;
+		n_bad += s == RG_BLK_BAD || s == RG_BLK_BAD_U;
+		n_co += s == RG_BLK_CHECKOUT || s == RG_BLK_CHECKOUT_U;
 	}
 	if (rg_in_use(k->ctl) != n_alloc)
 		return fail(x, "class %u (%u B): in_use (pops - pushes) %llu, %llu blocks allocated or cached", c, k->size,
@@ -110,18 +110,18 @@ static int check_class(const struct rtmem_region *r, uint32_t c, struct chk *x)
  * A word inside a block of order @k at min-block @m: TAIL, or the FREE head a
  * merge left behind (buddy.c, release()), of a smaller order and aligned to it.
  */
-static bool interior_ok(const struct rtmem_region *r, uint64_t m, uint32_t k, uint64_t w)
+static bool interior_ok(const struct rg_region *r, uint64_t m, uint32_t k, uint64_t w)
 {
 	uint32_t o = RG_ORD(w);
 
-	if (w == RG_WORD(RTMEM_BLK_TAIL, 0, 0))
+	if (w == RG_WORD(RG_BLK_TAIL, 0, 0))
 		return true;
-	return w == RG_WORD(RTMEM_BLK_FREE, o, 0) && o >= r->min_order && o < k &&
+	return w == RG_WORD(RG_BLK_FREE, o, 0) && o >= r->min_order && o < k &&
 	       !(m & ((1ull << (o - r->min_order)) - 1));
 }
 
 /* Walk the tiling: heads valid, the rest TAIL or stale, counts per state and order. */
-static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *cnt)
+static int check_tiling(const struct rg_region *r, struct chk *x, uint64_t *cnt)
 {
 	const struct rg_buddy *b = r->bdy;
 	uint64_t free_bytes = 0;
@@ -130,7 +130,7 @@ static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *c
 		uint64_t w = atomic_load_explicit(&r->bstate[i], RELAXED), n;
 		uint32_t s = RG_ST(w), k = RG_ORD(w);
 
-		if (s != RTMEM_BLK_FREE && s != RTMEM_BLK_ALLOC && s != RTMEM_BLK_CHECKOUT && s != RTMEM_BLK_BAD)
+		if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
 			return fail(x, "buddy: min-block %llu should be a block head, state word %#llx",
 				    (unsigned long long)i, (unsigned long long)w);
 		if (k < r->min_order || k > r->max_order)
@@ -144,7 +144,7 @@ static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *c
 			if (!interior_ok(r, i + t, k, atomic_load_explicit(&r->bstate[i + t], RELAXED)))
 				return fail(x, "buddy: min-block %llu inside block %llu is neither TAIL nor a stale free head",
 					    (unsigned long long)(i + t), (unsigned long long)i);
-		if (s == RTMEM_BLK_FREE) {
+		if (s == RG_BLK_FREE) {
 			uint64_t bi = i ^ n;
 
 			free_bytes += 1ull << k;
@@ -153,10 +153,10 @@ static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *c
 				return fail(x, "buddy: free buddies at %llu and %llu (order %u) not merged",
 					    (unsigned long long)bi, (unsigned long long)i, k);
 		}
-		if (s == RTMEM_BLK_ALLOC && (w >> 16 & 0xffff) >= r->nslots)
+		if (s == RG_BLK_ALLOC && (w >> 16 & 0xffff) >= r->nslots)
 			return fail(x, "buddy: block at %llu owned by slot %u of %u", (unsigned long long)i,
 				    (unsigned)(w >> 16 & 0xffff), r->nslots);
-		cnt[s * (RTMEM_MAX_ORDER + 1) + k]++;
+		cnt[s * (RG_MAX_ORDER + 1) + k]++;
 		i += n;
 	}
 	if (free_bytes != b->free_bytes)
@@ -165,13 +165,13 @@ static int check_tiling(const struct rtmem_region *r, struct chk *x, uint64_t *c
 	return 0;
 }
 
-static int check_lists(const struct rtmem_region *r, struct chk *x, const uint64_t *cnt)
+static int check_lists(const struct rg_region *r, struct chk *x, const uint64_t *cnt)
 {
 	const struct rg_buddy *b = r->bdy;
 
 	for (uint64_t w = 0; w < (r->nmin + 63) / 64; w++)
 		x->seen[w] = 0;
-	for (uint32_t k = 0; k <= RTMEM_MAX_ORDER; k++) {
+	for (uint32_t k = 0; k <= RG_MAX_ORDER; k++) {
 		const uint64_t sent = r->nmin + k;
 		uint64_t i = r->link[sent].next, prev = sent, len = 0;
 
@@ -186,20 +186,20 @@ static int check_lists(const struct rtmem_region *r, struct chk *x, const uint64
 			if (test_and_set(x->seen, i))
 				return fail(x, "buddy: block %llu listed twice (or a cycle) at order %u",
 					    (unsigned long long)i, k);
-			if (atomic_load_explicit(&r->bstate[i], RELAXED) != RG_WORD(RTMEM_BLK_FREE, k, 0))
+			if (atomic_load_explicit(&r->bstate[i], RELAXED) != RG_WORD(RG_BLK_FREE, k, 0))
 				return fail(x, "buddy: block %llu on the order %u list is not a free order-%u head",
 					    (unsigned long long)i, k, k);
 			if (r->link[i].prev != prev)
 				return fail(x, "buddy: block %llu has a wrong back link", (unsigned long long)i);
 		}
-		if (len != b->nfree[k] || (k >= r->min_order && len != cnt[RTMEM_BLK_FREE * (RTMEM_MAX_ORDER + 1) + k]))
+		if (len != b->nfree[k] || (k >= r->min_order && len != cnt[RG_BLK_FREE * (RG_MAX_ORDER + 1) + k]))
 			return fail(x, "buddy: order %u list has %llu blocks, counter %llu", k,
 				    (unsigned long long)len, (unsigned long long)b->nfree[k]);
 		if (k < r->min_order || k > r->max_order)
 			continue;
-		if (b->in_use[k] != cnt[RTMEM_BLK_ALLOC * (RTMEM_MAX_ORDER + 1) + k] ||
-		    b->bad[k] != cnt[RTMEM_BLK_BAD * (RTMEM_MAX_ORDER + 1) + k] ||
-		    b->checkout[k] != cnt[RTMEM_BLK_CHECKOUT * (RTMEM_MAX_ORDER + 1) + k])
+		if (b->in_use[k] != cnt[RG_BLK_ALLOC * (RG_MAX_ORDER + 1) + k] ||
+		    b->bad[k] != cnt[RG_BLK_BAD * (RG_MAX_ORDER + 1) + k] ||
+		    b->checkout[k] != cnt[RG_BLK_CHECKOUT * (RG_MAX_ORDER + 1) + k])
 			return fail(x, "buddy: order %u counters disagree with the state table", k);
 		if (b->hwm[k] < b->in_use[k])
 			return fail(x, "buddy: order %u high-water mark below blocks in use", k);
@@ -207,10 +207,10 @@ static int check_lists(const struct rtmem_region *r, struct chk *x, const uint64
 	return 0;
 }
 
-int rtmem_region_check(const struct rtmem_region *r, char *msg, size_t len)
+int rg_region_check(const struct rg_region *r, char *msg, size_t len)
 {
 	uint64_t maxn = r->nmin;
-	uint64_t cnt[(RTMEM_BLK_BAD + 1) * (RTMEM_MAX_ORDER + 1)] = { 0 };
+	uint64_t cnt[(RG_BLK_BAD + 1) * (RG_MAX_ORDER + 1)] = { 0 };
 	struct chk x = { msg, len, NULL };
 	int rc = 0;
 

@@ -14,12 +14,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 struct rg_plan {
 	uint64_t classes_off, buddy_off, slots_off, data_off, data_size, total;
-	uint64_t next_off[RTMEM_MAX_CLASSES], state_off[RTMEM_MAX_CLASSES];
-	uint64_t cdata_off[RTMEM_MAX_CLASSES], carea[RTMEM_MAX_CLASSES];
+	uint64_t next_off[RG_MAX_CLASSES], state_off[RG_MAX_CLASSES];
+	uint64_t cdata_off[RG_MAX_CLASSES], carea[RG_MAX_CLASSES];
 	uint64_t link_off, bstate_off, bdata_off, nmin;
 };
 
@@ -48,13 +48,13 @@ static uint32_t default_align(uint32_t size)
 	return a > RG_PAGE ? RG_PAGE : a;
 }
 
-static int check_desc(const struct rtmem_pool_desc *d)
+static int check_desc(const struct rg_pool_desc *d)
 {
-	if (d->nclasses > RTMEM_MAX_CLASSES || d->policy > RTMEM_POLICY_NEXT_FIT || d->cache > RTMEM_CACHE_MAX ||
+	if (d->nclasses > RG_MAX_CLASSES || d->policy > RG_POLICY_NEXT_FIT || d->cache > RG_CACHE_MAX ||
 	    d->nslots == 0 || d->nslots > 0xffffu)
 		return -EINVAL;
 	for (uint32_t c = 0; c < d->nclasses; c++) {
-		const struct rtmem_slab_desc *s = &d->classes[c];
+		const struct rg_slab_desc *s = &d->classes[c];
 		uint32_t a = s->align ? s->align : default_align(s->size);
 
 		if (s->size < 8 || s->size % 8 || !is_pow2(a) || a < 8 || a > RG_PAGE || s->size % a)
@@ -63,17 +63,17 @@ static int check_desc(const struct rtmem_pool_desc *d)
 			return -EINVAL;
 		if (s->count == 0 || s->reserve >= s->count)
 			return -EINVAL;
-		if (s->count > RTMEM_MAX_BLOCKS)
+		if (s->count > RG_MAX_BLOCKS)
 			return -EOVERFLOW;
 	}
 	if (d->buddy.size) {
-		const struct rtmem_buddy_desc *b = &d->buddy;
+		const struct rg_buddy_desc *b = &d->buddy;
 
-		if (b->min_order < RTMEM_MIN_ORDER || b->max_order > RTMEM_MAX_ORDER ||
+		if (b->min_order < RG_MIN_ORDER || b->max_order > RG_MAX_ORDER ||
 		    b->min_order > b->max_order || b->max_order - b->min_order > 30 ||
 		    b->size < (1ull << b->max_order) || b->reserve >= b->size)
 			return -EINVAL;
-		if ((b->size >> b->min_order) > RTMEM_MAX_BLOCKS)
+		if ((b->size >> b->min_order) > RG_MAX_BLOCKS)
 			return -EOVERFLOW;
 	} else if (d->nclasses == 0) {
 		return -EINVAL;
@@ -82,7 +82,7 @@ static int check_desc(const struct rtmem_pool_desc *d)
 }
 
 /* Compute every offset. Return: 0, -EINVAL, -EOVERFLOW. */
-static int plan(const struct rtmem_pool_desc *d, struct rg_plan *p)
+static int plan(const struct rg_pool_desc *d, struct rg_plan *p)
 {
 	uint64_t off = sizeof(struct rg_hdr), data = 0;
 	int rc = check_desc(d);
@@ -138,7 +138,7 @@ static int plan(const struct rtmem_pool_desc *d, struct rg_plan *p)
 	return 0;
 }
 
-int rtmem_region_layout(const struct rtmem_pool_desc *desc, struct rtmem_footprint *ret)
+int rg_region_layout(const struct rg_pool_desc *desc, struct rg_footprint *ret)
 {
 	struct rg_plan p;
 	int rc = plan(desc, &p);
@@ -159,7 +159,7 @@ uint64_t rg_layout_hash(void)
 		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
 		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT, sizeof(struct rg_slot),
 		offsetof(struct rg_slot, intent),
-		RTMEM_MAX_CLASSES, RTMEM_MAX_ORDER, 0x0102030405060708ull,
+		RG_MAX_CLASSES, RG_MAX_ORDER, 0x0102030405060708ull,
 	};
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */
 
@@ -172,7 +172,7 @@ uint64_t rg_layout_hash(void)
 	return h;
 }
 
-static void format_class(char *base, const struct rtmem_slab_desc *s, const struct rg_plan *p, uint32_t c)
+static void format_class(char *base, const struct rg_slab_desc *s, const struct rg_plan *p, uint32_t c)
 {
 	struct rg_class *k = (struct rg_class *)(base + p->classes_off) + c;
 	uint32_t *next = (uint32_t *)(base + p->next_off[c]);
@@ -189,12 +189,12 @@ static void format_class(char *base, const struct rtmem_slab_desc *s, const stru
 	k->area_size = p->carea[c];
 	for (uint32_t i = 0; i < s->count; i++) {
 		next[i] = i + 1 < s->count ? i + 1 : RG_NIL;
-		state[i] = RG_WORD(RTMEM_BLK_FREE, 0, 0);
+		state[i] = RG_WORD(RG_BLK_FREE, 0, 0);
 	}
 	atomic_init(&k->head, 0);
 }
 
-static int format_buddy(char *base, const struct rtmem_buddy_desc *d, const struct rg_plan *p)
+static int format_buddy(char *base, const struct rg_buddy_desc *d, const struct rg_plan *p)
 {
 	struct rg_buddy *b = (struct rg_buddy *)(base + p->buddy_off);
 	uint64_t *state = (uint64_t *)(base + p->bstate_off);
@@ -229,15 +229,15 @@ static int format_buddy(char *base, const struct rtmem_buddy_desc *d, const stru
 
 		while ((i & ((1ull << (k - d->min_order)) - 1)) || i + (1ull << (k - d->min_order)) > p->nmin)
 			k--;
-		state[i] = RG_WORD(RTMEM_BLK_FREE, k, 0);
+		state[i] = RG_WORD(RG_BLK_FREE, k, 0);
 		for (uint64_t t = 1; t < (1ull << (k - d->min_order)); t++)
-			state[i + t] = RG_WORD(RTMEM_BLK_TAIL, 0, 0);
+			state[i + t] = RG_WORD(RG_BLK_TAIL, 0, 0);
 		i += 1ull << (k - d->min_order);
 	}
 	return 0;
 }
 
-static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p, const struct rtmem_buddy_desc *bd)
+static void fill_handle_buddy(struct rg_region *r, const struct rg_plan *p, const struct rg_buddy_desc *bd)
 {
 	r->bdy = (struct rg_buddy *)(r->base + p->buddy_off);
 	r->link = (struct rg_link *)(r->base + p->link_off);
@@ -254,7 +254,7 @@ static void fill_handle_buddy(struct rtmem_region *r, const struct rg_plan *p, c
 	r->breserve = bd->reserve;
 }
 
-int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *desc)
+int rg_region_format(void *mem, size_t size, const struct rg_pool_desc *desc)
 {
 	char *base = mem;
 	struct rg_hdr *h = mem;
@@ -272,7 +272,7 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
 	for (uint32_t c = 0; c < desc->nclasses; c++)
 		format_class(base, &desc->classes[c], &p, c);
 	if (desc->buddy.size) {
-		struct rtmem_region tmp = { .base = base };
+		struct rg_region tmp = { .base = base };
 
 		rc = format_buddy(base, &desc->buddy, &p);
 		if (rc < 0)
@@ -303,10 +303,10 @@ int rtmem_region_format(void *mem, size_t size, const struct rtmem_pool_desc *de
 }
 
 /* Rebuild the description from shared descriptors (bounds-checked) for re-planning. */
-static int read_desc(const char *base, size_t size, const struct rg_hdr *h, struct rtmem_pool_desc *d)
+static int read_desc(const char *base, size_t size, const struct rg_hdr *h, struct rg_pool_desc *d)
 {
 	memset(d, 0, sizeof(*d));
-	if (h->nclasses > RTMEM_MAX_CLASSES || h->classes_off != sizeof(*h))
+	if (h->nclasses > RG_MAX_CLASSES || h->classes_off != sizeof(*h))
 		return -EUCLEAN;
 	if (h->classes_off + (uint64_t)h->nclasses * sizeof(struct rg_class) > size)
 		return -EUCLEAN;
@@ -317,7 +317,7 @@ static int read_desc(const char *base, size_t size, const struct rg_hdr *h, stru
 	for (uint32_t c = 0; c < h->nclasses; c++) {
 		const struct rg_class *k = (const struct rg_class *)(base + h->classes_off) + c;
 
-		d->classes[c] = (struct rtmem_slab_desc){ k->size, k->count, k->align, k->reserve };
+		d->classes[c] = (struct rg_slab_desc){ k->size, k->count, k->align, k->reserve };
 	}
 	if (h->has_buddy) {
 		const struct rg_buddy *b;
@@ -325,15 +325,15 @@ static int read_desc(const char *base, size_t size, const struct rg_hdr *h, stru
 		if (h->buddy_off > size || size - h->buddy_off < sizeof(*b) || h->buddy_off % RG_LINE)
 			return -EUCLEAN;
 		b = (const struct rg_buddy *)(base + h->buddy_off);
-		if (b->min_order > RTMEM_MAX_ORDER || b->nmin > RTMEM_MAX_BLOCKS)
+		if (b->min_order > RG_MAX_ORDER || b->nmin > RG_MAX_BLOCKS)
 			return -EUCLEAN;
-		d->buddy = (struct rtmem_buddy_desc){ b->nmin << b->min_order, b->min_order, b->max_order,
+		d->buddy = (struct rg_buddy_desc){ b->nmin << b->min_order, b->min_order, b->max_order,
 						      b->reserve };
 	}
 	return 0;
 }
 
-static int validate(const char *base, size_t size, const struct rtmem_pool_desc *d, struct rg_plan *p)
+static int validate(const char *base, size_t size, const struct rg_pool_desc *d, struct rg_plan *p)
 {
 	const struct rg_hdr *h = (const struct rg_hdr *)base;
 
@@ -357,7 +357,7 @@ static int validate(const char *base, size_t size, const struct rtmem_pool_desc 
 	return 0;
 }
 
-static void fill_pagecls(struct rtmem_region *r, const struct rtmem_pool_desc *d, const struct rg_plan *p)
+static void fill_pagecls(struct rg_region *r, const struct rg_pool_desc *d, const struct rg_plan *p)
 {
 	memset(r->pagecls, RG_PAGE_NONE, p->total / RG_PAGE);
 	for (uint32_t c = 0; c < d->nclasses; c++)
@@ -370,12 +370,12 @@ static void fill_pagecls(struct rtmem_region *r, const struct rtmem_pool_desc *d
 }
 
 /* A handle for the region at @mem laid out by @d (plan @p), trusted: nothing is read from @mem. */
-static int attach_build(void *mem, size_t size, const struct rtmem_pool_desc *dp, const struct rg_plan *pp,
-			struct rtmem_region **ret)
+static int attach_build(void *mem, size_t size, const struct rg_pool_desc *dp, const struct rg_plan *pp,
+			struct rg_region **ret)
 {
-	const struct rtmem_pool_desc d = *dp;
+	const struct rg_pool_desc d = *dp;
 	const struct rg_plan p = *pp;
-	struct rtmem_region *r;
+	struct rg_region *r;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -425,10 +425,10 @@ static int attach_build(void *mem, size_t size, const struct rtmem_pool_desc *dp
 	return 0;
 }
 
-int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
+int rg_region_attach(void *mem, size_t size, struct rg_region **ret)
 {
 	const struct rg_hdr *h = mem;
-	struct rtmem_pool_desc d;
+	struct rg_pool_desc d;
 	struct rg_plan p;
 	int rc;
 
@@ -448,8 +448,8 @@ int rtmem_region_attach(void *mem, size_t size, struct rtmem_region **ret)
  * that rewrote the header or a descriptor line (a reserve of 0, a bigger
  * cache) changes nothing for the next opener (docs/trust.md).
  */
-int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_desc *desc, uint64_t layout_hash,
-			     struct rtmem_region **ret)
+int rg_region_attach_desc(void *mem, size_t size, const struct rg_pool_desc *desc, uint64_t layout_hash,
+			     struct rg_region **ret)
 {
 	struct rg_plan p;
 
@@ -471,7 +471,7 @@ int rtmem_region_attach_desc(void *mem, size_t size, const struct rtmem_pool_des
 		}                                                                                                  \
 	} while (0)
 
-int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_desc *desc)
+int rg_region_desc_repair(struct rg_region *r, const struct rg_pool_desc *desc)
 {
 	struct rg_hdr *h = r->hdr;
 	struct rg_plan p;
@@ -496,7 +496,7 @@ int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_des
 	RG_FIX(h->meta_size, p.data_off, &n);
 	for (uint32_t c = 0; c < desc->nclasses; c++) {
 		struct rg_class *k = (struct rg_class *)(r->base + p.classes_off) + c;
-		const struct rtmem_slab_desc *s = &desc->classes[c];
+		const struct rg_slab_desc *s = &desc->classes[c];
 
 		RG_FIX(k->size, s->size, &n);
 		RG_FIX(k->count, s->count, &n);
@@ -525,12 +525,12 @@ int rtmem_region_desc_repair(struct rtmem_region *r, const struct rtmem_pool_des
 	return n;
 }
 
-uint64_t rtmem_region_layout_hash(void)
+uint64_t rg_region_layout_hash(void)
 {
 	return rg_layout_hash();
 }
 
-void rtmem_region_detach(struct rtmem_region *r)
+void rg_region_detach(struct rg_region *r)
 {
 	if (!r)
 		return;
@@ -538,22 +538,22 @@ void rtmem_region_detach(struct rtmem_region *r)
 	free(r);
 }
 
-void *rtmem_region_base(const struct rtmem_region *r)
+void *rg_region_base(const struct rg_region *r)
 {
 	return r->base;
 }
 
-size_t rtmem_region_size(const struct rtmem_region *r)
+size_t rg_region_size(const struct rg_region *r)
 {
 	return r->size;
 }
 
-uint32_t rtmem_region_nclasses(const struct rtmem_region *r)
+uint32_t rg_region_nclasses(const struct rg_region *r)
 {
 	return r->nclasses;
 }
 
-int rtmem_region_slot_set(struct rtmem_region *r, uint32_t slot, const struct rtmem_slot_record *rec)
+int rg_region_slot_set(struct rg_region *r, uint32_t slot, const struct rg_slot_record *rec)
 {
 	struct rg_slot *s;
 
@@ -568,7 +568,7 @@ int rtmem_region_slot_set(struct rtmem_region *r, uint32_t slot, const struct rt
 	return 0;
 }
 
-int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rtmem_slot_record *ret)
+int rg_region_slot_get(const struct rg_region *r, uint32_t slot, struct rg_slot_record *ret)
 {
 	struct rg_slot *s;
 
@@ -583,45 +583,45 @@ int rtmem_region_slot_get(const struct rtmem_region *r, uint32_t slot, struct rt
 }
 
 /* Slot 0 is the daemon's: its flags word is the state, its pid word the pid. */
-void rtmem_region_daemon_set(struct rtmem_region *r, uint32_t state, uint32_t pid)
+void rg_region_daemon_set(struct rg_region *r, uint32_t state, uint32_t pid)
 {
 	atomic_store_explicit(&r->slots[0].pid, pid, memory_order_relaxed);
 	atomic_store_explicit(&r->slots[0].flags, state, memory_order_release);
 }
 
-uint32_t rtmem_region_daemon_state(const struct rtmem_region *r)
+uint32_t rg_region_daemon_state(const struct rg_region *r)
 {
 	uint64_t v = atomic_load_explicit(&r->slots[0].flags, memory_order_acquire);
 
-	return v == RTMEM_DAEMON_SERVING || v == RTMEM_DAEMON_STOPPED ? (uint32_t)v : 0;
+	return v == RG_DAEMON_SERVING || v == RG_DAEMON_STOPPED ? (uint32_t)v : 0;
 }
 
-int rtmem_region_desc(const struct rtmem_region *r, struct rtmem_pool_desc *ret)
+int rg_region_desc(const struct rg_region *r, struct rg_pool_desc *ret)
 {
 	return read_desc(r->base, r->total, (const struct rg_hdr *)r->base, ret);
 }
 
-uint32_t rtmem_region_nslots(const struct rtmem_region *r)
+uint32_t rg_region_nslots(const struct rg_region *r)
 {
 	return r->nslots;
 }
 
-enum rtmem_class_policy rtmem_region_policy(const struct rtmem_region *r)
+enum rg_class_policy rg_region_policy(const struct rg_region *r)
 {
-	return (enum rtmem_class_policy)r->policy;
+	return (enum rg_class_policy)r->policy;
 }
 
-uint32_t rtmem_region_cache(const struct rtmem_region *r)
+uint32_t rg_region_cache(const struct rg_region *r)
 {
 	return r->cache;
 }
 
-uint32_t rtmem_slab_class_size(const struct rtmem_region *r, uint32_t cls)
+uint32_t rg_slab_class_size(const struct rg_region *r, uint32_t cls)
 {
 	return cls < r->nclasses ? r->cls[cls].size : 0;
 }
 
-int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx)
+int rg_locate(const struct rg_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx)
 {
 	uint32_t c;
 
@@ -649,7 +649,7 @@ int rg_locate(const struct rtmem_region *r, uint64_t off, uint32_t *ret_cls, uin
 	return -EFAULT;
 }
 
-size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p)
+size_t rg_region_block_size(const struct rg_region *r, const void *p)
 {
 	uint64_t idx, w;
 	uint32_t c;
@@ -657,16 +657,16 @@ size_t rtmem_region_block_size(const struct rtmem_region *r, const void *p)
 
 	if (kind == 0)
 		return RG_ST(atomic_load_explicit(&r->cls[c].state[idx], memory_order_relaxed)) ==
-				       RTMEM_BLK_ALLOC ? r->cls[c].size : 0;
+				       RG_BLK_ALLOC ? r->cls[c].size : 0;
 	if (kind == 1) {
 		w = atomic_load_explicit(&r->bstate[idx], memory_order_relaxed);
-		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_ORD(w) >= r->min_order && RG_ORD(w) <= r->max_order)
+		if (RG_ST(w) == RG_BLK_ALLOC && RG_ORD(w) >= r->min_order && RG_ORD(w) <= r->max_order)
 			return (size_t)1 << RG_ORD(w);
 	}
 	return 0;
 }
 
-int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *ret_size)
+int rg_region_free(struct rg_region *r, void *p, uint64_t owner, size_t *ret_size)
 {
 	uint64_t off = (uint64_t)((char *)p - r->base);
 	uint32_t c = off < r->total ? r->pagecls[off / RG_PAGE] : RG_PAGE_NONE;
@@ -674,52 +674,28 @@ int rtmem_region_free(struct rtmem_region *r, void *p, uint64_t owner, size_t *r
 	int rc;
 
 	if (c == RG_PAGE_BUDDY) {
-		size = rtmem_region_block_size(r, p); /* the caller's own block: stable */
-		rc = rtmem_buddy_free(r, p, owner);
+		size = rg_region_block_size(r, p); /* the caller's own block: stable */
+		rc = rg_buddy_free(r, p, owner);
 	} else {
 		size = r->cls[c].size; /* a sentinel's 0 if not slab; then the free fails */
-		rc = rtmem_slab_free(r, p, owner);
+		rc = rg_slab_free(r, p, owner);
 	}
 	if (rc == 0 && ret_size)
 		*ret_size = size;
 	return rc;
 }
 
-int rtmem_slab_class_for(const struct rtmem_region *r, size_t size, enum rtmem_class_policy policy)
-{
-	uint32_t lo = 0, hi = r->nclasses;
-
-	if (size <= RG_SIZECLS_MAX) { /* class sizes are multiples of 8: next fit of size rounded up to 8 */
-		lo = r->sizecls[(size + 7) / 8];
-		if (lo == RG_SIZECLS_NONE || (policy == RTMEM_POLICY_EXACT && r->cls[lo].size != size))
-			return -ENOENT;
-		return (int)lo;
-	}
-
-	while (lo < hi) { /* first class with size >= request */
-		uint32_t mid = (lo + hi) / 2;
-
-		if (r->cls[mid].size < size)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == r->nclasses || (policy == RTMEM_POLICY_EXACT && r->cls[lo].size != size))
-		return -ENOENT;
-	return (int)lo;
-}
-
-static void stats_buddy(const struct rtmem_region *r, struct rtmem_region_stats *s)
+static void stats_buddy(const struct rg_region *r, struct rg_region_stats *s)
 {
 	struct rg_buddy *b = r->bdy;
 
 	s->min_order = r->min_order;
 	s->max_order = r->max_order;
 	s->buddy_size = r->nmin << r->min_order;
-	if (rg_buddy_lock((struct rtmem_region *)r) < 0)
+	if (rg_buddy_lock((struct rg_region *)r) < 0)
 		return;
 	for (uint32_t k = r->min_order; k <= r->max_order; k++) {
-		struct rtmem_class_stats *o = &s->order[k];
+		struct rg_class_stats *o = &s->order[k];
 
 		o->size = 1ull << k;
 		o->in_use = b->in_use[k];
@@ -732,16 +708,16 @@ static void stats_buddy(const struct rtmem_region *r, struct rtmem_region_stats 
 	s->buddy_free = b->free_bytes;
 	s->buddy_largest_free = b->nonempty ? 1ull << (63 - __builtin_clzll(b->nonempty)) : 0;
 	s->buddy_repairs = b->repairs;
-	rg_buddy_unlock((struct rtmem_region *)r);
+	rg_buddy_unlock((struct rg_region *)r);
 }
 
-void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats *s)
+void rg_region_stats(const struct rg_region *r, struct rg_region_stats *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->nclasses = r->nclasses;
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
-		struct rtmem_class_stats *o = &s->cls[c];
+		struct rg_class_stats *o = &s->cls[c];
 
 		o->size = k->size;
 		o->count = k->count;
@@ -764,7 +740,7 @@ void rtmem_region_stats(const struct rtmem_region *r, struct rtmem_region_stats 
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-int rtmem_populate_write(void *mem, size_t len, size_t page)
+int rg_populate_write(void *mem, size_t len, size_t page)
 {
 	char *a = mem;
 

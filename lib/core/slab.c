@@ -3,7 +3,8 @@
  * slab.c - lock-free slab classes in a shared region.
  *
  * Each class is a Treiber stack of block indices: the head is one 64-bit word
- * (32-bit index + 32-bit ABA tag, bumped on every successful CAS) and the links
+ * (32-bit index + 32-bit ABA tag that counts pops: a pop bumps it, a push
+ * keeps it; see RG_HEAD_POP in region_int.h) and the links
  * live in next[], outside user data, so a client overrunning its block cannot
  * corrupt the list. Pop and push are one CAS each, retried only when another
  * thread changed the head in between.
@@ -23,7 +24,7 @@
  * The tester holds one block at a time, so this adds at most one retry, and
  * each bad block costs one retry once in its life.
  *
- * Invariants (rtmem_region_check): every listed block is FREE/CHECKOUT/BAD,
+ * Invariants (rg_region_check): every listed block is FREE/CHECKOUT/BAD,
  * every unlisted one ALLOC/CACHED/CHECKOUT_U/BAD_U; pops - pushed = #ALLOC + #CACHED; bad = #BAD(_U);
  * checkout = #CHECKOUT(_U); the list has no cycle and only in-range indices.
  *
@@ -34,13 +35,13 @@
  * (with its count, one CAS), FREE_P -> FREE; a pop claims the block from the
  * word it read while the block was listed.
  *
- * A class with a reserve has lim 0: a caller without RTMEM_ALLOC_RESERVE
+ * A class with a reserve has lim 0: a caller without RG_ALLOC_RESERVE
  * fails the plain pop's bound at once and goes to pop_room(), one pop whose
  * loop also compares in use with count - reserve - bad - checkout.
  *
  * The atomic steps (pop, state CAS, high-water mark, counted push; LL/SC
- * written out on arm64) are in slab_atomic.h, shared with the inline thread
- * cache free of region_int.h.
+ * written out on arm64) are in fastpath.h, shared with the inline thread
+ * cache, in the same header.
  *
  * Instructions, longest path: asserted by tests/test_icount.c (x86-64) and
  * tests/icount_qemu.py (arm64), printed by bench/; the figures live there.
@@ -52,7 +53,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
 /* gcc's noipa keeps a cold callee's register arguments where the caller has
  * them (no inter-procedural changes of the calling convention); clang has no
@@ -97,15 +98,15 @@ static __attribute__((noinline, cold)) int handoff(const struct rg_cls *k, uint3
 		if ((w ^ exp) >> 16)
 			return 0;
 		switch (RG_ST(w)) {
-		case RTMEM_BLK_FREE:
-		case RTMEM_BLK_FREE_P:
+		case RG_BLK_FREE:
+		case RG_BLK_FREE_P:
 			to = want;
 			break;
-		case RTMEM_BLK_CHECKOUT:
-			to = (w & ~0xffull) | RTMEM_BLK_CHECKOUT_U;
+		case RG_BLK_CHECKOUT:
+			to = (w & ~0xffull) | RG_BLK_CHECKOUT_U;
 			break;
-		case RTMEM_BLK_BAD:
-			to = (w & ~0xffull) | RTMEM_BLK_BAD_U;
+		case RG_BLK_BAD:
+			to = (w & ~0xffull) | RG_BLK_BAD_U;
 			break;
 		default:
 			return -EUCLEAN;
@@ -135,7 +136,7 @@ static __attribute__((noinline, cold)) int alloc_empty(const struct rg_cls *k, u
 /* How a pop bounds the head index it found (see pop_claim_inline()). */
 enum pop_mode {
 	POP_LIM,     /* below lim: count, or 0 in a class with a reserve (-> alloc_slow) */
-	POP_GRANTED, /* below count: RTMEM_ALLOC_RESERVE may take the reserve */
+	POP_GRANTED, /* below count: RG_ALLOC_RESERVE may take the reserve */
 	POP_ROOM,    /* below count, and only while rg_reserve_room() */
 };
 
@@ -149,7 +150,7 @@ static RG_NOIPA __attribute__((cold)) int pop_room(const struct rg_cls *k, uint3
 
 /* A pop found index @idx at or past lim: the class is empty, corrupt (idx
  * not RG_NIL), or has a reserve (lim 0), which a caller without
- * RTMEM_ALLOC_RESERVE must leave. All three go on to pop_room(), which pops
+ * RG_ALLOC_RESERVE must leave. All three go on to pop_room(), which pops
  * with the room check in its loop and reports empty or corrupt itself (in a
  * class without a reserve its room is count - bad: it leaves only when
  * nothing FREE is left). */
@@ -158,7 +159,7 @@ static RG_NOIPA __attribute__((cold)) int pop_room(const struct rg_cls *k, uint3
 static int pop_claim(const struct rg_cls *k, uint64_t want, void **ret);
 
 /* The popped block was not FREE: hand it over, then pop again (a tail call),
- * with the grant the caller has: one without RTMEM_ALLOC_RESERVE pops with
+ * with the grant the caller has: one without RG_ALLOC_RESERVE pops with
  * the room check again (others may have taken the room meanwhile). */
 static __attribute__((noinline, cold)) int claim_failed(const struct rg_cls *k, uint32_t idx, uint64_t w,
 							uint64_t exp, uint64_t want, void **ret, bool granted)
@@ -260,7 +261,7 @@ static RG_NOIPA __attribute__((cold)) int pop_room(const struct rg_cls *k, uint3
 	return pop_claim_inline(k, want, ret, POP_ROOM);
 }
 
-int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
+int rg_slab_alloc(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
 	const struct rg_cls *k;
 	uint64_t b;
@@ -272,14 +273,14 @@ int rtmem_slab_alloc(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsig
 	b = (uint64_t)cls * sizeof(struct rg_cls);
 	RG_OPAQUE(b);
 	k = (const struct rg_cls *)((const char *)r->cls + b);
-	if (flags & RTMEM_ALLOC_RESERVE) /* may take the reserve: pop up to count */
-		return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, POP_GRANTED);
-	return pop_claim_inline(k, RG_WORD(RTMEM_BLK_ALLOC, 0, owner), ret, POP_LIM);
+	if (flags & RG_ALLOC_RESERVE) /* may take the reserve: pop up to count */
+		return pop_claim_inline(k, RG_WORD(RG_BLK_ALLOC, 0, owner), ret, POP_GRANTED);
+	return pop_claim_inline(k, RG_WORD(RG_BLK_ALLOC, 0, owner), ret, POP_LIM);
 }
 
 static __attribute__((noinline, cold)) int free_error(uint64_t w)
 {
-	return RG_ST(w) == RTMEM_BLK_ALLOC ? -EPERM : -EALREADY;
+	return RG_ST(w) == RG_BLK_ALLOC ? -EPERM : -EALREADY;
 }
 
 /* Return: 0, so the free path can leave through it as a tail call. */
@@ -292,15 +293,15 @@ static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 
 /* Free block @idx of class @k, allocated to @owner, to the shared list.
  * rg_cache_to_shared() is the same steps returning the block size; one
- * inline for both, returning a given value, costs this free 3 instructions
- * (x86-64 38 -> 41: the 0 is no longer the waiters register). */
+ * inline for both, returning a given value, makes this free longer (the 0
+ * is no longer the waiters register; tests/test_icount.c counts it). */
 static inline __attribute__((always_inline)) int free_shared(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 {
-	uint64_t w = RG_WORD(RTMEM_BLK_ALLOC, 0, owner);
+	uint64_t w = RG_WORD(RG_BLK_ALLOC, 0, owner);
 	struct rg_class *ctl = k->ctl;
 	_Atomic uint32_t *next = k->next;
 	uint64_t h = atomic_load_explicit(&ctl->head, RELAXED);
-	uint64_t fp = RG_FREEW(RTMEM_BLK_FREE_P, owner, h);
+	uint64_t fp = RG_FREEW(RG_BLK_FREE_P, owner, h);
 	uint32_t waiters;
 
 	if (__builtin_expect(!cas_state(&k->state[idx], &w, fp), 0))
@@ -310,7 +311,7 @@ static inline __attribute__((always_inline)) int free_shared(const struct rg_cls
 #if defined(__aarch64__)
 	/* rg_waiters_after_push() and its test in one asm: the 0 it leaves
 	 * is returned from the register it was loaded into (gcc otherwise
-	 * loads into one register and moves it to w0: 41 instructions) */
+	 * loads into one register and moves it to w0: a move more) */
 	__asm__ goto("ldar	%w0, %1\n\tcbnz	%w0, %l[waiting]"
 		     : "=r"(waiters)
 		     : "Q"(*(const uint32_t *)&ctl->waiters)
@@ -328,7 +329,7 @@ waiting:
 #endif
 }
 
-int rtmem_slab_free(struct rtmem_region *r, void *p, uint64_t owner)
+int rg_slab_free(struct rg_region *r, void *p, uint64_t owner)
 {
 	uint64_t off = (uint64_t)((char *)p - r->base), idx, count;
 	const struct rg_cls *k;
@@ -351,7 +352,7 @@ static bool give_back(const struct rg_cls *k, uint64_t idx, uint64_t w)
 {
 	uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED);
 
-	if (!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, RG_FREEW(RTMEM_BLK_FREE, 0, h), ACQ_REL, RELAXED))
+	if (!atomic_compare_exchange_strong_explicit(&k->state[idx], &w, RG_FREEW(RG_BLK_FREE, 0, h), ACQ_REL, RELAXED))
 		return false;
 	push_freed(k->ctl, k->next, idx, h);
 	return true;
@@ -360,7 +361,7 @@ static bool give_back(const struct rg_cls *k, uint64_t idx, uint64_t w)
 /* Thread caches (see region.h). Only the owner writes a block it owns, so
  * ALLOC <-> CACHED are plain stores; the load before each checks the word. */
 
-uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls)
+uint32_t rg_slab_cache_cap(const struct rg_region *r, uint32_t cls)
 {
 	uint64_t fair;
 
@@ -371,14 +372,14 @@ uint32_t rtmem_slab_cache_cap(const struct rtmem_region *r, uint32_t cls)
 	return fair < r->cache ? (uint32_t)fair : r->cache;
 }
 
-void rtmem_slab_cache_init(const struct rtmem_region *r, struct rtmem_slab_cache *tc)
+void rg_slab_cache_init(const struct rg_region *r, struct rg_slab_cache *tc)
 {
-	tc[0] = (struct rtmem_slab_cache){ .n = 0, .cap = 0 }; /* also without classes: the hint, class 0 */
+	tc[0] = (struct rg_slab_cache){ .n = 0, .cap = 0 }; /* also without classes: the hint, class 0 */
 	for (uint32_t c = 0; c < r->nclasses; c++)
-		tc[c] = (struct rtmem_slab_cache){ .n = 0, .cap = rtmem_slab_cache_cap(r, c) };
+		tc[c] = (struct rg_slab_cache){ .n = 0, .cap = rg_slab_cache_cap(r, c) };
 }
 
-int rtmem_slab_cache_alloc(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint32_t cls, uint64_t owner,
+int rg_slab_cache_alloc(struct rg_region *r, struct rg_slab_cache *tc, uint32_t cls, uint64_t owner,
 			   void **ret)
 {
 	return rg_cache_alloc(r, tc, cls, owner, ret);
@@ -401,34 +402,34 @@ long rg_cache_full(const struct rg_cls *k, uint64_t idx, uint64_t owner)
 	return rg_cache_to_shared(k, idx, owner);
 }
 
-long rg_cache_free_other(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+long rg_cache_free_other(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner)
 {
 	const struct rg_cls *k;
 	uint64_t c, idx = rg_cache_lookup(r, tc, p, &k, &c);
 
 	if (idx == UINT64_MAX)
 		return -EFAULT;
-	return rg_cache_put(k, (struct rtmem_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
+	return rg_cache_put(k, (struct rg_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
 }
 
-long rtmem_slab_cache_free(struct rtmem_region *r, struct rtmem_slab_cache *tc, void *p, uint64_t owner)
+long rg_slab_cache_free(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner)
 {
 	return rg_cache_free(r, tc, p, owner);
 }
 
-uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache *tc, uint64_t owner)
+uint64_t rg_slab_cache_flush(struct rg_region *r, struct rg_slab_cache *tc, uint64_t owner)
 {
 	uint64_t bytes = 0;
 
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
-		struct rtmem_slab_cache *t = &tc[c];
+		struct rg_slab_cache *t = &tc[c];
 
 		while (t->n) {
 			uint64_t idx = RG_TC_IDX(t, --t->n);
 
 			/* a block that is no longer ours (reclaimed) is simply dropped */
-			if (idx < k->count && give_back(k, idx, RG_WORD(RTMEM_BLK_CACHED, 0, owner)))
+			if (idx < k->count && give_back(k, idx, RG_WORD(RG_BLK_CACHED, 0, owner)))
 				bytes += k->size;
 		}
 		if (rg_waiters_after_push(&k->ctl->waiters))
@@ -437,11 +438,11 @@ uint64_t rtmem_slab_cache_flush(struct rtmem_region *r, struct rtmem_slab_cache 
 	return bytes;
 }
 
-int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner, unsigned flags,
+int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags,
 			   const struct timespec *abs_timeout, void **ret)
 {
 	struct rg_class *ctl;
-	int rc = rtmem_slab_alloc(r, cls, owner, flags, ret);
+	int rc = rg_slab_alloc(r, cls, owner, flags, ret);
 
 	if (rc != -ENOMEM)
 		return rc;
@@ -454,7 +455,7 @@ int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner,
 		 * returns at once instead of missing the wake-up. */
 		atomic_fetch_add_explicit(&ctl->waiters, 1, ACQ_REL);
 		seq = atomic_load_explicit(&ctl->seq, ACQUIRE);
-		rc = rtmem_slab_alloc(r, cls, owner, flags, ret);
+		rc = rg_slab_alloc(r, cls, owner, flags, ret);
 		if (rc == -ENOMEM &&
 		    syscall(SYS_futex, &ctl->seq, FUTEX_WAIT_BITSET, seq, abs_timeout, NULL, FUTEX_BITSET_MATCH_ANY) < 0 &&
 		    (errno == ETIMEDOUT || errno == EINTR))
@@ -467,22 +468,22 @@ int rtmem_slab_alloc_timed(struct rtmem_region *r, uint32_t cls, uint64_t owner,
 
 /* Tester side (daemon). */
 
-int rg_slab_checkout(struct rtmem_region *r, uint32_t c, uint32_t idx)
+int rg_slab_checkout(struct rg_region *r, uint32_t c, uint32_t idx)
 {
 	const struct rg_cls *k = &r->cls[c];
 	uint64_t w = atomic_load_explicit(&k->state[idx], RELAXED);
 
 	/* FREE only (not FREE_P, whose freer may still finalize it); the upper
 	 * bits are kept, so that checkin gives the word back as it was */
-	if (RG_ST(w) != RTMEM_BLK_FREE ||
-	    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, (w & ~0xffull) | RTMEM_BLK_CHECKOUT, ACQ_REL,
+	if (RG_ST(w) != RG_BLK_FREE ||
+	    !atomic_compare_exchange_strong_explicit(&k->state[idx], &w, (w & ~0xffull) | RG_BLK_CHECKOUT, ACQ_REL,
 						     RELAXED))
 		return -EBUSY;
 	atomic_fetch_add_explicit(&k->ctl->checkout, 1, RELAXED);
 	return 0;
 }
 
-int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx)
+int rg_slab_checkin(struct rg_region *r, uint32_t c, uint32_t idx)
 {
 	const struct rg_cls *k = &r->cls[c];
 	uint64_t w = atomic_load_explicit(&k->state[idx], ACQUIRE);
@@ -490,13 +491,13 @@ int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx)
 	/* Still listed: the word it had before checkout. Else an allocator
 	 * popped it meanwhile (CHECKOUT_U) and only we touch it now: push it
 	 * back, with a word no pop can be expecting. */
-	if (RG_ST(w) == RTMEM_BLK_CHECKOUT &&
-	    atomic_compare_exchange_strong_explicit(&k->state[idx], &w, (w & ~0xffull) | RTMEM_BLK_FREE, ACQ_REL,
+	if (RG_ST(w) == RG_BLK_CHECKOUT &&
+	    atomic_compare_exchange_strong_explicit(&k->state[idx], &w, (w & ~0xffull) | RG_BLK_FREE, ACQ_REL,
 						    ACQUIRE)) {
-	} else if (RG_ST(w) == RTMEM_BLK_CHECKOUT_U) {
+	} else if (RG_ST(w) == RG_BLK_CHECKOUT_U) {
 		uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED);
 
-		atomic_store_explicit(&k->state[idx], RG_FREEW(RTMEM_BLK_FREE, 0, h), RELEASE);
+		atomic_store_explicit(&k->state[idx], RG_FREEW(RG_BLK_FREE, 0, h), RELEASE);
 		push(k->ctl, k->next, idx);
 	} else {
 		return -EINVAL;
@@ -507,38 +508,38 @@ int rg_slab_checkin(struct rtmem_region *r, uint32_t c, uint32_t idx)
 	return 0;
 }
 
-int rg_slab_mark_bad(struct rtmem_region *r, uint32_t c, uint32_t idx)
+int rg_slab_mark_bad(struct rg_region *r, uint32_t c, uint32_t idx)
 {
 	const struct rg_cls *k = &r->cls[c];
 	uint64_t w = atomic_load_explicit(&k->state[idx], ACQUIRE), to;
 
 	do {
 		switch (RG_ST(w)) {
-		case RTMEM_BLK_FREE:
-		case RTMEM_BLK_CHECKOUT:
-			to = (w & ~0xffull) | RTMEM_BLK_BAD;
+		case RG_BLK_FREE:
+		case RG_BLK_CHECKOUT:
+			to = (w & ~0xffull) | RG_BLK_BAD;
 			break;
-		case RTMEM_BLK_CHECKOUT_U:
-			to = (w & ~0xffull) | RTMEM_BLK_BAD_U;
+		case RG_BLK_CHECKOUT_U:
+			to = (w & ~0xffull) | RG_BLK_BAD_U;
 			break;
-		case RTMEM_BLK_BAD:
-		case RTMEM_BLK_BAD_U:
+		case RG_BLK_BAD:
+		case RG_BLK_BAD_U:
 			return -EALREADY;
 		default:
 			return -EBUSY;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&k->state[idx], &w, to, ACQ_REL, ACQUIRE));
-	if (RG_ST(w) != RTMEM_BLK_FREE)
+	if (RG_ST(w) != RG_BLK_FREE)
 		atomic_fetch_sub_explicit(&k->ctl->checkout, 1, RELAXED);
 	atomic_fetch_add_explicit(&k->ctl->bad, 1, RELAXED);
 	return 0;
 }
 
 /* Reclaim every block of @owner in class @c. Return: blocks freed. */
-long rg_slab_reclaim(struct rtmem_region *r, uint32_t c, uint64_t owner)
+long rg_slab_reclaim(struct rg_region *r, uint32_t c, uint64_t owner)
 {
 	const struct rg_cls *k = &r->cls[c];
-	uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), cached = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
+	uint64_t want = RG_WORD(RG_BLK_ALLOC, 0, owner), cached = RG_WORD(RG_BLK_CACHED, 0, owner);
 	long n = 0;
 
 	for (uint32_t i = 0; i < k->count; i++) {
@@ -619,7 +620,7 @@ static bool listed_word(uint64_t w)
 {
 	uint32_t s = RG_ST(w);
 
-	return s == RTMEM_BLK_FREE || s == RTMEM_BLK_FREE_P || s == RTMEM_BLK_CHECKOUT || s == RTMEM_BLK_BAD;
+	return s == RG_BLK_FREE || s == RG_BLK_FREE_P || s == RG_BLK_CHECKOUT || s == RG_BLK_BAD;
 }
 
 /* Take unlisted block @i from word @w and give it back. Return: true if taken. */
@@ -628,20 +629,20 @@ static bool retake(const struct rg_cls *k, uint32_t i, uint64_t w)
 	uint64_t h = atomic_load_explicit(&k->ctl->head, RELAXED), to;
 
 	switch (RG_ST(w)) {
-	case RTMEM_BLK_FREE:
-	case RTMEM_BLK_FREE_P:
-		to = RG_FREEW(RTMEM_BLK_FREE, 0, h);
+	case RG_BLK_FREE:
+	case RG_BLK_FREE_P:
+		to = RG_FREEW(RG_BLK_FREE, 0, h);
 		break;
-	case RTMEM_BLK_CHECKOUT: /* the tester pushes it back at checkin */
-		to = (w & ~0xffull) | RTMEM_BLK_CHECKOUT_U;
+	case RG_BLK_CHECKOUT: /* the tester pushes it back at checkin */
+		to = (w & ~0xffull) | RG_BLK_CHECKOUT_U;
 		break;
 	default: /* BAD: it stays out for good */
-		to = (w & ~0xffull) | RTMEM_BLK_BAD_U;
+		to = (w & ~0xffull) | RG_BLK_BAD_U;
 		break;
 	}
 	if (!atomic_compare_exchange_strong_explicit(&k->state[i], &w, to, ACQ_REL, RELAXED))
 		return false;
-	if (RG_ST(to) == RTMEM_BLK_FREE)
+	if (RG_ST(to) == RG_BLK_FREE)
 		push_freed(k->ctl, k->next, i, h);
 	else
 		atomic_fetch_add_explicit(&k->ctl->pushed, 1, RELAXED); /* as handoff() counts it */
@@ -675,7 +676,7 @@ static int detach_corrupt(const struct rg_cls *k, uint64_t *bm)
 	return 0;
 }
 
-long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint64_t *bm, bool *ret_repaired)
+long rg_slab_sweep(struct rg_region *r, uint32_t c, const uint8_t *live, uint64_t *bm, bool *ret_repaired)
 {
 	const struct rg_cls *k = &r->cls[c];
 	uint32_t cand[SWEEP_CAND];
@@ -703,7 +704,7 @@ long rg_slab_sweep(struct rtmem_region *r, uint32_t c, const uint8_t *live, uint
 		w = atomic_load_explicit(&k->state[b], ACQUIRE);
 		if (!listed_word(w))
 			continue;
-		if (RG_ST(w) == RTMEM_BLK_FREE_P && (w >> 16 & 0xffff) != 0 && (w >> 16 & 0xffff) <= r->nslots &&
+		if (RG_ST(w) == RG_BLK_FREE_P && (w >> 16 & 0xffff) != 0 && (w >> 16 & 0xffff) <= r->nslots &&
 		    live[w >> 16 & 0xffff])
 			continue; /* its live freer may be about to push it */
 		cand[nc] = b;
@@ -752,7 +753,7 @@ static bool recount_cas(struct rg_class *ctl, uint64_t h, uint64_t p, uint64_t n
 #endif
 }
 
-int rg_slab_recount(struct rtmem_region *r, uint32_t c)
+int rg_slab_recount(struct rg_region *r, uint32_t c)
 {
 	const struct rg_cls *k = &r->cls[c];
 
@@ -764,7 +765,7 @@ int rg_slab_recount(struct rtmem_region *r, uint32_t c)
 		for (uint32_t b = 0; b < k->count; b++) {
 			uint32_t s = RG_ST(atomic_load_explicit(&k->state[b], RELAXED));
 
-			held += s == RTMEM_BLK_ALLOC || s == RTMEM_BLK_CACHED;
+			held += s == RG_BLK_ALLOC || s == RG_BLK_CACHED;
 		}
 		want = (uint32_t)((uint32_t)h - held);
 		if ((uint32_t)p == want)

@@ -35,9 +35,14 @@
 #define RTMEM_PROTO_H
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "region.h"
+/* The core's structs (rg_pool_desc, rg_region_stats) are no part of the wire:
+ * messages carry the wire's own copies below, converted by proto.c, so a
+ * change to the core's internals cannot change a message's layout. */
+struct rg_pool_desc;
+struct rg_region_stats;
 
 #define RTMEM_PROTO_MAGIC 0x504d5452u /* "RTMP" */
 #define RTMEM_PROTO_VERSION 1u
@@ -46,6 +51,49 @@
 #define RTMEM_HELLO_POOLS 16u
 #define RTMEM_DEFAULT_SOCKET "/run/rtmemd/rtmemd.sock"
 #define RTMEM_DEFAULT_MONITOR_SOCKET "/run/rtmemd/monitor.sock" /* read-only: status, metrics */
+
+/*
+ * The wire's own pool description and statistics. Same fields as the core's
+ * (struct rg_pool_desc, struct rg_region_stats in lib/core/region.h), fixed
+ * here for the protocol: rtmem_wire_*_from() and rtmem_wire_desc_to()
+ * convert, and proto.c asserts that the limits agree.
+ */
+#define RTMEM_WIRE_MAX_CLASSES 32u /* slab classes in a pool */
+#define RTMEM_WIRE_MAX_ORDER 40u   /* largest buddy order */
+
+struct rtmem_wire_slab_desc {
+	uint32_t size, count, align, reserve; /* bytes, blocks, bytes, blocks */
+};
+
+struct rtmem_wire_buddy_desc {
+	uint64_t size; /* bytes; 0 = no buddy area */
+	uint32_t min_order, max_order;
+	uint64_t reserve; /* bytes */
+};
+
+struct rtmem_wire_pool_desc {
+	uint32_t nclasses, policy, nslots, cache;
+	struct rtmem_wire_slab_desc classes[RTMEM_WIRE_MAX_CLASSES];
+	struct rtmem_wire_buddy_desc buddy;
+};
+
+/* Per class or per order: blocks of that class/order (size in bytes). */
+struct rtmem_wire_class_stats {
+	uint64_t size, count, in_use, free, hwm, failed, bad, checkout;
+};
+
+struct rtmem_wire_stats {
+	uint32_t nclasses;
+	uint32_t min_order, max_order; /* buddy orders, 0/0 if none */
+	struct rtmem_wire_class_stats cls[RTMEM_WIRE_MAX_CLASSES];
+	struct rtmem_wire_class_stats order[RTMEM_WIRE_MAX_ORDER + 1];
+	uint64_t buddy_size, buddy_free; /* bytes */
+	uint64_t buddy_largest_free;     /* bytes: the largest free buddy block */
+	uint64_t buddy_repairs;          /* free-list rebuilds after a dead lock owner */
+};
+
+static_assert(sizeof(struct rtmem_wire_pool_desc) == 552, "wire layout");
+static_assert(sizeof(struct rtmem_wire_stats) == 16 + 73 * 64 + 32, "wire layout");
 
 enum rtmem_msg_type {
 	RTMEM_MSG_ERROR = 1,
@@ -132,13 +180,13 @@ struct rtmem_msg_open_reply {
 
 /*
  * OPEN_REPLY and the daemon's own copy of the pool's description, which the
- * client attaches with (rtmem_region_attach_desc()): limits never come from
+ * client attaches with (rg_region_attach_desc()): limits never come from
  * region memory that other clients can write (docs/trust.md).
  */
 struct rtmem_msg_open_desc_reply {
 	struct rtmem_msg_open_reply o; /* o.h.type is RTMEM_MSG_OPEN_DESC_REPLY */
-	uint64_t layout_hash;          /* the daemon's rtmem_region_layout_hash() */
-	struct rtmem_pool_desc desc;
+	uint64_t layout_hash;          /* the daemon's rg_region_layout_hash() */
+	struct rtmem_wire_pool_desc desc;
 };
 
 /* Take back slot @slot (generation @gen) of @pool, held before a daemon restart. */
@@ -188,7 +236,7 @@ struct rtmem_msg_pool_info_reply {
 	uint64_t size;
 	uint32_t nclients;
 	uint32_t damage; /* RTMEM_DAMAGE_* found since the daemon started; 0: serving, intact */
-	struct rtmem_region_stats stats;
+	struct rtmem_wire_stats stats;
 };
 
 /* Damage the daemon's audit found in a pool (docs/trust.md). */
@@ -315,6 +363,17 @@ uint32_t rtmem_msg_size(uint32_t type);
 int rtmem_msg_check(const void *buf, size_t len, const char **ret_why);
 /* Fill a header for a message of @type. */
 void rtmem_msg_init(struct rtmem_msg_hdr *h, uint32_t type, uint32_t seq);
+
+/*
+ * Conversions between the core's structs and the wire's: the daemon sends
+ * rtmem_wire_stats_from() and rtmem_wire_desc_from() of its own figures; a
+ * client attaches with rtmem_wire_desc_to() of what it received (which
+ * rg_region_attach_desc() then validates like any description).
+ * Context: any, pure. Return: nothing; every field is written.
+ */
+void rtmem_wire_stats_from(struct rtmem_wire_stats *w, const struct rg_region_stats *s);
+void rtmem_wire_desc_from(struct rtmem_wire_pool_desc *w, const struct rg_pool_desc *d);
+void rtmem_wire_desc_to(struct rg_pool_desc *d, const struct rtmem_wire_pool_desc *w);
 
 /*
  * rtmem_msg_transact() - client side of one exchange: fill @req's header

@@ -4,16 +4,16 @@
  * and lending free blocks to the memory tester. Not on any RT path.
  *
  * Blocks are named by their offset from the region base. The tester sweeps
- * with rtmem_region_next_block() and takes one free block at a time with
- * rtmem_region_checkout(); slab.c and buddy.c keep allocations from ever
+ * with rg_region_next_block() and takes one free block at a time with
+ * rg_region_checkout(); slab.c and buddy.c keep allocations from ever
  * waiting on it.
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "region_int.h"
+#include "fastpath.h"
 
-long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_bytes)
+long rg_region_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 {
 	uint64_t bytes = 0;
 	long n = 0;
@@ -36,12 +36,12 @@ long rtmem_region_reclaim(struct rtmem_region *r, uint64_t owner, uint64_t *ret_
 	return n;
 }
 
-long rtmem_region_sweep(struct rtmem_region *r, const uint8_t *live)
+long rg_region_sweep(struct rg_region *r, const uint8_t *live)
 {
-	return rtmem_region_sweep_report(r, live, NULL);
+	return rg_region_sweep_report(r, live, NULL);
 }
 
-long rtmem_region_sweep_report(struct rtmem_region *r, const uint8_t *live, uint32_t *ret_repaired)
+long rg_region_sweep_report(struct rg_region *r, const uint8_t *live, uint32_t *ret_repaired)
 {
 	uint32_t most = 0, repaired = 0;
 	uint64_t *bm;
@@ -70,7 +70,7 @@ long rtmem_region_sweep_report(struct rtmem_region *r, const uint8_t *live, uint
 	return err && !n ? err : n;
 }
 
-int rtmem_region_recount(struct rtmem_region *r)
+int rg_region_recount(struct rg_region *r)
 {
 	int n = 0;
 
@@ -80,18 +80,18 @@ int rtmem_region_recount(struct rtmem_region *r)
 }
 
 /* Is @w an allocated or cached word whose owner is not @owners[its slot]? */
-static bool orphan_word(const struct rtmem_region *r, uint64_t w, const uint64_t *owners)
+static bool orphan_word(const struct rg_region *r, uint64_t w, const uint64_t *owners)
 {
 	uint32_t slot = (uint32_t)(w >> 16 & 0xffff);
 
-	if (RG_ST(w) != RTMEM_BLK_ALLOC && RG_ST(w) != RTMEM_BLK_CACHED)
+	if (RG_ST(w) != RG_BLK_ALLOC && RG_ST(w) != RG_BLK_CACHED)
 		return false;
 	return slot != 0 && slot <= r->nslots && RG_OWNER(w) != owners[slot];
 }
 
 /* Reclaim the owner of word @w if it is an orphan not reclaimed yet (@done:
  * owners reclaimed so far, at most 16 remembered). Return: blocks, or < 0. */
-static long reclaim_if_orphan(struct rtmem_region *r, uint64_t w, const uint64_t *owners, uint64_t *done,
+static long reclaim_if_orphan(struct rg_region *r, uint64_t w, const uint64_t *owners, uint64_t *done,
 			      unsigned *ndone, uint64_t *bytes)
 {
 	uint64_t o = RG_OWNER(w);
@@ -102,13 +102,13 @@ static long reclaim_if_orphan(struct rtmem_region *r, uint64_t w, const uint64_t
 	for (unsigned j = 0; j < *ndone; j++)
 		if (done[j] == o)
 			return 0;
-	m = rtmem_region_reclaim(r, o, bytes);
+	m = rg_region_reclaim(r, o, bytes);
 	if (m >= 0 && *ndone < 16)
 		done[(*ndone)++] = o;
 	return m;
 }
 
-long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners, uint64_t *ret_bytes)
+long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint64_t *ret_bytes)
 {
 	uint64_t done[16], bytes = 0;
 	unsigned ndone = 0;
@@ -137,9 +137,9 @@ long rtmem_region_reclaim_orphans(struct rtmem_region *r, const uint64_t *owners
 	return n;
 }
 
-void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes)
+void rg_region_owner_usage(const struct rg_region *r, uint64_t owner, uint64_t *ret_blocks, uint64_t *ret_bytes)
 {
-	const uint64_t want = RG_WORD(RTMEM_BLK_ALLOC, 0, owner), cached = RG_WORD(RTMEM_BLK_CACHED, 0, owner);
+	const uint64_t want = RG_WORD(RG_BLK_ALLOC, 0, owner), cached = RG_WORD(RG_BLK_CACHED, 0, owner);
 	uint64_t blocks = 0, bytes = 0;
 
 	for (uint32_t c = 0; c < r->nclasses; c++) {
@@ -157,7 +157,7 @@ void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint
 	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
 		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
 
-		if (RG_ST(w) == RTMEM_BLK_ALLOC && RG_OWNER(w) == owner && RG_ORD(w) >= r->min_order &&
+		if (RG_ST(w) == RG_BLK_ALLOC && RG_OWNER(w) == owner && RG_ORD(w) >= r->min_order &&
 		    RG_ORD(w) <= r->max_order) {
 			blocks++;
 			bytes += 1ull << RG_ORD(w);
@@ -167,7 +167,7 @@ void rtmem_region_owner_usage(const struct rtmem_region *r, uint64_t owner, uint
 	*ret_bytes = bytes;
 }
 
-void rtmem_region_owner_scan(const struct rtmem_region *r, void (*fn)(void *arg, uint64_t owner), void *arg)
+void rg_region_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint64_t owner), void *arg)
 {
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
@@ -175,19 +175,19 @@ void rtmem_region_owner_scan(const struct rtmem_region *r, void (*fn)(void *arg,
 		for (uint32_t i = 0; i < k->count; i++) {
 			uint64_t w = atomic_load_explicit(&k->state[i], memory_order_relaxed);
 
-			if (RG_ST(w) == RTMEM_BLK_ALLOC || RG_ST(w) == RTMEM_BLK_CACHED)
+			if (RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED)
 				fn(arg, RG_OWNER(w));
 		}
 	}
 	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
 		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
 
-		if (RG_ST(w) == RTMEM_BLK_ALLOC)
+		if (RG_ST(w) == RG_BLK_ALLOC)
 			fn(arg, RG_OWNER(w));
 	}
 }
 
-static int next_buddy(struct rtmem_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
+static int next_buddy(struct rg_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
 {
 	uint64_t rel = offset > r->bdata_off ? offset - r->bdata_off : 0, i;
 	uint64_t m = (rel + (1ull << r->min_order) - 1) >> r->min_order;
@@ -213,9 +213,9 @@ static int next_buddy(struct rtmem_region *r, uint64_t offset, uint64_t *ret_off
 	return rc;
 }
 
-int rtmem_region_next_block(const struct rtmem_region *rc_, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
+int rg_region_next_block(const struct rg_region *rc_, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
 {
-	struct rtmem_region *r = (struct rtmem_region *)rc_;
+	struct rg_region *r = (struct rg_region *)rc_;
 
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		const struct rg_cls *k = &r->cls[c];
@@ -235,7 +235,7 @@ int rtmem_region_next_block(const struct rtmem_region *rc_, uint64_t offset, uin
 	return -ENOENT;
 }
 
-int rtmem_region_checkout(struct rtmem_region *r, uint64_t offset, uint64_t *ret_len)
+int rg_region_checkout(struct rg_region *r, uint64_t offset, uint64_t *ret_len)
 {
 	uint64_t idx;
 	uint32_t c;
@@ -253,7 +253,7 @@ int rtmem_region_checkout(struct rtmem_region *r, uint64_t offset, uint64_t *ret
 	return -EFAULT;
 }
 
-int rtmem_region_checkin(struct rtmem_region *r, uint64_t offset)
+int rg_region_checkin(struct rg_region *r, uint64_t offset)
 {
 	uint64_t idx;
 	uint32_t c;
@@ -266,7 +266,7 @@ int rtmem_region_checkin(struct rtmem_region *r, uint64_t offset)
 	return -EINVAL;
 }
 
-int rtmem_region_mark_bad(struct rtmem_region *r, uint64_t offset)
+int rg_region_mark_bad(struct rg_region *r, uint64_t offset)
 {
 	uint64_t idx;
 	uint32_t c;

@@ -5,14 +5,14 @@
  * Setup calls (connect, open, close) talk to the daemon over its
  * SOCK_SEQPACKET socket: one request, one reply, the pool's memfd arriving by
  * SCM_RIGHTS. The pool is then mapped, populated for writing
- * (rtmem_populate_write()) and mlock()ed: page tables are per
+ * (rg_populate_write()) and mlock()ed: page tables are per
  * process, so a page the daemon pre-faulted would still fault on this
  * process's first touch otherwise, and a page populated only for reading
  * faults on its first write where the CPU tracks dirty pages in software
  * (arm64 before ARMv8.1, the Raspberry Pi 4's Cortex-A72).
  *
  * The allocation calls run entirely in this process on the shared region
- * (lib/slab.c, lib/buddy.c) with this client's owner word; the quota is
+ * (lib/core/slab.c, lib/core/buddy.c) with this client's owner word; the quota is
  * enforced here, on a per-pool counter private to the process.
  *
  * Thread caches: a pool whose region allows them (thread_cache in the
@@ -56,7 +56,7 @@
 #include <unistd.h>
 
 #include "proto.h"
-#include "region_int.h"
+#include "fastpath.h"
 #include "rtmem/rtmem.h"
 
 struct rtmem_pool;
@@ -76,13 +76,13 @@ struct rtmem_client {
 struct tc_slot {
 	_Atomic uint32_t claimed;
 	uint32_t pad[15];
-	struct rtmem_slab_cache cls[];
+	struct rg_slab_cache cls[];
 };
-static_assert(sizeof(struct tc_slot) == 64 && sizeof(struct rtmem_slab_cache) % 64 == 0, "slots are lines");
+static_assert(sizeof(struct tc_slot) == 64 && sizeof(struct rg_slab_cache) % 64 == 0, "slots are lines");
 
 struct tls_ent {
 	uint64_t serial; /* the pool's tc_serial this entry belongs to, 0 = none */
-	struct rtmem_slab_cache *tc;
+	struct rg_slab_cache *tc;
 };
 
 /* Entry TC_POOLS is never written: pools without caches use it (serial 0, tc NULL). */
@@ -97,17 +97,17 @@ static int tc_key_rc = -1;
 struct rtmem_pool {
 	struct rtmem_client *c;   /* NULL once rtmem_disconnect() closed it */
 	struct rtmem_pool *next;  /* in c->pools */
-	struct rtmem_region *r;
+	struct rg_region *r;
 	void *mem;
 	size_t size;
-	uint64_t owner;       /* rtmem_owner(slot, gen) from OPEN_REPLY */
+	uint64_t owner;       /* rg_owner(slot, gen) from OPEN_REPLY */
 	uint32_t slot, gen;   /* what RESUME asks for after a daemon restart */
 	dev_t dev;            /* the memfd's identity: a resumed pool must be the same memory */
 	ino_t ino;
 	bool unserved;        /* a restarted daemon did not take it back */
 	uint64_t quota;       /* bytes, 0 = none */
 	_Atomic uint64_t held; /* bytes this client holds in the pool */
-	unsigned alloc_flags; /* RTMEM_ALLOC_RESERVE if granted */
+	unsigned alloc_flags; /* RG_ALLOC_RESERVE if granted */
 	uint32_t policy;
 	bool locked;
 	uint32_t tc_id;      /* index in tls_tc, TC_POOLS if no caches */
@@ -128,7 +128,7 @@ static void copy_name(char dst[RTMEM_NAME_MAX], const char *src)
 
 static int transact(struct rtmem_client *c, void *req, uint32_t type, void *rep, uint32_t rep_type, int *ret_fd)
 {
-	if (++c->seq == 0) /* seq 0 marks a refusal of the connection (lib/proto.h) */
+	if (++c->seq == 0) /* seq 0 marks a refusal of the connection (lib/proto/proto.h) */
 		c->seq = 1;
 	return rtmem_msg_transact(c->fd, c->seq, req, type, rep, rep_type, ret_fd);
 }
@@ -202,7 +202,7 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 	if (madvise(p->mem, p->size, MADV_DONTFORK) != 0)
 		return -errno;
 	/* written, not only read: else each page's first write faults on arm64 */
-	rc = rtmem_populate_write(p->mem, p->size, (size_t)sysconf(_SC_PAGESIZE));
+	rc = rg_populate_write(p->mem, p->size, (size_t)sysconf(_SC_PAGESIZE));
 	if (rc < 0)
 		return rc;
 	if (mlock(p->mem, p->size) == 0)
@@ -210,16 +210,19 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 	else if (!(flags & RTMEM_POOL_NOLOCK))
 		return errno == EPERM ? -EPERM : -ENOMEM;
 	/* the daemon's description, or (a daemon before issue 12) the region's */
-	if (dr)
-		rc = rtmem_region_attach_desc(p->mem, p->size, &dr->desc, dr->layout_hash, &p->r);
-	else
-		rc = rtmem_region_attach(p->mem, p->size, &p->r);
+	if (dr) {
+		struct rg_pool_desc d;
+
+		rtmem_wire_desc_to(&d, &dr->desc);
+		rc = rg_region_attach_desc(p->mem, p->size, &d, dr->layout_hash, &p->r);
+	} else
+		rc = rg_region_attach(p->mem, p->size, &p->r);
 	return rc;
 }
 
-static void tc_release(struct rtmem_pool *p, struct rtmem_slab_cache *tc)
+static void tc_release(struct rtmem_pool *p, struct rg_slab_cache *tc)
 {
-	uint64_t bytes = rtmem_slab_cache_flush(p->r, tc, p->owner);
+	uint64_t bytes = rg_slab_cache_flush(p->r, tc, p->owner);
 	struct tc_slot *slot = (struct tc_slot *)((char *)tc - sizeof(struct tc_slot));
 
 	atomic_fetch_sub_explicit(&p->held, bytes, memory_order_relaxed);
@@ -252,12 +255,12 @@ static void tc_key_init(void)
 static void tc_setup(struct rtmem_pool *p)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	uint32_t n = rtmem_region_nclasses(p->r);
+	uint32_t n = rg_region_nclasses(p->r);
 
 	p->tc_id = TC_POOLS;
-	if (!rtmem_region_cache(p->r) || !n || pthread_once(&once, tc_key_init) || tc_key_rc)
+	if (!rg_region_cache(p->r) || !n || pthread_once(&once, tc_key_init) || tc_key_rc)
 		return;
-	p->tc_stride = sizeof(struct tc_slot) + n * sizeof(struct rtmem_slab_cache);
+	p->tc_stride = sizeof(struct tc_slot) + n * sizeof(struct rg_slab_cache);
 	p->tc_mem = aligned_alloc(64, TC_THREADS * p->tc_stride);
 	if (!p->tc_mem)
 		return;
@@ -265,7 +268,7 @@ static void tc_setup(struct rtmem_pool *p)
 		struct tc_slot *slot = (struct tc_slot *)(p->tc_mem + t * p->tc_stride);
 
 		memset(slot, 0, sizeof(*slot));
-		rtmem_slab_cache_init(p->r, slot->cls);
+		rg_slab_cache_init(p->r, slot->cls);
 	}
 	pthread_mutex_lock(&tc_lock);
 	for (uint32_t i = 0; i < TC_POOLS; i++) {
@@ -374,7 +377,7 @@ __attribute__((visibility("default"))) int rtmem_client_fd(const struct rtmem_cl
 
 __attribute__((visibility("default"))) int rtmem_pool_daemon(const struct rtmem_pool *p)
 {
-	if (p->unserved || rtmem_region_daemon_state(p->r) == RTMEM_DAEMON_STOPPED)
+	if (p->unserved || rg_region_daemon_state(p->r) == RG_DAEMON_STOPPED)
 		return -ESHUTDOWN;
 	return 0;
 }
@@ -383,7 +386,7 @@ __attribute__((visibility("default"))) int rtmem_pool_daemon(const struct rtmem_
 static void pool_release(struct rtmem_pool *p)
 {
 	tc_teardown(p);
-	rtmem_region_detach(p->r);
+	rg_region_detach(p->r);
 	munmap(p->mem, p->size);
 	p->r = NULL;
 	p->mem = NULL;
@@ -407,9 +410,9 @@ __attribute__((visibility("default"))) void rtmem_disconnect(struct rtmem_client
 }
 
 /* This thread's first use of @p: claim a slot (RT-safe: CAS only). NULL if none. */
-static __attribute__((noinline, cold)) struct rtmem_slab_cache *tc_claim(struct rtmem_pool *p, struct tls_ent *e)
+static __attribute__((noinline, cold)) struct rg_slab_cache *tc_claim(struct rtmem_pool *p, struct tls_ent *e)
 {
-	struct rtmem_slab_cache *tc = NULL;
+	struct rg_slab_cache *tc = NULL;
 
 	for (unsigned t = 0; p->tc_mem && t < TC_THREADS && !tc; t++) {
 		struct tc_slot *slot = (struct tc_slot *)(p->tc_mem + t * p->tc_stride);
@@ -425,7 +428,7 @@ static __attribute__((noinline, cold)) struct rtmem_slab_cache *tc_claim(struct 
 	return tc;
 }
 
-static inline struct rtmem_slab_cache *thread_cache(struct rtmem_pool *p)
+static inline struct rg_slab_cache *thread_cache(struct rtmem_pool *p)
 {
 	struct tls_ent *e = &tls_tc[p->tc_id];
 
@@ -436,10 +439,10 @@ static inline struct rtmem_slab_cache *thread_cache(struct rtmem_pool *p)
 
 __attribute__((visibility("default"))) void rtmem_pool_flush(struct rtmem_pool *p)
 {
-	struct rtmem_slab_cache *tc = p ? thread_cache(p) : NULL;
+	struct rg_slab_cache *tc = p ? thread_cache(p) : NULL;
 
 	if (tc)
-		atomic_fetch_sub_explicit(&p->held, rtmem_slab_cache_flush(p->r, tc, p->owner),
+		atomic_fetch_sub_explicit(&p->held, rg_slab_cache_flush(p->r, tc, p->owner),
 					  memory_order_relaxed);
 }
 
@@ -481,16 +484,16 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	}
 	p->c = c;
 	p->size = (size_t)rep.size;
-	p->owner = rtmem_owner(rep.slot, rep.gen);
+	p->owner = rg_owner(rep.slot, rep.gen);
 	p->slot = rep.slot;
 	p->gen = rep.gen;
 	p->quota = rep.quota;
-	p->alloc_flags = rep.flags & RTMEM_OPEN_RESERVE ? RTMEM_ALLOC_RESERVE : 0;
+	p->alloc_flags = rep.flags & RTMEM_OPEN_RESERVE ? RG_ALLOC_RESERVE : 0;
 	copy_name(p->name, name);
 	rc = map_pool(p, fd, flags, with_desc ? &drep : NULL);
 	if (rc < 0)
 		goto out_unmap;
-	p->policy = rtmem_region_policy(p->r);
+	p->policy = rg_region_policy(p->r);
 	tc_setup(p);
 	close(fd); /* the mapping keeps the memfd alive */
 	p->next = c->pools;
@@ -556,9 +559,9 @@ static int alloc_buddy(struct rtmem_pool *p, size_t size, void **ret)
 
 	if (!charge(p, bytes))
 		return -EDQUOT;
-	rc = rtmem_buddy_alloc(p->r, size, p->owner, p->alloc_flags, ret);
+	rc = rg_buddy_alloc(p->r, size, p->owner, p->alloc_flags, ret);
 	if (rc == 0)
-		uncharge(p, bytes - rtmem_region_block_size(p->r, *ret)); /* min block may be larger */
+		uncharge(p, bytes - rg_region_block_size(p->r, *ret)); /* min block may be larger */
 	else
 		uncharge(p, bytes);
 	return rc == -ENODEV ? -E2BIG : rc;
@@ -566,19 +569,19 @@ static int alloc_buddy(struct rtmem_pool *p, size_t size, void **ret)
 
 /* Charge a slab block of @bytes; at the quota, give this thread's cached
  * blocks back first (they count against it) and try once more. */
-static bool charge_slab(struct rtmem_pool *p, struct rtmem_slab_cache *tc, uint64_t bytes)
+static bool charge_slab(struct rtmem_pool *p, struct rg_slab_cache *tc, uint64_t bytes)
 {
 	if (__builtin_expect(charge(p, bytes), 1))
 		return true;
 	if (!tc)
 		return false;
-	uncharge(p, rtmem_slab_cache_flush(p->r, tc, p->owner));
+	uncharge(p, rg_slab_cache_flush(p->r, tc, p->owner));
 	return charge(p, bytes);
 }
 
 /* This thread's cache of @p if it already has its slot (or knows it has
  * none: NULL), else NULL too; thread_cache() claims one. */
-static inline struct rtmem_slab_cache *thread_cache_known(const struct rtmem_pool *p)
+static inline struct rg_slab_cache *thread_cache_known(const struct rtmem_pool *p)
 {
 	const struct tls_ent *e = &tls_tc[p->tc_id];
 
@@ -588,14 +591,14 @@ static inline struct rtmem_slab_cache *thread_cache_known(const struct rtmem_poo
 /* A block of class @cls from the shared list, charged to the quota (@tc:
  * this thread's cache, flushed if the quota is short; may be NULL). Out of
  * line: rtmem_alloc() reaches it as a tail call when the cache is empty. */
-static __attribute__((noinline)) int alloc_shared(struct rtmem_pool *p, uint32_t cls, struct rtmem_slab_cache *tc, void **ret)
+static __attribute__((noinline)) int alloc_shared(struct rtmem_pool *p, uint32_t cls, struct rg_slab_cache *tc, void **ret)
 {
-	uint32_t bytes = rtmem_slab_class_size(p->r, cls);
+	uint32_t bytes = rg_slab_class_size(p->r, cls);
 	int rc;
 
 	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
-	rc = rtmem_slab_alloc(p->r, cls, p->owner, p->alloc_flags, ret);
+	rc = rg_slab_alloc(p->r, cls, p->owner, p->alloc_flags, ret);
 	if (rc < 0)
 		uncharge(p, bytes);
 	return rc;
@@ -605,8 +608,8 @@ static __attribute__((noinline)) int alloc_shared(struct rtmem_pool *p, uint32_t
  * class (the buddy), a thread that has no cache slot yet (claimed here). */
 static __attribute__((noinline)) int alloc_other(struct rtmem_pool *p, size_t size, void **ret)
 {
-	int cls = rg_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
-	struct rtmem_slab_cache *tc;
+	int cls = rg_class_for(p->r, size, (enum rg_class_policy)p->policy);
+	struct rg_slab_cache *tc;
 	int rc;
 
 	if (__builtin_expect(size == 0, 0)) /* sizecls[0] sends it here, off the fast path */
@@ -625,8 +628,10 @@ static __attribute__((noinline)) int alloc_other(struct rtmem_pool *p, size_t si
 /* The cached block needs no stack frame: everything else is a tail call. */
 __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, size_t size, void **ret)
 {
-	int cls = rg_class_for_small(p->r, size, (enum rtmem_class_policy)p->policy);
-	struct rtmem_slab_cache *tc = thread_cache_known(p);
+	/* the table alone: past it, alloc_other() asks again, so that this
+	 * function calls nothing and needs no stack frame */
+	int cls = __builtin_expect(size <= RG_SIZECLS_MAX, 1) ? rg_class_for(p->r, size, (enum rg_class_policy)p->policy) : -ENOENT;
+	struct rg_slab_cache *tc = thread_cache_known(p);
 
 	if (__builtin_expect(cls >= 0 && tc != NULL, 1)) {
 		int rc = rg_cache_alloc_valid(p->r, tc, (uint32_t)cls, p->owner, ret);
@@ -641,8 +646,8 @@ __attribute__((visibility("default"))) int rtmem_alloc(struct rtmem_pool *p, siz
 __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *p, size_t size, int64_t timeout_ns,
 							      void **ret)
 {
-	int cls = rg_class_for(p->r, size, (enum rtmem_class_policy)p->policy);
-	struct rtmem_slab_cache *tc;
+	int cls = rg_class_for(p->r, size, (enum rg_class_policy)p->policy);
+	struct rg_slab_cache *tc;
 	struct timespec abs;
 	uint32_t bytes;
 	int rc;
@@ -666,10 +671,10 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 			abs.tv_nsec -= 1000000000;
 		}
 	}
-	bytes = rtmem_slab_class_size(p->r, (uint32_t)cls);
+	bytes = rg_slab_class_size(p->r, (uint32_t)cls);
 	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
-	rc = rtmem_slab_alloc_timed(p->r, (uint32_t)cls, p->owner, p->alloc_flags, timeout_ns > 0 ? &abs : NULL, ret);
+	rc = rg_slab_alloc_timed(p->r, (uint32_t)cls, p->owner, p->alloc_flags, timeout_ns > 0 ? &abs : NULL, ret);
 	if (rc < 0)
 		uncharge(p, bytes);
 	return rc;
@@ -680,7 +685,7 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
  * buddy block, or a thread without a cache). */
 static __attribute__((noinline)) int free_other(struct rtmem_pool *p, void *ptr)
 {
-	struct rtmem_slab_cache *tc = thread_cache(p); /* claims a slot on the thread's first use */
+	struct rg_slab_cache *tc = thread_cache(p); /* claims a slot on the thread's first use */
 	size_t bytes;
 	int rc;
 
@@ -692,7 +697,7 @@ static __attribute__((noinline)) int free_other(struct rtmem_pool *p, void *ptr)
 		if (n != -EFAULT) /* -EFAULT: a buddy block, or not a block: below */
 			return n > 0 ? 0 : (int)n;
 	}
-	rc = rtmem_region_free(p->r, ptr, p->owner, &bytes);
+	rc = rg_region_free(p->r, ptr, p->owner, &bytes);
 	if (rc == 0)
 		uncharge(p, bytes);
 	return rc;
@@ -702,16 +707,16 @@ static __attribute__((noinline)) int free_other(struct rtmem_pool *p, void *ptr)
  * everything else is a tail call. */
 __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void *ptr)
 {
-	struct rtmem_slab_cache *tc = thread_cache_known(p);
+	struct rg_slab_cache *tc = thread_cache_known(p);
 
 	if (__builtin_expect(tc != NULL, 1) && __builtin_expect(rg_cache_free_hinted(p->r, tc, ptr, p->owner) == 0, 1))
 		return 0;
-	return free_other(p, ptr); /* not passing tc keeps the cached path 2 instructions shorter */
+	return free_other(p, ptr); /* not passing tc keeps the cached path shorter */
 }
 
 __attribute__((visibility("default"))) size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr)
 {
-	return rtmem_region_block_size(p->r, ptr);
+	return rg_region_block_size(p->r, ptr);
 }
 
 __attribute__((visibility("default"))) uint64_t rtmem_ptr_to_off(const struct rtmem_pool *p, const void *ptr)
@@ -733,8 +738,8 @@ __attribute__((visibility("default"))) uint64_t rtmem_pool_client_id(const struc
 
 __attribute__((visibility("default"))) int rtmem_give(struct rtmem_pool *p, void *ptr, uint64_t to)
 {
-	size_t bytes = rtmem_region_block_size(p->r, ptr);
-	int rc = rtmem_region_give(p->r, ptr, p->owner, to);
+	size_t bytes = rg_region_block_size(p->r, ptr);
+	int rc = rg_region_give(p->r, ptr, p->owner, to);
 
 	if (rc == 0)
 		uncharge(p, bytes);
@@ -744,7 +749,7 @@ __attribute__((visibility("default"))) int rtmem_give(struct rtmem_pool *p, void
 __attribute__((visibility("default"))) int rtmem_take(struct rtmem_pool *p, void *ptr)
 {
 	size_t bytes;
-	int rc = rtmem_region_owned(p->r, ptr, p->owner, &bytes);
+	int rc = rg_region_owned(p->r, ptr, p->owner, &bytes);
 
 	if (rc == 0)
 		atomic_fetch_add_explicit(&p->held, bytes, memory_order_relaxed);
@@ -753,9 +758,9 @@ __attribute__((visibility("default"))) int rtmem_take(struct rtmem_pool *p, void
 
 __attribute__((visibility("default"))) int rtmem_pool_stats(const struct rtmem_pool *p, struct rtmem_pool_stats *ret)
 {
-	struct rtmem_region_stats s;
+	struct rg_region_stats s;
 
-	rtmem_region_stats(p->r, &s);
+	rg_region_stats(p->r, &s);
 	memset(ret, 0, sizeof(*ret));
 	ret->size = p->size;
 	ret->held_bytes = atomic_load_explicit(&((struct rtmem_pool *)p)->held, memory_order_relaxed);
