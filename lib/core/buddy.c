@@ -57,9 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fastpath.h"
-
-#define RELAXED memory_order_relaxed
+#include "buddy_int.h"
 
 /*
  * The test hook (test_hooks.h) exists only in rtmem_core_test, the core
@@ -75,84 +73,12 @@ void (*rg_buddy_test_hook)(void);
 #define HOOKED() false
 #endif
 
-static inline uint64_t nb(const struct rg_region *r, uint32_t k)
-{
-	return 1ull << (k - r->min_order);
-}
-
-static inline uint64_t ld(const struct rg_region *r, uint64_t i)
-{
-	return atomic_load_explicit(&r->bstate[i], RELAXED);
-}
-
-static inline void st(const struct rg_region *r, uint64_t i, uint64_t w)
-{
-	atomic_store_explicit(&r->bstate[i], w, RELAXED);
-}
-
-static inline uint64_t wfree(uint32_t k)
-{
-	return RG_WORD(RG_BLK_FREE, k, 0);
-}
-
-/* Is @w a valid head word for a block at min-block @i? */
-static bool head_ok(const struct rg_region *r, uint64_t i, uint64_t w)
-{
-	uint32_t s = RG_ST(w), k = RG_ORD(w);
-
-	if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
-		return false;
-	return k >= r->min_order && k <= r->max_order && !(i & (nb(r, k) - 1)) && i + nb(r, k) <= r->nmin;
-}
-
 static inline void hook(void)
 {
 #ifdef RG_TEST_HOOKS
 	if (rg_buddy_test_hook)
 		rg_buddy_test_hook();
 #endif
-}
-
-/* Link index limit: min-blocks, then the sentinels. */
-static inline uint64_t lim(const struct rg_region *r)
-{
-	return r->nmin + RG_NSENT;
-}
-
-static inline uint32_t sent(const struct rg_region *r, uint32_t k)
-{
-	return (uint32_t)(r->nmin + k);
-}
-
-/* Put block @i first on the order-@k list. A next link out of bounds (a
- * corrupted ring) gets no back link; the checker reports the ring. */
-static inline void list_push(struct rg_region *r, uint64_t i, uint32_t k)
-{
-	struct rg_link *link = r->link;
-	uint32_t s = sent(r, k), n = link[s].next;
-
-	link[i] = (struct rg_link){ s, n };
-	if (n < lim(r))
-		link[n].prev = (uint32_t)i;
-	link[s].next = (uint32_t)i;
-	r->bdy->nonempty |= 1ull << k;
-	r->bdy->nfree[k]++;
-}
-
-/* Return: 0, -EUCLEAN if a link read from shared memory is out of bounds. */
-static int list_unlink(struct rg_region *r, uint64_t i, uint32_t k)
-{
-	struct rg_link *link = r->link;
-	uint32_t p = link[i].prev, n = link[i].next;
-
-	if (p >= lim(r) || n >= lim(r))
-		return -EUCLEAN;
-	link[p].next = n;
-	link[n].prev = p;
-	if (p == n) /* only the sentinel is left */
-		r->bdy->nonempty &= ~(1ull << k);
-	r->bdy->nfree[k]--;
-	return 0;
 }
 
 /*
@@ -371,148 +297,7 @@ bool rg_buddy_thread_prepare(void)
 }
 #endif
 
-/*
- * Guarded lock: how the daemon takes the lock (rg_region_guard()). The
- * lock word is in memory every client of the pool can write, and glibc's
- * PI path trusts it: a TID that does not exist makes FUTEX_LOCK_PI fail
- * with ESRCH, which glibc asserts never happens on a robust mutex (abort);
- * a TID of a process that never unlocks (init, say), or a mutex kind
- * overwritten with 0, blocks the caller for ever. So the daemon takes the
- * word itself, with a CAS, and never sleeps in the kernel:
- *  - 0: CAS to our TID;
- *  - the owner-died bit (the kernel's robust-list walk after a client died
- *    inside): with waiters queued, FUTEX_TRYLOCK_PI (never blocks); else a
- *    CAS; then the lists are rebuilt, as after EOWNERDEAD;
- *  - a TID that is no thread of a live client of the pool or of the daemon
- *    (asked of the daemon through owner_ok, which reads /proc): a stray
- *    write. Without waiters queued the word is taken over by a CAS and the
- *    lists rebuilt; with waiters (the kernel holds PI state for that owner)
- *    it cannot be taken safely: -ENOTRECOVERABLE, the pool is damaged;
- *  - a live client's thread: it holds the lock for real; retry for a few
- *    milliseconds, then -EBUSY.
- * The hold is released with a CAS, or FUTEX_UNLOCK_PI when waiters queued
- * meanwhile. The daemon's hold is not on a robust list when the fast path's
- * list_op_pending is unavailable (qemu-user, TSan): if the daemon dies
- * holding it, clients then meet a dead owner, as they would any crashed
- * holder without robust-list support.
- */
-#define GUARD_WAIT_NS 5000000 /* longest wait for a live holder */
-
-static __thread int gl_tid;   /* this thread's TID (0: not looked up) */
-static __thread bool gl_held; /* this thread holds a guarded lock */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void guarded_unlock(struct rg_region *r);
-
-static int guarded_got(struct rg_region *r, bool repair)
-{
-	pthread_mutex_t *m = &r->bdy->lock;
-	int rc;
-
-	gl_held = true;
-	m->__data.__owner = gl_tid;
-	m->__data.__count = 1;
-	m->__data.__nusers = 1;
-	if (!repair)
-		return 0;
-	rc = rg_buddy_rebuild(r);
-	if (rc < 0) {
-		guarded_unlock(r);
-		return rc;
-	}
-	r->bdy->repairs++;
-	return 0;
-}
-
-static void guarded_unlock(struct rg_region *r)
-{
-	pthread_mutex_t *m = &r->bdy->lock;
-	int tid = gl_tid;
-
-	m->__data.__owner = 0;
-	m->__data.__nusers = 0;
-	gl_held = false;
-	if (!__atomic_compare_exchange_n(&m->__data.__lock, &tid, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		syscall(SYS_futex, &m->__data.__lock, FUTEX_UNLOCK_PI, 0, NULL, NULL, 0);
-}
-
-static int guarded_lock(struct rg_region *r)
-{
-	pthread_mutex_t *m = &r->bdy->lock;
-	int *word = &m->__data.__lock;
-	uint64_t deadline = mono_ns() + GUARD_WAIT_NS;
-
-	if (!gl_tid)
-		gl_tid = (int)syscall(SYS_gettid);
-	if (m->__data.__kind != r->guard_kind) { /* a stray write: glibc's lockers would misread it */
-		m->__data.__kind = r->guard_kind;
-		atomic_fetch_add_explicit(&r->guard_repairs, 1, RELAXED);
-	}
-	for (;;) {
-		int w = __atomic_load_n(word, __ATOMIC_ACQUIRE), owner = w & FUTEX_TID_MASK;
-		bool died = w & FUTEX_OWNER_DIED, waiters = w & (int)FUTEX_WAITERS;
-		int expect = w;
-
-		if (w == 0) {
-			if (__atomic_compare_exchange_n(word, &expect, gl_tid, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-				return guarded_got(r, false);
-			continue;
-		}
-		if (!died && owner != 0 && r->guard_owner_ok(r->guard_arg, owner)) {
-			if (mono_ns() > deadline)
-				return -EBUSY;
-			sched_yield();
-			continue;
-		}
-		if (!died) /* names no thread of ours or of a client: a stray write */
-			atomic_fetch_add_explicit(&r->guard_repairs, 1, RELAXED);
-		if (waiters) {
-			if (!died)
-				return -ENOTRECOVERABLE;
-			if (syscall(SYS_futex, word, FUTEX_TRYLOCK_PI, 0, NULL, NULL, 0) == 0) {
-				__atomic_fetch_and(word, ~FUTEX_OWNER_DIED, __ATOMIC_RELAXED);
-				return guarded_got(r, true);
-			}
-			if (errno != EWOULDBLOCK && errno != EAGAIN && errno != EINTR)
-				return -ENOTRECOVERABLE;
-			if (mono_ns() > deadline)
-				return -EBUSY;
-			continue;
-		}
-		if (__atomic_compare_exchange_n(word, &expect, gl_tid, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			return guarded_got(r, true);
-	}
-}
-
-void rg_region_guard(struct rg_region *r, bool (*owner_ok)(void *arg, int tid), void *arg)
-{
-	pthread_mutexattr_t ma;
-	pthread_mutex_t tmp;
-
-	r->guard_arg = arg;
-	r->guard_owner_ok = owner_ok;
-	/* the kind rg_region_format() gives the lock, from a mutex made the same way */
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
-	pthread_mutex_init(&tmp, &ma);
-	pthread_mutexattr_destroy(&ma);
-	r->guard_kind = tmp.__data.__kind;
-	pthread_mutex_destroy(&tmp);
-}
-
-uint64_t rg_region_guard_repairs(const struct rg_region *r)
-{
-	return atomic_load_explicit(&r->guard_repairs, RELAXED);
-}
+/* The daemon's guarded lock (rg_region_guard()) is in buddy_guard.c. */
 
 /* The lock through glibc, with the EOWNERDEAD repair. Not inlined: cold. */
 static __attribute__((noinline)) int lock_slow(struct rg_region *r)
@@ -529,7 +314,7 @@ static __attribute__((noinline)) int lock_slow(struct rg_region *r)
 		fl_release(r, fl.pending);
 #endif
 	if (r->guard_owner_ok)
-		return guarded_lock(r);
+		return rg_guarded_lock(r);
 	e = pthread_mutex_lock(&r->bdy->lock);
 	if (e == 0)
 		return 0;
@@ -559,8 +344,8 @@ static inline void unlock(struct rg_region *r)
 {
 	if (__builtin_expect(fl_held(r), 1))
 		fl_unlock(r);
-	else if (gl_held)
-		guarded_unlock(r);
+	else if (rg_guard_held)
+		rg_guarded_unlock(r);
 	else
 		pthread_mutex_unlock(&r->bdy->lock);
 }
@@ -573,82 +358,6 @@ int rg_buddy_lock(struct rg_region *r)
 void rg_buddy_unlock(struct rg_region *r)
 {
 	unlock(r);
-}
-
-/* Pass 1 of a rebuild: validate heads and make every non-head word TAIL. */
-static int rebuild_normalize(struct rg_region *r)
-{
-	for (uint64_t i = 0; i < r->nmin;) {
-		uint64_t w = ld(r, i), n;
-
-		if (!head_ok(r, i, w))
-			return -EUCLEAN;
-		n = nb(r, RG_ORD(w));
-		for (uint64_t t = 1; t < n; t++)
-			if (ld(r, i + t) != RG_WORD(RG_BLK_TAIL, 0, 0))
-				st(r, i + t, RG_WORD(RG_BLK_TAIL, 0, 0));
-		i += n;
-	}
-	return 0;
-}
-
-/* Pass 2: merge free buddies a dead process left unmerged, order by order. */
-static void rebuild_merge(struct rg_region *r)
-{
-	for (uint32_t k = r->min_order; k < r->max_order; k++) {
-		for (uint64_t i = 0; i < r->nmin;) {
-			uint64_t w = ld(r, i), n = nb(r, RG_ORD(w));
-
-			if (w == wfree(k) && !(i & (2 * n - 1)) && i + 2 * n <= r->nmin && ld(r, i + n) == wfree(k)) {
-				st(r, i, wfree(k + 1));
-				st(r, i + n, RG_WORD(RG_BLK_TAIL, 0, 0));
-				n *= 2;
-			}
-			i += n;
-		}
-	}
-}
-
-int rg_buddy_rebuild(struct rg_region *r)
-{
-	struct rg_buddy *b = r->bdy;
-	int rc = rebuild_normalize(r);
-
-	if (rc < 0)
-		return rc;
-	rebuild_merge(r);
-	b->nonempty = 0;
-	b->free_bytes = 0;
-	for (uint32_t k = 0; k <= RG_MAX_ORDER; k++) {
-		r->link[sent(r, k)] = (struct rg_link){ sent(r, k), sent(r, k) };
-		b->nfree[k] = b->in_use[k] = b->bad[k] = b->checkout[k] = 0;
-	}
-	/* Push in reverse so that each list comes out in address order. */
-	for (uint64_t i = r->nmin; i-- > 0;) {
-		uint64_t w = ld(r, i);
-		uint32_t k = RG_ORD(w);
-
-		if (RG_ST(w) == RG_BLK_TAIL)
-			continue;
-		switch (RG_ST(w)) {
-		case RG_BLK_FREE:
-			list_push(r, i, k);
-			b->free_bytes += 1ull << k;
-			break;
-		case RG_BLK_ALLOC:
-			b->in_use[k]++;
-			break;
-		case RG_BLK_CHECKOUT:
-			b->checkout[k]++;
-			break;
-		default:
-			b->bad[k]++;
-		}
-	}
-	for (uint32_t k = 0; k <= RG_MAX_ORDER; k++)
-		if (b->hwm[k] < b->in_use[k])
-			b->hwm[k] = b->in_use[k];
-	return 0;
 }
 
 /*
@@ -942,158 +651,7 @@ int rg_buddy_free(struct rg_region *r, void *p, uint64_t owner)
 	return 0;
 }
 
-long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
+uint64_t rg_buddy_release(struct rg_region *r, uint64_t i, uint32_t k, uint32_t *ret_k)
 {
-	uint64_t bytes = 0;
-	long n = 0;
-	int rc = lock(r);
-
-	if (rc < 0)
-		return rc;
-	for (uint64_t i = 0; i < r->nmin;) {
-		uint64_t w = ld(r, i);
-		uint32_t k = RG_ORD(w);
-
-		if (!head_ok(r, i, w)) {
-			unlock(r);
-			return -EUCLEAN;
-		}
-		if (RG_ST(w) == RG_BLK_ALLOC && RG_OWNER(w) == owner) {
-			r->bdy->in_use[k]--;
-			bytes += 1ull << k;
-			n++;
-			i = release(r, i, k, &k, false); /* may merge backwards: continue after the merged block */
-		}
-		i += nb(r, k);
-	}
-	unlock(r);
-	if (ret_bytes)
-		*ret_bytes += bytes;
-	return n;
-}
-
-int rg_buddy_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
-{
-	uint64_t w, h;
-	uint32_t k;
-	int rc = lock(r);
-
-	if (rc < 0)
-		return rc;
-	w = ld(r, i);
-	/* @i may have been merged into a larger block since the caller found
-	 * it: only a real head (not a stale one inside a merged block) counts */
-	if (!rg_buddy_containing(r, i, &h, &k) || h != i)
-		rc = -EFAULT;
-	else if (RG_ST(w) != RG_BLK_FREE)
-		rc = -EBUSY;
-	else
-		rc = list_unlink(r, i, RG_ORD(w));
-	if (rc == 0) {
-		st(r, i, RG_WORD(RG_BLK_CHECKOUT, RG_ORD(w), 0));
-		r->bdy->checkout[RG_ORD(w)]++;
-		r->bdy->free_bytes -= 1ull << RG_ORD(w);
-		*ret_len = 1ull << RG_ORD(w);
-	}
-	unlock(r);
-	return rc;
-}
-
-int rg_buddy_checkin(struct rg_region *r, uint64_t i)
-{
-	uint64_t w;
-	uint32_t k;
-	int rc = lock(r);
-
-	if (rc < 0)
-		return rc;
-	w = ld(r, i);
-	k = RG_ORD(w);
-	if (!head_ok(r, i, w) || RG_ST(w) != RG_BLK_CHECKOUT) {
-		rc = -EINVAL;
-	} else {
-		r->bdy->checkout[k]--;
-		release(r, i, k, &k, false);
-	}
-	unlock(r);
-	return rc;
-}
-
-/*
- * The block holding min-block @m, searched from the largest order down: for
- * every order k at least that of the block holding m, m rounded down to 2^k
- * min-blocks starts a block (blocks never cross a boundary of their own
- * alignment), so each word read is a real head until the one that covers m;
- * the stale words inside merged blocks are never read. Lock held.
- */
-bool rg_buddy_containing(const struct rg_region *r, uint64_t m, uint64_t *ret_i, uint32_t *ret_k)
-{
-	if (m >= r->nmin)
-		return false;
-	for (uint32_t k = r->max_order + 1; k-- > r->min_order;) {
-		uint64_t i = m & ~(nb(r, k) - 1), w = ld(r, i);
-
-		if (!head_ok(r, i, w))
-			return false;
-		if (i + nb(r, RG_ORD(w)) > m) {
-			*ret_i = i;
-			*ret_k = RG_ORD(w);
-			return true;
-		}
-	}
-	return false;
-}
-
-/*
- * Quarantine min-block @m: split the free or checked-out block holding it
- * down to one min-block, give the other halves back, mark @m BAD. Each split
- * writes the far half's head before shrinking the near one (see above).
- */
-int rg_buddy_mark_bad(struct rg_region *r, uint64_t m)
-{
-	struct rg_buddy *b = r->bdy;
-	uint64_t h, w;
-	uint32_t k;
-	int rc = lock(r);
-
-	if (rc < 0)
-		return rc;
-	if (!rg_buddy_containing(r, m, &h, &k)) {
-		rc = -EUCLEAN;
-		goto out_unlock;
-	}
-	w = ld(r, h);
-	if (RG_ST(w) == RG_BLK_BAD) {
-		rc = -EALREADY;
-		goto out_unlock;
-	}
-	if (RG_ST(w) == RG_BLK_FREE) {
-		rc = list_unlink(r, h, k);
-		if (rc < 0)
-			goto out_unlock;
-		b->free_bytes -= 1ull << k;
-		st(r, h, RG_WORD(RG_BLK_CHECKOUT, k, 0));
-	} else if (RG_ST(w) == RG_BLK_CHECKOUT) {
-		b->checkout[k]--;
-	} else {
-		rc = -EBUSY;
-		goto out_unlock;
-	}
-	while (k > r->min_order) {
-		uint64_t hi;
-
-		k--;
-		hi = h + nb(r, k);
-		st(r, hi, m >= hi ? RG_WORD(RG_BLK_CHECKOUT, k, 0) : wfree(k));
-		st(r, h, m >= hi ? wfree(k) : RG_WORD(RG_BLK_CHECKOUT, k, 0));
-		list_push(r, m >= hi ? h : hi, k);
-		b->free_bytes += 1ull << k;
-		if (m >= hi)
-			h = hi;
-	}
-	st(r, h, RG_WORD(RG_BLK_BAD, k, 0));
-	b->bad[k]++;
-out_unlock:
-	unlock(r);
-	return rc;
+	return release(r, i, k, ret_k, false);
 }

@@ -271,6 +271,12 @@ uint64_t rg_layout_hash(void);
 
 /* buddy.c: rebuild lists and counters from the state table (lock held). */
 int rg_buddy_rebuild(struct rg_region *r);
+
+/* The daemon's guarded buddy lock (buddy_guard.c); rg_guard_held: this
+ * thread holds it. */
+int rg_guarded_lock(struct rg_region *r);
+void rg_guarded_unlock(struct rg_region *r);
+extern __thread bool rg_guard_held __attribute__((tls_model("initial-exec")));
 int rg_buddy_lock(struct rg_region *r);
 void rg_buddy_unlock(struct rg_region *r);
 long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes);

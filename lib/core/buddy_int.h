@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buddy_int.h - what buddy.c (allocation, freeing, the lock) and
+ * buddy_admin.c (rebuild, reclaim, the tester's check-out and quarantine)
+ * share: the state-table accessors and the free lists. Private to the core.
+ */
+#ifndef RTMEM_BUDDY_INT_H
+#define RTMEM_BUDDY_INT_H
+
+#include <errno.h>
+
+#include "fastpath.h"
+
+#define RELAXED memory_order_relaxed
+
+static inline uint64_t nb(const struct rg_region *r, uint32_t k)
+{
+	return 1ull << (k - r->min_order);
+}
+
+static inline uint64_t ld(const struct rg_region *r, uint64_t i)
+{
+	return atomic_load_explicit(&r->bstate[i], RELAXED);
+}
+
+static inline void st(const struct rg_region *r, uint64_t i, uint64_t w)
+{
+	atomic_store_explicit(&r->bstate[i], w, RELAXED);
+}
+
+static inline uint64_t wfree(uint32_t k)
+{
+	return RG_WORD(RG_BLK_FREE, k, 0);
+}
+
+/* Is @w a valid head word for a block at min-block @i? */
+static inline bool head_ok(const struct rg_region *r, uint64_t i, uint64_t w)
+{
+	uint32_t s = RG_ST(w), k = RG_ORD(w);
+
+	if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
+		return false;
+	return k >= r->min_order && k <= r->max_order && !(i & (nb(r, k) - 1)) && i + nb(r, k) <= r->nmin;
+}
+
+/* Link index limit: min-blocks, then the sentinels. */
+static inline uint64_t lim(const struct rg_region *r)
+{
+	return r->nmin + RG_NSENT;
+}
+
+static inline uint32_t sent(const struct rg_region *r, uint32_t k)
+{
+	return (uint32_t)(r->nmin + k);
+}
+
+/* Put block @i first on the order-@k list. A next link out of bounds (a
+ * corrupted ring) gets no back link; the checker reports the ring. */
+static inline void list_push(struct rg_region *r, uint64_t i, uint32_t k)
+{
+	struct rg_link *link = r->link;
+	uint32_t s = sent(r, k), n = link[s].next;
+
+	link[i] = (struct rg_link){ s, n };
+	if (n < lim(r))
+		link[n].prev = (uint32_t)i;
+	link[s].next = (uint32_t)i;
+	r->bdy->nonempty |= 1ull << k;
+	r->bdy->nfree[k]++;
+}
+
+/* Return: 0, -EUCLEAN if a link read from shared memory is out of bounds. */
+static inline int list_unlink(struct rg_region *r, uint64_t i, uint32_t k)
+{
+	struct rg_link *link = r->link;
+	uint32_t p = link[i].prev, n = link[i].next;
+
+	if (p >= lim(r) || n >= lim(r))
+		return -EUCLEAN;
+	link[p].next = n;
+	link[n].prev = p;
+	if (p == n) /* only the sentinel is left */
+		r->bdy->nonempty &= ~(1ull << k);
+	r->bdy->nfree[k]--;
+	return 0;
+}
+
+/* Free block @i of order @k, merge, list it, lock held; its merged order
+ * in *ret_k. Return: the merged block's index. */
+uint64_t rg_buddy_release(struct rg_region *r, uint64_t i, uint32_t k, uint32_t *ret_k);
+
+#endif
