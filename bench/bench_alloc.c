@@ -23,7 +23,6 @@
  * glibc's malloc for the whole program. They are dlopen()ed with RTLD_LOCAL |
  * RTLD_DEEPBIND and called through dlsym(), so the three live side by side.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -35,6 +34,7 @@
 #include <unistd.h>
 
 #include "icount.h"
+#include "mallocs.h"
 #include "fastpath.h"
 
 #define MIB (1024ull * 1024)
@@ -179,32 +179,21 @@ static void calibrate(void)
 
 /* ---- the other allocators ---- */
 
-struct mops {
-	const char *name;
-	void *(*alloc)(size_t);
-	void (*free)(void *);
-};
-static struct mops others[3];
+static struct bench_malloc others[3];
 static unsigned nothers;
 
 static void load_others(void)
 {
-	const int fl = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
-	void *h;
+	static const enum bench_malloc_kind kinds[] = { BENCH_GLIBC, BENCH_JEMALLOC, BENCH_MIMALLOC };
 
-	others[nothers++] = (struct mops){ "glibc malloc", malloc, free };
-	h = dlopen("libjemalloc.so.2", fl);
-	if (h && dlsym(h, "malloc") && dlsym(h, "free"))
-		others[nothers++] = (struct mops){ "jemalloc", (void *(*)(size_t))dlsym(h, "malloc"),
-						   (void (*)(void *))dlsym(h, "free") };
-	else
-		fprintf(stderr, "bench_alloc: jemalloc not loaded: %s\n", dlerror());
-	h = dlopen("libmimalloc.so.2", fl);
-	if (h && dlsym(h, "mi_malloc") && dlsym(h, "mi_free"))
-		others[nothers++] = (struct mops){ "mimalloc", (void *(*)(size_t))dlsym(h, "mi_malloc"),
-						   (void (*)(void *))dlsym(h, "mi_free") };
-	else
-		fprintf(stderr, "bench_alloc: mimalloc not loaded: %s\n", dlerror());
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *why;
+
+		if (bench_malloc_load(kinds[i], &others[nothers], &why) == 0)
+			nothers++;
+		else
+			fprintf(stderr, "bench_alloc: not loaded: %s\n", why);
+	}
 }
 
 /* ---- rtmem regions ---- */
@@ -543,7 +532,7 @@ static int r_rows(const struct rjob *j, struct row *rows, const char *label)
 }
 
 struct mjob {
-	const struct mops *m;
+	const struct bench_malloc *m;
 	enum pattern pt;
 	unsigned calls;
 };
@@ -568,7 +557,7 @@ static int m_count_driver(void *arg)
 	return 0;
 }
 
-static int m_row(const struct mops *m, enum pattern pt, struct row *row)
+static int m_row(const struct bench_malloc *m, enum pattern pt, struct row *row)
 {
 	uint32_t *lat = malloc(opt.iterations * sizeof(*lat));
 	struct mjob j = { m, pt, opt.icalls };
@@ -700,20 +689,6 @@ static void target(const char *what, bool ok, const char *detail)
 	printf("  %-4s %-58s %s\n", ok ? "PASS" : "MISS", what, detail);
 }
 
-/*
- * jemalloc uses initial-exec TLS, which a dlopen() can only get from glibc's
- * spare static TLS; ask for more before the program starts (re-exec once).
- */
-static void reexec_for_static_tls(char **argv)
-{
-	const char *t = getenv("GLIBC_TUNABLES");
-
-	if (t && strstr(t, "glibc.rtld.optional_static_tls"))
-		return;
-	setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
-	execv("/proc/self/exe", argv);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -766,7 +741,7 @@ int main(int argc, char **argv)
 	}
 	if (opt.seed)
 		rnd_state = opt.seed;
-	reexec_for_static_tls(argv);
+	bench_reexec_for_static_tls(argv);
 	calibrate();
 	load_others();
 	printf("bench_alloc: %u timed pairs per row, %u/%u counted calls per row (slab, malloc/buddy), clock overhead %.0f ns subtracted\n",

@@ -36,7 +36,6 @@
  * block still in use is lost. Exit 0 only when every case ran, no call
  * failed and nothing was lost.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -51,6 +50,7 @@
 #include <unistd.h>
 
 #include "bench_multi.h"
+#include "mallocs.h"
 
 struct shared *sh;
 struct opts opt;
@@ -271,24 +271,23 @@ static void table_handoff(const unsigned *counts, unsigned nc)
 	}
 }
 
-/* dlopen() jemalloc and mimalloc; a missing one is left out, with a note. */
+/* jemalloc and mimalloc; a missing one is left out, with a note. */
 static void load_others(void)
 {
-	const int fl = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
-	void *h = dlopen("libjemalloc.so.2", fl);
+	static const struct { enum alloc_id a; enum bench_malloc_kind k; } want[] = {
+		{ A_JE, BENCH_JEMALLOC }, { A_MI, BENCH_MIMALLOC },
+	};
 
-	if (h && dlsym(h, "malloc") && dlsym(h, "free")) {
-		allocs[A_JE].alloc = (void *(*)(size_t))dlsym(h, "malloc");
-		allocs[A_JE].free = (void (*)(void *))dlsym(h, "free");
-	} else {
-		printf("note: jemalloc left out: %s (apt-get install libjemalloc2)\n", dlerror());
-	}
-	h = dlopen("libmimalloc.so.2", fl);
-	if (h && dlsym(h, "mi_malloc") && dlsym(h, "mi_free")) {
-		allocs[A_MI].alloc = (void *(*)(size_t))dlsym(h, "mi_malloc");
-		allocs[A_MI].free = (void (*)(void *))dlsym(h, "mi_free");
-	} else {
-		printf("note: mimalloc left out: %s (apt-get install libmimalloc2.0)\n", dlerror());
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct bench_malloc m;
+		const char *why;
+
+		if (bench_malloc_load(want[i].k, &m, &why) == 0) {
+			allocs[want[i].a].alloc = m.alloc;
+			allocs[want[i].a].free = m.free;
+		} else {
+			printf("note: %s left out: %s\n", allocs[want[i].a].name, why);
+		}
 	}
 }
 
@@ -396,18 +395,6 @@ static int parse_opts(int argc, char **argv)
 	return 0;
 }
 
-/* jemalloc's initial-exec TLS fits a dlopen() only with glibc's spare static
- * TLS raised before the program starts: re-execute once with it. */
-static void reexec_for_static_tls(char **argv)
-{
-	const char *t = getenv("GLIBC_TUNABLES");
-
-	if (t && strstr(t, "glibc.rtld.optional_static_tls"))
-		return;
-	setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
-	execv("/proc/self/exe", argv);
-}
-
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -433,7 +420,7 @@ int main(int argc, char **argv)
 	int rc, fifo_err = 0, dst;
 	uint64_t lost;
 
-	reexec_for_static_tls(argv);
+	bench_reexec_for_static_tls(argv);
 	prctl(PR_SET_NAME, "bench_multi"); /* not "exe", after the re-exec through /proc/self/exe */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_opts(argc, argv) < 0)
