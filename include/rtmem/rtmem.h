@@ -26,8 +26,11 @@
  * Thread caches: when the pool's thread_cache setting is not 0, each thread
  * keeps up to that many (at most count / (4 x max_clients) for a class) of
  * the slab blocks it frees, per class, and its next
- * allocations of that class take them back with no atomic instruction. They
- * stay charged to this client (quota, rtmemctl) until the thread exits or
+ * allocations of that class take them back with no atomic instruction. It
+ * also keeps up to 8 buddy blocks of each of the area's 16 smallest orders,
+ * at most buddy / (4 x max_clients) bytes in all, which its next buddy
+ * allocations of that order take back without the lock the pool's clients
+ * share. Cached blocks stay charged to this client (quota, rtmemctl) until the thread exits or
  * calls rtmem_pool_flush(). At most 16 threads per pool and 16 pools per
  * process get a cache; the others allocate from the shared lists directly.
  */
@@ -168,7 +171,8 @@ int rtmem_free(struct rtmem_pool *p, void *ptr);
  * rtmem_pool_flush() - give the calling thread's cached blocks of @p back to
  * the pool (and this client's quota). Call it when a thread stops allocating
  * for a while; a thread that exits does it itself. NULL is fine.
- * Context: RT-safe, O(classes x thread_cache).
+ * Context: RT-safe, O(classes x thread_cache), and the buddy lock once per
+ * cached buddy block (at most 128).
  */
 void rtmem_pool_flush(struct rtmem_pool *p);
 

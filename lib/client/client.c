@@ -55,35 +55,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client_int.h"
 #include "proto.h"
 #include "fastpath.h"
 #include "rtmem/rtmem.h"
-
-struct rtmem_pool;
-
-struct rtmem_client {
-	int fd;                   /* -1 while the daemon is away */
-	uint32_t seq;
-	char name[RTMEM_NAME_MAX];
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct rtmem_pool *pools; /* open pools, through rtmem_pool.next */
-};
-
-#define TC_POOLS 16   /* pools per process with thread caches */
-#define TC_THREADS 16 /* threads per pool with a cache */
-
-/* One thread's cache slot of a pool: a claim line, then one line per class. */
-struct tc_slot {
-	_Atomic uint32_t claimed;
-	uint32_t pad[15];
-	struct rg_slab_cache cls[];
-};
-static_assert(sizeof(struct tc_slot) == 64 && sizeof(struct rg_slab_cache) % 64 == 0, "slots are lines");
-
-struct tls_ent {
-	uint64_t serial; /* the pool's tc_serial this entry belongs to, 0 = none */
-	struct rg_slab_cache *tc;
-};
 
 /* Entry TC_POOLS is never written: pools without caches use it (serial 0, tc NULL). */
 static __thread struct tls_ent tls_tc[TC_POOLS + 1] __attribute__((tls_model("initial-exec")));
@@ -93,29 +68,6 @@ static struct rtmem_pool *tc_pools[TC_POOLS];
 static uint64_t tc_serial;
 static pthread_key_t tc_key;
 static int tc_key_rc = -1;
-
-struct rtmem_pool {
-	struct rtmem_client *c;   /* NULL once rtmem_disconnect() closed it */
-	struct rtmem_pool *next;  /* in c->pools */
-	struct rg_region *r;
-	void *mem;
-	size_t size;
-	uint64_t owner;       /* rg_owner(slot, gen) from OPEN_REPLY */
-	uint32_t slot, gen;   /* what RESUME asks for after a daemon restart */
-	dev_t dev;            /* the memfd's identity: a resumed pool must be the same memory */
-	ino_t ino;
-	bool unserved;        /* a restarted daemon did not take it back */
-	uint64_t quota;       /* bytes, 0 = none */
-	_Atomic uint64_t held; /* bytes this client holds in the pool */
-	unsigned alloc_flags; /* RG_ALLOC_RESERVE if granted */
-	uint32_t policy;
-	bool locked;
-	uint32_t tc_id;      /* index in tls_tc, TC_POOLS if no caches */
-	uint64_t tc_serial;  /* unique per open, 0 if no caches */
-	char *tc_mem;        /* TC_THREADS slots of tc_stride bytes */
-	size_t tc_stride;
-	char name[RTMEM_NAME_MAX];
-};
 
 static void copy_name(char dst[RTMEM_NAME_MAX], const char *src)
 {
@@ -220,12 +172,17 @@ static int map_pool(struct rtmem_pool *p, int fd, unsigned flags, const struct r
 	return rc;
 }
 
+/* Give every block in this thread's slab and buddy caches of @p back. */
+static void tc_flush(struct rtmem_pool *p, struct rg_slab_cache *tc)
+{
+	uncharge(p, rg_slab_cache_flush(p->r, tc, p->owner) + rg_buddy_cache_flush(p->r, tc_buddy(p, tc), p->owner));
+}
+
 static void tc_release(struct rtmem_pool *p, struct rg_slab_cache *tc)
 {
-	uint64_t bytes = rg_slab_cache_flush(p->r, tc, p->owner);
 	struct tc_slot *slot = (struct tc_slot *)((char *)tc - sizeof(struct tc_slot));
 
-	atomic_fetch_sub_explicit(&p->held, bytes, memory_order_relaxed);
+	tc_flush(p, tc);
 	atomic_store_explicit(&slot->claimed, 0, memory_order_release);
 }
 
@@ -258,9 +215,11 @@ static void tc_setup(struct rtmem_pool *p)
 	uint32_t n = rg_region_nclasses(p->r);
 
 	p->tc_id = TC_POOLS;
-	if (!rg_region_cache(p->r) || !n || pthread_once(&once, tc_key_init) || tc_key_rc)
+	if (!rg_region_cache(p->r) || pthread_once(&once, tc_key_init) || tc_key_rc)
 		return;
-	p->tc_stride = sizeof(struct tc_slot) + n * sizeof(struct rg_slab_cache);
+	p->tc_nclasses = n ? n : 1; /* a free reads tc[0].hint even without classes */
+	p->tc_stride = sizeof(struct tc_slot) + p->tc_nclasses * sizeof(struct rg_slab_cache) +
+		       sizeof(struct rg_buddy_cache);
 	p->tc_mem = aligned_alloc(64, TC_THREADS * p->tc_stride);
 	if (!p->tc_mem)
 		return;
@@ -269,6 +228,7 @@ static void tc_setup(struct rtmem_pool *p)
 
 		memset(slot, 0, sizeof(*slot));
 		rg_slab_cache_init(p->r, slot->cls);
+		rg_buddy_cache_init(p->r, tc_buddy(p, slot->cls));
 	}
 	pthread_mutex_lock(&tc_lock);
 	for (uint32_t i = 0; i < TC_POOLS; i++) {
@@ -442,8 +402,7 @@ __attribute__((visibility("default"))) void rtmem_pool_flush(struct rtmem_pool *
 	struct rg_slab_cache *tc = p ? thread_cache(p) : NULL;
 
 	if (tc)
-		atomic_fetch_sub_explicit(&p->held, rg_slab_cache_flush(p->r, tc, p->owner),
-					  memory_order_relaxed);
+		tc_flush(p, tc);
 }
 
 __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *c, const char *name,
@@ -547,12 +506,7 @@ static inline bool charge(struct rtmem_pool *p, uint64_t bytes)
 	return true;
 }
 
-static inline void uncharge(struct rtmem_pool *p, uint64_t bytes)
-{
-	atomic_fetch_sub_explicit(&p->held, bytes, memory_order_relaxed);
-}
-
-static int alloc_buddy(struct rtmem_pool *p, size_t size, void **ret)
+static int area_alloc(struct rtmem_pool *p, size_t size, void **ret)
 {
 	uint64_t bytes = size <= 16 ? 16 : 1ull << (64 - __builtin_clzll((uint64_t)size - 1));
 	int rc;
@@ -564,6 +518,24 @@ static int alloc_buddy(struct rtmem_pool *p, size_t size, void **ret)
 		uncharge(p, bytes - rg_region_block_size(p->r, *ret)); /* min block may be larger */
 	else
 		uncharge(p, bytes);
+	return rc;
+}
+
+/* A buddy block: from this thread's buddy cache (@tc, may be NULL; its
+ * blocks are charged already), else from the area, under its lock. When the
+ * area or the quota is short, the cache's blocks go back first. */
+static int alloc_buddy(struct rtmem_pool *p, struct rg_slab_cache *tc, size_t size, void **ret)
+{
+	struct rg_buddy_cache *bc = tc ? tc_buddy(p, tc) : NULL;
+	int rc = bc ? rg_buddy_cache_alloc(p->r, bc, size, p->owner, ret) : -EAGAIN;
+
+	if (rc != -EAGAIN)
+		return rc;
+	rc = area_alloc(p, size, ret);
+	if ((rc == -ENOMEM || rc == -EDQUOT) && bc && bc->bytes) {
+		uncharge(p, rg_buddy_cache_flush(p->r, bc, p->owner));
+		rc = area_alloc(p, size, ret);
+	}
 	return rc == -ENODEV ? -E2BIG : rc;
 }
 
@@ -614,9 +586,9 @@ static __attribute__((noinline)) int alloc_other(struct rtmem_pool *p, size_t si
 
 	if (__builtin_expect(size == 0, 0)) /* sizecls[0] sends it here, off the fast path */
 		return -EINVAL;
-	if (cls < 0)
-		return alloc_buddy(p, size, ret);
 	tc = thread_cache(p);
+	if (cls < 0)
+		return alloc_buddy(p, tc, size, ret);
 	if (tc) { /* a cached block is already charged */
 		rc = rg_cache_alloc_valid(p->r, tc, (uint32_t)cls, p->owner, ret);
 		if (rc != -EAGAIN)
@@ -696,6 +668,8 @@ static __attribute__((noinline)) int free_other(struct rtmem_pool *p, void *ptr)
 			uncharge(p, (uint64_t)n);
 		if (n != -EFAULT) /* -EFAULT: a buddy block, or not a block: below */
 			return n > 0 ? 0 : (int)n;
+		if (rg_buddy_cache_free(p->r, tc_buddy(p, tc), ptr, p->owner) == 0)
+			return 0;
 	}
 	rc = rg_region_free(p->r, ptr, p->owner, &bytes);
 	if (rc == 0)
@@ -712,70 +686,4 @@ __attribute__((visibility("default"))) int rtmem_free(struct rtmem_pool *p, void
 	if (__builtin_expect(tc != NULL, 1) && __builtin_expect(rg_cache_free_hinted(p->r, tc, ptr, p->owner) == 0, 1))
 		return 0;
 	return free_other(p, ptr); /* not passing tc keeps the cached path shorter */
-}
-
-__attribute__((visibility("default"))) size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr)
-{
-	return rg_region_block_size(p->r, ptr);
-}
-
-__attribute__((visibility("default"))) uint64_t rtmem_ptr_to_off(const struct rtmem_pool *p, const void *ptr)
-{
-	uint64_t off = (uint64_t)((const char *)ptr - (const char *)p->mem);
-
-	return off < p->size ? off : UINT64_MAX;
-}
-
-__attribute__((visibility("default"))) void *rtmem_off_to_ptr(const struct rtmem_pool *p, uint64_t off)
-{
-	return off < p->size ? (char *)p->mem + off : NULL;
-}
-
-__attribute__((visibility("default"))) uint64_t rtmem_pool_client_id(const struct rtmem_pool *p)
-{
-	return p->owner;
-}
-
-__attribute__((visibility("default"))) int rtmem_give(struct rtmem_pool *p, void *ptr, uint64_t to)
-{
-	size_t bytes = rg_region_block_size(p->r, ptr);
-	int rc = rg_region_give(p->r, ptr, p->owner, to);
-
-	if (rc == 0)
-		uncharge(p, bytes);
-	return rc;
-}
-
-__attribute__((visibility("default"))) int rtmem_take(struct rtmem_pool *p, void *ptr)
-{
-	size_t bytes;
-	int rc = rg_region_owned(p->r, ptr, p->owner, &bytes);
-
-	if (rc == 0)
-		atomic_fetch_add_explicit(&p->held, bytes, memory_order_relaxed);
-	return rc;
-}
-
-__attribute__((visibility("default"))) int rtmem_pool_stats(const struct rtmem_pool *p, struct rtmem_pool_stats *ret)
-{
-	struct rg_region_stats s;
-
-	rg_region_stats(p->r, &s);
-	memset(ret, 0, sizeof(*ret));
-	ret->size = p->size;
-	ret->held_bytes = atomic_load_explicit(&((struct rtmem_pool *)p)->held, memory_order_relaxed);
-	ret->quota = p->quota;
-	ret->nclasses = s.nclasses;
-	for (uint32_t c = 0; c < s.nclasses; c++) {
-		ret->cls[c].size = s.cls[c].size;
-		ret->cls[c].count = s.cls[c].count;
-		ret->cls[c].in_use = s.cls[c].in_use;
-		ret->cls[c].free = s.cls[c].free;
-		ret->cls[c].hwm = s.cls[c].hwm;
-		ret->cls[c].failed = s.cls[c].failed;
-	}
-	ret->buddy_size = s.buddy_size;
-	ret->buddy_free = s.buddy_free;
-	ret->buddy_largest_free = s.buddy_largest_free;
-	return 0;
 }

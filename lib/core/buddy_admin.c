@@ -68,6 +68,7 @@ int rg_buddy_rebuild(struct rg_region *r)
 			b->free_bytes += 1ull << k;
 			break;
 		case RG_BLK_ALLOC:
+		case RG_BLK_CACHED: /* in a live client's thread cache: in use */
 			b->in_use[k]++;
 			break;
 		case RG_BLK_CHECKOUT:
@@ -99,7 +100,7 @@ long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 			rg_buddy_unlock(r);
 			return -EUCLEAN;
 		}
-		if (RG_ST(w) == RG_BLK_ALLOC && RG_OWNER(w) == owner) {
+		if ((RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED) && RG_OWNER(w) == owner) {
 			r->bdy->in_use[k]--;
 			bytes += 1ull << k;
 			n++;

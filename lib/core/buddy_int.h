@@ -38,7 +38,7 @@ static inline bool head_ok(const struct rg_region *r, uint64_t i, uint64_t w)
 {
 	uint32_t s = RG_ST(w), k = RG_ORD(w);
 
-	if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
+	if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CACHED && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
 		return false;
 	return k >= r->min_order && k <= r->max_order && !(i & (nb(r, k) - 1)) && i + nb(r, k) <= r->nmin;
 }

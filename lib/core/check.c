@@ -130,7 +130,8 @@ static int check_tiling(const struct rg_region *r, struct chk *x, uint64_t *cnt)
 		uint64_t w = atomic_load_explicit(&r->bstate[i], RELAXED), n;
 		uint32_t s = RG_ST(w), k = RG_ORD(w);
 
-		if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CHECKOUT && s != RG_BLK_BAD)
+		if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CACHED && s != RG_BLK_CHECKOUT &&
+		    s != RG_BLK_BAD)
 			return fail(x, "buddy: min-block %llu should be a block head, state word %#llx",
 				    (unsigned long long)i, (unsigned long long)w);
 		if (k < r->min_order || k > r->max_order)
@@ -153,7 +154,7 @@ static int check_tiling(const struct rg_region *r, struct chk *x, uint64_t *cnt)
 				return fail(x, "buddy: free buddies at %llu and %llu (order %u) not merged",
 					    (unsigned long long)bi, (unsigned long long)i, k);
 		}
-		if (s == RG_BLK_ALLOC && (w >> 16 & 0xffff) >= r->nslots)
+		if ((s == RG_BLK_ALLOC || s == RG_BLK_CACHED) && (w >> 16 & 0xffff) >= r->nslots)
 			return fail(x, "buddy: block at %llu owned by slot %u of %u", (unsigned long long)i,
 				    (unsigned)(w >> 16 & 0xffff), r->nslots);
 		cnt[s * (RG_MAX_ORDER + 1) + k]++;
@@ -197,7 +198,8 @@ static int check_lists(const struct rg_region *r, struct chk *x, const uint64_t 
 				    (unsigned long long)len, (unsigned long long)b->nfree[k]);
 		if (k < r->min_order || k > r->max_order)
 			continue;
-		if (b->in_use[k] != cnt[RG_BLK_ALLOC * (RG_MAX_ORDER + 1) + k] ||
+		if (b->in_use[k] != cnt[RG_BLK_ALLOC * (RG_MAX_ORDER + 1) + k] +
+					     cnt[RG_BLK_CACHED * (RG_MAX_ORDER + 1) + k] ||
 		    b->bad[k] != cnt[RG_BLK_BAD * (RG_MAX_ORDER + 1) + k] ||
 		    b->checkout[k] != cnt[RG_BLK_CHECKOUT * (RG_MAX_ORDER + 1) + k])
 			return fail(x, "buddy: order %u counters disagree with the state table", k);
@@ -210,7 +212,7 @@ static int check_lists(const struct rg_region *r, struct chk *x, const uint64_t 
 int rg_region_check(const struct rg_region *r, char *msg, size_t len)
 {
 	uint64_t maxn = r->nmin;
-	uint64_t cnt[(RG_BLK_BAD + 1) * (RG_MAX_ORDER + 1)] = { 0 };
+	uint64_t cnt[(RG_BLK_CACHED + 1) * (RG_MAX_ORDER + 1)] = { 0 };
 	struct chk x = { msg, len, NULL };
 	int rc = 0;
 

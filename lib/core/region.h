@@ -49,7 +49,7 @@ enum rg_blk_state {
 	RG_BLK_BAD = 5,        /* quarantined forever (slab: may still be listed) */
 	RG_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
 	RG_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
-	RG_BLK_CACHED = 8,     /* slab: freed into its owner's thread cache; owner recorded */
+	RG_BLK_CACHED = 8,     /* freed into its owner's thread cache; owner recorded (buddy: a head) */
 	RG_BLK_FREE_P = 0x11,  /* slab: freed, its push may still be pending; the freer's slot recorded */
 };
 
@@ -327,6 +327,59 @@ long rg_slab_cache_free(struct rg_region *r, struct rg_slab_cache *tc, void *p, 
  * Context: RT-safe but O(classes x cache). Return: bytes given back.
  */
 uint64_t rg_slab_cache_flush(struct rg_region *r, struct rg_slab_cache *tc, uint64_t owner);
+
+/*
+ * Buddy thread caches: the same idea for buddy blocks. A client thread keeps
+ * up to RG_BCACHE_MAX freed blocks of each of the RG_BCACHE_ORDERS smallest
+ * orders of the area and hands them out again without the buddy lock. The
+ * block's head word goes ALLOC <-> CACHED with plain stores (only its owner
+ * writes a block it owns), so double frees are still caught; a cached block
+ * counts as in use, is never merged (a merge reads only FREE heads) nor
+ * tested, and a dead client's cached blocks are reclaimed with the rest. The
+ * price is memory: a thread holds at most `budget` bytes, the area's size
+ * divided by 4 x client slots (one full cache in every slot leaves three
+ * quarters of the area to the shared lists), and nothing while the pool's
+ * thread_cache is 0. One struct per region; private to one thread.
+ */
+#define RG_BCACHE_ORDERS 16u
+#define RG_BCACHE_MAX 8u
+struct rg_buddy_cache {
+	uint64_t bytes;  /* held */
+	uint64_t budget; /* most bytes held; 0: no cache */
+	uint8_t n[RG_BCACHE_ORDERS];
+	uint32_t idx[RG_BCACHE_ORDERS][RG_BCACHE_MAX]; /* min-block indices, last in first out */
+	uint8_t pad[32];
+};
+
+/* rg_buddy_cache_init() - an empty buddy cache with the region's budget. */
+void rg_buddy_cache_init(const struct rg_region *r, struct rg_buddy_cache *bc);
+
+/*
+ * rg_buddy_cache_alloc() - a cached block of the order that fits @size.
+ * Context: RT-safe; no lock, no atomic RMW, no system call, O(1). The
+ * calling thread must own @bc.
+ * Return: 0 and *ret; -EAGAIN (none cached of that order, or an order the
+ * cache does not keep: use rg_buddy_alloc()); -EUCLEAN (the block's head
+ * word is no longer ours: shared memory was overwritten; the block leaves
+ * the cache).
+ */
+int rg_buddy_cache_alloc(struct rg_region *r, struct rg_buddy_cache *bc, size_t size, uint64_t owner, void **ret);
+
+/*
+ * rg_buddy_cache_free() - keep buddy block @p of @owner in @bc.
+ * Context: RT-safe, O(1), as rg_buddy_cache_alloc().
+ * Return: 0 (cached: the block still counts as held), -EAGAIN (not taken:
+ * not an allocated buddy block of @owner's, an order not kept, or the cache
+ * is full; free it with rg_region_free(), which says which error it is).
+ */
+int rg_buddy_cache_free(struct rg_region *r, struct rg_buddy_cache *bc, void *p, uint64_t owner);
+
+/*
+ * rg_buddy_cache_flush() - give every block in @bc back to the area.
+ * Context: RT-safe but takes the buddy lock once per block (at most
+ * RG_BCACHE_ORDERS x RG_BCACHE_MAX). Return: bytes given back.
+ */
+uint64_t rg_buddy_cache_flush(struct rg_region *r, struct rg_buddy_cache *bc, uint64_t owner);
 
 /*
  * rg_buddy_thread_prepare() - look up what the buddy lock's fast path

@@ -157,7 +157,8 @@ void rg_region_owner_usage(const struct rg_region *r, uint64_t owner, uint64_t *
 	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
 		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
 
-		if (RG_ST(w) == RG_BLK_ALLOC && RG_OWNER(w) == owner && RG_ORD(w) >= r->min_order &&
+		if ((RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED) && RG_OWNER(w) == owner &&
+		    RG_ORD(w) >= r->min_order &&
 		    RG_ORD(w) <= r->max_order) {
 			blocks++;
 			bytes += 1ull << RG_ORD(w);
@@ -182,7 +183,7 @@ void rg_region_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint6
 	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
 		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
 
-		if (RG_ST(w) == RG_BLK_ALLOC)
+		if (RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED)
 			fn(arg, RG_OWNER(w));
 	}
 }
