@@ -3,8 +3,9 @@
  * test_kill.c - a client killed at any instruction loses no block
  * (lib/core/slab.c, "Kills").
  *
- * - every instruction: a child runs one slab operation (alloc, free, a free
- *   into a full thread cache, a cached alloc, a cache flush) under ptrace;
+ * - every instruction: a child runs one operation (slab alloc, free, a free
+ *   into a full thread cache, a cached alloc, a cache flush, a give; the
+ *   buddy cache's free, alloc and flush) under ptrace;
  *   the parent single-steps it n instructions and SIGKILLs it, for n = 0, 1,
  *   2, ... until the operation completes on its own. After each kill the
  *   parent does what the daemon does for a dead client (reclaim by owner,
@@ -93,6 +94,9 @@ static void assert_all_free(struct shm *s)
 			fail_msg("class %u: %llu in use, %llu of %llu free", c, (unsigned long long)st.cls[c].in_use,
 				 (unsigned long long)st.cls[c].free, (unsigned long long)st.cls[c].count);
 	}
+	if (st.buddy_free != st.buddy_size) /* and merged: the checker finds free buddies apart */
+		fail_msg("buddy: %llu of %llu bytes free", (unsigned long long)st.buddy_free,
+			 (unsigned long long)st.buddy_size);
 }
 
 /* What the daemon does when a client dies: reclaim by owner, then sweep
@@ -108,13 +112,21 @@ static long bury(struct shm *s, uint64_t owner, uint8_t *live)
 	return n;
 }
 
-enum op { OP_ALLOC, OP_FREE, OP_CACHE_FULL, OP_CACHE_ALLOC, OP_FLUSH, OP_GIVE, OP_N };
+enum op { OP_ALLOC, OP_FREE, OP_CACHE_FULL, OP_CACHE_ALLOC, OP_FLUSH, OP_GIVE, OP_BFREE, OP_BALLOC, OP_BFLUSH, OP_N };
 static const char *const op_name[OP_N] = { "alloc", "free", "free into a full cache", "cached alloc", "cache flush",
-					   "give to another client" };
+					   "give to another client", "buddy free into the cache",
+					   "buddy cached alloc", "buddy cache flush" };
+
+/* The thread caches of the child (a copy of the parent's, through fork()). */
+struct caches {
+	struct rg_slab_cache tc[RG_MAX_CLASSES];
+	struct rg_buddy_cache bc;
+};
 
 /* The child: stop for the tracer, then run @op once. */
-static void child_op(struct shm *s, enum op op, void *blk, struct rg_slab_cache *tc)
+static void child_op(struct shm *s, enum op op, void *blk, struct caches *cc)
 {
+	struct rg_slab_cache *tc = cc->tc;
 	void *p;
 
 	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
@@ -137,6 +149,15 @@ static void child_op(struct shm *s, enum op op, void *blk, struct rg_slab_cache 
 	case OP_GIVE:
 		(void)rg_region_give(s->r, blk, A, B);
 		break;
+	case OP_BFREE:
+		(void)rg_buddy_cache_free(s->r, &cc->bc, blk, A);
+		break;
+	case OP_BALLOC:
+		(void)rg_buddy_cache_alloc(s->r, &cc->bc, 100, A, &p);
+		break;
+	case OP_BFLUSH:
+		(void)rg_buddy_cache_flush(s->r, &cc->bc, A);
+		break;
 	default:
 		(void)rg_slab_cache_flush(s->r, tc, A);
 		break;
@@ -146,11 +167,13 @@ static void child_op(struct shm *s, enum op op, void *blk, struct rg_slab_cache 
 }
 
 /* Set up @op's state as owner A. Return: the block a free frees. */
-static void *prepare(struct shm *s, enum op op, struct rg_slab_cache *tc)
+static void *prepare(struct shm *s, enum op op, struct caches *cc)
 {
+	struct rg_slab_cache *tc = cc->tc;
 	void *p = NULL, *q;
 
 	rg_slab_cache_init(s->r, tc);
+	rg_buddy_cache_init(s->r, &cc->bc);
 	switch (op) {
 	case OP_FREE:
 	case OP_GIVE:
@@ -170,6 +193,16 @@ static void *prepare(struct shm *s, enum op op, struct rg_slab_cache *tc)
 			assert_int_equal(rg_slab_cache_free(s->r, tc, q, A), 0);
 		}
 		break;
+	case OP_BFREE: /* a 128 B block next to a free one: flushed, they merge */
+		assert_int_equal(rg_buddy_alloc(s->r, 100, A, 0, &p), 0);
+		break;
+	case OP_BALLOC:
+	case OP_BFLUSH:
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(rg_buddy_alloc(s->r, 100, A, 0, &q), 0);
+			assert_int_equal(rg_buddy_cache_free(s->r, &cc->bc, q, A), 0);
+		}
+		break;
 	default:
 		break;
 	}
@@ -181,14 +214,14 @@ static void *prepare(struct shm *s, enum op op, struct rg_slab_cache *tc)
  * cannot be traced. */
 static int kill_after(struct shm *s, enum op op, unsigned n)
 {
-	struct rg_slab_cache tc[RG_MAX_CLASSES];
-	void *blk = prepare(s, op, tc);
+	struct caches cc;
+	void *blk = prepare(s, op, &cc);
 	int st;
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0)
-		child_op(s, op, blk, tc);
+		child_op(s, op, blk, &cc);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	if (!WIFSTOPPED(st)) /* PTRACE_TRACEME refused: no tracing here */
 		return -ENOSYS;
@@ -210,11 +243,13 @@ static int kill_after(struct shm *s, enum op op, unsigned n)
 static void test_kill_at_every_instruction_loses_nothing(void **state)
 {
 	struct rg_pool_desc d = slab_desc(4, 4);
-	struct shm *s = shm_new(&d);
+	struct shm *s;
 	uint8_t live[5] = { 0 };
 	struct rg_slot_record rb = { .owner = B, .pid = 1 };
 
 	(void)state;
+	d.buddy = fixture_desc().buddy; /* and a buddy area, for the buddy cache's operations */
+	s = shm_new(&d);
 	assert_int_equal(rg_region_slot_set(s->r, 2, &rb), 0); /* B is a client: a give may reach it */
 	for (enum op op = 0; op < OP_N; op++) {
 		long kills = 0, given = 0, handed = 0;
