@@ -66,6 +66,8 @@ CACHE_ALLOC_BOUND = 28     # 27
 CACHE_FREE_BOUND = 33      # 31: a block of the hint's class (the class last allocated)
 CACHE_MISS_BOUND = 51      # 49: of another class, found through its page; target 40 missed
 CACHE_FULL_BOUND = 73      # 71: of another class, then the shared push inline; target 40 missed
+BCACHE_ALLOC_BOUND = 52    # 50: the buddy thread cache (lib/core/buddy_cache.c), no lock
+BCACHE_FREE_BOUND = 59     # 57
 BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + about 30 per merge
 BUDDY_SPLIT = 12           # 250 is met up to 8 splits; 16 splits: 343, 20: 391
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 633, 20: 757
@@ -310,6 +312,12 @@ def main():
                   f" {mean(c, 'free'):.1f} shortest {min(c['free'])} ({len(c['alloc'])} calls, {steps} orders)")
             t.check(f"buddy {fmt_size(size)} {fill}% alloc", longest(c, "alloc"), 1, BUDDY_BASE + BUDDY_SPLIT * steps)
             t.check(f"buddy {fmt_size(size)} {fill}% free", longest(c, "free"), 1, BUDDY_BASE + BUDDY_MERGE * steps)
+            print(f"#   buddy thread cache: alloc longest {longest(c, 'buddy_cache_alloc')} | free longest"
+                  f" {longest(c, 'buddy_cache_free')} ({len(c.get('buddy_cache_free', []))} calls)")
+            t.check(f"buddy {fmt_size(size)} {fill}% cached alloc", longest(c, "buddy_cache_alloc"), 1,
+                    BCACHE_ALLOC_BOUND)
+            t.check(f"buddy {fmt_size(size)} {fill}% free into the cache", longest(c, "buddy_cache_free"), 1,
+                    BCACHE_FREE_BOUND)
 
     os.rmdir(cnt.tmp)
     print(f"# {time.monotonic() - t0:.1f} s; {'FAILED' if t.failed else 'passed'}")

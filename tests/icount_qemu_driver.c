@@ -63,7 +63,7 @@ static void icq_arm(unsigned tag, const void *fn);
 enum probe_tag { T_STRAIGHT = ISCEN_NTAGS, T_LOOP, T_CAS_OK, T_CAS_FAIL, NTAGS };
 static const char *const tag_name[NTAGS] = {
 	"alloc", "free", "alloc_hwm", "cache_alloc", "cache_free", "cache_free_full",
-	"rsv_other", "rsv_granted", "cache_free_miss",
+	"rsv_other", "rsv_granted", "cache_free_miss", "buddy_cache_alloc", "buddy_cache_free",
 	"probe_straight", "probe_loop", "probe_cas_ok", "probe_cas_fail",
 };
 

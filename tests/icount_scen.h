@@ -39,7 +39,7 @@
 /* Tags of the counted calls. */
 enum iscen_tag {
 	T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, T_RSV_OTHER, T_RSV_GRANTED, T_CFREE_MISS,
-	ISCEN_NTAGS
+	T_BCALLOC, T_BCFREE, ISCEN_NTAGS
 };
 
 static uint64_t rnd_state;
@@ -226,7 +226,9 @@ static int drive_reserve(unsigned ncall)
 
 /* Buddy: filled with random orders min..min+8 to @fill % of the bytes, then a
  * counted allocation of a random order and a counted free of a random block,
- * @ncall times. */
+ * @ncall times; after each, a block of that order into the thread's buddy
+ * cache and out again, both counted (the budget is lifted so that every
+ * order is kept: the paths have no loop, so the order does not matter). */
 static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
 {
 	const uint64_t me = rg_owner(1, 1);
@@ -235,10 +237,13 @@ static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
 	const uint32_t lo = d.buddy.min_order, span = 9;
 	uint64_t cap = (bytes >> lo) + 1, n = 0, used = 0, goal = bytes / 100 * fill;
 	void **blk = calloc(cap, sizeof(*blk));
+	struct rg_buddy_cache bc;
 	void *p;
 
 	if (!r || !blk)
 		return -ENOMEM;
+	rg_buddy_cache_init(r, &bc);
+	bc.budget = UINT64_MAX;
 	ICOUNT_BUDDY_START(&d);
 	if (rg_buddy_alloc(r, 1, me, 0, &p) != 0 || rg_buddy_free(r, p, me) != 0)
 		return -EPROTO; /* warm-up: lazy PLT binding and the lock's per-thread lookups are not the allocator */
@@ -269,6 +274,14 @@ static int drive_buddy(uint64_t bytes, unsigned fill, unsigned ncall)
 		if (rc != 0)
 			return rc;
 		blk[v] = blk[--n];
+		if (rg_buddy_alloc(r, size, me, 0, &p) != 0)
+			continue;
+		ICOUNT_ARM(T_BCFREE, (const void *)rg_buddy_cache_free);
+		if (rg_buddy_cache_free(r, &bc, p, me) != 0)
+			return -EPROTO;
+		ICOUNT_ARM(T_BCALLOC, (const void *)rg_buddy_cache_alloc);
+		if (rg_buddy_cache_alloc(r, &bc, size, me, &p) != 0 || rg_buddy_free(r, p, me) != 0)
+			return -EPROTO;
 	}
 	return 0;
 }

@@ -75,6 +75,8 @@
 #define CACHE_FREE_BOUND 35u  /* 33: a block of the hint's class */
 #define CACHE_MISS_BOUND 59u  /* 57: of another class, found through its page */
 #define CACHE_FULL_BOUND 88u  /* 86: of another class, and on to the shared list */
+#define BCACHE_ALLOC_BOUND 42u /* 40: the buddy thread cache (lib/core/buddy_cache.c), no lock */
+#define BCACHE_FREE_BOUND 60u  /* 58 */
 #define BUDDY_BASE 165u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */
 #define BUDDY_MERGE 30u    /* per merge in a free */
@@ -122,6 +124,11 @@ static void measure(enum kind kind, uint64_t bytes, unsigned fill, unsigned call
 	       bytes >= GIB ? "GiB" : "MiB", fill, (unsigned long long)st[T_ALLOC].max, icount_mean(&st[T_ALLOC]),
 	       (unsigned long long)st[T_FREE].max, icount_mean(&st[T_FREE]), (unsigned long long)st[T_ALLOC].calls,
 	       (unsigned long long)st[T_ALLOC_HWM].max, (unsigned long long)st[T_ALLOC_HWM].calls);
+	if (kind == BUDDY)
+		printf("#   buddy thread cache: alloc longest %llu mean %.1f | free longest %llu mean %.1f (%llu calls)\n",
+		       (unsigned long long)st[T_BCALLOC].max, icount_mean(&st[T_BCALLOC]),
+		       (unsigned long long)st[T_BCFREE].max, icount_mean(&st[T_BCFREE]),
+		       (unsigned long long)st[T_BCFREE].calls);
 	if (kind == SLAB)
 		printf("#   thread cache: alloc longest %llu mean %.1f (%llu calls) | free to cache longest %llu mean %.1f"
 		       " (%llu), not the hint's class %llu mean %.1f (%llu) | free, cache full, longest %llu mean %.1f"
@@ -166,6 +173,8 @@ static void buddy_bounds(uint64_t bytes)
 	for (unsigned f = 0; f < 3; f++) {
 		assert_in_range(st[f][T_ALLOC].max, 1, BUDDY_BASE + BUDDY_SPLIT * steps);
 		assert_in_range(st[f][T_FREE].max, 1, BUDDY_BASE + BUDDY_MERGE * steps);
+		assert_in_range(st[f][T_BCALLOC].max, 1, BCACHE_ALLOC_BOUND);
+		assert_in_range(st[f][T_BCFREE].max, 1, BCACHE_FREE_BOUND);
 	}
 }
 
