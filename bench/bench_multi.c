@@ -7,9 +7,10 @@
  *
  * It starts the build's rtmemd on a temporary config and socket with three
  * pools: "slab" (slab classes, no thread cache: every call on the shared
- * lock-free lists), "cached" (the same classes, thread_cache = 4, the
+ * lock-free lists), "cached" (the same classes, thread_cache = 8, the
  * default) and "buddy" (small slab classes and a buddy area; the benchmark
- * asks for a size above the classes, so every call is the buddy's). For
+ * asks for a size above the classes, so every call is the buddy's, through
+ * each thread's buddy cache, which the default thread_cache turns on). For
  * 1, 2, 4, ... clients up to the online CPUs (--max-clients), it forks that
  * many client processes, each with its own connection and pool mapping:
  *
@@ -338,7 +339,7 @@ static void print_header(int fifo_err)
 	else
 		printf("# clients: SCHED_OTHER (--no-fifo)");
 	printf(", each pinned to a CPU of its own while clients <= CPUs; sched_rt_runtime_us %s\n", rt);
-	printf("# rtmemd %s; pools: slab (no thread cache), cached (thread_cache 4), buddy; sizes %zu B, %zu B\n",
+	printf("# rtmemd %s; pools: slab (no thread cache), cached (thread_cache 8), buddy (thread_cache 8); sizes %zu B, %zu B\n",
 	       RTMEMD_PATH, opt.small, opt.big);
 	printf("# a timed call includes one clock read pair: median %u ns here\n", clock_cost());
 }

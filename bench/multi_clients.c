@@ -293,7 +293,7 @@ int start_daemon(void)
 	snprintf(conf, sizeof(conf),
 		 "[daemon]\nlog_level = info\n\n" /* mp_daemon_start() waits for its "ready" */
 		 "[pool slab]\nslab = 64x16384, 256x4096, 4Kx1024\nthread_cache = 0\nmax_clients = %u\nusers = root, %u\n\n"
-		 "[pool cached]\nslab = 64x16384, 256x4096, 4Kx1024\nthread_cache = 4\nmax_clients = %u\n"
+		 "[pool cached]\nslab = 64x16384, 256x4096, 4Kx1024\nthread_cache = 8\nmax_clients = %u\n"
 		 "users = root, %u\n\n"
 		 "[pool buddy]\nslab = 64x1024, 256x1024\nbuddy = 32M\nbuddy_min = 256\nbuddy_max = 1M\n"
 		 "max_clients = %u\nusers = root, %u\n",

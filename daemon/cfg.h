@@ -52,7 +52,7 @@
 /* Defaults applied when a key is absent. */
 #define CFG_DEFAULT_SOCKET_MODE 0660u
 #define CFG_DEFAULT_MAX_CLIENTS 64u
-#define CFG_DEFAULT_THREAD_CACHE 4u /* slab blocks per class and client thread */
+#define CFG_DEFAULT_THREAD_CACHE 8u /* slab blocks per class and client thread */
 #define CFG_DEFAULT_BUDDY_MIN 64u
 #define CFG_BUDDY_MAX_SPAN 30u /* buddy_max / buddy_min at most 2^30 (the core's limit) */
 #define CFG_DEFAULT_MEMTEST_BANDWIDTH (16ull << 20) /* bytes per second */

@@ -432,7 +432,9 @@ static void *cache_thread(void *arg)
 	for (int i = 0; i < 3; i++)
 		if (rtmem_free(p, b[i]))
 			return (void *)2;
-	return NULL; /* its cache goes back on exit */
+	if (rtmem_alloc(p, 3000, &b[0]) || rtmem_free(p, b[0])) /* a buddy block into its buddy cache */
+		return (void *)3;
+	return NULL; /* its caches go back on exit */
 }
 
 static void test_thread_caches_reuse_and_give_back(void **state)
@@ -441,29 +443,45 @@ static void test_thread_caches_reuse_and_give_back(void **state)
 	struct rtmem_client *c;
 	struct rtmem_pool *p = open_pool(d, "mixed", &c), *g;
 	struct rtmem_pool_stats s;
-	void *b[6], *x;
+	void *b[10], *x;
 	pthread_t t;
 	void *tr;
 
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 10; i++)
 		assert_int_equal(rtmem_alloc(p, 32, &b[i]), 0);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 10; i++)
 		assert_int_equal(rtmem_free(p, b[i]), 0);
-	rtmem_pool_stats(p, &s); /* thread_cache defaults to 4: two went back to the pool */
-	assert_int_equal(s.cls[0].in_use, 4);
-	assert_int_equal(s.held_bytes, 4 * 32);
-	assert_int_equal(rtmem_free(p, b[3]), -EALREADY); /* a double free of a cached block */
-	assert_int_equal(rtmem_free(p, b[5]), -EALREADY); /* and of one given back */
-	for (int i = 3; i >= 0; i--) { /* b[0..3] were cached: last freed, first reused */
+	rtmem_pool_stats(p, &s); /* thread_cache defaults to 8: two went back to the pool */
+	assert_int_equal(s.cls[0].in_use, 8);
+	assert_int_equal(s.held_bytes, 8 * 32);
+	assert_int_equal(rtmem_free(p, b[7]), -EALREADY); /* a double free of a cached block */
+	assert_int_equal(rtmem_free(p, b[9]), -EALREADY); /* and of one given back */
+	for (int i = 7; i >= 0; i--) { /* b[0..7] were cached: last freed, first reused */
 		assert_int_equal(rtmem_alloc(p, 32, &x), 0);
 		assert_ptr_equal(x, b[i]);
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 8; i++)
 		assert_int_equal(rtmem_free(p, b[i]), 0);
 	rtmem_pool_flush(p);
 	rtmem_pool_stats(p, &s);
 	assert_int_equal(s.cls[0].in_use, 0);
 	assert_int_equal(s.held_bytes, 0);
+	/* buddy blocks too: kept charged, reused by the same order, a double free caught */
+	assert_int_equal(rtmem_alloc(p, 3000, &b[0]), 0);
+	assert_int_equal(rtmem_alloc(p, 5000, &b[1]), 0);
+	assert_int_equal(rtmem_free(p, b[0]), 0);
+	assert_int_equal(rtmem_free(p, b[1]), 0);
+	assert_int_equal(rtmem_free(p, b[1]), -EALREADY);
+	rtmem_pool_stats(p, &s);
+	assert_int_equal(s.held_bytes, 4096 + 8192);
+	assert_int_equal(s.buddy_free, s.buddy_size - 4096 - 8192);
+	assert_int_equal(rtmem_alloc(p, 2500, &x), 0);
+	assert_ptr_equal(x, b[0]);
+	assert_int_equal(rtmem_free(p, x), 0);
+	rtmem_pool_flush(p);
+	rtmem_pool_stats(p, &s);
+	assert_int_equal(s.held_bytes, 0);
+	assert_int_equal(s.buddy_free, s.buddy_size);
 	/* another thread's cache is its own, and is given back when it exits */
 	assert_int_equal(pthread_create(&t, NULL, cache_thread, p), 0);
 	assert_int_equal(pthread_join(t, &tr), 0);
@@ -471,6 +489,7 @@ static void test_thread_caches_reuse_and_give_back(void **state)
 	rtmem_pool_stats(p, &s);
 	assert_int_equal(s.cls[0].in_use, 0);
 	assert_int_equal(s.held_bytes, 0);
+	assert_int_equal(s.buddy_free, s.buddy_size);
 	/* a pool with thread_cache = 0 gives every free back at once */
 	assert_int_equal(rtmem_pool_open(c, "guarded", RTMEM_POOL_NOLOCK, &g), 0);
 	assert_int_equal(rtmem_alloc(g, 128, &x), 0);

@@ -500,7 +500,7 @@ static void test_cache_cap_leaves_three_quarters_of_a_class(void **state)
 	struct rg_slab_cache tc[3];
 
 	(void)state;
-	assert_int_equal(rg_slab_cache_cap(f->r, 0), RG_CACHE_MAX); /* 100 / 12 = 8 would allow more */
+	assert_int_equal(rg_slab_cache_cap(f->r, 0), 100 / 12); /* below the depth of 15 */
 	assert_int_equal(rg_slab_cache_cap(f->r, 1), 40 / 12);
 	assert_int_equal(rg_slab_cache_cap(f->r, 3), 0);
 	rg_slab_cache_init(f->r, tc);
@@ -508,6 +508,9 @@ static void test_cache_cap_leaves_three_quarters_of_a_class(void **state)
 	teardown((void **)&f);
 	f = cached_fx(2);
 	assert_int_equal(rg_slab_cache_cap(f->r, 0), 2); /* the depth when the class is big enough */
+	teardown((void **)&f);
+	f = cached_fx(7);
+	assert_int_equal(rg_slab_cache_cap(f->r, 0), 7); /* 100 / 12 = 8 would allow more */
 	teardown((void **)&f);
 	/* the fixture's 8 blocks of 4 KiB among 16 slots: no cache for that class */
 	f = calloc(1, sizeof(*f));
@@ -699,7 +702,7 @@ static void test_cache_flush_and_reclaim_return_every_block(void **state)
 	size_t bytes;
 
 	(void)state;
-	rg_slab_cache_init(f->r, tc); /* caps 7, 3, 7 */
+	rg_slab_cache_init(f->r, tc); /* caps 8, 3, 8 */
 	for (uint32_t c = 0; c < 3; c++)
 		for (unsigned i = 0; i < 3; i++)
 			assert_int_equal(rg_slab_alloc(f->r, c, A, 0, &p[c][i]), 0);

@@ -481,7 +481,7 @@ static inline int rg_class_for(const struct rg_region *r, size_t size, enum rg_c
  * Only the owner writes a block it owns, so ALLOC <-> CACHED are plain stores;
  * the load before each checks the word.
  */
-static_assert(sizeof(struct rg_slab_cache) == 2 * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
+static_assert(sizeof(struct rg_slab_cache) == RG_TC_SCALE * sizeof(struct rg_cls), "rg_cache_free() scales k to t");
 static_assert(RG_CACHE_HINT(1) == sizeof(struct rg_cls), "the hint is a class's offset in cls[]");
 /* Entry @i of a thread cache (lvalues): its block and its index. */
 #if defined(__aarch64__)
@@ -532,7 +532,7 @@ static inline int rg_cache_alloc_valid(struct rg_region *r, struct rg_slab_cache
 
 	RG_OPAQUE(c); /* one shift for k, t and the hint */
 	k = (const struct rg_cls *)((const char *)r->cls + c);
-	t = (struct rg_slab_cache *)((char *)tc + 2 * c);
+	t = (struct rg_slab_cache *)((char *)tc + RG_TC_SCALE * c);
 	tc->hint = (uint32_t)c;
 	n = t->n;
 	if (__builtin_expect(n == 0, 0))
@@ -646,12 +646,13 @@ static inline __attribute__((always_inline)) int rg_cache_free_hinted(struct rg_
 	idx = rg_block_index_count(k, (uint64_t)((char *)p - k->data), &count);
 	if (__builtin_expect(idx >= count, 0))
 		return 1;
-	return (int)rg_cache_put_as(k, (struct rg_slab_cache *)((char *)tc + 2 * c), idx, p, owner, false);
+	return (int)rg_cache_put_as(k, (struct rg_slab_cache *)((char *)tc + RG_TC_SCALE * c), idx, p, owner, false);
 }
 
 /*
- * c: a class's byte offset in cls[] (a line each), half its cache's in tc[]
- * (two lines each), so each address is one add (x86-64 LEA with scale 2).
+ * c: a class's byte offset in cls[] (a line each), a quarter of its cache's
+ * in tc[] (four lines each), so each address is one add (x86-64 LEA with
+ * scale 4).
  * The hint's class first: the block index check tells whether @p is one of
  * its blocks, whatever @p is, so k and t do not wait for a page lookup that
  * depends on @p (which was a third of an alloc+free pair's time).
@@ -671,7 +672,7 @@ static inline long rg_cache_free(struct rg_region *r, struct rg_slab_cache *tc, 
 		return rg_cache_free_other(r, tc, p, owner);
 #endif
 	}
-	return rg_cache_put(k, (struct rg_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
+	return rg_cache_put(k, (struct rg_slab_cache *)((char *)tc + RG_TC_SCALE * c), idx, p, owner);
 }
 
 #endif /* RG_FASTPATH_H */

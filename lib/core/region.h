@@ -54,7 +54,7 @@ enum rg_blk_state {
 };
 
 /* Most blocks per class a client thread may keep in its cache (struct rg_slab_cache). */
-#define RG_CACHE_MAX 7u
+#define RG_CACHE_MAX 15u
 
 /* Size-to-class policy for rg_class_for() (fastpath.h). */
 enum rg_class_policy {
@@ -272,9 +272,12 @@ struct rg_slab_cache {
 	void *blk[RG_CACHE_MAX];    /* blocks, last in first out */
 	uint32_t idx[RG_CACHE_MAX]; /* their indices in the class */
 	uint32_t hint; /* first struct only: see below */
-	uint32_t pad[15 - RG_CACHE_MAX];
+	uint32_t pad[16];
 #endif
 };
+/* A cache is RG_TC_SCALE lines, a class control line one: rg_cache_free()
+ * finds both from one offset (fastpath.h). */
+#define RG_TC_SCALE 4u
 /* tc[0].hint, RG_CACHE_HINT(class): the class this thread last allocated
  * from, or freed a block of that was not the hint's. A free checks the block
  * against that class first and looks its page up only when the block is not

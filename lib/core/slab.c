@@ -409,7 +409,7 @@ long rg_cache_free_other(struct rg_region *r, struct rg_slab_cache *tc, void *p,
 
 	if (idx == UINT64_MAX)
 		return -EFAULT;
-	return rg_cache_put(k, (struct rg_slab_cache *)((char *)tc + 2 * c), idx, p, owner);
+	return rg_cache_put(k, (struct rg_slab_cache *)((char *)tc + RG_TC_SCALE * c), idx, p, owner);
 }
 
 long rg_slab_cache_free(struct rg_region *r, struct rg_slab_cache *tc, void *p, uint64_t owner)
