@@ -32,9 +32,21 @@ static inline uint64_t sw_rand(uint64_t *s)
 	return *s;
 }
 
-/* Free block @b after checking its stamp, into @tc if not NULL. Return: 0 or 1 (an error). */
-static inline int sw_release(struct rg_region *r, struct rg_slab_cache *tc, struct sw_block *b,
-			     uint64_t owner)
+/* A worker's thread caches, as librtmem keeps them: slab and buddy. */
+struct sw_caches {
+	struct rg_slab_cache tc[RG_MAX_CLASSES];
+	struct rg_buddy_cache bc;
+};
+
+static inline struct sw_caches *sw_caches_init(struct rg_region *r, struct sw_caches *c)
+{
+	rg_slab_cache_init(r, c->tc);
+	rg_buddy_cache_init(r, &c->bc);
+	return c;
+}
+
+/* Free block @b after checking its stamp, into @c's caches if not NULL. Return: 0 or 1 (an error). */
+static inline int sw_release(struct rg_region *r, struct sw_caches *c, struct sw_block *b, uint64_t owner)
 {
 	int err = 0, rc = -EFAULT;
 
@@ -43,10 +55,12 @@ static inline int sw_release(struct rg_region *r, struct rg_slab_cache *tc, stru
 			(unsigned long long)b->p[0], (unsigned long long)b->stamp);
 		err = 1;
 	}
-	if (tc) {
-		long n = rg_slab_cache_free(r, tc, b->p, owner);
+	if (c) {
+		long n = rg_slab_cache_free(r, c->tc, b->p, owner);
 
 		rc = n < 0 ? (int)n : 0;
+		if (rc == -EFAULT && rg_buddy_cache_free(r, &c->bc, b->p, owner) == 0)
+			rc = 0; /* a buddy block, kept */
 	}
 	if (rc == -EFAULT) /* no cache, or a buddy block */
 		rc = rg_region_free(r, b->p, owner, NULL);
@@ -58,10 +72,11 @@ static inline int sw_release(struct rg_region *r, struct rg_slab_cache *tc, stru
 }
 
 /* Run @ops random operations; free everything at the end if @free_all. With
- * @tc, slab blocks go through that thread cache, as librtmem does. */
-static inline int sw_run_cached(struct rg_region *r, struct rg_slab_cache *tc, uint64_t owner, uint64_t seed,
+ * @c, blocks go through those thread caches, as librtmem does. */
+static inline int sw_run_cached(struct rg_region *r, struct sw_caches *c, uint64_t owner, uint64_t seed,
 				long ops, bool free_all)
 {
+	struct rg_slab_cache *tc = c ? c->tc : NULL;
 	struct sw_block held[SW_HELD];
 	unsigned n = 0, nclasses = rg_region_nclasses(r);
 	uint64_t s = seed | 1, serial = 0;
@@ -75,13 +90,17 @@ static inline int sw_run_cached(struct rg_region *r, struct rg_slab_cache *tc, u
 		if (n == SW_HELD || (n && x % 2)) {
 			unsigned h = (unsigned)(x >> 8) % n;
 
-			errors += sw_release(r, tc, &held[h], owner);
+			errors += sw_release(r, c, &held[h], owner);
 			held[h] = held[--n];
 			continue;
 		}
-		if (x % 5 == 0)
-			rc = rg_buddy_alloc(r, 16 + (x >> 16) % 8192, owner, 0, &p);
-		else if (tc && tc[(x >> 16) % nclasses].n)
+		if (x % 5 == 0) {
+			size_t size = 16 + (x >> 16) % 8192;
+
+			rc = c ? rg_buddy_cache_alloc(r, &c->bc, size, owner, &p) : -EAGAIN;
+			if (rc == -EAGAIN)
+				rc = rg_buddy_alloc(r, size, owner, 0, &p);
+		} else if (tc && tc[(x >> 16) % nclasses].n)
 			rc = rg_slab_cache_alloc(r, tc, (uint32_t)((x >> 16) % nclasses), owner, &p);
 		else
 			rc = rg_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
@@ -99,9 +118,11 @@ static inline int sw_run_cached(struct rg_region *r, struct rg_slab_cache *tc, u
 		n++;
 	}
 	while (free_all && n)
-		errors += sw_release(r, tc, &held[--n], owner);
-	if (free_all && tc)
+		errors += sw_release(r, c, &held[--n], owner);
+	if (free_all && c) {
 		rg_slab_cache_flush(r, tc, owner);
+		rg_buddy_cache_flush(r, &c->bc, owner);
+	}
 	return errors;
 }
 

@@ -385,12 +385,12 @@ static pid_t storm_start(struct shm *s, uint64_t owner, uint64_t seed)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct rg_slab_cache tc[RG_MAX_CLASSES];
+		struct sw_caches c;
 		bool cached = seed & 1;
 
-		rg_slab_cache_init(s->r, tc);
+		sw_caches_init(s->r, &c);
 		for (;;)
-			if (sw_run_cached(s->r, cached ? tc : NULL, owner, seed, 1000, false) != 0)
+			if (sw_run_cached(s->r, cached ? &c : NULL, owner, seed, 1000, false) != 0)
 				_exit(3);
 	}
 	return pid;
@@ -399,16 +399,19 @@ static pid_t storm_start(struct shm *s, uint64_t owner, uint64_t seed)
 static void test_kill_storm_loses_no_block(void **state)
 {
 	struct rg_pool_desc d = slab_desc(STORM_WORKERS + 1, 4);
-	struct shm *s = shm_new(&d);
+	struct shm *s;
 	unsigned seed = fixture_seed("kill storm");
 	uint64_t rnd = seed | 1;
 	pid_t pid[STORM_WORKERS + 1];
 	uint32_t gen[STORM_WORKERS + 1] = { 0 };
 	uint8_t live[STORM_WORKERS + 1] = { 0 };
+	struct rg_region_stats rs;
 	long given = 0;
 	int st;
 
 	(void)state;
+	d.buddy = fixture_desc().buddy; /* kills inside the buddy lock and in the buddy cache too */
+	s = shm_new(&d);
 	for (uint32_t w = 1; w <= STORM_WORKERS; w++) {
 		live[w] = 1;
 		pid[w] = storm_start(s, rg_owner(w, gen[w]), sw_rand(&rnd));
@@ -434,7 +437,9 @@ static void test_kill_storm_loses_no_block(void **state)
 #if defined(RG_PUSH_TWO_STEPS)
 	rg_region_recount(s->r); /* this build's push counts in a second step */
 #endif
-	printf("# kill storm: %d kills, %ld blocks given back by sweeps, 0 lost\n", STORM_KILLS, given);
+	rg_region_stats(s->r, &rs);
+	printf("# kill storm: %d kills, %ld blocks given back by sweeps, %llu buddy lock repairs, 0 lost\n", STORM_KILLS,
+	       given, (unsigned long long)rs.buddy_repairs);
 	assert_all_free(s);
 	shm_free(s);
 }

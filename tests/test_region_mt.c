@@ -32,12 +32,11 @@ struct arg {
 static void *worker(void *p)
 {
 	struct arg *a = p;
-	struct rg_slab_cache tc[RG_MAX_CLASSES];
+	struct sw_caches c;
 
-	/* odd threads go through a thread cache, as librtmem's do */
-	rg_slab_cache_init(a->r, tc);
-	a->errors = sw_run_cached(a->r, a->id % 2 ? tc : NULL, rg_owner(a->id + 1, a->id), a->seed + a->id, OPS,
-				  true);
+	/* odd threads go through thread caches, slab and buddy, as librtmem's do */
+	a->errors = sw_run_cached(a->r, a->id % 2 ? sw_caches_init(a->r, &c) : NULL, rg_owner(a->id + 1, a->id),
+				  a->seed + a->id, OPS, true);
 	return NULL;
 }
 
