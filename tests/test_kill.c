@@ -410,7 +410,8 @@ static void test_kill_storm_loses_no_block(void **state)
 	int st;
 
 	(void)state;
-	d.buddy = fixture_desc().buddy; /* kills inside the buddy lock and in the buddy cache too */
+	/* no buddy area: qemu-user has no robust futexes, so a kill inside the
+	 * buddy lock wedges it there (the kill-step test covers the buddy cache) */
 	s = shm_new(&d);
 	for (uint32_t w = 1; w <= STORM_WORKERS; w++) {
 		live[w] = 1;
