@@ -545,8 +545,7 @@ int rg_buddy_alloc(struct rg_region *r, size_t size, uint64_t owner, unsigned fl
 			return -E2BIG;
 		size = 1;
 	}
-	/* ceil(log2(size)), at least min_order: bminmask is never 0 */
-	j = 64u - (uint32_t)__builtin_clzll((uint64_t)(size - 1) | r->bminmask);
+	j = order_for(r, size);
 	if (HOOKED() || !fl_trylock(r))
 		return alloc_slow(r, j, owner, flags, ret);
 	rc = reserve_ok(r, j, flags) ? take(r, j, owner, &i, false) : -ENOMEM;
@@ -627,14 +626,10 @@ static inline __attribute__((always_inline)) uint64_t release(struct rg_region *
 static inline __attribute__((always_inline)) int free_locked(struct rg_region *r, uint64_t i, uint64_t owner,
 							     bool with_hook)
 {
-	uint64_t w = ld(r, i), n;
-	uint32_t k = RG_ORD(w), s = k - r->min_order;
+	uint64_t w = ld(r, i);
+	uint32_t k = RG_ORD(w);
 
-	/* One compare for state and owner; then the order, as head_ok() checks it. */
-	if ((w & ~(uint64_t)0xff00) != (RG_BLK_ALLOC | owner) || s > r->max_order - r->min_order)
-		return 1;
-	n = 1ull << s;
-	if (i & (n - 1) || (i >= r->ntop && i + n > r->nmin)) /* below ntop, aligned is inside */
+	if (!owned_head(r, i, w, owner))
 		return 1;
 	r->bdy->in_use[k]--;
 	release(r, i, k, &k, with_hook);

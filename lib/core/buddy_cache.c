@@ -27,7 +27,7 @@ int rg_buddy_cache_alloc(struct rg_region *r, struct rg_buddy_cache *bc, size_t 
 
 	if (size - 1 >= r->bmax) /* size 0, no area (bmax 0), above the largest block */
 		return -EAGAIN;
-	j = 64u - (uint32_t)__builtin_clzll((uint64_t)(size - 1) | r->bminmask);
+	j = order_for(r, size);
 	s = j - r->min_order;
 	if (s >= RG_BCACHE_ORDERS || !bc->n[s])
 		return -EAGAIN;
@@ -43,7 +43,7 @@ int rg_buddy_cache_alloc(struct rg_region *r, struct rg_buddy_cache *bc, size_t 
 
 int rg_buddy_cache_free(struct rg_region *r, struct rg_buddy_cache *bc, void *p, uint64_t owner)
 {
-	uint64_t rel = (uint64_t)((uintptr_t)p - (uintptr_t)r->bdata), i, w, n;
+	uint64_t rel = (uint64_t)((uintptr_t)p - (uintptr_t)r->bdata), i, w;
 	uint32_t k, s;
 
 	if (rel >= r->bsize || rel & r->bminmask) /* bsize is 0 without a buddy area */
@@ -51,13 +51,9 @@ int rg_buddy_cache_free(struct rg_region *r, struct rg_buddy_cache *bc, void *p,
 	i = rel >> r->min_order;
 	w = ld(r, i);
 	k = RG_ORD(w);
-	s = k - r->min_order; /* wraps below min_order: refused with the rest */
-	/* state and owner in one compare; then the order, as the free checks it */
-	if ((w & ~(uint64_t)0xff00) != (RG_BLK_ALLOC | owner) || s >= RG_BCACHE_ORDERS ||
-	    s > r->max_order - r->min_order)
-		return -EAGAIN;
-	n = 1ull << s;
-	if (i & (n - 1) || i + n > r->nmin || bc->n[s] >= RG_BCACHE_MAX || bc->bytes + (1ull << k) > bc->budget)
+	s = k - r->min_order;
+	if (!owned_head(r, i, w, owner) || s >= RG_BCACHE_ORDERS || bc->n[s] >= RG_BCACHE_MAX ||
+	    bc->bytes + (1ull << k) > bc->budget)
 		return -EAGAIN;
 	st(r, i, w ^ (RG_BLK_ALLOC ^ RG_BLK_CACHED));
 	bc->idx[s][bc->n[s]++] = (uint32_t)i;

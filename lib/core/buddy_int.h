@@ -43,6 +43,27 @@ static inline bool head_ok(const struct rg_region *r, uint64_t i, uint64_t w)
 	return k >= r->min_order && k <= r->max_order && !(i & (nb(r, k) - 1)) && i + nb(r, k) <= r->nmin;
 }
 
+/* The order that fits @size (1 <= @size <= bmax): ceil(log2(size)), at
+ * least min_order (bminmask is never 0). */
+static inline uint32_t order_for(const struct rg_region *r, size_t size)
+{
+	return 64u - (uint32_t)__builtin_clzll((uint64_t)(size - 1) | r->bminmask);
+}
+
+/* Is @w, read at min-block @i, the head of a block allocated to @owner,
+ * of a valid order, aligned, and inside the area? One compare for state and
+ * owner, then the order, as head_ok() checks it. */
+static inline bool owned_head(const struct rg_region *r, uint64_t i, uint64_t w, uint64_t owner)
+{
+	uint32_t s = RG_ORD(w) - r->min_order; /* wraps below min_order: refused with the rest */
+	uint64_t n;
+
+	if ((w & ~(uint64_t)0xff00) != (RG_BLK_ALLOC | owner) || s > r->max_order - r->min_order)
+		return false;
+	n = 1ull << s;
+	return !(i & (n - 1)) && (i < r->ntop || i + n <= r->nmin); /* below ntop, aligned is inside */
+}
+
 /* Link index limit: min-blocks, then the sentinels. */
 static inline uint64_t lim(const struct rg_region *r)
 {
