@@ -192,7 +192,7 @@ static void test_reclaim_and_rebuild_count_cached_blocks(void **state)
 	void *p[3];
 
 	for (unsigned i = 0; i < 3; i++)
-		assert_int_equal(rg_buddy_alloc(f->r, 128 << i, A, 0, &p[i]), 0);
+		assert_int_equal(rg_buddy_alloc(f->r, (size_t)128 << i, A, 0, &p[i]), 0);
 	assert_int_equal(rg_buddy_cache_free(f->r, &f->bc, p[0], A), 0);
 	assert_int_equal(rg_buddy_cache_free(f->r, &f->bc, p[1], A), 0);
 	/* a rebuild (after a lock holder died) keeps them in use */
