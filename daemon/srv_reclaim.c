@@ -35,7 +35,8 @@ uint32_t srv_slot_take(struct srv_pool *sp, uint32_t *ret_gen)
 		if (sp->used[i])
 			continue;
 		sp->used[i] = 1;
-		sp->gen[i] = sp->gen[i] + 1 ? sp->gen[i] + 1 : 1;
+		/* 31 bits: an owner word with bit 63 set is a share id (lib/core/handoff.c) */
+		sp->gen[i] = (sp->gen[i] + 1) & 0x7fffffffu ? (sp->gen[i] + 1) & 0x7fffffffu : 1;
 		sp->nopen++;
 		*ret_gen = sp->gen[i];
 		return i;

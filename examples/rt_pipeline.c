@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rt_pipeline.c - rtmem-pipeline: two processes, a producer and a consumer,
- * pass buffers of one rtmemd pool to each other with no copy and, once set
- * up, no system call: the buffers change owner with rtmem_give() and
- * rtmem_take(), and their offsets travel through a ring that lives in the
- * pool itself.
+ * rt_pipeline.c - rtmem-pipeline: a producer process passes buffers of one
+ * rtmemd pool to one consumer process, or to several reader processes at
+ * once, with no copy and, once set up, no system call. With one consumer the
+ * buffers change owner (rtmem_give(), rtmem_take()); with several readers
+ * each buffer is shared with all of them (rtmem_share()) and the last
+ * rtmem_release() frees it. The offsets travel through rings (one per
+ * consumer) that live in the pool itself.
  *
- *   consumer: connect, open the pool, send its client id over a socketpair
- *   producer: connect, open the pool, allocate the ring (in the pool), send
- *             its offset; then per buffer: allocate, fill, stamp the time,
- *             rtmem_give() to the consumer, put the offset in the ring
- *   consumer: take the offset from the ring, rtmem_take(), check the
- *             contents, note the latency, rtmem_free()
+ *   consumers: connect, open the pool, send their client ids over socketpairs
+ *   producer:  connect, open the pool, allocate the rings (in the pool), send
+ *              their offset; then per buffer: allocate, fill, stamp the time,
+ *              rtmem_give() it to the consumer, or rtmem_share() it with
+ *              every reader and let go of its own hold (rtmem_release());
+ *              put the offset in each ring
+ *   consumers: take the offset from the ring, rtmem_take() (one consumer),
+ *              check the contents, note the latency, rtmem_free() or
+ *              rtmem_release()
  *
- * Output: one line with the rate and the give -> take latency (p50, p99,
- * max), and "errors N"; exit 0 only with no error. Options: -s SOCKET, -P
- * POOL (default "control"), -n BUFFERS (default 100000), -b BYTES (default
- * 256), --help, --version.
+ * Output: one line per consumer with the rate and the give -> take (or
+ * share -> read) latency (p50, p99, max), and "errors N"; exit 0 only with
+ * no error. Options: -s SOCKET, -P POOL (default "control"), -n BUFFERS
+ * (default 100000), -b BYTES (default 256), -r READERS (default 1: one
+ * consumer that takes each buffer over), --help, --version.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +40,7 @@
 #include <rtmem/rtmem.h>
 
 #define RING 256u
+#define MAX_READERS RTMEM_SHARE_HOLDERS /* with the producer's own hold while it shares */
 
 /* The ring, in the pool: written by the producer (head, slots) and the consumer (tail). */
 struct ring {
@@ -55,6 +62,7 @@ struct opts {
 	const char *sock, *pool;
 	long n;
 	size_t bytes;
+	int readers; /* 1: give and take; more: share with all of them */
 };
 
 static uint64_t now_ns(void)
@@ -85,12 +93,13 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int consumer(const struct opts *o, int sk)
+/* Consumer @k of o->readers: its ring is the k-th after the ring offset the producer sends. */
+static int consumer(const struct opts *o, int k, int sk)
 {
 	struct rtmem_client *c;
 	struct rtmem_pool *p;
 	uint64_t id, roff, *lat = calloc((size_t)o->n, sizeof(*lat));
-	uint64_t t0 = 0, errors = 0;
+	uint64_t t0 = 0, errors = 0, freed = 0;
 	struct ring *q;
 
 	if (!lat || open_pool(o, "pipeline-consumer", &c, &p) < 0)
@@ -101,32 +110,44 @@ static int consumer(const struct opts *o, int sk)
 	q = rtmem_off_to_ptr(p, roff);
 	if (!q)
 		return 1;
+	q += k;
 	for (long i = 0; i < o->n; i++) {
 		uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed), off;
 		struct msg *m;
+		int rc;
 
 		while (atomic_load_explicit(&q->head, memory_order_acquire) == t)
 			; /* a real consumer would wait on its own terms: a period, a futex */
 		off = atomic_load_explicit(&q->off[t % RING], memory_order_relaxed);
 		m = rtmem_off_to_ptr(p, off);
-		if (!m || rtmem_take(p, m) != 0 || m->seq != (uint64_t)i || m->check != (m->seq ^ off ^ 0x5eed)) {
+		if (!m || (o->readers == 1 && rtmem_take(p, m) != 0) || m->seq != (uint64_t)i ||
+		    m->check != (m->seq ^ off ^ 0x5eed)) {
 			errors++;
 		} else {
 			lat[i] = now_ns() - m->given_ns;
 			if (i == 0)
 				t0 = m->given_ns;
-			if (rtmem_free(p, m) != 0)
+			rc = o->readers == 1 ? rtmem_free(p, m) : rtmem_release(p, m);
+			if (rc < 0)
 				errors++;
+			freed += rc == 1;
 		}
 		atomic_store_explicit(&q->tail, t + 1, memory_order_release);
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
 
 	qsort(lat, (size_t)o->n, sizeof(*lat), cmp_u64);
-	printf("rtmem-pipeline: %ld buffers of %zu B handed over in %.3f s: %.0f per s; give -> take latency "
-	       "p50 %.2f us, p99 %.2f us, max %.2f us; errors %" PRIu64 "\n",
-	       o->n, o->bytes, secs, (double)o->n / secs, (double)lat[o->n / 2] / 1e3,
-	       (double)lat[o->n * 99 / 100] / 1e3, (double)lat[o->n - 1] / 1e3, errors);
+	if (o->readers == 1)
+		printf("rtmem-pipeline: %ld buffers of %zu B handed over in %.3f s: %.0f per s; give -> take latency "
+		       "p50 %.2f us, p99 %.2f us, max %.2f us; errors %" PRIu64 "\n",
+		       o->n, o->bytes, secs, (double)o->n / secs, (double)lat[o->n / 2] / 1e3,
+		       (double)lat[o->n * 99 / 100] / 1e3, (double)lat[o->n - 1] / 1e3, errors);
+	else
+		printf("rtmem-pipeline: reader %d: %ld buffers of %zu B shared with %d readers read in %.3f s: %.0f per s; "
+		       "share -> read latency p50 %.2f us, p99 %.2f us, max %.2f us; freed by this reader %" PRIu64
+		       "; errors %" PRIu64 "\n",
+		       k, o->n, o->bytes, o->readers, secs, (double)o->n / secs, (double)lat[o->n / 2] / 1e3,
+		       (double)lat[o->n * 99 / 100] / 1e3, (double)lat[o->n - 1] / 1e3, freed, errors);
 	fflush(stdout); /* the child leaves with _exit() */
 	free(lat);
 	rtmem_pool_close(p);
@@ -134,33 +155,53 @@ static int consumer(const struct opts *o, int sk)
 	return errors ? 1 : 0;
 }
 
-static int producer(const struct opts *o, int sk)
+/* Hand buffer @m to consumer 0, or share it with every reader in @to and let
+ * go of this process's hold. Return: 0, or a negative errno. */
+static int pass_on(const struct opts *o, struct rtmem_pool *p, struct msg *m, const uint64_t *to)
+{
+	int rc;
+
+	if (o->readers == 1)
+		return rtmem_give(p, m, to[0]);
+	for (int k = 0; k < o->readers; k++) {
+		while ((rc = rtmem_share(p, m, to[k])) == -ENOSPC && k == 0)
+			; /* RTMEM_SHARE_OPEN buffers shared already: wait until readers let go of one */
+		if (rc < 0)
+			return rc;
+	}
+	rc = rtmem_release(p, m);
+	return rc < 0 ? rc : 0;
+}
+
+static int producer(const struct opts *o, const int *sk)
 {
 	struct rtmem_client *c;
 	struct rtmem_pool *p;
 	struct ring *q;
-	uint64_t to, roff;
+	uint64_t to[MAX_READERS], roff;
 	int rc;
 
 	if (open_pool(o, "pipeline-producer", &c, &p) < 0)
 		return 1;
-	rc = rtmem_alloc(p, sizeof(*q), (void **)&q);
+	rc = rtmem_alloc(p, sizeof(*q) * (size_t)o->readers, (void **)&q);
 	if (rc < 0) {
-		fprintf(stderr, "rtmem-pipeline: no room for the ring in pool \"%s\": %s\n", o->pool, rtmem_strerror(rc));
+		fprintf(stderr, "rtmem-pipeline: no room for the rings in pool \"%s\": %s\n", o->pool, rtmem_strerror(rc));
 		return 1;
 	}
-	memset(q, 0, sizeof(*q));
+	memset(q, 0, sizeof(*q) * (size_t)o->readers);
 	roff = rtmem_ptr_to_off(p, q);
-	if (read(sk, &to, sizeof(to)) != sizeof(to) || write(sk, &roff, sizeof(roff)) != sizeof(roff))
-		return 1;
+	for (int k = 0; k < o->readers; k++)
+		if (read(sk[k], &to[k], sizeof(to[k])) != sizeof(to[k]) || write(sk[k], &roff, sizeof(roff)) != sizeof(roff))
+			return 1;
 	for (long i = 0; i < o->n; i++) {
-		uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed), off;
+		uint64_t h = atomic_load_explicit(&q[0].head, memory_order_relaxed), off;
 		struct msg *m;
 
-		while (h - atomic_load_explicit(&q->tail, memory_order_acquire) >= RING)
-			; /* the consumer is behind: the ring is full */
+		for (int k = 0; k < o->readers; k++)
+			while (h - atomic_load_explicit(&q[k].tail, memory_order_acquire) >= RING)
+				; /* a consumer is behind: its ring is full */
 		while ((rc = rtmem_alloc(p, o->bytes, (void **)&m)) == -ENOMEM)
-			; /* every buffer is in flight: the consumer frees them */
+			; /* every buffer is in flight: the consumers free them */
 		if (rc < 0) {
 			fprintf(stderr, "rtmem-pipeline: rtmem_alloc(%zu): %s\n", o->bytes, rtmem_strerror(rc));
 			return 1;
@@ -169,16 +210,20 @@ static int producer(const struct opts *o, int sk)
 		m->seq = (uint64_t)i;
 		m->check = (uint64_t)i ^ off ^ 0x5eed;
 		m->given_ns = now_ns();
-		rc = rtmem_give(p, m, to);
+		rc = pass_on(o, p, m, to);
 		if (rc < 0) {
-			fprintf(stderr, "rtmem-pipeline: rtmem_give: %s\n", rtmem_strerror(rc));
+			fprintf(stderr, "rtmem-pipeline: %s: %s\n", o->readers == 1 ? "rtmem_give" : "rtmem_share",
+				rtmem_strerror(rc));
 			return 1;
 		}
-		atomic_store_explicit(&q->off[h % RING], off, memory_order_relaxed);
-		atomic_store_explicit(&q->head, h + 1, memory_order_release);
+		for (int k = 0; k < o->readers; k++) {
+			atomic_store_explicit(&q[k].off[h % RING], off, memory_order_relaxed);
+			atomic_store_explicit(&q[k].head, h + 1, memory_order_release);
+		}
 	}
-	while (atomic_load_explicit(&q->tail, memory_order_acquire) != (uint64_t)o->n)
-		; /* the ring is ours: keep it until the consumer is done with it */
+	for (int k = 0; k < o->readers; k++)
+		while (atomic_load_explicit(&q[k].tail, memory_order_acquire) != (uint64_t)o->n)
+			; /* the rings are ours: keep them until the consumers are done with them */
 	rtmem_free(p, q);
 	rtmem_pool_close(p);
 	rtmem_disconnect(c);
@@ -187,14 +232,16 @@ static int producer(const struct opts *o, int sk)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtmem-pipeline [-s SOCKET] [-P POOL] [-n BUFFERS] [-b BYTES]\n"
-		   "  a producer and a consumer process hand buffers of one pool over (rtmem_give/rtmem_take)\n"
+	fprintf(f, "usage: rtmem-pipeline [-s SOCKET] [-P POOL] [-n BUFFERS] [-b BYTES] [-r READERS]\n"
+		   "  a producer process hands buffers of one pool over to a consumer process (rtmem_give/rtmem_take),\n"
+		   "  or shares each with several reader processes (rtmem_share/rtmem_release)\n"
 		   "  -s SOCKET  rtmemd's socket (default: $RTMEM_SOCKET or /run/rtmemd/rtmemd.sock)\n"
 		   "  -P POOL    the pool (default: control)\n"
 		   "  -n N       buffers to hand over (default: 100000)\n"
 		   "  -b BYTES   buffer size (default: 256; at least %zu)\n"
+		   "  -r N       consumers: 1 (default) takes each buffer over; 2..%d share each buffer\n"
 		   "  --help, --version\n",
-		sizeof(struct msg));
+		sizeof(struct msg), MAX_READERS - 1);
 }
 
 int main(int argc, char **argv)
@@ -202,45 +249,52 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'H' },
 						  { "version", no_argument, NULL, 'V' },
 						  { NULL, 0, NULL, 0 } };
-	struct opts o = { .sock = NULL, .pool = "control", .n = 100000, .bytes = 256 };
-	int sk[2], c, st, rc;
-	pid_t pid;
+	struct opts o = { .sock = NULL, .pool = "control", .n = 100000, .bytes = 256, .readers = 1 };
+	int sk[MAX_READERS][2], psk[MAX_READERS], c, st, rc, k;
+	pid_t pid[MAX_READERS];
 
-	while ((c = getopt_long(argc, argv, "s:P:n:b:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:P:n:b:r:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.sock = optarg; break;
 		case 'P': o.pool = optarg; break;
 		case 'n': o.n = strtol(optarg, NULL, 0); break;
 		case 'b': o.bytes = (size_t)strtoul(optarg, NULL, 0); break;
+		case 'r': o.readers = (int)strtol(optarg, NULL, 0); break;
 		case 'H': usage(stdout); return 0;
 		case 'V': printf("rtmem-pipeline %s\n", rtmem_version()); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || o.n < 1 || o.bytes < sizeof(struct msg)) {
+	if (optind != argc || o.n < 1 || o.bytes < sizeof(struct msg) || o.readers < 1 || o.readers >= MAX_READERS) {
 		usage(stderr);
 		return 2;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0) {
-		perror("rtmem-pipeline: socketpair");
-		return 1;
-	}
 	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		perror("rtmem-pipeline: fork");
-		return 1;
+	for (k = 0; k < o.readers; k++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk[k]) < 0) {
+			perror("rtmem-pipeline: socketpair");
+			break;
+		}
+		pid[k] = fork();
+		if (pid[k] < 0) {
+			perror("rtmem-pipeline: fork");
+			break;
+		}
+		if (pid[k] == 0) {
+			close(sk[k][0]);
+			_exit(consumer(&o, k, sk[k][1]));
+		}
+		close(sk[k][1]);
+		psk[k] = sk[k][0];
 	}
-	if (pid == 0) {
-		close(sk[0]);
-		_exit(consumer(&o, sk[1]));
+	rc = k == o.readers ? producer(&o, psk) : 1;
+	for (int j = 0; j < k; j++) {
+		close(psk[j]);
+		if (rc != 0)
+			kill(pid[j], SIGTERM);
 	}
-	close(sk[1]);
-	rc = producer(&o, sk[0]);
-	close(sk[0]);
-	if (rc != 0)
-		kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		rc = 1;
+	for (int j = 0; j < k; j++)
+		if (waitpid(pid[j], &st, 0) != pid[j] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			rc = 1;
 	return rc;
 }

@@ -87,6 +87,22 @@ static inline void *fixture_map_shared(const struct rg_pool_desc *d, int *ret_fd
 			fail_msg("region check failed (%d): %s", rc_, msg_);      \
 	} while (0)
 
+/* What the daemon writes when it grants @owner's slot (fixture_record()),
+ * and clears before it reclaims a dead client (fixture_unrecord()). */
+static inline int fixture_record(struct rg_region *r, uint64_t owner)
+{
+	struct rg_slot_record rec = { .owner = owner, .pid = 1 };
+
+	return rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &rec);
+}
+
+static inline int fixture_unrecord(struct rg_region *r, uint64_t owner)
+{
+	static const struct rg_slot_record zero;
+
+	return rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &zero);
+}
+
 /* Seed from RTMEM_SEED or the clock; always printed so a failure can be replayed. */
 static inline unsigned fixture_seed(const char *what)
 {

@@ -144,6 +144,38 @@ static void test_pipeline_hands_buffers_over(void **state)
 	assert_null(strstr(daemon_log(d), "reclaimed 1")); /* no reclaim of a dead pipeline end */
 }
 
+/* rtmem-pipeline -r 3: each buffer shared with three reader processes; the
+ * last reader to let go frees it, whichever that is. */
+static void test_pipeline_shares_buffers_with_readers(void **state)
+{
+	const struct daemon *d = *state;
+	static char out[4096];
+	char cmd[512];
+	unsigned long freed = 0, n;
+	const char *at = out;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "%s -s %s -n 20000 -b 200 -r 3 2>&1", RTMEM_PIPELINE_PATH, d->sock);
+	fixture_run(cmd, out, sizeof(out), &rc);
+	if (rc != 0)
+		fail_msg("rtmem-pipeline -r 3 failed: %s", out);
+	printf("%s", out);
+	for (int k = 0; k < 3; k++) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "reader %d: 20000 buffers of 200 B shared with 3 readers", k);
+		assert_non_null(strstr(out, want));
+	}
+	/* each buffer freed exactly once, by one of the readers */
+	while ((at = strstr(at, "freed by this reader ")) && sscanf(at, "freed by this reader %lu", &n) == 1) {
+		freed += n;
+		at++;
+	}
+	assert_int_equal(freed, 20000);
+	assert_null(strstr(out, "errors 1"));
+	assert_null(strstr(daemon_log(d), "reclaimed 1"));
+}
+
 static void test_example_help_version_usage(void **state)
 {
 	int rc;
@@ -167,6 +199,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_example_lines_histogram_default_pool, start, stop),
 		cmocka_unit_test_setup_teardown(test_example_fifo_refused_exits_1, start, stop),
 		cmocka_unit_test(test_example_help_version_usage),
+		cmocka_unit_test_setup_teardown(test_pipeline_shares_buffers_with_readers, start, stop),
 		cmocka_unit_test_setup_teardown(test_pipeline_hands_buffers_over, start, stop),
 	};
 

@@ -64,19 +64,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* What the daemon writes when it grants a slot, and clears before it reclaims. */
 static void record(struct rg_region *r, uint64_t owner)
 {
-	struct rg_slot_record rec = { .owner = owner, .pid = 1 };
-
-	assert_int_equal(rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &rec), 0);
+	assert_int_equal(fixture_record(r, owner), 0);
 }
 
 static void unrecord(struct rg_region *r, uint64_t owner)
 {
-	static const struct rg_slot_record zero;
-
-	assert_int_equal(rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &zero), 0);
+	assert_int_equal(fixture_unrecord(r, owner), 0);
 }
 
 static void assert_all_free(struct rg_region *r)

@@ -5,12 +5,15 @@
  *
  * - every instruction: a child runs one operation (slab alloc, free, a free
  *   into a full thread cache, a cached alloc, a cache flush, a give; the
- *   buddy cache's free, alloc and flush) under ptrace;
+ *   buddy cache's free, alloc and flush; opening a block to sharing, sharing
+ *   it on, releasing it, releasing it last) under ptrace;
  *   the parent single-steps it n instructions and SIGKILLs it, for n = 0, 1,
  *   2, ... until the operation completes on its own. After each kill the
  *   parent does what the daemon does for a dead client (reclaim by owner,
- *   then sweep), and the region must pass the checker with every block free
- *   and the in-use counts exact, with no recount.
+ *   then sweep; for shared blocks also the orphan pass, and the other
+ *   holders die too), and the region must pass the checker with every block
+ *   free, the in-use counts exact with no recount, and no share record left
+ *   in use.
  * - sweep rules: a block left in FREE_P by a live slot is not touched (its
  *   freer may be about to push it); by a dead slot it is given back; a popped
  *   block that a live client has not claimed yet is taken, and that client's
@@ -43,6 +46,7 @@
 
 #define A rg_owner(1, 5) /* the killed client */
 #define B rg_owner(2, 9) /* a live one */
+#define C rg_owner(3, 2) /* another */
 #define STEP_MAX 4000
 
 struct shm {
@@ -112,10 +116,16 @@ static long bury(struct shm *s, uint64_t owner, uint8_t *live)
 	return n;
 }
 
-enum op { OP_ALLOC, OP_FREE, OP_CACHE_FULL, OP_CACHE_ALLOC, OP_FLUSH, OP_GIVE, OP_BFREE, OP_BALLOC, OP_BFLUSH, OP_N };
+enum op {
+	OP_ALLOC, OP_FREE, OP_CACHE_FULL, OP_CACHE_ALLOC, OP_FLUSH, OP_GIVE, OP_BFREE, OP_BALLOC, OP_BFLUSH,
+	OP_SHARE, OP_RESHARE, OP_RELEASE, OP_RELEASE_LAST, OP_N
+};
 static const char *const op_name[OP_N] = { "alloc", "free", "free into a full cache", "cached alloc", "cache flush",
 					   "give to another client", "buddy free into the cache",
-					   "buddy cached alloc", "buddy cache flush" };
+					   "buddy cached alloc", "buddy cache flush", "open a block to sharing",
+					   "share a shared block on", "release a shared block",
+					   "release a shared block last, and free it" };
+#define SHARED_OP(op) ((op) >= OP_SHARE)
 
 /* The thread caches of the child (a copy of the parent's, through fork()). */
 struct caches {
@@ -158,6 +168,17 @@ static void child_op(struct shm *s, enum op op, void *blk, struct caches *cc)
 	case OP_BFLUSH:
 		(void)rg_buddy_cache_flush(s->r, &cc->bc, A);
 		break;
+	case OP_SHARE:
+		(void)rg_region_share(s->r, blk, A, B);
+		break;
+	case OP_RESHARE:
+		(void)rg_region_share(s->r, blk, A, C);
+		break;
+	case OP_RELEASE:
+	case OP_RELEASE_LAST:
+		if (rg_region_release(s->r, blk, A) == RG_SHARE_CLOSED)
+			(void)rg_slab_free(s->r, blk, A);
+		break;
 	default:
 		(void)rg_slab_cache_flush(s->r, tc, A);
 		break;
@@ -177,7 +198,16 @@ static void *prepare(struct shm *s, enum op op, struct caches *cc)
 	switch (op) {
 	case OP_FREE:
 	case OP_GIVE:
+	case OP_SHARE:
 		assert_int_equal(rg_slab_alloc(s->r, 1, A, 0, &p), 0);
+		break;
+	case OP_RESHARE:
+	case OP_RELEASE:
+	case OP_RELEASE_LAST: /* A and B hold it; for the last release B has let go */
+		assert_int_equal(rg_slab_alloc(s->r, 1, A, 0, &p), 0);
+		assert_int_equal(rg_region_share(s->r, p, A, B), RG_SHARE_OPENED);
+		if (op == OP_RELEASE_LAST)
+			assert_int_equal(rg_region_release(s->r, p, B), 0);
 		break;
 	case OP_CACHE_FULL: /* fill class 0's cache, then one more to free */
 		while (tc[0].n < tc[0].cap) {
@@ -243,14 +273,16 @@ static void test_kill_at_every_instruction_loses_nothing(void **state)
 	struct rg_pool_desc d = slab_desc(4, 4);
 	struct shm *s;
 	uint8_t live[5] = { 0 };
-	struct rg_slot_record rb = { .owner = B, .pid = 1 };
+	uint64_t owners[5] = { 0, 0, B, C, 0 };
 
 	(void)state;
 	d.buddy = fixture_desc().buddy; /* and a buddy area, for the buddy cache's operations */
 	s = shm_new(&d);
-	assert_int_equal(rg_region_slot_set(s->r, 2, &rb), 0); /* B is a client: a give may reach it */
+	/* B and C are clients: a give or a share may reach them */
+	assert_int_equal(fixture_record(s->r, B), 0);
+	assert_int_equal(fixture_record(s->r, C), 0);
 	for (enum op op = 0; op < OP_N; op++) {
-		long kills = 0, given = 0, handed = 0;
+		long kills = 0, given = 0, handed = 0, dangling = 0;
 		unsigned n;
 
 		for (n = 0; n < STEP_MAX; n++) {
@@ -266,18 +298,38 @@ static void test_kill_at_every_instruction_loses_nothing(void **state)
 				assert_in_range(b, 0, 1);
 				handed += b;
 			}
+			if (SHARED_OP(op)) {
+				/* a closer killed between record and block word: the orphan pass */
+				long o = rg_region_reclaim_orphans(s->r, owners, NULL);
+
+				assert_in_range(o, 0, 1);
+				dangling += o;
+				/* the other holders let go by dying: whoever holds it last frees it */
+				o = rg_region_reclaim(s->r, B, NULL) + rg_region_reclaim(s->r, C, NULL);
+				assert_in_range(o, 0, 1);
+				handed += o;
+			}
 			assert_all_free(s);
+			for (uint32_t k = 0; k < 5 * RG_SHARE_RECS; k++) /* and no share record is left in use */
+				if (atomic_load(&s->r->shares[k].hdr) & 0xff)
+					fail_msg("share record %u of slot %u left in use after %s", k % RG_SHARE_RECS,
+						 k / RG_SHARE_RECS, op_name[op]);
 			if (rc == 0)
 				break;
 		}
 		assert_true(n < STEP_MAX);
-		printf("# %s: killed at each of %ld instructions, %ld blocks given back by the sweep, %ld handed over\n",
-		       op_name[op], kills, given, handed);
+		printf("# %s: killed at each of %ld instructions, %ld blocks given back by the sweep, %ld handed over, "
+		       "%ld closed by a killed holder\n",
+		       op_name[op], kills, given, handed, dangling);
 		/* the windows exist: some kill left a block on no list */
 		if (op == OP_ALLOC || op == OP_FREE || op == OP_CACHE_FULL)
 			assert_true(given > 0);
-		if (op == OP_GIVE) /* both sides of the CAS were reached */
+		if (op == OP_GIVE || op == OP_SHARE) /* both sides of the CAS were reached */
 			assert_true(handed > 0 && handed < kills + 1);
+		if (op == OP_RESHARE || op == OP_RELEASE) /* B held it throughout: freed with B, each time */
+			assert_int_equal(handed, kills + 1);
+		if (op == OP_RELEASE_LAST) /* A held it alone; the window between a closer's two CASes */
+			assert_true(handed == 0 && dangling > 0);
 	}
 	shm_free(s);
 }

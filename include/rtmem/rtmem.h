@@ -228,6 +228,55 @@ int rtmem_give(struct rtmem_pool *p, void *ptr, uint64_t to);
  */
 int rtmem_take(struct rtmem_pool *p, void *ptr);
 
+/*
+ * Sharing a block with several readers (one capture buffer read by several
+ * processing processes): the block's owner calls rtmem_share() for each
+ * reader and sends them its offset; every holder, the owner included, calls
+ * rtmem_release() when done, and the last release frees the block. A holder
+ * that dies lets go of it with its death (the daemon drops its hold), so a
+ * block is freed exactly once, when nobody holds it. While shared, a block is
+ * charged to nobody's quota and rtmem_free() refuses it (-EPERM). Each client
+ * may have RTMEM_SHARE_OPEN blocks of its own shared at once, and a block
+ * has at most RTMEM_SHARE_HOLDERS holders.
+ *
+ * rtmem_share() - add the client whose id is @to as a holder of @ptr: a block
+ * this client allocated (not in a thread cache), which then becomes shared,
+ * or a shared block this client holds. Sharing a block with a client that
+ * holds it already is refused; each client holds a shared block once (its
+ * threads share that hold).
+ * Context: RT-safe; no lock, no system call, O(RTMEM_SHARE_OPEN +
+ * RTMEM_SHARE_HOLDERS).
+ * Return: 0; -EINVAL (@to is no client id of this pool); -EFAULT (@ptr is
+ * not the start of a block of @p); -EPERM (@ptr is neither this client's nor
+ * held by it; also when another thread of this client released its hold
+ * during the call, which freed the block if it was the last); -EALREADY (@to
+ * holds it already); -ESRCH (no client with id @to holds a slot of @p now,
+ * or it left during the call: nothing changed); -ENOSPC (this client has
+ * RTMEM_SHARE_OPEN blocks shared already, or the block has
+ * RTMEM_SHARE_HOLDERS holders).
+ */
+#define RTMEM_SHARE_OPEN 16
+#define RTMEM_SHARE_HOLDERS 6
+int rtmem_share(struct rtmem_pool *p, void *ptr, uint64_t to);
+
+/*
+ * rtmem_release() - let go of this client's hold of shared block @ptr; the
+ * last holder's release frees it.
+ * Context: RT-safe; no system call; O(RTMEM_SHARE_HOLDERS), and a free when
+ * it is the last.
+ * Return: 0 (let go; others hold it), 1 (it was the last hold: freed);
+ * -EFAULT (@ptr is not the start of a block of @p); -EPERM (@ptr is not a
+ * shared block this client holds).
+ */
+int rtmem_release(struct rtmem_pool *p, void *ptr);
+
+/*
+ * rtmem_holders() - how many clients hold shared block @ptr now: 0 if it is
+ * not shared, -EFAULT if @ptr is not the start of a block of @p.
+ * Context: RT-safe; a few loads.
+ */
+int rtmem_holders(const struct rtmem_pool *p, const void *ptr);
+
 struct rtmem_pool_stats {
 	uint64_t size;           /* bytes of the pool's region */
 	uint64_t held_bytes;     /* bytes this client holds */

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pool.c - librtmem: a pool's calls that are neither setup nor allocation:
- * block sizes and offsets, handing blocks to other clients, statistics.
+ * block sizes and offsets, handing blocks to other clients, sharing them
+ * with several, statistics.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "client_int.h"
+#include "region_int.h"
+
+static_assert(RTMEM_SHARE_OPEN == RG_SHARE_RECS && RTMEM_SHARE_HOLDERS == RG_SHARE_HOLDERS, "the limits rtmem.h states");
 
 __attribute__((visibility("default"))) size_t rtmem_block_size(const struct rtmem_pool *p, const void *ptr)
 {
@@ -48,6 +53,46 @@ __attribute__((visibility("default"))) int rtmem_take(struct rtmem_pool *p, void
 	if (rc == 0)
 		atomic_fetch_add_explicit(&p->held, bytes, memory_order_relaxed);
 	return rc;
+}
+
+/* A shared block that came back to this client (RG_SHARE_CLOSED): charge it,
+ * as an allocation would, and free it the usual way. */
+static void free_closed(struct rtmem_pool *p, void *ptr)
+{
+	atomic_fetch_add_explicit(&p->held, rg_region_block_size(p->r, ptr), memory_order_relaxed);
+	(void)rtmem_free(p, ptr);
+}
+
+__attribute__((visibility("default"))) int rtmem_share(struct rtmem_pool *p, void *ptr, uint64_t to)
+{
+	size_t bytes = rg_region_block_size(p->r, ptr);
+	int rc = rg_region_share(p->r, ptr, p->owner, to);
+
+	if (rc == RG_SHARE_OPENED) { /* shared blocks are charged to nobody */
+		uncharge(p, bytes);
+		return 0;
+	}
+	if (rc == RG_SHARE_CLOSED) { /* another thread of ours let go meanwhile, and it was the last hold */
+		free_closed(p, ptr);
+		return -EPERM;
+	}
+	return rc;
+}
+
+__attribute__((visibility("default"))) int rtmem_release(struct rtmem_pool *p, void *ptr)
+{
+	int rc = rg_region_release(p->r, ptr, p->owner);
+
+	if (rc == RG_SHARE_CLOSED) {
+		free_closed(p, ptr);
+		return 1;
+	}
+	return rc;
+}
+
+__attribute__((visibility("default"))) int rtmem_holders(const struct rtmem_pool *p, const void *ptr)
+{
+	return rg_region_holders(p->r, ptr);
 }
 
 __attribute__((visibility("default"))) int rtmem_pool_stats(const struct rtmem_pool *p, struct rtmem_pool_stats *ret)

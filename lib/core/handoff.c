@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * handoff.c - a block handed from one client of a region to another.
+ * handoff.c - blocks that change hands: a block handed from one client of a
+ * region to another, and a block shared with several readers.
  *
  * A block's owner is the owner field of its state word (ALLOC). Handing it
  * over is one CAS of that word, ALLOC(giver) -> ALLOC(receiver), with the
@@ -91,4 +92,303 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
 	if (ret_size)
 		*ret_size = rg_region_block_size(r, p);
 	return 0;
+}
+
+/*
+ * Shared readers. A block's owner opens it to sharing with rg_region_share():
+ * it takes a free record of its own slot (RG_SHARE_RECS per slot), writes
+ * itself and the first reader into the record's entries, and then swaps the
+ * block's owner for the record's share id with one CAS. From then on the
+ * record's entries are the block's holders; each may add another client
+ * (rg_region_share() again) and drops its own entry with rg_region_release().
+ *
+ * An entry is one word, the holder's id with the record's generation in its
+ * low 16 bits, so dropping it is one CAS that nobody else's drop can undo,
+ * and the daemon drops a dead client's entries the same way
+ * (rg_share_drop()). Whoever drops an entry then looks at the others: if none
+ * of this generation is left, it closes the record (a CAS of its header, so
+ * that one closer wins) and turns the block back into an ordinary ALLOC
+ * block of its own, which it then frees. The daemon also closes every linked
+ * record it finds with no holder left (one whose last holder died between
+ * its drop and its close). A kill between the two CASes of a close leaves a
+ * block word naming a closed record: the daemon's orphan pass takes it
+ * (rg_share_dangling()).
+ *
+ * Adding a holder races only with a holder's last drop when two threads of
+ * one client share and release at once: the adder writes the new entry and
+ * then reads its own; the releaser drops its entry and then reads the
+ * others (both sequentially consistent), so at least one sees the other, and
+ * an adder that finds its own entry gone takes the new one out again and
+ * closes the record if that made it empty.
+ *
+ * A reader that leaves: the opener writes the entries before it links the
+ * record, then checks the reader's slot record; the daemon clears that
+ * record before it drops a dead client's entries, in every record, linked
+ * or not. So either the opener sees the reader gone and backs out, or the
+ * daemon sees the entry and drops it. An opener killed before it linked the
+ * record leaves a record in SETUP in its own slot, undone when it is
+ * reclaimed; killed after, a linked record, whose holders carry on.
+ */
+enum { SH_FREE = 0, SH_SETUP = 1, SH_LIVE = 2 };
+#define SH_GEN_MASK 0x7ffffffu /* 27 bits of generation in a share id */
+
+static uint64_t sid_make(uint32_t slot, uint32_t k, uint32_t gen)
+{
+	return RG_SHARE_BIT | (uint64_t)(gen & SH_GEN_MASK) << 36 | (uint64_t)k << 32 | (uint64_t)slot << 16;
+}
+
+static uint32_t sid_gen(uint64_t sid)
+{
+	return (uint32_t)(sid >> 36) & SH_GEN_MASK;
+}
+
+static uint64_t ent_of(uint64_t id, uint32_t gen)
+{
+	return id | (gen & 0xffffu);
+}
+
+static struct rg_share *sh_rec(const struct rg_region *r, uint64_t sid)
+{
+	uint32_t slot = (uint32_t)(sid >> 16 & 0xffff), k = (uint32_t)(sid >> 32 & 0xf);
+
+	if (slot == 0 || slot > r->nslots)
+		return NULL;
+	return &r->shares[(uint64_t)slot * RG_SHARE_RECS + k];
+}
+
+/* The record that block word @w of the block at @off names, if the record
+ * is in use for it (SETUP or LIVE, same generation, same block); else NULL. */
+static struct rg_share *sh_named(const struct rg_region *r, uint64_t w, uint64_t off)
+{
+	uint64_t sid = RG_OWNER(w), h;
+	struct rg_share *s;
+
+	if (RG_ST(w) != RG_BLK_ALLOC || !(sid & RG_SHARE_BIT))
+		return NULL;
+	s = sh_rec(r, sid);
+	if (!s)
+		return NULL;
+	h = atomic_load(&s->hdr);
+	if ((h >> 8) != sid_gen(sid) || ((h & 0xff) != SH_SETUP && (h & 0xff) != SH_LIVE) ||
+	    atomic_load(&s->blk) != off)
+		return NULL;
+	return s;
+}
+
+/* Index of entry @e in @s, or -1. */
+static int sh_find(struct rg_share *s, uint64_t e)
+{
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+		if (atomic_load(&s->ent[i]) == e)
+			return (int)i;
+	return -1;
+}
+
+/* After an entry of generation @gen went: if no entry of it is left, close
+ * the record and turn block word @w (at @sw) into ALLOC(@closer).
+ * Return: RG_SHARE_CLOSED if this caller did both (the block is @closer's
+ * now, to free), 0 if not. */
+static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32_t gen, uint64_t closer)
+{
+	uint64_t h;
+
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
+		uint64_t e = atomic_load(&s->ent[i]);
+
+		if (e && (e & 0xffff) == (gen & 0xffff))
+			return 0;
+	}
+	h = atomic_load(&s->hdr);
+	if ((h >> 8) != gen || ((h & 0xff) != SH_LIVE && (h & 0xff) != SH_SETUP))
+		return 0;
+	if (!atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE))
+		return 0;
+	return atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), closer)) ? RG_SHARE_CLOSED : 0;
+}
+
+/* Open @owner's block (word @w at @sw, offset @off) to sharing with @to. */
+static int sh_open(struct rg_region *r, _Atomic uint64_t *sw, uint64_t w, uint64_t off, uint64_t owner, uint64_t to)
+{
+	struct rg_share *recs = &r->shares[(uint64_t)(owner >> 16 & 0xffff) * RG_SHARE_RECS], *s = NULL;
+	uint64_t h = 0;
+	uint32_t gen = 0, k;
+
+	for (k = 0; k < RG_SHARE_RECS && !s; k++) {
+		h = atomic_load(&recs[k].hdr);
+		gen = ((uint32_t)(h >> 8) + 1) & SH_GEN_MASK;
+		if ((h & 0xff) == SH_FREE && atomic_compare_exchange_strong(&recs[k].hdr, &h, (uint64_t)gen << 8 | SH_SETUP))
+			s = &recs[k];
+	}
+	if (!s)
+		return -ENOSPC;
+	k--;
+	atomic_store(&s->blk, off);
+	atomic_store(&s->ent[0], ent_of(owner, gen));
+	atomic_store(&s->ent[1], ent_of(to, gen));
+	for (unsigned i = 2; i < RG_SHARE_HOLDERS; i++)
+		atomic_store(&s->ent[i], 0);
+	if (!receiver_here(r, to) ||
+	    !atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), sid_make((uint32_t)(owner >> 16 & 0xffff), k, gen)))) {
+		int rc = receiver_here(r, to) ? -EPERM : -ESRCH; /* EPERM: freed or given meanwhile */
+
+		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+			atomic_store(&s->ent[i], 0);
+		atomic_store(&s->hdr, (uint64_t)gen << 8 | SH_FREE);
+		return rc;
+	}
+	h = (uint64_t)gen << 8 | SH_SETUP; /* fails only if the daemon took over: we were reclaimed */
+	atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_LIVE);
+	return RG_SHARE_OPENED;
+}
+
+int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
+{
+	uint32_t slot = (uint32_t)(to >> 16 & 0xffff), gen;
+	uint64_t off = (uint64_t)((char *)p - r->base), w, e;
+	_Atomic uint64_t *sw;
+	struct rg_share *s;
+	int i, rc;
+
+	if ((to & 0xffff) || (to & RG_SHARE_BIT) || slot == 0 || slot > r->nslots)
+		return -EINVAL;
+	sw = block_word(r, p);
+	if (!sw)
+		return -EFAULT;
+	if (to == owner)
+		return -EALREADY;
+	w = atomic_load(sw);
+	if (RG_ST(w) == RG_BLK_ALLOC && RG_OWNER(w) == owner)
+		return sh_open(r, sw, w, off, owner, to);
+	s = sh_named(r, w, off);
+	if (!s)
+		return -EPERM;
+	gen = sid_gen(RG_OWNER(w));
+	if (sh_find(s, ent_of(owner, gen)) < 0)
+		return -EPERM;
+	if (sh_find(s, ent_of(to, gen)) >= 0)
+		return -EALREADY;
+	if (!receiver_here(r, to))
+		return -ESRCH;
+	for (i = 0; i < (int)RG_SHARE_HOLDERS; i++) {
+		e = 0;
+		if (atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
+			break;
+	}
+	if (i == (int)RG_SHARE_HOLDERS)
+		return -ENOSPC;
+	if (atomic_load(&s->hdr) == ((uint64_t)gen << 8 | SH_LIVE) && sh_find(s, ent_of(owner, gen)) >= 0 &&
+	    receiver_here(r, to))
+		return 0;
+	/* the reader left (the daemon drops its entry, or we do), or another
+	 * thread of ours released our entry meanwhile: take the new one out */
+	rc = receiver_here(r, to) ? -EPERM : -ESRCH;
+	e = ent_of(to, gen);
+	atomic_compare_exchange_strong(&s->ent[i], &e, 0);
+	return sh_close(s, sw, w, gen, owner) == RG_SHARE_CLOSED ? RG_SHARE_CLOSED : rc;
+}
+
+int rg_region_release(struct rg_region *r, void *p, uint64_t owner)
+{
+	_Atomic uint64_t *sw = block_word(r, p);
+	struct rg_share *s;
+	uint64_t w, e;
+	uint32_t gen;
+	int i;
+
+	if (!sw)
+		return -EFAULT;
+	w = atomic_load(sw);
+	s = sh_named(r, w, (uint64_t)((char *)p - r->base));
+	if (!s)
+		return -EPERM;
+	gen = sid_gen(RG_OWNER(w));
+	e = ent_of(owner, gen);
+	i = sh_find(s, e);
+	if (i < 0 || !atomic_compare_exchange_strong(&s->ent[i], &e, 0))
+		return -EPERM;
+	return sh_close(s, sw, w, gen, owner);
+}
+
+int rg_region_holders(const struct rg_region *r, const void *p)
+{
+	_Atomic uint64_t *sw = block_word(r, p);
+	struct rg_share *s;
+	uint64_t w;
+	uint32_t gen;
+	int n = 0;
+
+	if (!sw)
+		return -EFAULT;
+	w = atomic_load(sw);
+	s = sh_named(r, w, (uint64_t)((const char *)p - r->base));
+	if (!s)
+		return 0;
+	gen = sid_gen(RG_OWNER(w));
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
+		uint64_t e = atomic_load(&s->ent[i]);
+
+		n += e && (e & 0xffff) == (gen & 0xffff);
+	}
+	return n;
+}
+
+/* The block word record @s names, if @s is linked to it: @ret_sw, @ret_w. */
+static bool sh_linked(struct rg_region *r, struct rg_share *s, uint64_t sid, _Atomic uint64_t **ret_sw, uint64_t *ret_w)
+{
+	uint64_t off = atomic_load(&s->blk);
+
+	if (off >= r->total)
+		return false;
+	*ret_sw = block_word(r, r->base + off);
+	if (!*ret_sw)
+		return false;
+	*ret_w = atomic_load(*ret_sw);
+	return RG_ST(*ret_w) == RG_BLK_ALLOC && RG_OWNER(*ret_w) == sid;
+}
+
+void rg_share_drop(struct rg_region *r, uint64_t owner)
+{
+	uint32_t mine = (uint32_t)(owner >> 16 & 0xffff);
+
+	for (uint32_t slot = 1; slot <= r->nslots; slot++) {
+		for (uint32_t k = 0; k < RG_SHARE_RECS; k++) {
+			struct rg_share *s = &r->shares[(uint64_t)slot * RG_SHARE_RECS + k];
+			uint64_t h = atomic_load(&s->hdr), w = 0, sid;
+			uint32_t gen = (uint32_t)(h >> 8);
+			_Atomic uint64_t *sw = NULL;
+			bool linked;
+
+			if ((h & 0xff) != SH_SETUP && (h & 0xff) != SH_LIVE)
+				continue;
+			sid = sid_make(slot, k, gen);
+			linked = sh_linked(r, s, sid, &sw, &w);
+			if ((h & 0xff) == SH_SETUP && slot == mine &&
+			    atomic_load_explicit(&r->slots[slot].owner, memory_order_acquire) == 0) {
+				/* its opener died while setting it up */
+				if (!linked) {
+					for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+						atomic_store(&s->ent[i], 0);
+					atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE);
+					continue;
+				}
+				atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_LIVE);
+			}
+			for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
+				uint64_t e = atomic_load(&s->ent[i]);
+
+				if (e && (e & ~(uint64_t)0xffff) == owner)
+					atomic_compare_exchange_strong(&s->ent[i], &e, 0);
+			}
+			/* closed if nobody holds it now: by this drop, or because its
+			 * last holder died between its drop and its close */
+			if (linked)
+				(void)sh_close(s, sw, w, gen, owner);
+		}
+	}
+}
+
+bool rg_share_dangling(const struct rg_region *r, uint64_t w, const void *p)
+{
+	return RG_ST(w) == RG_BLK_ALLOC && (RG_OWNER(w) & RG_SHARE_BIT) &&
+	       !sh_named(r, w, (uint64_t)((const char *)p - r->base));
 }

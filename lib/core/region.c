@@ -17,7 +17,7 @@
 #include "fastpath.h"
 
 struct rg_plan {
-	uint64_t classes_off, buddy_off, slots_off, data_off, data_size, total;
+	uint64_t classes_off, buddy_off, slots_off, shares_off, data_off, data_size, total;
 	uint64_t next_off[RG_MAX_CLASSES], state_off[RG_MAX_CLASSES];
 	uint64_t cdata_off[RG_MAX_CLASSES], carea[RG_MAX_CLASSES];
 	uint64_t link_off, bstate_off, bdata_off, nmin;
@@ -98,6 +98,8 @@ static int plan(const struct rg_pool_desc *d, struct rg_plan *p)
 	}
 	p->slots_off = off;
 	off += ((uint64_t)d->nslots + 1) * sizeof(struct rg_slot);
+	p->shares_off = off;
+	off += ((uint64_t)d->nslots + 1) * RG_SHARE_RECS * sizeof(struct rg_share);
 	for (uint32_t c = 0; c < d->nclasses; c++) {
 		uint64_t n = d->classes[c].count;
 
@@ -158,7 +160,7 @@ uint64_t rg_layout_hash(void)
 		sizeof(struct rg_class), sizeof(struct rg_buddy), sizeof(struct rg_link),
 		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
 		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT, sizeof(struct rg_slot),
-		offsetof(struct rg_slot, intent),
+		offsetof(struct rg_slot, intent), sizeof(struct rg_share), RG_SHARE_RECS,
 		RG_MAX_CLASSES, RG_MAX_ORDER, 0x0102030405060708ull,
 	};
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */
@@ -269,6 +271,7 @@ int rg_region_format(void *mem, size_t size, const struct rg_pool_desc *desc)
 		return -ENOSPC;
 	memset(h, 0, sizeof(*h));
 	memset(base + p.slots_off, 0, ((uint64_t)desc->nslots + 1) * sizeof(struct rg_slot));
+	memset(base + p.shares_off, 0, ((uint64_t)desc->nslots + 1) * RG_SHARE_RECS * sizeof(struct rg_share));
 	for (uint32_t c = 0; c < desc->nclasses; c++)
 		format_class(base, &desc->classes[c], &p, c);
 	if (desc->buddy.size) {
@@ -389,6 +392,7 @@ static int attach_build(void *mem, size_t size, const struct rg_pool_desc *dp, c
 	r->size = size;
 	r->hdr = mem;
 	r->slots = (struct rg_slot *)(r->base + p.slots_off);
+	r->shares = (struct rg_share *)(r->base + p.shares_off);
 	r->nclasses = d.nclasses;
 	r->nslots = d.nslots;
 	r->policy = d.policy;

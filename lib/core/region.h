@@ -543,6 +543,40 @@ int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to);
 int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, size_t *ret_size);
 
 /*
+ * Shared readers (lib/core/handoff.c, "Shared readers"). A block shared with
+ * several clients is freed by the last of them to let go of it; while shared
+ * it is charged to nobody and rg_*_free() refuses it (-EPERM).
+ *
+ * rg_region_share() - add client @to as a holder of block @p. If @p is
+ * @owner's own allocated block, it becomes shared, held by @owner and @to
+ * (one of @owner's slot's RG_SHARE_RECS records); if it is a shared block
+ * that @owner holds, @to is added.
+ * Context: RT-safe; no lock, no system call, O(RG_SHARE_RECS + RG_SHARE_HOLDERS).
+ * Return: RG_SHARE_OPENED (@owner's block became shared), 0 (@to added),
+ * RG_SHARE_CLOSED (another thread of @owner released @owner's hold
+ * meanwhile and nobody else held it: the block is @owner's again, ALLOC, to
+ * be freed), -EINVAL (@to is no client id of this region), -EFAULT (not the
+ * start of a block), -EPERM (neither @owner's nor held by it), -EALREADY (@to
+ * holds it already), -ESRCH (@to holds no slot or left during the call;
+ * nothing changed), -ENOSPC (no free record in @owner's slot, or
+ * RG_SHARE_HOLDERS holders already).
+ *
+ * rg_region_release() - let go of @owner's hold of shared block @p.
+ * Context: RT-safe; no lock, no system call, O(RG_SHARE_HOLDERS).
+ * Return: 0, RG_SHARE_CLOSED (it was the last hold: the block is @owner's,
+ * ALLOC, to be freed now), -EFAULT (not the start of a block), -EPERM (not
+ * a shared block @owner holds).
+ *
+ * rg_region_holders() - clients holding shared block @p now: 0 if it is not
+ * shared, -EFAULT if @p is not the start of a block. Context: RT-safe.
+ */
+#define RG_SHARE_CLOSED 1
+#define RG_SHARE_OPENED 2
+int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to);
+int rg_region_release(struct rg_region *r, void *p, uint64_t owner);
+int rg_region_holders(const struct rg_region *r, const void *p);
+
+/*
  * rg_region_owner_usage() - blocks and bytes @owner holds in the region.
  * Context: daemon, not RT; O(blocks); reads state words without locks (a
  * snapshot only if the owner is idle).

@@ -11,6 +11,7 @@
  *   rg_class[nclasses]                       one control line + one descriptor line each
  *   rg_buddy                                 lock, per-order lists and counters (if any)
  *   rg_slot[nslots + 1]                      one line per client slot (slot 0: the daemon)
+ *   rg_share[(nslots + 1) * RG_SHARE_RECS]   share records, RG_SHARE_RECS per slot (handoff.c)
  *   per class: uint32_t next[count]          free-list links, outside user data
  *              uint64_t state[count]         state + owner words
  *   buddy:     struct rg_link link[nmin + RG_NSENT]  circular doubly linked free lists:
@@ -41,7 +42,7 @@
 #include "region.h"
 
 #define RG_MAGIC 0x3147524d454d5452ull /* "RTMEMRG1" little-endian */
-#define RG_VERSION 3u
+#define RG_VERSION 4u
 #define RG_PAGE 4096u
 #define RG_LINE 64u
 #define RG_NIL 0xffffffffu
@@ -155,6 +156,22 @@ struct rg_slot {
 };
 static_assert(sizeof(struct rg_slot) == RG_LINE, "a slot is one cache line");
 
+/*
+ * A block shared with several readers (handoff.c, "Shared readers"). Its
+ * state word stays ALLOC, with a share id as owner (RG_SHARE_BIT set, which
+ * no client id has) naming one of these records; each slot has
+ * RG_SHARE_RECS of them for the blocks its client opens to sharing.
+ */
+#define RG_SHARE_RECS 16u   /* records per slot */
+#define RG_SHARE_HOLDERS 6u /* holders of one shared block */
+#define RG_SHARE_BIT (1ull << 63)
+struct rg_share {
+	_Atomic uint64_t hdr;                    /* generation << 8 | RG_SH_FREE, _SETUP or _LIVE */
+	_Atomic uint64_t blk;                    /* the block's offset from the region base */
+	_Atomic uint64_t ent[RG_SHARE_HOLDERS]; /* a holder's id | (generation & 0xffff), or 0 */
+};
+static_assert(sizeof(struct rg_share) == RG_LINE, "a share record is one cache line");
+
 /* A buddy list link: min-block indices, or nmin + k for the sentinel of order k.
  * An empty list is its sentinel linked to itself. */
 struct rg_link {
@@ -263,6 +280,7 @@ struct rg_region {
 	void *guard_arg;
 	int guard_kind;          /* __kind of a mutex formatted as rg_region_format() does */
 	_Atomic uint64_t guard_repairs; /* lock words or kinds a stray write had changed */
+	struct rg_share *shares; /* [(nslots + 1) * RG_SHARE_RECS] */
 };
 
 static_assert(offsetof(struct rg_region, cls) == 64, "one line before cls[]");
@@ -303,5 +321,13 @@ int rg_slab_recount(struct rg_region *r, uint32_t c);
 /* Where does offset @off (from base) fall? Return 0 with class/index, 1 for a
  * buddy min-block index, -EFAULT otherwise. Checks block-start alignment. */
 int rg_locate(const struct rg_region *r, uint64_t off, uint32_t *ret_cls, uint64_t *ret_idx);
+
+/* handoff.c: drop every reference @owner holds to a shared block; a block it
+ * held last becomes ALLOC(@owner), for the reclaim that follows. Records its
+ * slot was setting up, with nobody in the slot now, are undone. Daemon only. */
+void rg_share_drop(struct rg_region *r, uint64_t owner);
+/* handoff.c: is @w a share id's word whose record no longer names it (its
+ * closer died between the record and the block word)? */
+bool rg_share_dangling(const struct rg_region *r, uint64_t w, const void *p);
 
 #endif /* RTMEM_REGION_INT_H */

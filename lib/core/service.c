@@ -18,6 +18,7 @@ long rg_region_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 	uint64_t bytes = 0;
 	long n = 0;
 
+	rg_share_drop(r, owner); /* a shared block it held last is ALLOC(owner) now */
 	for (uint32_t c = 0; c < r->nclasses; c++) {
 		long k = rg_slab_reclaim(r, c, owner);
 
@@ -86,23 +87,37 @@ static bool orphan_word(const struct rg_region *r, uint64_t w, const uint64_t *o
 
 	if (RG_ST(w) != RG_BLK_ALLOC && RG_ST(w) != RG_BLK_CACHED)
 		return false;
+	if (w & RG_SHARE_BIT) /* a shared block: its holders' (reclaim_if_orphan() takes a dangling one) */
+		return false;
 	return slot != 0 && slot <= r->nslots && RG_OWNER(w) != owners[slot];
 }
 
-/* Reclaim the owner of word @w if it is an orphan not reclaimed yet (@done:
- * owners reclaimed so far, at most 16 remembered). Return: blocks, or < 0. */
-static long reclaim_if_orphan(struct rg_region *r, uint64_t w, const uint64_t *owners, uint64_t *done,
-			      unsigned *ndone, uint64_t *bytes)
+/* Reclaim the owner of word @w (at @sw, of the block at @p) if it is an
+ * orphan not reclaimed yet (@done: owners reclaimed so far, at most 16
+ * remembered), or the block if it is a shared block whose closer died.
+ * Return: blocks, or < 0. */
+static long reclaim_if_orphan(struct rg_region *r, _Atomic uint64_t *sw, const void *p, const uint64_t *owners,
+			      uint64_t *done, unsigned *ndone, uint64_t *bytes)
 {
-	uint64_t o = RG_OWNER(w);
+	uint64_t w = atomic_load_explicit(sw, memory_order_acquire), o = RG_OWNER(w), b = 0;
 	long m;
 
+	if (p && rg_share_dangling(r, w, p)) {
+		/* hand it to an owner no client is (generation 0) and reclaim that */
+		o = rg_owner((uint32_t)(w >> 16 & 0xffff), 0);
+		if (!atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), o)))
+			return 0; /* its closer was alive after all, and got there first */
+		m = rg_region_reclaim(r, o, &b);
+		*bytes += b;
+		return m;
+	}
 	if (!orphan_word(r, w, owners))
 		return 0;
 	for (unsigned j = 0; j < *ndone; j++)
 		if (done[j] == o)
 			return 0;
-	m = rg_region_reclaim(r, o, bytes);
+	m = rg_region_reclaim(r, o, &b);
+	*bytes += b;
 	if (m >= 0 && *ndone < 16)
 		done[(*ndone)++] = o;
 	return m;
@@ -118,15 +133,15 @@ long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint
 		const struct rg_cls *k = &r->cls[c];
 
 		for (uint32_t b = 0; b < k->count; b++) {
-			m = reclaim_if_orphan(r, atomic_load_explicit(&k->state[b], memory_order_acquire), owners, done,
-					      &ndone, &bytes);
+			m = reclaim_if_orphan(r, &k->state[b], k->data + (uint64_t)b * k->size, owners, done, &ndone,
+					      &bytes);
 			if (m < 0)
 				return m;
 			n += m;
 		}
 	}
 	for (uint64_t i = 0; i < r->nmin; i++) { /* the buddy's head words (nmin is 0 without one) */
-		m = reclaim_if_orphan(r, atomic_load_explicit(&r->bstate[i], memory_order_acquire), owners, done, &ndone,
+		m = reclaim_if_orphan(r, &r->bstate[i], r->bdata + (i << r->min_order), owners, done, &ndone,
 				      &bytes);
 		if (m < 0)
 			return m;
