@@ -906,6 +906,26 @@ static void test_check_reports_corruption(void **state)
 	assert_non_null(strstr(msg, "out of bounds"));
 	f->r->link[f->r->nmin + 14].next = saved;
 	assert_region_ok(f->r);
+	/* the last slot owns blocks like any other; one past it is no slot */
+	{
+		uint32_t last = rg_region_nslots(f->r);
+		void *p;
+		uint64_t i;
+
+		assert_int_equal(rg_slab_alloc(f->r, 0, rg_owner(last, 1), 0, &p), 0);
+		assert_region_ok(f->r);
+		assert_int_equal(rg_slab_free(f->r, p, rg_owner(last, 1)), 0);
+		assert_int_equal(rg_buddy_alloc(f->r, 64, rg_owner(last, 1), 0, &p), 0);
+		assert_region_ok(f->r);
+		i = (uint64_t)((char *)p - f->r->bdata) >> f->r->min_order;
+		w = f->r->bstate[i];
+		f->r->bstate[i] = RG_WORD(RG_BLK_ALLOC, RG_ORD(w), rg_owner(last + 1, 1));
+		assert_int_equal(rg_region_check(f->r, msg, sizeof(msg)), -EUCLEAN);
+		assert_non_null(strstr(msg, "owned by slot"));
+		f->r->bstate[i] = w;
+		assert_int_equal(rg_buddy_free(f->r, p, rg_owner(last, 1)), 0);
+		assert_region_ok(f->r);
+	}
 }
 
 static void test_corrupt_shared_indices_do_not_crash_fast_paths(void **state)

@@ -78,7 +78,7 @@ static int check_class(const struct rg_region *r, uint32_t c, struct chk *x)
 		if (listed)
 			continue;
 		if (s == RG_BLK_ALLOC || s == RG_BLK_CACHED) {
-			if ((w >> 16 & 0xffff) >= r->nslots)
+			if ((w >> 16 & 0xffff) > r->nslots) /* slots 1..nslots */
 				return fail(x, "class %u (%u B): block %u owned by slot %u of %u", c, k->size, b,
 					    (unsigned)(w >> 16 & 0xffff), r->nslots);
 			n_alloc++;
@@ -154,7 +154,7 @@ static int check_tiling(const struct rg_region *r, struct chk *x, uint64_t *cnt)
 				return fail(x, "buddy: free buddies at %llu and %llu (order %u) not merged",
 					    (unsigned long long)bi, (unsigned long long)i, k);
 		}
-		if ((s == RG_BLK_ALLOC || s == RG_BLK_CACHED) && (w >> 16 & 0xffff) >= r->nslots)
+		if ((s == RG_BLK_ALLOC || s == RG_BLK_CACHED) && (w >> 16 & 0xffff) > r->nslots) /* slots 1..nslots */
 			return fail(x, "buddy: block at %llu owned by slot %u of %u", (unsigned long long)i,
 				    (unsigned)(w >> 16 & 0xffff), r->nslots);
 		cnt[s * (RG_MAX_ORDER + 1) + k]++;
