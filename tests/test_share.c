@@ -12,6 +12,8 @@
  *   (the record is undone); a closer that died between the record and the
  *   block word (the orphan pass frees the block); every record can be reused
  *   afterwards;
+ * - stray writes: records overwritten with random bytes, a block word
+ *   overwritten with a share id: refused, never a crash, and recovered;
  * - threads as clients: each opens blocks to the others, which check the
  *   stamp and release, all at once; every block is freed exactly once (TSan
  *   runs this too), and everything is free at the end.
@@ -273,6 +275,54 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	assert_all_free(f->r);
 }
 
+/* Stray writes: every share record overwritten with random bytes, and the
+ * word of a block that is not shared overwritten with a share id. No call
+ * crashes or takes a block it should not, and once its clients are gone the
+ * daemon's passes give every block back and free every record. */
+static void test_corrupt_records_are_survived_and_recovered(void **state)
+{
+	struct fx *f = *state;
+	uint64_t owners[17] = { 0, A, B, C }, x = fixture_seed("corrupt records") | 1ull;
+	struct rg_share *all = f->r->shares;
+	void *p[8], *q;
+	uint64_t *words = (uint64_t *)all;
+	size_t nwords = (size_t)(f->r->nslots + 1) * RG_SHARE_RECS * sizeof(*all) / 8;
+
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(i % 2 ? rg_slab_alloc(f->r, 1, A, 0, &p[i]) : rg_buddy_alloc(f->r, 100, A, 0, &p[i]), 0);
+		if (i < 6)
+			assert_int_equal(rg_region_share(f->r, p[i], A, i % 3 ? B : C), RG_SHARE_OPENED);
+	}
+	assert_int_equal(rg_slab_alloc(f->r, 0, B, 0, &q), 0);
+	for (size_t i = 0; i < nwords; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		words[i] = i % 8 == 0 ? (x & ~(uint64_t)0xfc) : x; /* headers: a real state most of the time */
+	}
+	/* q's word names a record it was never shared with */
+	atomic_store(&f->r->cls[0].state[(uint64_t)((char *)q - f->r->cls[0].data) / f->r->cls[0].size],
+		     RG_WORD(RG_BLK_ALLOC, 0, RG_SHARE_BIT | (5ull << 36) | (3ull << 32) | (2ull << 16)));
+	for (int i = 0; i < 8; i++) { /* refused, never a crash */
+		assert_true(rg_region_holders(f->r, p[i]) >= 0);
+		assert_true(rg_region_release(f->r, p[i], B) < 0);
+		assert_true(rg_region_share(f->r, p[i], B, C) < 0);
+	}
+	assert_int_equal(rg_region_release(f->r, q, B), -EPERM);
+	assert_int_equal(rg_slab_free(f->r, q, B), -EPERM); /* no longer B's, as the word says */
+	/* the daemon: the orphan pass frees the six whose records are gone and q;
+	 * the clients leave; nothing is left, and every record is free */
+	assert_int_equal(rg_region_reclaim_orphans(f->r, owners, NULL), 7);
+	for (uint32_t slot = 1; slot <= 3; slot++) {
+		uint64_t o = owners[slot];
+
+		assert_int_equal(fixture_unrecord(f->r, o), 0);
+		assert_true(rg_region_reclaim(f->r, o, NULL) >= 0);
+	}
+	assert_all_free(f->r);
+	for (uint32_t slot = 1; slot <= 3; slot++)
+		for (uint32_t k = 0; k < RG_SHARE_RECS; k++)
+			assert_int_equal(atomic_load(&all[slot * RG_SHARE_RECS + k].hdr) & 0xff, 0);
+}
+
 /* --- threads as clients --- */
 
 #define NT 4
@@ -411,6 +461,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_share_and_release_slab_and_buddy_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_errors_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_is_exact_whoever_dies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_records_are_survived_and_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_share_and_release_at_once, setup, teardown),
 	};
 

@@ -349,30 +349,30 @@ static bool sh_linked(struct rg_region *r, struct rg_share *s, uint64_t sid, _At
 void rg_share_drop(struct rg_region *r, uint64_t owner)
 {
 	uint32_t mine = (uint32_t)(owner >> 16 & 0xffff);
+	bool vacant = mine && mine <= r->nslots &&
+		      atomic_load_explicit(&r->slots[mine].owner, memory_order_acquire) == 0;
 
 	for (uint32_t slot = 1; slot <= r->nslots; slot++) {
 		for (uint32_t k = 0; k < RG_SHARE_RECS; k++) {
 			struct rg_share *s = &r->shares[(uint64_t)slot * RG_SHARE_RECS + k];
-			uint64_t h = atomic_load(&s->hdr), w = 0, sid;
-			uint32_t gen = (uint32_t)(h >> 8);
+			uint64_t h = atomic_load(&s->hdr), w = 0;
+			uint32_t gen = (uint32_t)(h >> 8), st = (uint32_t)(h & 0xff);
 			_Atomic uint64_t *sw = NULL;
 			bool linked;
 
-			if ((h & 0xff) != SH_SETUP && (h & 0xff) != SH_LIVE)
+			if (st == SH_FREE)
 				continue;
-			sid = sid_make(slot, k, gen);
-			linked = sh_linked(r, s, sid, &sw, &w);
-			if ((h & 0xff) == SH_SETUP && slot == mine &&
-			    atomic_load_explicit(&r->slots[slot].owner, memory_order_acquire) == 0) {
-				/* its opener died while setting it up */
-				if (!linked) {
+			linked = (st == SH_SETUP || st == SH_LIVE) && sh_linked(r, s, sid_make(slot, k, gen), &sw, &w);
+			if (!linked && slot == mine && vacant) {
+				/* its opener died setting it up (or a stray write made it
+				 * up): nobody can reach it, nobody sets it up now */
+				if (atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)(gen & SH_GEN_MASK) << 8 | SH_FREE))
 					for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
 						atomic_store(&s->ent[i], 0);
-					atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE);
-					continue;
-				}
-				atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_LIVE);
+				continue;
 			}
+			if (st == SH_SETUP && linked && slot == mine && vacant) /* died after linking it */
+				atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_LIVE);
 			for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 				uint64_t e = atomic_load(&s->ent[i]);
 

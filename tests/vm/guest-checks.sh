@@ -22,6 +22,7 @@ set -uo pipefail
 : "${RTMEM_EXAMPLE:=rtmem-example}"     # example RT client (name or path)
 : "${RTMEM_EXAMPLE_ARGS:=}"             # its arguments (word-split)
 : "${RTMEM_EXAMPLE_TIMEOUT:=120}"       # seconds
+: "${RTMEM_PIPELINE:=rtmem-pipeline}"   # processes handing and sharing buffers
 : "${RTMEM_RT_PRIO:=80}"                # SCHED_FIFO priority for the client
 : "${RTMEM_JOURNAL_READY_RE:=ready}"    # lifecycle lines in journalctl -u (ERE, any case)
 : "${RTMEM_JOURNAL_STOP_RE:=stopping}"
@@ -36,7 +37,7 @@ LOGDIR=${RTMEM_VM_LOGDIR:-/tmp/rtmemd-vm-logs}
 mkdir -p "$LOGDIR"
 
 BASE_CHECKS="kernel_preempt_rt systemd_pid1 system_running cyclictest"
-RTMEMD_CHECKS="rtmemd_active rtmemd_enabled rtmemd_example_rt rtmemctl_member
+RTMEMD_CHECKS="rtmemd_active rtmemd_enabled rtmemd_example_rt rtmemd_pipeline rtmemctl_member
 	rtmemctl_refused rtmemd_restart rtmemd_restart_under_client rtmemd_upgrade_under_client
 	rtmemd_stop rtmemd_journal"
 
@@ -220,6 +221,30 @@ check_rtmemd_example_rt() {
 		fail $n "rt_phase_page_faults=$faults (must be 0)"
 	else
 		pass $n "$(basename "$exe") as $RTMEM_MEMBER_USER at SCHED_FIFO $RTMEM_RT_PRIO: rt_phase_page_faults=0"
+	fi
+}
+
+# Client processes of one pool pass buffers as an application would: one
+# consumer takes each over (rtmem_give/rtmem_take), then three readers share
+# each one (rtmem_share/rtmem_release), as the member user.
+check_rtmemd_pipeline() {
+	local n=rtmemd-pipeline log=$LOGDIR/rtmemd-pipeline.log exe rc r
+	exe=$(command -v "$RTMEM_PIPELINE" 2>/dev/null) || { fail $n "$RTMEM_PIPELINE not found"; return; }
+	make_users || { fail $n "cannot create test users"; return; }
+	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
+	: > "$log"
+	for r in 1 3; do
+		prlimit --memlock=unlimited:unlimited -- \
+			as_user 120 "$RTMEM_MEMBER_USER" "$exe" -n 5000 -r "$r" >> "$log" 2>&1
+		rc=$?
+		if [ "$rc" != 0 ]; then
+			fail $n "$RTMEM_PIPELINE -r $r exited $rc: $(tailof "$log")"; return
+		fi
+	done
+	if [ "$(grep -c 'errors 0$' "$log")" != 4 ]; then
+		fail $n "expected 4 consumers with errors 0: $(tailof "$log" 4)"
+	else
+		pass $n "5000 buffers handed over, and 5000 shared with 3 readers: $(grep -o 'reader 0.*per s' "$log" | cut -c1-100)"
 	fi
 }
 
