@@ -68,6 +68,10 @@ CACHE_MISS_BOUND = 51      # 49: of another class, found through its page; targe
 CACHE_FULL_BOUND = 73      # 71: of another class, then the shared push inline; target 40 missed
 BCACHE_ALLOC_BOUND = 52    # 50: the buddy thread cache (lib/core/buddy_cache.c), no lock
 BCACHE_FREE_BOUND = 62     # 60: owned_head() is the locked free's check, ntop and all
+SHARE_OPEN_BOUND = 410     # 408: sharing (lib/core/handoff.c), each the longest of its kind (icount_scen.h)
+SHARE_ADD_BOUND = 281      # 279
+SHARE_RELEASE_BOUND = 184  # 182
+SHARE_LAST_BOUND = 213     # 211
 BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + about 30 per merge
 BUDDY_SPLIT = 12           # 250 is met up to 8 splits; 16 splits: 343, 20: 391
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 633, 20: 757
@@ -288,6 +292,13 @@ def main():
             t.check(f"{what} cache free", longest(c, "cache_free"), 1, CACHE_FREE_BOUND)
             t.check(f"{what} cache free, not the hint's class", longest(c, "cache_free_miss"), 1, CACHE_MISS_BOUND)
             t.check(f"{what} cache free, full", longest(c, "cache_free_full"), 0, CACHE_FULL_BOUND)
+            print(f"#   sharing: open (16th record) longest {longest(c, 'share_open')} | add the 6th holder"
+                  f" longest {longest(c, 'share_add')} | release longest {longest(c, 'share_release')}"
+                  f" | last release longest {longest(c, 'share_release_last')}")
+            t.check(f"{what} share open", longest(c, "share_open"), 1, SHARE_OPEN_BOUND)
+            t.check(f"{what} share add", longest(c, "share_add"), 1, SHARE_ADD_BOUND)
+            t.check(f"{what} share release", longest(c, "share_release"), 1, SHARE_RELEASE_BOUND)
+            t.check(f"{what} share release last", longest(c, "share_release_last"), 1, SHARE_LAST_BOUND)
     for tag in ("alloc", "free"):
         ref = longest(st[MIB, 0], tag)
         for key in ((MIB, 99), (GIB, 0)):

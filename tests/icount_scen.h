@@ -15,6 +15,10 @@
  *     allocated block of it); then drive_cache() on the same region.
  *   drive_reserve(calls): the 1 MiB slab region with 8 blocks of class 3 in
  *     reserve; allocations without and with the grant.
+ *   drive_share(calls), after drive_slab(): the longest paths of sharing.
+ *     An open that finds the one free record of its slot last, a share that
+ *     adds the sixth holder, a release of the holder in the last entry, and
+ *     the last release, which closes the record.
  *   drive_buddy(bytes, fill, calls): 16 B..1 MiB (1 GiB: 1 KiB..1 GiB), filled
  *     with random orders min..min+8 to fill % of the bytes; calls x (counted
  *     alloc of a random order, counted free of a random block).
@@ -39,7 +43,7 @@
 /* Tags of the counted calls. */
 enum iscen_tag {
 	T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, T_RSV_OTHER, T_RSV_GRANTED, T_CFREE_MISS,
-	T_BCALLOC, T_BCFREE, ISCEN_NTAGS
+	T_BCALLOC, T_BCFREE, T_SH_OPEN, T_SH_ADD, T_SH_REL, T_SH_LAST, ISCEN_NTAGS
 };
 
 static uint64_t rnd_state;
@@ -146,12 +150,65 @@ static int drive_cache(unsigned ncall, struct rg_region *r, const struct rg_pool
 	return 0;
 }
 
+/* Sharing: 8 client slots, 6 of them holders; each round opens a block with
+ * 15 of the opener's 16 records in use, adds holders up to the sixth, and
+ * releases them (see the header). */
+static int drive_share(unsigned ncall)
+{
+	struct rg_pool_desc d = scen_desc(SLAB, 1024 * 1024);
+	struct rg_region *r;
+	uint64_t id[RG_SHARE_HOLDERS];
+	void *held[16], *p;
+
+	d.nslots = 8;
+	r = scen_map(&d);
+	if (!r)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < RG_SHARE_HOLDERS; i++) {
+		struct rg_slot_record rec = { .owner = rg_owner(1 + i, 1), .pid = 1 };
+
+		id[i] = rec.owner;
+		if (rg_region_slot_set(r, 1 + i, &rec) != 0)
+			return -EPROTO;
+	}
+	for (unsigned k = 0; k < 15; k++) /* the opener's records, all but the last */
+		if (rg_slab_alloc(r, 0, id[0], 0, &held[k]) != 0 || rg_region_share(r, held[k], id[0], id[1]) != RG_SHARE_OPENED)
+			return -EPROTO;
+	for (unsigned i = 0; i < ncall; i++) {
+		int rc;
+
+		if (rg_slab_alloc(r, 1, id[0], 0, &p) != 0)
+			return -ENOMEM;
+		ICOUNT_ARM(T_SH_OPEN, (const void *)rg_region_share);
+		if (rg_region_share(r, p, id[0], id[1]) != RG_SHARE_OPENED)
+			return -EPROTO;
+		for (uint32_t h = 2; h < RG_SHARE_HOLDERS; h++) {
+			if (h == RG_SHARE_HOLDERS - 1)
+				ICOUNT_ARM(T_SH_ADD, (const void *)rg_region_share);
+			if (rg_region_share(r, p, id[h - 1], id[h]) != 0)
+				return -EPROTO;
+		}
+		for (uint32_t h = 0; h < RG_SHARE_HOLDERS - 1; h++) {
+			if (h == RG_SHARE_HOLDERS - 2) /* ids 0..4 gone: id 4 held the fifth entry */
+				ICOUNT_ARM(T_SH_REL, (const void *)rg_region_release);
+			if (rg_region_release(r, p, id[h]) != 0)
+				return -EPROTO;
+		}
+		ICOUNT_ARM(T_SH_LAST, (const void *)rg_region_release);
+		rc = rg_region_release(r, p, id[RG_SHARE_HOLDERS - 1]);
+		if (rc != RG_SHARE_CLOSED || rg_slab_free(r, p, id[RG_SHARE_HOLDERS - 1]) != 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 /* Slab: every class filled to @fill %, one block at least left free; then
  * a counted allocation of a random class and a counted free of a random
  * allocated block of it, @ncall times; then the thread cache. */
 static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 {
 	const uint64_t me = rg_owner(1, 1);
+	int rc;
 	struct rg_pool_desc d = scen_desc(SLAB, bytes);
 	struct rg_region *r = scen_map(&d);
 	char *base[RG_MAX_CLASSES];
@@ -176,7 +233,6 @@ static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 		uint32_t c = rnd_below(d.nclasses), size = d.classes[c].size;
 		struct rg_region_stats rs;
 		void *victim;
-		int rc;
 
 		rg_region_stats(r, &rs); /* will this allocation set a new high-water mark? */
 		ICOUNT_ARM(rs.cls[c].in_use + 1 > rs.cls[c].hwm ? T_ALLOC_HWM : T_ALLOC, (const void *)rg_slab_alloc);
@@ -197,7 +253,8 @@ static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 		if (rc != 0)
 			return rc;
 	}
-	return drive_cache(ncall, r, &d);
+	rc = drive_cache(ncall, r, &d);
+	return rc ? rc : drive_share(ncall < 50 ? ncall : 50);
 }
 
 /* A class with a reserve (class 3 keeps 8 blocks): an allocation without the

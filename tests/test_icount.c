@@ -25,6 +25,10 @@
  *    miss: the cache checks, then the whole shared free). The target of 40 is missed on the last two;
  *  - buddy, uncontended: bounded by the number of orders, BUDDY_BASE plus
  *    BUDDY_SPLIT per split (alloc) or BUDDY_MERGE per merge (free).
+ *  - sharing (rg_region_share/rg_region_release), not a fast path but RT-safe:
+ *    the longest path of each, SHARE_*_BOUND; their loops are bounded by the
+ *    16 records of a slot and the 6 entries of a record, which the scenario
+ *    fills (icount_scen.h, drive_share()).
  *    The figures are the constants below; what each run measures, it
  *    prints (bench/RESULTS.md keeps a run).
  * Instruction counts are deterministic, so this is a test and not a
@@ -77,6 +81,12 @@
 #define CACHE_FULL_BOUND 88u  /* 86: of another class, and on to the shared list */
 #define BCACHE_ALLOC_BOUND 42u /* 40: the buddy thread cache (lib/core/buddy_cache.c), no lock */
 #define BCACHE_FREE_BOUND 60u  /* 58 */
+/* Sharing (lib/core/handoff.c): not fast paths, but bounded and RT-safe;
+ * each the longest of its kind (tests/icount_scen.h, drive_share()) */
+#define SHARE_OPEN_BOUND 464u    /* 462: 15 records in use scanned first */
+#define SHARE_ADD_BOUND 292u     /* 290: five entries searched twice, the sixth taken */
+#define SHARE_RELEASE_BOUND 194u /* 192: the holder in the fifth entry */
+#define SHARE_LAST_BOUND 220u    /* 218: the last one, and the record closed */
 #define BUDDY_BASE 165u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */
 #define BUDDY_MERGE 30u    /* per merge in a free */
@@ -139,6 +149,12 @@ static void measure(enum kind kind, uint64_t bytes, unsigned fill, unsigned call
 		       (unsigned long long)st[T_CFREE_MISS].max, icount_mean(&st[T_CFREE_MISS]),
 		       (unsigned long long)st[T_CFREE_MISS].calls, (unsigned long long)st[T_CFREE_FULL].max,
 		       icount_mean(&st[T_CFREE_FULL]), (unsigned long long)st[T_CFREE_FULL].calls);
+	if (kind == SLAB)
+		printf("#   sharing: open (16th record) longest %llu | add the 6th holder longest %llu | release longest %llu"
+		       " | last release longest %llu (%llu calls each)\n",
+		       (unsigned long long)st[T_SH_OPEN].max, (unsigned long long)st[T_SH_ADD].max,
+		       (unsigned long long)st[T_SH_REL].max, (unsigned long long)st[T_SH_LAST].max,
+		       (unsigned long long)st[T_SH_OPEN].calls);
 }
 
 static void slab_bounds(uint64_t bytes)
@@ -156,6 +172,10 @@ static void slab_bounds(uint64_t bytes)
 		assert_in_range(st[f][T_CFREE].max, 1, CACHE_FREE_BOUND);
 		assert_in_range(st[f][T_CFREE_MISS].max, 1, CACHE_MISS_BOUND);
 		assert_in_range(st[f][T_CFREE_FULL].max, 0, CACHE_FULL_BOUND);
+		assert_in_range(st[f][T_SH_OPEN].max, 1, SHARE_OPEN_BOUND);
+		assert_in_range(st[f][T_SH_ADD].max, 1, SHARE_ADD_BOUND);
+		assert_in_range(st[f][T_SH_REL].max, 1, SHARE_RELEASE_BOUND);
+		assert_in_range(st[f][T_SH_LAST].max, 1, SHARE_LAST_BOUND);
 	}
 	for (unsigned t = 0; t < T_ALLOC_HWM; t++)
 		assert_in_range(st[2][t].max, st[0][t].max - SLAB_FLAT, st[0][t].max + SLAB_FLAT);

@@ -570,6 +570,8 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * rg_region_holders() - clients holding shared block @p now: 0 if it is not
  * shared, -EFAULT if @p is not the start of a block. Context: RT-safe.
  */
+#define RG_SHARE_RECS 16u   /* share records per slot: blocks a client may have open to sharing */
+#define RG_SHARE_HOLDERS 6u /* holders of one shared block */
 #define RG_SHARE_CLOSED 1
 #define RG_SHARE_OPENED 2
 int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to);

@@ -162,8 +162,6 @@ static_assert(sizeof(struct rg_slot) == RG_LINE, "a slot is one cache line");
  * no client id has) naming one of these records; each slot has
  * RG_SHARE_RECS of them for the blocks its client opens to sharing.
  */
-#define RG_SHARE_RECS 16u   /* records per slot */
-#define RG_SHARE_HOLDERS 6u /* holders of one shared block */
 #define RG_SHARE_BIT (1ull << 63)
 struct rg_share {
 	_Atomic uint64_t hdr;                    /* generation << 8 | RG_SH_FREE, _SETUP or _LIVE */
