@@ -24,7 +24,11 @@
  *      a ring in shared memory; the consumer rtmem_take()s and frees it.
  *      Rate with up to 256 blocks in flight, then give -> take latency with
  *      one block in flight at a time. rtmem pools only: a malloc heap is
- *      private to its process, so no block of it can change process.
+ *      private to its process, so no block of it can change process;
+ *  (d) fan-out: a producer and up to 3 readers; the producer rtmem_share()s
+ *      each block with every reader and lets go of its own hold, each reader
+ *      rtmem_release()s it, and the last one frees it. Rate, then
+ *      share -> read latency, as in (c).
  *
  * The malloc family runs the (a) and (b) loops in the same kind of forked
  * processes (each on its own private heap). jemalloc and mimalloc are
@@ -272,6 +276,59 @@ static void table_handoff(const unsigned *counts, unsigned nc)
 	}
 }
 
+static void table_fanout(const unsigned *counts, unsigned nc)
+{
+	static const enum alloc_id pools[] = { A_SLAB, A_CACHED, A_BUDDY };
+	unsigned last = 0;
+
+	printf("\n## (d) one producer, several readers of each block\n\n"
+	       "Groups of a producer and up to %u reader processes: the producer allocates, rtmem_share()s the\n"
+	       "block with each reader, rtmem_release()s its own hold and passes the offset through each\n"
+	       "reader's %u-slot ring; each reader rtmem_release()s it, and the last one frees it.\n"
+	       "Mblocks/s: blocks shared, all groups, %u ms. Latency: share -> read, ns, each reader, with one\n"
+	       "block in flight per group, the next %u ms. freed: blocks the readers freed, which must be every\n"
+	       "block shared in both halves. rtmem pools only.\n\n",
+	       FANOUT_GROUP - 1, RING, opt.run_ms, opt.run_ms);
+	printf("| pool | size | processes | readers | Mblocks/s | p50 | p99 | p99.9 | max | freed | errors |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned c = 0; c < nc && !mp_interrupted; c++) {
+		unsigned g = counts[c] < FANOUT_GROUP ? counts[c] : FANOUT_GROUP, n = counts[c] - counts[c] % g;
+
+		if (n < 2 || n == last)
+			continue;
+		last = n;
+		for (size_t k = 0; k < sizeof(pools) / sizeof(pools[0]) && !mp_interrupted; k++) {
+			struct job j = { .a = pools[k], .size = pools[k] == A_BUDDY ? opt.big : opt.small, .group = g };
+			enum mp_status st;
+			uint64_t shared = 0, later = 0, freed = 0, err;
+			uint32_t p[4] = { 0 };
+
+			st = run_case(&j, n, client_fanout, opt.run_ms * 4 + 5000);
+			err = sum_errors(n);
+			if (st != MP_OK) {
+				tally.errors += err;
+				tally_bad("d", allocs[j.a].name, j.size, n, st);
+				printf("| %s | %zu | %u | %u | %s | | | | | | %" PRIu64 " |\n", allocs[j.a].name, j.size, n,
+				       g - 1, status_text(st), err);
+				continue;
+			}
+			for (unsigned i = 0; i < n; i++) {
+				*(i % g ? &freed : &shared) += sh->res[i].ops;
+				later += i % g ? 0 : sh->res[i].late;
+			}
+			/* every block shared was freed once, by one of its readers */
+			if (freed != shared + later)
+				err += freed > shared + later ? freed - shared - later : shared + later - freed;
+			tally.errors += err;
+			percentiles(1, 1, n, p); /* the readers' samples; a producer keeps none */
+			printf("| %s | %zu | %u | %u | %.2f | %u | %u | %u | %u | %" PRIu64 " | %" PRIu64 " |\n",
+			       allocs[j.a].name, j.size, n, g - 1, (double)shared / ((double)opt.run_ms * 1000.0), p[0],
+			       p[1], p[2], p[3], freed, err);
+			fflush(stdout);
+		}
+	}
+}
+
 /* jemalloc and mimalloc; a missing one is left out, with a note. */
 static void load_others(void)
 {
@@ -450,6 +507,8 @@ int main(int argc, char **argv)
 		table_saturation(counts, nc);
 	if (!mp_interrupted)
 		table_handoff(counts, nc);
+	if (!mp_interrupted)
+		table_fanout(counts, nc);
 	lost = check_pools();
 	dst = mp_daemon_stop(&dmn);
 	printf("\n## result\n\nfailed calls: %" PRIu64 "\ncases timed out or failed: %u\n", tally.errors, tally.bad_cases);

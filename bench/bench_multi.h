@@ -20,6 +20,7 @@
 #define BURST 8u                   /* allocations, then frees, per cycle in (a) */
 #define RING 256u                  /* slots of a handoff ring */
 #define HANDOFF_SAMPLES (1u << 20) /* latencies kept per consumer, at most */
+#define FANOUT_GROUP 4u            /* (d): a producer and up to 3 readers of each block */
 #define SETUP_MS 10000u            /* connect, open, warm up: all clients ready by then */
 #define LEAD_MS 20u                /* from "all ready" to the common start */
 
@@ -43,15 +44,17 @@ struct opts {
 
 /* What a client reports, in the shared mapping (written by client i only). */
 struct client_res {
-	uint64_t ops;      /* (b) pairs done; (c) producer: blocks handed over in the rate half */
+	uint64_t ops;      /* (b) pairs done; (c) producer: blocks handed over in the rate half;
+			    * (d) producer: blocks shared in the rate half, reader: blocks it freed */
 	uint64_t errors;   /* calls that failed (alloc, free, give, take), blocks never taken */
-	uint64_t late;     /* (a) cycles that began after their period was over */
+	uint64_t late;     /* (a) cycles that began after their period was over; (d) producer: blocks
+			    * shared in the latency half */
 	uint64_t id;       /* (c) the client's id in its pool */
 	uint32_t nsamples; /* ns samples kept in samples_of(i) */
 	int32_t setup_err; /* -errno of connect/pool open; 0 */
 };
 
-/* A handoff ring, one per producer/consumer pair. */
+/* A handoff ring: one per producer/consumer pair (c), one per reader (d). */
 struct ring {
 	_Atomic uint64_t head; /* written by the producer */
 	char pad0[56];
@@ -66,7 +69,7 @@ struct ring {
 struct shared {
 	struct mp_ctl ctl;
 	struct client_res res[MP_MAX];
-	struct ring ring[MP_MAX / 2];
+	struct ring ring[MP_MAX];
 	uint64_t lost; /* the checker's result */
 	uint32_t samples[]; /* [MP_MAX][opt.per_client], ns */
 };
@@ -76,6 +79,7 @@ struct job {
 	enum alloc_id a;
 	size_t size;
 	bool pinned; /* clients <= CPUs: each client on a CPU of its own */
+	unsigned group; /* (d): processes per producer and its readers */
 };
 
 extern struct shared *sh;
@@ -88,10 +92,11 @@ static inline uint32_t *samples_of(unsigned i)
 	return sh->samples + (size_t)i * opt.per_client;
 }
 
-/* The client bodies, for mp_run(): (a), (b), (c). Return: exit status. */
+/* The client bodies, for mp_run(): (a), (b), (c), (d). Return: exit status. */
 int client_cyclic(unsigned i, unsigned n, void *job);
 int client_saturate(unsigned i, unsigned n, void *job);
 int client_handoff(unsigned i, unsigned n, void *job);
+int client_fanout(unsigned i, unsigned n, void *job);
 
 /* Start rtmemd with the benchmark's three pools. Return: 0, or -1 (said why). */
 int start_daemon(void);

@@ -284,6 +284,138 @@ int client_handoff(unsigned i, unsigned n, void *job)
 	return t0 ? 0 : 4;
 }
 
+/* (d) Producer: allocate, stamp, share with every reader, let go of its own
+ * hold, publish to every reader's ring. Return: false if it did not. */
+static bool share_one(const struct conn *k, const struct job *j, struct ring *q, const uint64_t *to, unsigned nr,
+		      uint64_t phase, struct client_res *r)
+{
+	uint64_t h = atomic_load_explicit(&q[0].head, memory_order_relaxed), *m = conn_alloc(k, j->size);
+	int rc;
+
+	if (!m) {
+		r->errors++;
+		return false;
+	}
+	m[1] = phase;
+	m[0] = mp_now_ns();
+	for (unsigned x = 0; x < nr; x++) {
+		while ((rc = rtmem_share(k->p, m, to[x])) == -ENOSPC && x == 0 && !mp_aborted(&sh->ctl))
+			pause_for_peer(j); /* 16 blocks of ours shared already: wait for the readers */
+		if (rc != 0) {
+			r->errors++;
+			if (x == 0)
+				conn_free(k, m);
+			else
+				rtmem_release(k->p, m); /* the readers so far would wait for it: not published */
+			return false;
+		}
+	}
+	if (rtmem_release(k->p, m) != 0) /* others hold it: 0 */
+		r->errors++;
+	for (unsigned x = 0; x < nr; x++) {
+		atomic_store_explicit(&q[x].off[h % RING], rtmem_ptr_to_off(k->p, m), memory_order_relaxed);
+		atomic_store_explicit(&q[x].head, h + 1, memory_order_release);
+	}
+	return true;
+}
+
+static bool rings_empty(struct ring *q, unsigned nr)
+{
+	for (unsigned x = 0; x < nr; x++)
+		if (atomic_load_explicit(&q[x].tail, memory_order_acquire) !=
+		    atomic_load_explicit(&q[x].head, memory_order_relaxed))
+			return false;
+	return true;
+}
+
+static void fan_producer(const struct conn *k, const struct job *j, struct ring *q, const uint64_t *to, unsigned nr,
+			 uint64_t t0, struct client_res *r)
+{
+	uint64_t end_rate = t0 + opt.run_ms * NS_PER_MS, end = end_rate + opt.run_ms * NS_PER_MS;
+
+	mp_sleep_until(t0);
+	while (mp_now_ns() < end_rate && !mp_aborted(&sh->ctl)) {
+		uint64_t h = atomic_load_explicit(&q[0].head, memory_order_relaxed);
+		bool room = true;
+
+		for (unsigned x = 0; x < nr; x++)
+			room &= h - atomic_load_explicit(&q[x].tail, memory_order_acquire) < RING;
+		if (!room)
+			pause_for_peer(j);
+		else if (share_one(k, j, q, to, nr, 0, r))
+			r->ops++;
+	}
+	while (mp_now_ns() < end && !mp_aborted(&sh->ctl)) {
+		if (!rings_empty(q, nr))
+			pause_for_peer(j);
+		else if (share_one(k, j, q, to, nr, 1, r))
+			r->late++;
+	}
+	for (unsigned x = 0; x < nr; x++)
+		atomic_store_explicit(&q[x].done, 1, memory_order_release);
+}
+
+/* (d) Reader: read the stamp, let go; the last of the readers frees it. */
+static void fan_reader(const struct conn *k, const struct job *j, struct ring *q, uint64_t t0, struct client_res *r,
+		       uint32_t *s)
+{
+	uint64_t give_up = t0 + (2ull * opt.run_ms + DRAIN_MS) * NS_PER_MS;
+
+	for (;;) {
+		uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed), *m;
+		int rc;
+
+		if (atomic_load_explicit(&q->head, memory_order_acquire) == t) {
+			if (atomic_load_explicit(&q->done, memory_order_acquire) &&
+			    atomic_load_explicit(&q->head, memory_order_acquire) == t)
+				break;
+			if (mp_now_ns() > give_up || mp_aborted(&sh->ctl))
+				break;
+			pause_for_peer(j);
+			continue;
+		}
+		m = rtmem_off_to_ptr(k->p, atomic_load_explicit(&q->off[t % RING], memory_order_relaxed));
+		if (!m) {
+			r->errors++;
+		} else {
+			uint64_t now = mp_now_ns(), phase = m[1], sent = m[0];
+
+			rc = rtmem_release(k->p, m);
+			if (rc < 0)
+				r->errors++;
+			r->ops += rc == 1;
+			if (phase == 1 && r->nsamples < opt.per_client)
+				s[r->nsamples++] = (uint32_t)(now - sent);
+		}
+		atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+	}
+	r->errors += atomic_load(&q->head) - atomic_load(&q->tail);
+}
+
+int client_fanout(unsigned i, unsigned n, void *job)
+{
+	const struct job *j = job;
+	struct client_res *r = &sh->res[i];
+	unsigned first = i - i % j->group, nr = j->group - 1;
+	uint64_t to[FANOUT_GROUP], t0;
+	struct conn k;
+
+	(void)n;
+	if (client_setup(i, j, &k) < 0)
+		return 3;
+	r->id = rtmem_pool_client_id(k.p);
+	t0 = client_start();
+	if (t0 && i == first) {
+		for (unsigned x = 0; x < nr; x++)
+			to[x] = sh->res[first + 1 + x].id;
+		fan_producer(&k, j, &sh->ring[first + 1], to, nr, t0, r);
+	} else if (t0) {
+		fan_reader(&k, j, &sh->ring[i], t0, r, samples_of(i));
+	}
+	conn_close(&k);
+	return t0 ? 0 : 4;
+}
+
 int start_daemon(void)
 {
 	char conf[1024];
