@@ -101,6 +101,20 @@ static void share_round(struct fx *f, void *p)
 	assert_int_equal(free_as(f, p, A), -EPERM);
 	assert_int_equal(free_as(f, p, B), -EPERM);
 	assert_int_equal(rg_region_give(f->r, p, A, B), -EPERM);
+	{ /* nor puts it in a thread cache */
+		struct rg_slab_cache tc[RG_MAX_CLASSES];
+		struct rg_buddy_cache bc;
+
+		rg_slab_cache_init(f->r, tc);
+		rg_buddy_cache_init(f->r, &bc);
+		assert_true(rg_slab_cache_free(f->r, tc, p, A) < 0);
+		assert_true(rg_buddy_cache_free(f->r, &bc, p, A) < 0);
+		assert_true(rg_slab_cache_free(f->r, tc, p, B) < 0);
+		assert_true(rg_buddy_cache_free(f->r, &bc, p, B) < 0);
+		for (uint32_t c = 0; c < f->r->nclasses; c++)
+			assert_int_equal(tc[c].n, 0);
+		assert_int_equal(rg_buddy_cache_flush(f->r, &bc, A), 0);
+	}
 	assert_region_ok(f->r);
 	assert_int_equal(rg_region_release(f->r, p, A), 0);
 	assert_int_equal(rg_region_release(f->r, p, A), -EPERM); /* once */
