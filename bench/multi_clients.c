@@ -230,8 +230,11 @@ static void producer(const struct conn *k, const struct job *j, struct ring *q, 
 	atomic_store_explicit(&q->done, 1, memory_order_release);
 }
 
+/* (c) Consumer: take each block given to it and free it. (d) Reader
+ * (@shared): read each block shared with it and let go; the last of the
+ * readers frees it, which counts in r->ops. */
 static void consumer(const struct conn *k, const struct job *j, struct ring *q, uint64_t t0, struct client_res *r,
-		     uint32_t *s)
+		     uint32_t *s, bool shared)
 {
 	uint64_t give_up = t0 + (2ull * opt.run_ms + DRAIN_MS) * NS_PER_MS;
 
@@ -248,18 +251,20 @@ static void consumer(const struct conn *k, const struct job *j, struct ring *q, 
 			continue;
 		}
 		m = rtmem_off_to_ptr(k->p, atomic_load_explicit(&q->off[t % RING], memory_order_relaxed));
-		if (!m || rtmem_take(k->p, m) != 0) {
+		if (!m || (!shared && rtmem_take(k->p, m) != 0)) {
 			r->errors++;
 		} else {
-			uint64_t now = mp_now_ns();
+			uint64_t now = mp_now_ns(), phase = m[1], sent = m[0];
+			int rc = shared ? rtmem_release(k->p, m) : !conn_free(k, m);
 
-			if (m[1] == 1 && r->nsamples < opt.per_client)
-				s[r->nsamples++] = (uint32_t)(now - m[0]);
-			r->errors += !conn_free(k, m);
+			if (phase == 1 && r->nsamples < opt.per_client)
+				s[r->nsamples++] = (uint32_t)(now - sent);
+			r->errors += rc < 0 || (!shared && rc);
+			r->ops += shared && rc == 1;
 		}
 		atomic_store_explicit(&q->tail, t + 1, memory_order_release);
 	}
-	/* blocks given but never taken: the daemon reclaims them, but count them */
+	/* blocks given or shared but never read: the daemon reclaims them, but count them */
 	r->errors += atomic_load(&q->head) - atomic_load(&q->tail);
 }
 
@@ -279,7 +284,7 @@ int client_handoff(unsigned i, unsigned n, void *job)
 	if (t0 && i % 2 == 0)
 		producer(&k, j, q, sh->res[i + 1].id, t0, r);
 	else if (t0)
-		consumer(&k, j, q, t0, r, samples_of(i));
+		consumer(&k, j, q, t0, r, samples_of(i), false);
 	conn_close(&k);
 	return t0 ? 0 : 4;
 }
@@ -355,43 +360,6 @@ static void fan_producer(const struct conn *k, const struct job *j, struct ring 
 		atomic_store_explicit(&q[x].done, 1, memory_order_release);
 }
 
-/* (d) Reader: read the stamp, let go; the last of the readers frees it. */
-static void fan_reader(const struct conn *k, const struct job *j, struct ring *q, uint64_t t0, struct client_res *r,
-		       uint32_t *s)
-{
-	uint64_t give_up = t0 + (2ull * opt.run_ms + DRAIN_MS) * NS_PER_MS;
-
-	for (;;) {
-		uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed), *m;
-		int rc;
-
-		if (atomic_load_explicit(&q->head, memory_order_acquire) == t) {
-			if (atomic_load_explicit(&q->done, memory_order_acquire) &&
-			    atomic_load_explicit(&q->head, memory_order_acquire) == t)
-				break;
-			if (mp_now_ns() > give_up || mp_aborted(&sh->ctl))
-				break;
-			pause_for_peer(j);
-			continue;
-		}
-		m = rtmem_off_to_ptr(k->p, atomic_load_explicit(&q->off[t % RING], memory_order_relaxed));
-		if (!m) {
-			r->errors++;
-		} else {
-			uint64_t now = mp_now_ns(), phase = m[1], sent = m[0];
-
-			rc = rtmem_release(k->p, m);
-			if (rc < 0)
-				r->errors++;
-			r->ops += rc == 1;
-			if (phase == 1 && r->nsamples < opt.per_client)
-				s[r->nsamples++] = (uint32_t)(now - sent);
-		}
-		atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-	}
-	r->errors += atomic_load(&q->head) - atomic_load(&q->tail);
-}
-
 int client_fanout(unsigned i, unsigned n, void *job)
 {
 	const struct job *j = job;
@@ -410,7 +378,7 @@ int client_fanout(unsigned i, unsigned n, void *job)
 			to[x] = sh->res[first + 1 + x].id;
 		fan_producer(&k, j, &sh->ring[first + 1], to, nr, t0, r);
 	} else if (t0) {
-		fan_reader(&k, j, &sh->ring[i], t0, r, samples_of(i));
+		consumer(&k, j, &sh->ring[i], t0, r, samples_of(i), true);
 	}
 	conn_close(&k);
 	return t0 ? 0 : 4;

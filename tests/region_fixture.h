@@ -78,6 +78,41 @@ static inline void *fixture_map_shared(const struct rg_pool_desc *d, int *ret_fd
 	return mem;
 }
 
+/* A region of @d in a shared memfd, formatted and attached (fixture_region_new()),
+ * and all of it undone (fixture_region_free()). NULL on failure. */
+struct fixture_region {
+	int fd;
+	size_t size;
+	void *mem;
+	struct rg_region *r;
+};
+
+static inline struct fixture_region *fixture_region_new(const struct rg_pool_desc *d)
+{
+	struct fixture_region *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->mem = fixture_map_shared(d, &f->fd, &f->size);
+	if (!f->mem || rg_region_attach(f->mem, f->size, &f->r) < 0) {
+		if (f->mem) {
+			munmap(f->mem, f->size);
+			close(f->fd);
+		}
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static inline void fixture_region_free(struct fixture_region *f)
+{
+	rg_region_detach(f->r);
+	munmap(f->mem, f->size);
+	close(f->fd);
+	free(f);
+}
+
 /* Fail the test with the checker's message if the region is inconsistent. */
 #define assert_region_ok(r)                                                       \
 	do {                                                                      \
@@ -102,6 +137,17 @@ static inline int fixture_unrecord(struct rg_region *r, uint64_t owner)
 
 	return rg_region_slot_set(r, (uint32_t)(owner >> 16 & 0xffff), &zero);
 }
+
+/* Nothing in use: no slab block, no buddy byte, and the checker passes. */
+#define assert_region_all_free(r)                                                 \
+	do {                                                                      \
+		struct rg_region_stats st_;                                       \
+		assert_region_ok(r);                                              \
+		rg_region_stats((r), &st_);                                       \
+		for (uint32_t c_ = 0; c_ < st_.nclasses; c_++)                    \
+			assert_int_equal(st_.cls[c_].in_use, 0);                  \
+		assert_int_equal(st_.buddy_free, st_.buddy_size);                 \
+	} while (0)
 
 /* Seed from RTMEM_SEED or the clock; always printed so a failure can be replayed. */
 static inline unsigned fixture_seed(const char *what)

@@ -33,34 +33,21 @@
 #define A rg_owner(1, 3)
 #define B rg_owner(2, 4)
 
-struct fx {
-	int fd;
-	size_t size;
-	void *mem;
-	struct rg_region *r;
-};
-
 static int setup(void **state)
 {
 	struct rg_pool_desc d = fixture_desc();
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fixture_region *f;
 
 	d.cache = 4; /* a cache slot for class 0 (100 blocks, 16 slots): one block */
-	f->mem = fixture_map_shared(&d, &f->fd, &f->size);
-	assert_non_null(f->mem);
-	assert_int_equal(rg_region_attach(f->mem, f->size, &f->r), 0);
+	f = fixture_region_new(&d);
+	assert_non_null(f);
 	*state = f;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	rg_region_detach(f->r);
-	munmap(f->mem, f->size);
-	close(f->fd);
-	free(f);
+	fixture_region_free(*state);
 	return 0;
 }
 
@@ -74,20 +61,9 @@ static void unrecord(struct rg_region *r, uint64_t owner)
 	assert_int_equal(fixture_unrecord(r, owner), 0);
 }
 
-static void assert_all_free(struct rg_region *r)
-{
-	struct rg_region_stats st;
-
-	assert_region_ok(r);
-	rg_region_stats(r, &st);
-	for (uint32_t c = 0; c < st.nclasses; c++)
-		assert_int_equal(st.cls[c].in_use, 0);
-	assert_int_equal(st.buddy_free, st.buddy_size);
-}
-
 static void test_give_moves_slab_and_buddy_blocks(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	void *s, *b;
 	size_t n = 0;
 
@@ -109,12 +85,12 @@ static void test_give_moves_slab_and_buddy_blocks(void **state)
 	assert_region_ok(f->r);
 	assert_int_equal(rg_slab_free(f->r, s, B), 0);
 	assert_int_equal(rg_buddy_free(f->r, b, B), 0);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 }
 
 static void test_give_errors_change_nothing(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	struct rg_slab_cache tc[RG_MAX_CLASSES];
 	void *s, *b, *cached;
 
@@ -139,12 +115,12 @@ static void test_give_errors_change_nothing(void **state)
 	assert_int_equal(rg_region_owned(f->r, s, A, NULL), 0);
 	assert_int_equal(rg_region_owned(f->r, b, A, NULL), 0);
 	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 3);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 }
 
 static void test_reclaim_is_exact_whoever_dies(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	uint64_t owners[17] = { 0 };
 	void *s1, *s2, *s3;
 
@@ -177,7 +153,7 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	owners[3] = rg_owner(3, 1);
 	assert_int_equal(rg_region_reclaim_orphans(f->r, owners, NULL), 1);
 	assert_int_equal(rg_region_owned(f->r, s2, B, NULL), -EPERM);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 }
 
 /* --- pipelines of processes --- */
@@ -193,7 +169,7 @@ struct ring {
 	_Atomic uint64_t taken, bad;
 };
 
-static void consumer(struct fx *f, struct ring *q, uint64_t me, long stop_after)
+static void consumer(struct fixture_region *f, struct ring *q, uint64_t me, long stop_after)
 {
 	for (long n = 0; n < PER_PAIR; n++) {
 		uint64_t t = atomic_load(&q->tail), off;
@@ -215,7 +191,7 @@ static void consumer(struct fx *f, struct ring *q, uint64_t me, long stop_after)
 	_exit(0);
 }
 
-static void producer(struct fx *f, struct ring *q, uint64_t me, uint64_t to, uint64_t seed)
+static void producer(struct fixture_region *f, struct ring *q, uint64_t me, uint64_t to, uint64_t seed)
 {
 	uint64_t s = seed | 1;
 
@@ -253,7 +229,7 @@ static void producer(struct fx *f, struct ring *q, uint64_t me, uint64_t to, uin
 
 static void test_pipelines_of_processes_hand_blocks_over(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	struct ring *q = mmap(NULL, PAIRS * sizeof(*q), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	unsigned seed = fixture_seed("pipelines");
 	pid_t prod[PAIRS], cons[PAIRS];
@@ -302,7 +278,7 @@ static void test_pipelines_of_processes_hand_blocks_over(void **state)
 	assert_true(rg_region_reclaim_orphans(f->r, owners, NULL) >= 0);
 	for (unsigned i = 0; i < PAIRS; i++)
 		assert_int_equal(rg_region_reclaim(f->r, rg_owner(1 + 2 * i, 1), NULL), 0);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 	munmap(q, PAIRS * sizeof(*q));
 }
 

@@ -37,22 +37,14 @@
 #define B rg_owner(2, 4)
 #define C rg_owner(3, 5)
 
-struct fx {
-	int fd;
-	size_t size;
-	void *mem;
-	struct rg_region *r;
-};
-
 static int setup(void **state)
 {
 	struct rg_pool_desc d = fixture_desc();
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fixture_region *f;
 
 	d.cache = 4;
-	f->mem = fixture_map_shared(&d, &f->fd, &f->size);
-	assert_non_null(f->mem);
-	assert_int_equal(rg_region_attach(f->mem, f->size, &f->r), 0);
+	f = fixture_region_new(&d);
+	assert_non_null(f);
 	assert_int_equal(fixture_record(f->r, A), 0);
 	assert_int_equal(fixture_record(f->r, B), 0);
 	assert_int_equal(fixture_record(f->r, C), 0);
@@ -62,35 +54,19 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	rg_region_detach(f->r);
-	munmap(f->mem, f->size);
-	close(f->fd);
-	free(f);
+	fixture_region_free(*state);
 	return 0;
 }
 
-static void assert_all_free(struct rg_region *r)
-{
-	struct rg_region_stats st;
-
-	assert_region_ok(r);
-	rg_region_stats(r, &st);
-	for (uint32_t c = 0; c < st.nclasses; c++)
-		assert_int_equal(st.cls[c].in_use, 0);
-	assert_int_equal(st.buddy_free, st.buddy_size);
-}
-
 /* Free @p as @owner, slab or buddy. */
-static int free_as(struct fx *f, void *p, uint64_t owner)
+static int free_as(struct fixture_region *f, void *p, uint64_t owner)
 {
 	int rc = rg_slab_free(f->r, p, owner);
 
 	return rc == -EFAULT ? rg_buddy_free(f->r, p, owner) : rc;
 }
 
-static void share_round(struct fx *f, void *p)
+static void share_round(struct fixture_region *f, void *p)
 {
 	assert_int_equal(rg_region_holders(f->r, p), 0);
 	assert_int_equal(rg_region_share(f->r, p, A, B), RG_SHARE_OPENED);
@@ -129,7 +105,7 @@ static void share_round(struct fx *f, void *p)
 
 static void test_share_and_release_slab_and_buddy_blocks(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	void *s, *b;
 
 	for (int round = 0; round < 40; round++) { /* more rounds than records: they are reused */
@@ -138,12 +114,12 @@ static void test_share_and_release_slab_and_buddy_blocks(void **state)
 		share_round(f, s);
 		share_round(f, b);
 	}
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 }
 
 static void test_share_errors_change_nothing(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	struct rg_slab_cache tc[RG_MAX_CLASSES];
 	void *s, *b, *cached, *many[RG_SHARE_RECS + 1];
 	uint64_t extra[RG_SHARE_HOLDERS];
@@ -207,17 +183,17 @@ static void test_share_errors_change_nothing(void **state)
 	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 2);
 	/* B: s, the 15 that A opened and the one it opened itself */
 	assert_int_equal(rg_region_reclaim(f->r, B, NULL), 1 + (RG_SHARE_RECS - 1) + 1);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 }
 
-static struct rg_share *rec_of(struct fx *f, uint64_t owner, uint32_t k)
+static struct rg_share *rec_of(struct fixture_region *f, uint64_t owner, uint32_t k)
 {
 	return &f->r->shares[(owner >> 16 & 0xffff) * RG_SHARE_RECS + k];
 }
 
 static void test_reclaim_is_exact_whoever_dies(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	uint64_t owners[17] = { 0, A, B, C };
 	void *p, *q;
 	uint64_t h;
@@ -232,7 +208,7 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	assert_int_equal(rg_region_release(f->r, p, C), 0);
 	assert_int_equal(fixture_unrecord(f->r, A), 0);
 	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 1);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 	assert_int_equal(fixture_record(f->r, A), 0);
 	assert_int_equal(fixture_record(f->r, B), 0);
 
@@ -246,7 +222,7 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	assert_int_equal(rg_region_release(f->r, p, B), 0);
 	assert_int_equal(rg_region_release(f->r, p, C), RG_SHARE_CLOSED);
 	assert_int_equal(free_as(f, p, C), 0);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 	assert_int_equal(fixture_record(f->r, A), 0);
 
 	/* an opener killed while it set a record up (entries written, block not
@@ -261,7 +237,7 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 1);
 	assert_int_equal(atomic_load(&rec_of(f, A, 0)->hdr) & 0xff, 0); /* FREE again */
 	assert_int_equal(atomic_load(&rec_of(f, A, 0)->ent[1]), 0);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 	assert_int_equal(fixture_record(f->r, A), 0);
 
 	/* a closer killed between its record CAS and its block CAS: the block
@@ -286,7 +262,7 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	assert_int_equal(rg_region_release(f->r, q, B), 0);
 	assert_int_equal(rg_region_release(f->r, q, A), RG_SHARE_CLOSED);
 	assert_int_equal(free_as(f, q, A), 0);
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 }
 
 /* Stray writes: every share record overwritten with random bytes, and the
@@ -295,7 +271,7 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
  * daemon's passes give every block back and free every record. */
 static void test_corrupt_records_are_survived_and_recovered(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	uint64_t owners[17] = { 0, A, B, C }, x = fixture_seed("corrupt records") | 1ull;
 	struct rg_share *all = f->r->shares;
 	void *p[8], *q;
@@ -331,7 +307,7 @@ static void test_corrupt_records_are_survived_and_recovered(void **state)
 		assert_int_equal(fixture_unrecord(f->r, o), 0);
 		assert_true(rg_region_reclaim(f->r, o, NULL) >= 0);
 	}
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 	for (uint32_t slot = 1; slot <= 3; slot++)
 		for (uint32_t k = 0; k < RG_SHARE_RECS; k++)
 			assert_int_equal(atomic_load(&all[slot * RG_SHARE_RECS + k].hdr) & 0xff, 0);
@@ -343,7 +319,7 @@ static void test_corrupt_records_are_survived_and_recovered(void **state)
 #define OPENS 500 /* blocks each worker opens to sharing */
 
 struct board {
-	struct fx *f;
+	struct fixture_region *f;
 	_Atomic uint64_t off[NT][NT]; /* [opener][reader]: offset + 1 of a block to read and release */
 	_Atomic uint64_t closed, opened, bad;
 	_Atomic unsigned done; /* workers that opened OPENS blocks */
@@ -444,7 +420,7 @@ static void *worker_main(void *arg)
 
 static void test_threads_share_and_release_at_once(void **state)
 {
-	struct fx *f = *state;
+	struct fixture_region *f = *state;
 	struct board *b = calloc(1, sizeof(*b));
 	struct worker w[NT];
 	pthread_t t[NT];
@@ -465,7 +441,7 @@ static void test_threads_share_and_release_at_once(void **state)
 	assert_int_equal(atomic_load(&b->bad), 0);
 	assert_int_equal(atomic_load(&b->opened), NT * OPENS);
 	assert_int_equal(atomic_load(&b->closed), atomic_load(&b->opened)); /* each freed once */
-	assert_all_free(f->r);
+	assert_region_all_free(f->r);
 	free(b);
 }
 
