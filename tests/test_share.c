@@ -12,6 +12,8 @@
  *   (the record is undone); a closer that died between the record and the
  *   block word (the orphan pass frees the block); every record can be reused
  *   afterwards;
+ * - a restarted daemon's owner scan reports the holders of a shared block,
+ *   never its share id (which it would reclaim as a dead owner's block);
  * - stray writes: records overwritten with random bytes, a block word
  *   overwritten with a share id: refused, never a crash, and recovered;
  * - threads as clients: each opens blocks to the others, which check the
@@ -19,6 +21,7 @@
  *   runs this too), and everything is free at the end.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -265,6 +268,60 @@ static void test_reclaim_is_exact_whoever_dies(void **state)
 	assert_region_all_free(f->r);
 }
 
+struct owners_seen {
+	uint64_t v[32];
+	unsigned n;
+};
+
+static void saw_owner(void *arg, uint64_t owner)
+{
+	struct owners_seen *o = arg;
+
+	for (unsigned i = 0; i < o->n; i++)
+		if (o->v[i] == owner)
+			return;
+	if (o->n < 32)
+		o->v[o->n++] = owner;
+}
+
+static bool seen(const struct owners_seen *o, uint64_t owner)
+{
+	for (unsigned i = 0; i < o->n; i++)
+		if (o->v[i] == owner)
+			return true;
+	return false;
+}
+
+/* A restarted daemon reclaims every owner its scan finds that is no longer
+ * alive (daemon/pool.c, pool_survey()). A shared block's word names no
+ * owner: the scan reports its holders instead, so the block stays while a
+ * holder lives, and goes with the last one. */
+static void test_owner_scan_reports_holders_not_share_ids(void **state)
+{
+	struct fixture_region *f = *state;
+	struct owners_seen o = { .n = 0 };
+	void *p;
+
+	assert_int_equal(rg_slab_alloc(f->r, 1, A, 0, &p), 0);
+	assert_int_equal(rg_region_share(f->r, p, A, B), RG_SHARE_OPENED);
+	assert_int_equal(rg_region_share(f->r, p, B, C), 0);
+	assert_int_equal(rg_region_release(f->r, p, C), 0);
+	rg_region_owner_scan(f->r, saw_owner, &o);
+	assert_int_equal(o.n, 2); /* A and B; not C, which let go, nor the share id */
+	assert_true(seen(&o, A) && seen(&o, B));
+	/* the restarted daemon finds A dead and B alive: A's hold goes, B's stays */
+	assert_int_equal(fixture_unrecord(f->r, A), 0);
+	assert_int_equal(rg_region_reclaim(f->r, A, NULL), 0);
+	assert_int_equal(rg_region_holders(f->r, p), 1);
+	o.n = 0;
+	rg_region_owner_scan(f->r, saw_owner, &o);
+	assert_int_equal(o.n, 1);
+	assert_true(seen(&o, B));
+	assert_int_equal(rg_region_release(f->r, p, B), RG_SHARE_CLOSED);
+	assert_int_equal(rg_slab_free(f->r, p, B), 0);
+	assert_region_all_free(f->r);
+}
+
 /* Stray writes: every share record overwritten with random bytes, and the
  * word of a block that is not shared overwritten with a share id. No call
  * crashes or takes a block it should not, and once its clients are gone the
@@ -451,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_share_and_release_slab_and_buddy_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_errors_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_is_exact_whoever_dies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_scan_reports_holders_not_share_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_records_are_survived_and_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_share_and_release_at_once, setup, teardown),
 	};

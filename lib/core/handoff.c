@@ -387,6 +387,23 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 	}
 }
 
+void rg_share_holders_scan(const struct rg_region *r, void (*fn)(void *arg, uint64_t owner), void *arg)
+{
+	for (uint64_t k = RG_SHARE_RECS; k < ((uint64_t)r->nslots + 1) * RG_SHARE_RECS; k++) {
+		const struct rg_share *s = &r->shares[k];
+		uint64_t h = atomic_load_explicit(&s->hdr, memory_order_relaxed);
+
+		if ((h & 0xff) != SH_SETUP && (h & 0xff) != SH_LIVE)
+			continue;
+		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
+			uint64_t e = atomic_load_explicit(&s->ent[i], memory_order_relaxed);
+
+			if (e && (e & 0xffff) == ((h >> 8) & 0xffff) && !(e & RG_SHARE_BIT))
+				fn(arg, e & ~(uint64_t)0xffff);
+		}
+	}
+}
+
 bool rg_share_dangling(const struct rg_region *r, uint64_t w, const void *p)
 {
 	return RG_ST(w) == RG_BLK_ALLOC && (RG_OWNER(w) & RG_SHARE_BIT) &&

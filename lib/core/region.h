@@ -465,8 +465,11 @@ int rg_region_desc(const struct rg_region *r, struct rg_pool_desc *ret);
 
 /*
  * rg_region_owner_scan() - call @fn(@arg, owner) for every held block
- * (slab ALLOC or CACHED, buddy ALLOC head): what a daemon that re-adopts a
- * region needs to find blocks of owners it has no trusted record of.
+ * (slab ALLOC or CACHED, buddy ALLOC head) and for every hold of a shared
+ * block (a holder's id in a share record in use): what a daemon that
+ * re-adopts a region needs to find the blocks and holds of owners it has no
+ * trusted record of. A shared block's own word names no owner and is not
+ * reported: its holders are.
  * Context: daemon, not RT; O(blocks); reads state words without locks.
  */
 void rg_region_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint64_t owner), void *arg);

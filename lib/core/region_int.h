@@ -324,6 +324,8 @@ int rg_locate(const struct rg_region *r, uint64_t off, uint32_t *ret_cls, uint64
  * held last becomes ALLOC(@owner), for the reclaim that follows. Records its
  * slot was setting up, with nobody in the slot now, are undone. Daemon only. */
 void rg_share_drop(struct rg_region *r, uint64_t owner);
+/* handoff.c: @fn(@arg, id) for each holder's entry in a share record in use. */
+void rg_share_holders_scan(const struct rg_region *r, void (*fn)(void *arg, uint64_t owner), void *arg);
 /* handoff.c: is @w a share id's word whose record no longer names it (its
  * closer died between the record and the block word)? */
 bool rg_share_dangling(const struct rg_region *r, uint64_t w, const void *p);

@@ -191,16 +191,17 @@ void rg_region_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint6
 		for (uint32_t i = 0; i < k->count; i++) {
 			uint64_t w = atomic_load_explicit(&k->state[i], memory_order_relaxed);
 
-			if (RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED)
+			if ((RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED) && !(w & RG_SHARE_BIT))
 				fn(arg, RG_OWNER(w));
 		}
 	}
 	for (uint64_t i = 0; r->bdy && i < r->nmin; i++) {
 		uint64_t w = atomic_load_explicit(&r->bstate[i], memory_order_relaxed);
 
-		if (RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED)
+		if ((RG_ST(w) == RG_BLK_ALLOC || RG_ST(w) == RG_BLK_CACHED) && !(w & RG_SHARE_BIT))
 			fn(arg, RG_OWNER(w));
 	}
+	rg_share_holders_scan(r, fn, arg);
 }
 
 static int next_buddy(struct rg_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
