@@ -13,7 +13,8 @@
  * Clients are child processes that hold blocks filled with their own pattern
  * and allocate, check and free one more block every millisecond; a block
  * handed to two clients, or reclaimed under one, shows as a corrupted
- * pattern or a failed free.
+ * pattern or a failed free. A block shared by three clients, one of which
+ * dies while no daemon runs, must outlive the restart with the other two.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -515,6 +516,73 @@ static void test_restart_sigkill_sigterm_clients_undisturbed(void **state)
 	assert_pool_whole(r);
 }
 
+/* A shared block outlives a daemon crash while its holders live; a holder
+ * that died while no daemon ran lets go of it at the restart, and the last
+ * release frees it. */
+static void test_restart_keeps_shared_blocks(void **state)
+{
+	struct rig *r = *state;
+	struct rtmem_client *cx, *cy;
+	struct rtmem_pool *px, *py;
+	unsigned char *b, *by, want[64]; /* b in X's mapping, by the same block in Y's */
+	uint64_t zid;
+	int pfd[2], st;
+	pid_t kid;
+
+	rig_start(r, true);
+	assert_int_equal(pipe(pfd), 0);
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) { /* Z: a holder that dies with the daemon down */
+		struct rtmem_client *cz;
+		struct rtmem_pool *pz;
+
+		close(pfd[0]);
+		if (rtmem_connect(r->sock, "holder-z", &cz) != 0 || rtmem_pool_open(cz, "life", RTMEM_POOL_NOLOCK, &pz) != 0)
+			_exit(1);
+		zid = rtmem_pool_client_id(pz);
+		if (write(pfd[1], &zid, sizeof(zid)) != sizeof(zid))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &zid, sizeof(zid)), (ssize_t)sizeof(zid));
+	close(pfd[0]);
+	assert_int_equal(rtmem_connect(r->sock, "holder-x", &cx), 0);
+	assert_int_equal(rtmem_pool_open(cx, "life", RTMEM_POOL_NOLOCK, &px), 0);
+	assert_int_equal(rtmem_connect(r->sock, "holder-y", &cy), 0);
+	assert_int_equal(rtmem_pool_open(cy, "life", RTMEM_POOL_NOLOCK, &py), 0);
+	assert_int_equal(rtmem_alloc(px, 64, (void **)&b), 0);
+	by = rtmem_off_to_ptr(py, rtmem_ptr_to_off(px, b));
+	assert_non_null(by);
+	memset(b, 0x5a, 64);
+	memset(want, 0x5a, 64);
+	assert_int_equal(rtmem_share(px, b, rtmem_pool_client_id(py)), 0);
+	assert_int_equal(rtmem_share(px, b, zid), 0);
+	assert_int_equal(rtmem_holders(px, b), 3);
+
+	rig_kill(r, SIGKILL);
+	kill(kid, SIGKILL);
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	rig_start(r, true);
+	/* the survey's other owner is Z, and it takes no block with it */
+	assert_non_null(strstr(rig_log(r), "2 clients kept, 1 exited meanwhile, 0 records not trusted, 1 other owners; "
+					   "0 blocks (0 bytes) reclaimed"));
+	/* Z's hold went with Z; X's and Y's stayed, and so did the block */
+	assert_int_equal(rtmem_holders(py, by), 2);
+	assert_memory_equal(by, want, 64);
+	assert_int_equal(rtmem_release(px, b), 0);
+	assert_int_equal(rtmem_release(py, by), 1);
+	assert_int_equal(rtmem_holders(py, by), 0);
+	rtmem_pool_close(px);
+	rtmem_disconnect(cx);
+	rtmem_pool_close(py);
+	rtmem_disconnect(cy);
+	usleep(100000);
+	assert_pool_whole(r);
+}
+
 /* Slot records are the clients' to scribble on: garbage must neither crash the daemon nor keep blocks. */
 static void test_restart_garbage_records_not_trusted(void **state)
 {
@@ -656,6 +724,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_restart_sigkill_sigterm_clients_undisturbed, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_shared_blocks, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_garbage_records_not_trusted, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_without_store_keeps_blocks, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_changed_config_kept_while_used, rig_setup, rig_teardown),
