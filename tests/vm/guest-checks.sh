@@ -234,8 +234,7 @@ check_rtmemd_pipeline() {
 	wait_active 30 || { fail $n "$RTMEM_SERVICE not active"; return; }
 	: > "$log"
 	for r in 1 3; do
-		prlimit --memlock=unlimited:unlimited -- \
-			as_user 120 "$RTMEM_MEMBER_USER" "$exe" -n 5000 -r "$r" >> "$log" 2>&1
+		as_user 120 "$RTMEM_MEMBER_USER" "$exe" -n 5000 -r "$r" >> "$log" 2>&1
 		rc=$?
 		if [ "$rc" != 0 ]; then
 			fail $n "$RTMEM_PIPELINE -r $r exited $rc: $(tailof "$log")"; return
