@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -62,7 +63,8 @@ struct opts {
 	const char *sock, *pool;
 	long n;
 	size_t bytes;
-	int readers; /* 1: give and take; more: share with all of them */
+	int readers;    /* 1: give and take; more: share with all of them */
+	int spare_cpus; /* online CPUs less the processes: <= 0, waits yield */
 };
 
 static uint64_t now_ns(void)
@@ -71,6 +73,14 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A busy wait's step: with more processes than CPUs a spinner would hold a
+ * CPU the process it waits for needs, so it yields it then. */
+static void wait_a_moment(const struct opts *o)
+{
+	if (o->spare_cpus <= 0)
+		sched_yield();
 }
 
 static int open_pool(const struct opts *o, const char *name, struct rtmem_client **c, struct rtmem_pool **p)
@@ -117,7 +127,7 @@ static int consumer(const struct opts *o, int k, int sk)
 		int rc;
 
 		while (atomic_load_explicit(&q->head, memory_order_acquire) == t)
-			; /* a real consumer would wait on its own terms: a period, a futex */
+			wait_a_moment(o); /* a real consumer would wait on its own terms: a period, a futex */
 		off = atomic_load_explicit(&q->off[t % RING], memory_order_relaxed);
 		m = rtmem_off_to_ptr(p, off);
 		if (!m || (o->readers == 1 && rtmem_take(p, m) != 0) || m->seq != (uint64_t)i ||
@@ -165,7 +175,7 @@ static int pass_on(const struct opts *o, struct rtmem_pool *p, struct msg *m, co
 		return rtmem_give(p, m, to[0]);
 	for (int k = 0; k < o->readers; k++) {
 		while ((rc = rtmem_share(p, m, to[k])) == -ENOSPC && k == 0)
-			; /* RTMEM_SHARE_OPEN buffers shared already: wait until readers let go of one */
+			wait_a_moment(o); /* RTMEM_SHARE_OPEN buffers shared already: wait until readers let go */
 		if (rc < 0)
 			return rc;
 	}
@@ -199,9 +209,9 @@ static int producer(const struct opts *o, const int *sk)
 
 		for (int k = 0; k < o->readers; k++)
 			while (h - atomic_load_explicit(&q[k].tail, memory_order_acquire) >= RING)
-				; /* a consumer is behind: its ring is full */
+				wait_a_moment(o); /* a consumer is behind: its ring is full */
 		while ((rc = rtmem_alloc(p, o->bytes, (void **)&m)) == -ENOMEM)
-			; /* every buffer is in flight: the consumers free them */
+			wait_a_moment(o); /* every buffer is in flight: the consumers free them */
 		if (rc < 0) {
 			fprintf(stderr, "rtmem-pipeline: rtmem_alloc(%zu): %s\n", o->bytes, rtmem_strerror(rc));
 			return 1;
@@ -223,7 +233,7 @@ static int producer(const struct opts *o, const int *sk)
 	}
 	for (int k = 0; k < o->readers; k++)
 		while (atomic_load_explicit(&q[k].tail, memory_order_acquire) != (uint64_t)o->n)
-			; /* the rings are ours: keep them until the consumers are done with them */
+			wait_a_moment(o); /* the rings are ours: keep them until the consumers are done */
 	rtmem_free(p, q);
 	rtmem_pool_close(p);
 	rtmem_disconnect(c);
@@ -269,6 +279,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	o.spare_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1 - o.readers;
 	fflush(stdout);
 	for (k = 0; k < o.readers; k++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk[k]) < 0) {
