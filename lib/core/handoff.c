@@ -147,6 +147,18 @@ static uint64_t ent_of(uint64_t id, uint32_t gen)
 	return id | (gen & 0xffffu);
 }
 
+/* Is entry @e a hold of generation @gen? */
+static bool ent_holds(uint64_t e, uint32_t gen)
+{
+	return e && (e & 0xffff) == (gen & 0xffffu);
+}
+
+/* Is record header @h in use (SETUP or LIVE)? */
+static bool hdr_in_use(uint64_t h)
+{
+	return (h & 0xff) == SH_SETUP || (h & 0xff) == SH_LIVE;
+}
+
 static struct rg_share *sh_rec(const struct rg_region *r, uint64_t sid)
 {
 	uint32_t slot = (uint32_t)(sid >> 16 & 0xffff), k = (uint32_t)(sid >> 32 & 0xf);
@@ -169,8 +181,7 @@ static struct rg_share *sh_named(const struct rg_region *r, uint64_t w, uint64_t
 	if (!s)
 		return NULL;
 	h = atomic_load(&s->hdr);
-	if ((h >> 8) != sid_gen(sid) || ((h & 0xff) != SH_SETUP && (h & 0xff) != SH_LIVE) ||
-	    atomic_load(&s->blk) != off)
+	if ((h >> 8) != sid_gen(sid) || !hdr_in_use(h) || atomic_load(&s->blk) != off)
 		return NULL;
 	return s;
 }
@@ -192,14 +203,11 @@ static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32
 {
 	uint64_t h;
 
-	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
-		uint64_t e = atomic_load(&s->ent[i]);
-
-		if (e && (e & 0xffff) == (gen & 0xffff))
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+		if (ent_holds(atomic_load(&s->ent[i]), gen))
 			return 0;
-	}
 	h = atomic_load(&s->hdr);
-	if ((h >> 8) != gen || ((h & 0xff) != SH_LIVE && (h & 0xff) != SH_SETUP))
+	if ((h >> 8) != gen || !hdr_in_use(h))
 		return 0;
 	if (!atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE))
 		return 0;
@@ -324,11 +332,8 @@ int rg_region_holders(const struct rg_region *r, const void *p)
 	if (!s)
 		return 0;
 	gen = sid_gen(RG_OWNER(w));
-	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
-		uint64_t e = atomic_load(&s->ent[i]);
-
-		n += e && (e & 0xffff) == (gen & 0xffff);
-	}
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+		n += ent_holds(atomic_load(&s->ent[i]), gen);
 	return n;
 }
 
@@ -362,7 +367,7 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 
 			if (st == SH_FREE)
 				continue;
-			linked = (st == SH_SETUP || st == SH_LIVE) && sh_linked(r, s, sid_make(slot, k, gen), &sw, &w);
+			linked = hdr_in_use(h) && sh_linked(r, s, sid_make(slot, k, gen), &sw, &w);
 			if (!linked && slot == mine && vacant) {
 				/* its opener died setting it up (or a stray write made it
 				 * up): nobody can reach it, nobody sets it up now */
@@ -393,12 +398,12 @@ void rg_share_holders_scan(const struct rg_region *r, void (*fn)(void *arg, uint
 		const struct rg_share *s = &r->shares[k];
 		uint64_t h = atomic_load_explicit(&s->hdr, memory_order_relaxed);
 
-		if ((h & 0xff) != SH_SETUP && (h & 0xff) != SH_LIVE)
+		if (!hdr_in_use(h))
 			continue;
 		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 			uint64_t e = atomic_load_explicit(&s->ent[i], memory_order_relaxed);
 
-			if (e && (e & 0xffff) == ((h >> 8) & 0xffff) && !(e & RG_SHARE_BIT))
+			if (ent_holds(e, (uint32_t)(h >> 8)) && !(e & RG_SHARE_BIT))
 				fn(arg, e & ~(uint64_t)0xffff);
 		}
 	}
