@@ -444,9 +444,10 @@ static_assert(offsetof(struct rg_class, pushed) == offsetof(struct rg_class, hea
  * class that fits (RG_POLICY_NEXT_FIT), and with RG_POLICY_EXACT only if its
  * size is @size. Up to RG_SIZECLS_MAX one lookup in the handle's private
  * table (class sizes are multiples of 8: the next fit of size rounded up to
- * 8); past it a binary search over the classes, whose sizes strictly
- * increase. A caller that has already checked size <= RG_SIZECLS_MAX, as
- * rtmem_alloc() does, compiles to the table lookup alone.
+ * 8, plus the handle's home stripe); past it a binary search over the
+ * classes, whose sizes increase (a run of equal sizes: the stripes of one).
+ * A caller that has already checked size <= RG_SIZECLS_MAX, as rtmem_alloc()
+ * does, compiles to the table lookup alone.
  * Context: any; RT-safe; O(1) up to RG_SIZECLS_MAX, O(log nclasses) past it.
  * Return: the class index, or -ENOENT (no class fits, or none of that exact
  * size; also for size 0, whose table entry is RG_SIZECLS_NONE).
@@ -471,7 +472,7 @@ static inline int rg_class_for(const struct rg_region *r, size_t size, enum rg_c
 	}
 	if (lo == r->nclasses || (policy == RG_POLICY_EXACT && r->cls[lo].size != size))
 		return -ENOENT;
-	return (int)lo;
+	return (int)(lo + r->home); /* lo: the first stripe of its size */
 }
 
 

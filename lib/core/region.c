@@ -48,8 +48,26 @@ static uint32_t default_align(uint32_t size)
 	return a > RG_PAGE ? RG_PAGE : a;
 }
 
+/* S, the length of every run of equal sizes (see region.h), or 0 if the runs differ. */
+static uint32_t desc_stripes(const struct rg_pool_desc *d)
+{
+	uint32_t s = 0, run = 0;
+
+	for (uint32_t c = 0; c < d->nclasses; c++) {
+		run = c && d->classes[c].size == d->classes[c - 1].size ? run + 1 : 1;
+		if (c + 1 == d->nclasses || d->classes[c + 1].size != d->classes[c].size) {
+			if (s && run != s)
+				return 0;
+			s = run;
+		}
+	}
+	return s ? s : 1;
+}
+
 static int check_desc(const struct rg_pool_desc *d)
 {
+	uint32_t stripes;
+
 	if (d->nclasses > RG_MAX_CLASSES || d->policy > RG_POLICY_NEXT_FIT || d->cache > RG_CACHE_MAX ||
 	    d->nslots == 0 || d->nslots > 0xffffu)
 		return -EINVAL;
@@ -59,13 +77,16 @@ static int check_desc(const struct rg_pool_desc *d)
 
 		if (s->size < 8 || s->size % 8 || !is_pow2(a) || a < 8 || a > RG_PAGE || s->size % a)
 			return -EINVAL;
-		if (c && s->size <= d->classes[c - 1].size)
+		if (c && s->size < d->classes[c - 1].size)
 			return -EINVAL;
 		if (s->count == 0 || s->reserve >= s->count)
 			return -EINVAL;
 		if (s->count > RG_MAX_BLOCKS)
 			return -EOVERFLOW;
 	}
+	stripes = d->nclasses ? desc_stripes(d) : 1;
+	if (stripes == 0 || stripes > RG_MAX_STRIPES)
+		return -EINVAL;
 	if (d->buddy.size) {
 		const struct rg_buddy_desc *b = &d->buddy;
 
@@ -425,6 +446,7 @@ static int attach_build(void *mem, size_t size, const struct rg_pool_desc *dp, c
 		r->sizecls[i] = c < r->nclasses ? (uint8_t)c : RG_SIZECLS_NONE;
 	}
 	r->sizecls[0] = RG_SIZECLS_NONE; /* 0 bytes: no class, and no block (rtmem_alloc() says -EINVAL) */
+	r->stripes = d.nclasses ? desc_stripes(&d) : 1;
 	*ret = r;
 	return 0;
 }

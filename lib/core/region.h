@@ -39,6 +39,7 @@ extern "C" {
 #define RG_MIN_ORDER 4u  /* smallest buddy block: 16 B */
 #define RG_MAX_ORDER 40u /* largest buddy block: 1 TiB */
 #define RG_MAX_BLOCKS 0x7fffffffu /* per class, and buddy min-blocks */
+#define RG_MAX_STRIPES 8u /* core classes per configured slab class (slab_stripes) */
 
 /* Block states (low byte of a state word). */
 enum rg_blk_state {
@@ -81,7 +82,8 @@ struct rg_buddy_desc {
 };
 
 struct rg_pool_desc {
-	uint32_t nclasses;       /* slab classes in use, sizes strictly increasing */
+	uint32_t nclasses;       /* slab classes in use, sizes increasing; a run of S equal sizes is
+				  * one class striped S ways, and every run has the same S (1..RG_MAX_STRIPES) */
 	uint32_t policy;         /* enum rg_class_policy */
 	uint32_t nslots;         /* client slots in the region (1..65535) */
 	uint32_t cache;          /* slab blocks per class a client thread may cache, 0..RG_CACHE_MAX */
@@ -198,6 +200,31 @@ uint32_t rg_slab_class_size(const struct rg_region *r, uint32_t cls);
 /* The size-to-class lookup is rg_class_for(), inline in fastpath.h. */
 
 /*
+ * Striped classes. A pool described with runs of S equal sizes has S
+ * stripes per size: S core classes, each with its own head line, pushed
+ * count, state words and pages. A block is freed to its own stripe (found
+ * from its page, as any class), so the free, reclaim, sweep, checker and
+ * tester see stripes as classes. An allocation pops the caller's home stripe
+ * first and steals from the other S - 1 when it is empty.
+ *
+ * rg_region_stripes() - S (1 for a pool without stripes). Context: any.
+ *
+ * rg_region_set_home() - make @slot's stripe, @slot mod S, the one that
+ * rg_class_for() answers on this handle (the size table is private).
+ * Context: setup, before the handle is used; a daemon handle keeps stripe 0.
+ */
+uint32_t rg_region_stripes(const struct rg_region *r);
+void rg_region_set_home(struct rg_region *r, uint32_t slot);
+
+/*
+ * rg_slab_alloc_steal() - after rg_slab_alloc() of @cls said -ENOMEM: pop
+ * from the other stripes of @cls's size in turn, from the next one on.
+ * Context: RT-safe, lock-free, no system call; at most S - 1 pops.
+ * Return: as rg_slab_alloc(); -ENOMEM at once without stripes.
+ */
+int rg_slab_alloc_steal(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
+
+/*
  * rg_slab_alloc() - pop a block of class @cls for @owner.
  * Context: RT-safe, lock-free, no system call. O(1): one CAS on the class head
  * (retried only under contention) and one CAS on the block's state word.
@@ -208,12 +235,15 @@ uint32_t rg_slab_class_size(const struct rg_region *r, uint32_t cls);
 int rg_slab_alloc(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
 
 /*
- * rg_slab_alloc_timed() - rg_slab_alloc(), but when the class is empty
- * wait until @abs_timeout (CLOCK_MONOTONIC; NULL = forever) for a free of that
- * class, on a futex word in the class's shared control line.
+ * rg_slab_alloc_timed() - rg_slab_alloc() then rg_slab_alloc_steal(), but
+ * when every stripe is empty wait until @abs_timeout (CLOCK_MONOTONIC; NULL =
+ * forever) for a free of that size, on the futex word in each stripe's shared
+ * control line (futex_waitv(2) with stripes; where the kernel lacks it, a
+ * wait on the home stripe in slices of RG_WAIT_SLICE_NS that re-check all).
  * Context: may block in FUTEX_WAIT; no system call while blocks are free.
  * Return: as rg_slab_alloc(), and -ETIMEDOUT, -EINTR.
  */
+#define RG_WAIT_SLICE_NS 1000000
 struct timespec;
 int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags,
 			   const struct timespec *abs_timeout, void **ret);

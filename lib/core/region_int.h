@@ -260,6 +260,8 @@ struct rg_region {
 	struct rg_slot *slots; /* [nslots + 1], slot 0 the daemon's */
 	/* private: request size (rounded up to 8) / 8 -> smallest class that fits, RG_SIZECLS_NONE if none */
 	uint8_t sizecls[RG_SIZECLS_MAX / 8 + 1];
+	uint32_t stripes; /* S: core classes per size (see region.h, "Striped classes") */
+	uint32_t home;    /* this handle's stripe, 0..S-1, added by rg_class_for() */
 	/* buddy, NULL bdy if none */
 	struct rg_buddy *bdy;
 	struct rg_link *link;

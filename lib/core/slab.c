@@ -438,34 +438,6 @@ uint64_t rg_slab_cache_flush(struct rg_region *r, struct rg_slab_cache *tc, uint
 	return bytes;
 }
 
-int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags,
-			   const struct timespec *abs_timeout, void **ret)
-{
-	struct rg_class *ctl;
-	int rc = rg_slab_alloc(r, cls, owner, flags, ret);
-
-	if (rc != -ENOMEM)
-		return rc;
-	ctl = r->cls[cls].ctl;
-	for (;;) {
-		uint32_t seq;
-
-		/* Announce ourselves before the re-check: a free that lands after
-		 * the re-check sees waiters != 0 and bumps seq, so FUTEX_WAIT
-		 * returns at once instead of missing the wake-up. */
-		atomic_fetch_add_explicit(&ctl->waiters, 1, ACQ_REL);
-		seq = atomic_load_explicit(&ctl->seq, ACQUIRE);
-		rc = rg_slab_alloc(r, cls, owner, flags, ret);
-		if (rc == -ENOMEM &&
-		    syscall(SYS_futex, &ctl->seq, FUTEX_WAIT_BITSET, seq, abs_timeout, NULL, FUTEX_BITSET_MATCH_ANY) < 0 &&
-		    (errno == ETIMEDOUT || errno == EINTR))
-			rc = -errno;
-		atomic_fetch_sub_explicit(&ctl->waiters, 1, RELEASE);
-		if (rc != -ENOMEM)
-			return rc;
-	}
-}
-
 /* Tester side (daemon). */
 
 int rg_slab_checkout(struct rg_region *r, uint32_t c, uint32_t idx)
