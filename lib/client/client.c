@@ -453,6 +453,7 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	if (rc < 0)
 		goto out_unmap;
 	p->policy = rg_region_policy(p->r);
+	rg_region_set_home(p->r, p->slot); /* clients spread over the stripes of a size */
 	tc_setup(p);
 	close(fd); /* the mapping keeps the memfd alive */
 	p->next = c->pools;
@@ -571,8 +572,12 @@ static __attribute__((noinline)) int alloc_shared(struct rtmem_pool *p, uint32_t
 	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
 	rc = rg_slab_alloc(p->r, cls, p->owner, p->alloc_flags, ret);
-	if (rc < 0)
-		uncharge(p, bytes);
+	if (__builtin_expect(rc < 0, 0)) {
+		if (rc == -ENOMEM) /* the home stripe is empty: the others (none without stripes) */
+			rc = rg_slab_alloc_steal(p->r, cls, p->owner, p->alloc_flags, ret);
+		if (rc < 0)
+			uncharge(p, bytes);
+	}
 	return rc;
 }
 
