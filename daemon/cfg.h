@@ -135,6 +135,7 @@ struct cfg_pool {
 	uint64_t quota;                  /* bytes per client, 0 = no quota */
 	struct cfg_ids users, groups;    /* who may open it (uid 0 always may) */
 	struct cfg_ids reserve_users, reserve_groups; /* who may take the reserve */
+	uint32_t stripes;                /* slab_stripes: desc has each slab class this many times */
 };
 
 struct cfg {

@@ -15,7 +15,7 @@
 
 #include "cfg.h"
 
-#define KEYS_MAX 16
+#define KEYS_MAX 20
 
 struct parser;
 typedef int (*key_fn)(struct parser *p, char *v);

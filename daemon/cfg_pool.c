@@ -148,7 +148,8 @@ static int key_slab(struct parser *p, char *v)
 		return cfg_perr(p, v, E2BIG, "too many slab classes (at most %u)", RG_MAX_CLASSES);
 	for (unsigned i = 0; !r && i < n; i++) {
 		r = parse_class(p, items[i], &d->classes[i]);
-		if (!r && i && core_refuses(d, i + 1) && d->classes[i].size <= d->classes[i - 1].size)
+		/* the core takes equal sizes as stripes; here each size is one class (slab_stripes) */
+		if (!r && i && d->classes[i].size <= d->classes[i - 1].size)
 			return cfg_perr(p, items[i], EINVAL, "slab class sizes are not strictly increasing: "
 				    "%" PRIu32 " after %" PRIu32, d->classes[i].size, d->classes[i - 1].size);
 	}
@@ -246,6 +247,18 @@ static int key_thread_cache(struct parser *p, char *v)
 	return r;
 }
 
+static int key_slab_stripes(struct parser *p, char *v)
+{
+	uint64_t n = 0;
+	int r = cfg_parse_num(p, v, false, "slab_stripes", &n);
+
+	if (!r && (n < 1 || n > RG_MAX_STRIPES))
+		return cfg_perr(p, v, EINVAL, "slab_stripes %s is out of range (1 to %u)", v, RG_MAX_STRIPES);
+	if (!r)
+		p->pool->stripes = (uint32_t)n;
+	return r;
+}
+
 /* SIZExBLOCKS entries, matched to the classes when the section ends. */
 static int key_reserve_slab(struct parser *p, char *v)
 {
@@ -287,7 +300,7 @@ static int key_reserve_groups(struct parser *p, char *v)
 enum {
 	K_SLAB, K_SLAB_POLICY, K_BUDDY, K_BUDDY_MIN, K_BUDDY_MAX, K_HUGEPAGES, K_USERS,
 	K_GROUPS, K_QUOTA, K_MAX_CLIENTS, K_RSV_SLAB, K_RSV_BUDDY, K_RSV_USERS, K_RSV_GROUPS,
-	K_THREAD_CACHE,
+	K_THREAD_CACHE, K_SLAB_STRIPES,
 };
 
 static const struct keydef pool_keys[] = {
@@ -306,6 +319,7 @@ static const struct keydef pool_keys[] = {
 	[K_RSV_USERS] = { "reserve_users", key_reserve_users },
 	[K_RSV_GROUPS] = { "reserve_groups", key_reserve_groups },
 	[K_THREAD_CACHE] = { "thread_cache", key_thread_cache },
+	[K_SLAB_STRIPES] = { "slab_stripes", key_slab_stripes },
 	{ NULL, NULL },
 };
 static_assert(sizeof(pool_keys) / sizeof(pool_keys[0]) <= KEYS_MAX, "seen[] too small");
@@ -394,6 +408,43 @@ static int pool_reserve_check(struct parser *p)
 	return 0;
 }
 
+/* Each configured class becomes S core classes of its size (region.h,
+ * "Striped classes"), its blocks and reserve dealt out among them. */
+static int pool_stripe(struct parser *p)
+{
+	struct rg_pool_desc *d = &p->pool->desc;
+	uint32_t s = p->pool->stripes, n = d->nclasses;
+	unsigned line = p->seen[K_SLAB_STRIPES];
+	char s1[SIZE_FMT_MAX];
+
+	if (s <= 1 || n == 0)
+		return 0;
+	if (n * s > RG_MAX_CLASSES)
+		return cfg_perr_lc(p, line, 0, EINVAL, "slab_stripes %" PRIu32 " with %" PRIu32 " slab classes "
+			       "makes %" PRIu32 " stripes (at most %u)", s, n, n * s, RG_MAX_CLASSES);
+	for (uint32_t c = n; c-- > 0;) {
+		const struct rg_slab_desc k = d->classes[c];
+
+		if (k.count < s)
+			return cfg_perr_lc(p, line, 0, EINVAL, "slab class %s has %" PRIu32 " blocks, fewer "
+				       "than its %" PRIu32 " stripes", size_fmt(k.size, SIZE_CONFIG, s1), k.count, s);
+		for (uint32_t i = 0; i < s; i++) { /* the load fails on an error: a half-done desc is dropped */
+			struct rg_slab_desc *t = &d->classes[c * s + i];
+
+			*t = k;
+			t->count = k.count / s + (i < k.count % s);
+			t->reserve = k.reserve / s + (i < k.reserve % s);
+			if (t->reserve && t->reserve >= t->count)
+				return cfg_perr_lc(p, p->seen[K_RSV_SLAB], 0, EINVAL, "reserve_slab: %" PRIu32
+					       " blocks of class %s over %" PRIu32 " stripes leave stripe %" PRIu32
+					       " nothing for other clients", k.reserve,
+					       size_fmt(k.size, SIZE_CONFIG, s1), s, i);
+		}
+	}
+	d->nclasses = n * s;
+	return 0;
+}
+
 int cfg_close_pool(struct parser *p)
 {
 	struct cfg_pool *pl = p->pool;
@@ -406,6 +457,8 @@ int cfg_close_pool(struct parser *p)
 	r = pool_buddy_check(p);
 	if (!r)
 		r = pool_reserve_check(p);
+	if (!r)
+		r = pool_stripe(p);
 	if (r)
 		return r;
 	r = rg_region_layout(&pl->desc, &fp);
@@ -464,6 +517,7 @@ int cfg_open_pool(struct parser *p, char *name)
 	pl->desc.policy = RG_POLICY_NEXT_FIT;
 	pl->desc.nslots = CFG_DEFAULT_MAX_CLIENTS;
 	pl->desc.cache = CFG_DEFAULT_THREAD_CACHE;
+	pl->stripes = 1;
 	p->pool = pl;
 	p->sec = SEC_POOL;
 	p->keys = pool_keys;

@@ -583,6 +583,44 @@ static void test_err_classes_not_increasing(void **state)
 	expect_err(POOL "slab = 64x1, 64x1\n", -EINVAL, 2, "strictly increasing", NULL);
 }
 
+/* slab_stripes = S: each class becomes S core classes of its size, blocks and
+ * reserve dealt out, the first stripes taking the remainder. */
+static void test_slab_stripes_expand(void **state)
+{
+	struct cfg *cfg = load_ok(POOL "slab = 64x10, 256x4\nslab_stripes = 4\nreserve_slab = 64x5\n"
+				  "reserve_users = 0\n", CFG_NO_RESOLVE);
+	const struct rg_pool_desc *d = &cfg->pools[0].desc;
+	static const uint32_t count[8] = { 3, 3, 2, 2, 1, 1, 1, 1 }, rsv[8] = { 2, 1, 1, 1 };
+
+	(void)state;
+	assert_int_equal(cfg->pools[0].stripes, 4);
+	assert_int_equal(d->nclasses, 8);
+	for (uint32_t c = 0; c < 8; c++) {
+		assert_int_equal(d->classes[c].size, c < 4 ? 64 : 256);
+		assert_int_equal(d->classes[c].count, count[c]);
+		assert_int_equal(d->classes[c].reserve, rsv[c]);
+	}
+	cfg_free(cfg);
+	cfg = load_ok(POOL "slab = 64x10\n", 0); /* the default: one stripe */
+	assert_int_equal(cfg->pools[0].stripes, 1);
+	assert_int_equal(cfg->pools[0].desc.nclasses, 1);
+	cfg_free(cfg);
+}
+
+static void test_err_slab_stripes(void **state)
+{
+	(void)state;
+	expect_err(POOL "slab = 64x10\nslab_stripes = 0\n", -EINVAL, 3, "slab_stripes 0", "1 to 8");
+	expect_err(POOL "slab = 64x10\nslab_stripes = 9\n", -EINVAL, 3, "out of range", NULL);
+	expect_err(POOL "slab = 64x10\nslab_stripes = two\n", -EINVAL, 3, "slab_stripes", NULL);
+	expect_err(POOL "slab = 64x10, 128x3\nslab_stripes = 4\n", -EINVAL, 3, "class 128 has 3 blocks",
+		   "4 stripes");
+	expect_err(POOL "slab = 8x1, 16x1, 24x1, 32x1, 40x1, 48x1, 56x1, 64x1, 72x1\nslab_stripes = 4\n", -EINVAL, 3,
+		   "makes 36 stripes", "at most 32");
+	expect_err(POOL "slab = 64x8\nslab_stripes = 4\nreserve_slab = 64x5\nreserve_users = 0\n", -EINVAL, 4,
+		   "leave stripe 0 nothing", NULL);
+}
+
 static void test_err_count_zero(void **state)
 {
 	(void)state;
@@ -1057,6 +1095,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_err_key_outside_section),
 		cmocka_unit_test(test_err_bad_size),
 		cmocka_unit_test(test_err_classes_not_increasing),
+		cmocka_unit_test(test_slab_stripes_expand),
+		cmocka_unit_test(test_err_slab_stripes),
 		cmocka_unit_test(test_err_count_zero),
 		cmocka_unit_test(test_err_slab_class_syntax),
 		cmocka_unit_test(test_err_too_many_classes),

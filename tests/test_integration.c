@@ -41,8 +41,9 @@ static void config(char *buf, size_t len)
 		 "[pool mixed]\nslab = 32x1024\nbuddy = 1M\nbuddy_min = 256\nbuddy_max = 256K\nusers = %s\n"
 		 "max_clients = 8\n\n"
 		 "[pool guarded]\nslab = 128x8\nusers = %s, nobody\nreserve_slab = 128x4\nreserve_users = %s\n"
-		 "thread_cache = 0\n",
-		 me, me, me, me, me);
+		 "thread_cache = 0\n\n"
+		 "[pool striped]\nslab = 64x64\nslab_stripes = 4\nthread_cache = 0\nusers = %s\nmax_clients = 8\n",
+		 me, me, me, me, me, me);
 }
 
 static int start(void **state)
@@ -830,6 +831,49 @@ static void test_timed_alloc_waits_for_a_free(void **state)
 	rtmem_disconnect(c);
 }
 
+/* slab_stripes = 4: clients in slots 1 and 2 start in different stripes (64
+ * B x 16 per stripe: a page each); one client can still take all 64 blocks
+ * (it steals); a client waiting in another stripe is woken by a free in
+ * the first client's. */
+static void test_striped_pool_spreads_clients(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *ca, *cb;
+	struct rtmem_pool *pa = open_pool(d, "striped", &ca), *pb = open_pool(d, "striped", &cb);
+	void *a[64], *b, *x;
+	int n = 1, st;
+	pid_t pid;
+
+	assert_int_equal(rtmem_alloc(pa, 64, &a[0]), 0);
+	assert_int_equal(rtmem_alloc(pb, 64, &b), 0);
+	assert_int_not_equal(rtmem_ptr_to_off(pa, a[0]) / 4096, rtmem_ptr_to_off(pb, b) / 4096);
+	while (n < 64 && rtmem_alloc(pa, 64, &a[n]) == 0)
+		n++;
+	assert_int_equal(n, 63); /* every stripe, less b */
+	assert_int_equal(rtmem_free(pb, b), 0);
+	assert_int_equal(rtmem_alloc(pa, 64, &a[63]), 0);
+	assert_int_equal(rtmem_alloc(pa, 64, &x), -ENOMEM);
+	pid = fork();
+	if (pid == 0) { /* slot 3: another home stripe than a[0]'s */
+		struct rtmem_client *cc;
+		struct rtmem_pool *pp;
+
+		if (rtmem_connect(d->sock, "waiter", &cc) || rtmem_pool_open(cc, "striped", RTMEM_POOL_NOLOCK, &pp))
+			_exit(2);
+		_exit(rtmem_alloc_timed(pp, 64, 20ll * 1000 * 1000 * 1000, &x) == 0 ? 0 : 3);
+	}
+	usleep(100000);
+	assert_int_equal(rtmem_free(pa, a[0]), 0);
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (n = 1; n < 64; n++)
+		assert_int_equal(rtmem_free(pa, a[n]), 0);
+	rtmem_pool_close(pb);
+	rtmem_disconnect(cb);
+	rtmem_pool_close(pa);
+	rtmem_disconnect(ca);
+}
+
 /* rtmemd --check-config: a good file exits 0 with the footprint report; each
  * bad one exits non-zero naming file:line and what is wrong. */
 static int check_config(const char *text, char *out, size_t len)
@@ -898,6 +942,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_zero_syscalls_under_seccomp, start, stop),
 		cmocka_unit_test_setup_teardown(test_client_calls_within_instruction_bounds, start, stop),
 		cmocka_unit_test_setup_teardown(test_timed_alloc_waits_for_a_free, start, stop),
+		cmocka_unit_test_setup_teardown(test_striped_pool_spreads_clients, start, stop),
 		cmocka_unit_test(test_check_config_reports_each_error),
 	};
 	struct passwd *pw = getpwuid(geteuid());
