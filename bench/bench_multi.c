@@ -5,9 +5,10 @@
  * it is a benchmark, not a timed test (bench/README.md says what each
  * column means).
  *
- * It starts the build's rtmemd on a temporary config and socket with three
+ * It starts the build's rtmemd on a temporary config and socket with four
  * pools: "slab" (slab classes, no thread cache: every call on the shared
- * lock-free lists), "cached" (the same classes, thread_cache = 8, the
+ * lock-free lists), "striped" (the same with slab_stripes = 4: each client
+ * pops its home stripe and steals when it is empty), "cached" (the same classes, thread_cache = 8, the
  * default) and "buddy" (small slab classes and a buddy area; the benchmark
  * asks for a size above the classes, so every call is the buddy's, through
  * each thread's buddy cache, which the default thread_cache turns on). For
@@ -63,6 +64,7 @@ struct mp_daemon dmn;
 
 struct allocator allocs[NALLOC] = {
 	[A_SLAB] = { "rtmem slab", "slab", NULL, NULL },
+	[A_STRIPED] = { "rtmem slab, 4 stripes", "striped", NULL, NULL },
 	[A_CACHED] = { "rtmem slab + thread cache", "cached", NULL, NULL },
 	[A_BUDDY] = { "rtmem buddy", "buddy", NULL, NULL },
 	[A_GLIBC] = { "glibc malloc", NULL, malloc, free },
@@ -76,8 +78,8 @@ static const struct row {
 	enum alloc_id a;
 	bool big;
 } rows[] = {
-	{ A_SLAB, false },  { A_CACHED, false }, { A_GLIBC, false }, { A_JE, false }, { A_MI, false },
-	{ A_BUDDY, true },  { A_GLIBC, true },   { A_JE, true },     { A_MI, true },
+	{ A_SLAB, false }, { A_STRIPED, false }, { A_CACHED, false }, { A_GLIBC, false }, { A_JE, false },
+	{ A_MI, false },   { A_BUDDY, true },    { A_GLIBC, true },   { A_JE, true },     { A_MI, true },
 };
 
 /* What went wrong over the run, for the summary and the exit status. */
@@ -396,7 +398,7 @@ static void print_header(int fifo_err)
 	else
 		printf("# clients: SCHED_OTHER (--no-fifo)");
 	printf(", each pinned to a CPU of its own while clients <= CPUs; sched_rt_runtime_us %s\n", rt);
-	printf("# rtmemd %s; pools: slab (no thread cache), cached (thread_cache 8), buddy (thread_cache 8); sizes %zu B, %zu B\n",
+	printf("# rtmemd %s; pools: slab (no thread cache), striped (slab_stripes 4, no thread cache), cached (thread_cache 8), buddy (thread_cache 8); sizes %zu B, %zu B\n",
 	       RTMEMD_PATH, opt.small, opt.big);
 	printf("# a timed call includes one clock read pair: median %u ns here\n", clock_cost());
 }
