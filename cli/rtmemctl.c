@@ -65,6 +65,33 @@ const char *ctl_wire_name(const char name[RTMEM_NAME_MAX], char out[RTMEM_NAME_M
 	return out;
 }
 
+uint32_t ctl_merge_stripes(struct rtmem_wire_stats *s)
+{
+	uint32_t n = s->nclasses < RTMEM_WIRE_MAX_CLASSES ? s->nclasses : RTMEM_WIRE_MAX_CLASSES, out = 0, most = 1;
+
+	for (uint32_t k = 0; k < n;) {
+		struct rtmem_wire_class_stats sum = s->cls[k];
+		uint32_t run = 1;
+
+		for (; k + run < n && s->cls[k + run].size == sum.size; run++) {
+			const struct rtmem_wire_class_stats *t = &s->cls[k + run];
+
+			sum.count += t->count;
+			sum.in_use += t->in_use;
+			sum.free += t->free;
+			sum.hwm += t->hwm;
+			sum.failed += t->failed;
+			sum.bad += t->bad;
+			sum.checkout += t->checkout;
+		}
+		s->cls[out++] = sum;
+		most = run > most ? run : most;
+		k += run;
+	}
+	s->nclasses = out;
+	return most;
+}
+
 /* "serving", or "damaged (header rewritten, ...)": what the daemon's audit found. */
 static const char *audit_state(uint32_t damage, char *buf, size_t len)
 {
@@ -183,23 +210,26 @@ static int cmd_pools(struct ctl *c)
 		const struct rtmem_wire_stats *s = &rep.stats;
 		char name[RTMEM_NAME_MAX], state[160];
 		bool first = true;
+		uint32_t stripes;
 
 		rc = rtmem_msg_transact(c->fd, ++c->seq, &req, RTMEM_MSG_POOL_INFO, &rep, RTMEM_MSG_POOL_INFO_REPLY, NULL);
 		if (rc < 0)
 			return rc;
+		stripes = ctl_merge_stripes(&rep.stats);
 		wire_name(rep.name, name);
 		audit_state(rep.damage, state, sizeof(state));
 		if (c->json) {
 			printf("%s{\"name\":\"%s\",\"state\":\"%s\",\"damage\":%u,\"size\":%" PRIu64
-			       ",\"clients\":%u,\"buddy_size\":%" PRIu64
+			       ",\"clients\":%u,\"slab_stripes\":%u,\"buddy_size\":%" PRIu64
 			       ",\"buddy_free\":%" PRIu64 ",\"buddy_largest_free\":%" PRIu64 ",\"buddy_repairs\":%" PRIu64
 			       ",\"classes\":[",
 			       i ? "," : "", name, rep.damage ? "damaged" : "serving", rep.damage, rep.size, rep.nclients,
-			       s->buddy_size, s->buddy_free,
+			       stripes, s->buddy_size, s->buddy_free,
 			       s->buddy_largest_free, s->buddy_repairs);
 		} else {
-			printf("pool \"%s\": %s, %.1f MiB, %u clients\n  %-6s %10s %8s %8s %8s %8s %8s %5s\n", name,
-			       state, (double)rep.size / (1024.0 * 1024.0), rep.nclients, "kind", "size", "count", "in_use",
+			printf("pool \"%s\": %s, %.1f MiB, %u clients%s\n  %-6s %10s %8s %8s %8s %8s %8s %5s\n", name,
+			       state, (double)rep.size / (1024.0 * 1024.0), rep.nclients,
+			       stripes > 1 ? ", slab classes in stripes (rows: their sums)" : "", "kind", "size", "count", "in_use",
 			       "free", "hwm", "failed", "bad");
 		}
 		for (uint32_t k = 0; k < s->nclasses && k < RTMEM_WIRE_MAX_CLASSES; k++)

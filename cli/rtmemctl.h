@@ -21,6 +21,15 @@ struct ctl {
 /* A name from the wire, printable whatever the daemon sent (no quotes, no backslashes). */
 const char *ctl_wire_name(const char name[RTMEM_NAME_MAX], char out[RTMEM_NAME_MAX]);
 
+/*
+ * ctl_merge_stripes() - sum each run of slab classes of one size (the stripes
+ * of a pool with slab_stripes, docs/many-clients.md) into one class, so that
+ * every view shows one row, and metrics one series, per configured size.
+ * hwm becomes the sum of the stripes' marks: an upper bound of the size's.
+ * Return: the longest run (1: no stripes).
+ */
+uint32_t ctl_merge_stripes(struct rtmem_wire_stats *s);
+
 /* Everything one `rtmemctl metrics` or one `top` frame shows. */
 struct ctl_snap {
 	struct rtmem_msg_status_reply status;

@@ -60,6 +60,7 @@ int ctl_snap_take(struct ctl *c, struct ctl_snap *s)
 					RTMEM_MSG_POOL_INFO_REPLY, NULL);
 		if (rc < 0)
 			return rc;
+		ctl_merge_stripes(&s->pools[s->npools].stats);
 		s->npools++;
 	}
 	for (uint32_t i = 0; i < s->status.nclients; i++) {

@@ -4,7 +4,8 @@
  * Prometheus text format (every sample has its HELP and TYPE, counters end
  * in _total, pools and classes labelled), the atomic textfile write and
  * rtmemd_up 0 without a daemon, top, the read-only monitor socket, the
- * daemon's quiet logging, --help/--version and usage errors (exit 2).
+ * daemon's quiet logging, --help/--version and usage errors (exit 2); a
+ * striped pool shown as one class per configured size.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -30,13 +31,14 @@ struct fx {
 static int start(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char conf[512];
+	char conf[640];
 
 	snprintf(f->monitor, sizeof(f->monitor), "/tmp/rtmemctl-test-%d.monitor.sock", (int)getpid());
 	snprintf(conf, sizeof(conf),
 		 "[daemon]\nmonitor_socket = %s\n"
-		 "[pool ctl]\nslab = 64x32, 256x8\nbuddy = 64K\nbuddy_max = 16K\nusers = root, %u\n",
-		 f->monitor, (unsigned)getuid());
+		 "[pool ctl]\nslab = 64x32, 256x8\nbuddy = 64K\nbuddy_max = 16K\nusers = root, %u\n"
+		 "[pool striped]\nslab = 64x30, 128x8\nslab_stripes = 4\nthread_cache = 0\nusers = root, %u\n",
+		 f->monitor, (unsigned)getuid(), (unsigned)getuid());
 	if (daemon_start(&f->d, conf) < 0)
 		fail_msg("rtmemd did not start");
 	*state = f;
@@ -208,6 +210,44 @@ static void test_daemon_quiet_about_monitors(void **state)
 	assert_null(strstr(daemon_log(&f->d), "connected"));
 }
 
+/* Stripes are core classes of one size; metrics may not repeat a label set
+ * (Prometheus refuses the scrape) and the tables show one row per size. */
+static void test_striped_pool_one_class_per_size(void **state)
+{
+	struct fx *f = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p;
+	void *b[3];
+	const char *out, *at;
+	unsigned n = 0;
+	int rc;
+
+	assert_int_equal(rtmem_connect(f->d.sock, "striper", &c), 0);
+	assert_int_equal(rtmem_pool_open(c, "striped", RTMEM_POOL_NOLOCK, &p), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rtmem_alloc(p, 64, &b[i]), 0);
+	out = ctl(f->d.sock, "metrics", &rc);
+	assert_int_equal(rc, 0);
+	check_exposition(out);
+	for (at = out; (at = strstr(at, "rtmemd_class_blocks{pool=\"striped\",kind=\"slab\"")) != NULL; at++)
+		n++;
+	assert_int_equal(n, 2); /* 64 and 128, not 4 x 2 */
+	assert_non_null(strstr(out, "rtmemd_class_blocks{pool=\"striped\",kind=\"slab\",block_size=\"64\"} 30\n"));
+	assert_non_null(strstr(out, "rtmemd_class_blocks_in_use{pool=\"striped\",kind=\"slab\",block_size=\"64\"} 3\n"));
+	out = ctl(f->d.sock, "--json pools", &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "\"kind\":\"slab\",\"size\":64,\"count\":30,\"in_use\":3,\"free\":27,"));
+	assert_non_null(strstr(out, "\"kind\":\"slab\",\"size\":128,\"count\":8,\"in_use\":0,\"free\":8,"));
+	assert_non_null(strstr(out, "\"name\":\"striped\",\"state\":\"serving\",\"damage\":0,"));
+	assert_non_null(strstr(out, "\"clients\":1,\"slab_stripes\":4,"));
+	assert_non_null(strstr(out, "\"name\":\"ctl\""));
+	assert_non_null(strstr(out, "\"slab_stripes\":1,"));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rtmem_free(p, b[i]), 0);
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
 static void test_help_version_usage(void **state)
 {
 	int rc;
@@ -231,6 +271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monitor_socket_reads_not_opens, start, stop),
 		cmocka_unit_test_setup_teardown(test_top_frames, start, stop),
 		cmocka_unit_test_setup_teardown(test_daemon_quiet_about_monitors, start, stop),
+		cmocka_unit_test_setup_teardown(test_striped_pool_one_class_per_size, start, stop),
 		cmocka_unit_test(test_help_version_usage),
 	};
 
