@@ -72,6 +72,7 @@ SHARE_OPEN_BOUND = 410     # 408: sharing (lib/core/handoff.c), each the longest
 SHARE_ADD_BOUND = 281      # 279
 SHARE_RELEASE_BOUND = 184  # 182
 SHARE_LAST_BOUND = 213     # 211
+STEAL_BOUND = 158          # 156: two empty stripes passed over, a pop from the third, home's failure taken back
 BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + about 30 per merge
 BUDDY_SPLIT = 12           # 250 is met up to 8 splits; 16 splits: 343, 20: 391
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 633, 20: 757
@@ -299,6 +300,8 @@ def main():
             t.check(f"{what} share add", longest(c, "share_add"), 1, SHARE_ADD_BOUND)
             t.check(f"{what} share release", longest(c, "share_release"), 1, SHARE_RELEASE_BOUND)
             t.check(f"{what} share release last", longest(c, "share_release_last"), 1, SHARE_LAST_BOUND)
+            print(f"#   stealing: 4 stripes, the third tried has the block: longest {longest(c, 'steal')}")
+            t.check(f"{what} steal", longest(c, "steal"), 1, STEAL_BOUND)
     for tag in ("alloc", "free"):
         ref = longest(st[MIB, 0], tag)
         for key in ((MIB, 99), (GIB, 0)):

@@ -64,7 +64,7 @@ enum probe_tag { T_STRAIGHT = ISCEN_NTAGS, T_LOOP, T_CAS_OK, T_CAS_FAIL, NTAGS }
 static const char *const tag_name[NTAGS] = {
 	"alloc", "free", "alloc_hwm", "cache_alloc", "cache_free", "cache_free_full",
 	"rsv_other", "rsv_granted", "cache_free_miss", "buddy_cache_alloc", "buddy_cache_free",
-	"share_open", "share_add", "share_release", "share_release_last",
+	"share_open", "share_add", "share_release", "share_release_last", "steal",
 	"probe_straight", "probe_loop", "probe_cas_ok", "probe_cas_fail",
 };
 

@@ -19,6 +19,9 @@
  *     An open that finds the one free record of its slot last, a share that
  *     adds the sixth holder, a release of the holder in the last entry, and
  *     the last release, which closes the record.
+ *   drive_steal(calls), after drive_share(): 64 B in 4 stripes, the
+ *     caller's home and the next two empty; a counted steal that finds its
+ *     block in the last stripe it tries (the longest), then a free.
  *   drive_buddy(bytes, fill, calls): 16 B..1 MiB (1 GiB: 1 KiB..1 GiB), filled
  *     with random orders min..min+8 to fill % of the bytes; calls x (counted
  *     alloc of a random order, counted free of a random block).
@@ -43,7 +46,7 @@
 /* Tags of the counted calls. */
 enum iscen_tag {
 	T_ALLOC, T_FREE, T_ALLOC_HWM, T_CALLOC, T_CFREE, T_CFREE_FULL, T_RSV_OTHER, T_RSV_GRANTED, T_CFREE_MISS,
-	T_BCALLOC, T_BCFREE, T_SH_OPEN, T_SH_ADD, T_SH_REL, T_SH_LAST, ISCEN_NTAGS
+	T_BCALLOC, T_BCFREE, T_SH_OPEN, T_SH_ADD, T_SH_REL, T_SH_LAST, T_STEAL, ISCEN_NTAGS
 };
 
 static uint64_t rnd_state;
@@ -202,6 +205,37 @@ static int drive_share(unsigned ncall)
 	return 0;
 }
 
+/* Stealing (lib/core/stripe.c): home stripe 0 and stripes 1 and 2 empty,
+ * so each counted steal pops two empty lists and finds its block in the
+ * third, the most a steal over 4 stripes does. */
+static int drive_steal(unsigned ncall)
+{
+	const uint64_t me = rg_owner(1, 1);
+	struct rg_pool_desc d = scen_desc(SLAB, 1024 * 1024);
+	struct rg_region *r;
+	void *p;
+
+	d.cache = 0;
+	d.nclasses = 4;
+	for (unsigned c = 0; c < 4; c++)
+		d.classes[c] = (struct rg_slab_desc){ .size = 64, .count = c < 3 ? 8 : ncall + 1 };
+	r = scen_map(&d);
+	if (!r || rg_region_stripes(r) != 4)
+		return -ENOMEM;
+	for (unsigned c = 0; c < 3; c++)
+		for (unsigned i = 0; i < 8; i++)
+			if (rg_slab_alloc(r, c, me, 0, &p) != 0)
+				return -EPROTO;
+	for (unsigned i = 0; i < ncall; i++) {
+		if (rg_slab_alloc(r, 0, me, 0, &p) != -ENOMEM)
+			return -EPROTO;
+		ICOUNT_ARM(T_STEAL, (const void *)rg_slab_alloc_steal);
+		if (rg_slab_alloc_steal(r, 0, me, 0, &p) != 0 || rg_slab_free(r, p, me) != 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 /* Slab: every class filled to @fill %, one block at least left free; then
  * a counted allocation of a random class and a counted free of a random
  * allocated block of it, @ncall times; then the thread cache. */
@@ -254,7 +288,8 @@ static int drive_slab(uint64_t bytes, unsigned fill, unsigned ncall)
 			return rc;
 	}
 	rc = drive_cache(ncall, r, &d);
-	return rc ? rc : drive_share(ncall < 50 ? ncall : 50);
+	rc = rc ? rc : drive_share(ncall < 50 ? ncall : 50);
+	return rc ? rc : drive_steal(ncall < 50 ? ncall : 50);
 }
 
 /* A class with a reserve (class 3 keeps 8 blocks): an allocation without the

@@ -29,6 +29,9 @@
  *    the longest path of each, SHARE_*_BOUND; their loops are bounded by the
  *    16 records of a slot and the 6 entries of a record, which the scenario
  *    fills (icount_scen.h, drive_share()).
+ *  - stealing from the other stripes of a striped class, the most over 4
+ *    stripes (two empty ones passed over, the block found in the third):
+ *    STEAL_BOUND (icount_scen.h, drive_steal()).
  *    The figures are the constants below; what each run measures, it
  *    prints (bench/RESULTS.md keeps a run).
  * Instruction counts are deterministic, so this is a test and not a
@@ -87,6 +90,7 @@
 #define SHARE_ADD_BOUND 292u     /* 290: five entries searched twice, the sixth taken */
 #define SHARE_RELEASE_BOUND 194u /* 192: the holder in the fifth entry */
 #define SHARE_LAST_BOUND 220u    /* 218: the last one, and the record closed */
+#define STEAL_BOUND 176u /* 174: two empty stripes passed over, a pop from the third, home's failure taken back */
 #define BUDDY_BASE 165u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */
 #define BUDDY_MERGE 30u    /* per merge in a free */
@@ -155,6 +159,9 @@ static void measure(enum kind kind, uint64_t bytes, unsigned fill, unsigned call
 		       (unsigned long long)st[T_SH_OPEN].max, (unsigned long long)st[T_SH_ADD].max,
 		       (unsigned long long)st[T_SH_REL].max, (unsigned long long)st[T_SH_LAST].max,
 		       (unsigned long long)st[T_SH_OPEN].calls);
+	if (kind == SLAB)
+		printf("#   stealing: 4 stripes, the third tried has the block: longest %llu (%llu calls)\n",
+		       (unsigned long long)st[T_STEAL].max, (unsigned long long)st[T_STEAL].calls);
 }
 
 static void slab_bounds(uint64_t bytes)
@@ -176,6 +183,7 @@ static void slab_bounds(uint64_t bytes)
 		assert_in_range(st[f][T_SH_ADD].max, 1, SHARE_ADD_BOUND);
 		assert_in_range(st[f][T_SH_REL].max, 1, SHARE_RELEASE_BOUND);
 		assert_in_range(st[f][T_SH_LAST].max, 1, SHARE_LAST_BOUND);
+		assert_in_range(st[f][T_STEAL].max, 1, STEAL_BOUND);
 	}
 	for (unsigned t = 0; t < T_ALLOC_HWM; t++)
 		assert_in_range(st[2][t].max, st[0][t].max - SLAB_FLAT, st[0][t].max + SLAB_FLAT);

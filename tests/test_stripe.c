@@ -85,6 +85,10 @@ static void test_description(void **state)
 	assert_int_equal(rg_region_layout(&d, &fp), -EINVAL);
 	d.nclasses = RG_MAX_STRIPES;
 	assert_int_equal(rg_region_layout(&d, &fp), 0);
+	d.cache = 1; /* a thread cache would keep other stripes' blocks from their owner's allocations */
+	assert_int_equal(rg_region_layout(&d, &fp), -EINVAL);
+	d.nclasses = 1;
+	assert_int_equal(rg_region_layout(&d, &fp), 0);
 }
 
 static void test_home_in_size_table_and_past_it(void **state)
@@ -127,6 +131,7 @@ static void test_steal_in_turn_and_free_home(void **state)
 	const uint64_t me = rg_owner(3, 1);
 	void *b[S * PER + 1];
 	uint32_t seen[S] = { 0 };
+	struct rg_region_stats st;
 
 	rg_region_set_home(r, 3);
 	for (uint32_t i = 0; i < S * PER; i++) {
@@ -142,14 +147,18 @@ static void test_steal_in_turn_and_free_home(void **state)
 	}
 	for (uint32_t c = 0; c < S; c++)
 		assert_int_equal(seen[c], PER);
+	rg_region_stats(r, &st);
+	for (uint32_t c = 0; c < S; c++) /* every allocation found a block: none failed */
+		assert_int_equal(st.cls[c].failed, 0);
 	assert_int_equal(rg_slab_alloc(r, 3, me, 0, &b[S * PER]), -ENOMEM);
 	assert_int_equal(rg_slab_alloc_steal(r, 3, me, 0, &b[S * PER]), -ENOMEM);
 	assert_int_equal(rg_slab_alloc_steal(r, 2 * S, me, 0, &b[S * PER]), -EINVAL);
+	rg_region_stats(r, &st);
+	for (uint32_t c = 0; c < S; c++) /* one failure, counted once, at home */
+		assert_int_equal(st.cls[c].failed, c == 3);
 	assert_region_ok(r);
 	for (uint32_t i = 0; i < S * PER; i++) /* each to its own stripe, found from its page */
 		assert_int_equal(rg_slab_free(r, b[i], me), 0);
-	struct rg_region_stats st;
-
 	rg_region_stats(r, &st);
 	for (uint32_t c = 0; c < S; c++)
 		assert_int_equal(st.cls[c].free, PER);
@@ -170,6 +179,7 @@ static void test_corrupt_stripe_passed_over(void **state)
 		assert_int_equal(rg_slab_alloc(r, 1, me, 0, &b[i]), 0);
 	atomic_store(head, (uint64_t)(PER + 7) << 32); /* a stray write: stripe 2's head out of range */
 	assert_int_equal(rg_slab_alloc(r, 2, me, 0, &x), -EUCLEAN);
+	assert_int_equal(rg_slab_alloc(r, 1, me, 0, &x), -ENOMEM);
 	assert_int_equal(rg_slab_alloc_steal(r, 1, me, 0, &x), 0);
 	assert_int_equal(stripe_of(r, x), 3);
 	assert_int_equal(rg_slab_free(r, x, me), 0);
@@ -185,14 +195,16 @@ struct waiter {
 	int64_t timeout_ns;
 	int rc;
 	void *got;
+	int64_t took_ns; /* how long the call took */
 };
 
 static void *wait_thread(void *arg)
 {
 	struct waiter *w = arg;
-	struct timespec abs;
+	struct timespec abs, start, now;
 
-	clock_gettime(CLOCK_MONOTONIC, &abs);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	abs = start;
 	abs.tv_sec += w->timeout_ns / 1000000000;
 	abs.tv_nsec += w->timeout_ns % 1000000000;
 	if (abs.tv_nsec >= 1000000000) {
@@ -200,6 +212,8 @@ static void *wait_thread(void *arg)
 		abs.tv_nsec -= 1000000000;
 	}
 	w->rc = rg_slab_alloc_timed(w->r, w->cls, rg_owner(9, 1), 0, &abs, &w->got);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	w->took_ns = (now.tv_sec - start.tv_sec) * 1000000000ll + now.tv_nsec - start.tv_nsec;
 	return NULL;
 }
 
@@ -242,6 +256,47 @@ static void test_timed_woken_by_any_stripe(void **state)
 	for (uint32_t i = 0; i < S * PER; i++)
 		if (i != 3 * PER)
 			assert_int_equal(rg_slab_free(r, b[i], me), 0);
+	assert_region_all_free(r);
+}
+
+/* Two waiters with different homes, all stripes empty, then frees in two
+ * stripes close together: both must get a block. A wake of one waiter could
+ * go to the waiter the first free already woke (it sleeps on every stripe),
+ * and the second would sleep on beside a free block. */
+static void test_two_waiters_two_frees(void **state)
+{
+	struct fixture_region *f = *state;
+	struct rg_region *r = f->r;
+	const uint64_t me = rg_owner(1, 1);
+	void *b[S * PER];
+
+	for (uint32_t i = 0; i < S * PER; i++)
+		assert_int_equal(rg_slab_alloc(r, i / PER, me, 0, &b[i]), 0);
+	for (unsigned round = 0; round < 60; round++) {
+		struct waiter w[2] = { { .r = r, .cls = 0, .timeout_ns = 10ll * 1000000000 },
+				       { .r = r, .cls = 1, .timeout_ns = 10ll * 1000000000 } };
+		pthread_t t[2];
+
+		for (unsigned i = 0; i < 2; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, wait_thread, &w[i]), 0);
+		while (waiters_of(r, 0) < 2 || waiters_of(r, 1) < 2)
+			usleep(500);
+		usleep(5000); /* into their waits */
+		assert_int_equal(rg_slab_free(r, b[0], me), 0);
+		assert_int_equal(rg_slab_free(r, b[PER], me), 0);
+		for (unsigned i = 0; i < 2; i++) {
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+			assert_int_equal(w[i].rc, 0);
+			/* woken by the free, not by its deadline's last look */
+			assert_in_range(w[i].took_ns, 0, w[i].timeout_ns / 2);
+		}
+		for (unsigned i = 0; i < 2; i++) /* back to stripes 0 and 1, and taken again */
+			assert_int_equal(rg_slab_free(r, w[i].got, rg_owner(9, 1)), 0);
+		assert_int_equal(rg_slab_alloc(r, 0, me, 0, &b[0]), 0);
+		assert_int_equal(rg_slab_alloc(r, 1, me, 0, &b[PER]), 0);
+	}
+	for (uint32_t i = 0; i < S * PER; i++)
+		assert_int_equal(rg_slab_free(r, b[i], me), 0);
 	assert_region_all_free(r);
 }
 
@@ -292,6 +347,8 @@ static void test_threads_with_homes(void **state)
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
 	unsigned stolen = 0;
+	uint64_t full = 0, failed = 0;
+	struct rg_region_stats st;
 
 	for (unsigned i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ .r = f->r, .owner = rg_owner(i + 1, 1), .home = (i + 1) % S };
@@ -303,9 +360,15 @@ static void test_threads_with_homes(void **state)
 		assert_int_equal(pthread_join(t[i], &rv), 0);
 		assert_null(rv); /* no block held twice, no free refused */
 		stolen += w[i].stolen;
+		full += w[i].full;
 	}
-	print_message("# %u blocks stolen from other stripes\n", stolen);
+	rg_region_stats(f->r, &st);
+	for (uint32_t c = 0; c < S; c++)
+		failed += st.cls[c].failed;
+	print_message("# %u blocks stolen from other stripes, %llu allocations found none\n", stolen,
+		      (unsigned long long)full);
 	assert_true(stolen > 0);
+	assert_int_equal(failed, full); /* each counted once, whatever the steals tried */
 	assert_region_all_free(f->r);
 }
 
@@ -317,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_steal_in_turn_and_free_home, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_stripe_passed_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timed_woken_by_any_stripe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_waiters_two_frees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_with_homes, setup, teardown),
 	};
 

@@ -219,6 +219,10 @@ void rg_region_set_home(struct rg_region *r, uint32_t slot);
 /*
  * rg_slab_alloc_steal() - after rg_slab_alloc() of @cls said -ENOMEM: pop
  * from the other stripes of @cls's size in turn, from the next one on.
+ * Every empty pop counts a failed allocation in its stripe; this takes those
+ * counts back, and @cls's too when another stripe had a block, so that the
+ * size's `failed` counts each allocation that found nothing once. Call it
+ * only after that -ENOMEM, or @cls's count is taken back for nothing.
  * Context: RT-safe, lock-free, no system call; at most S - 1 pops.
  * Return: as rg_slab_alloc(); -ENOMEM at once without stripes.
  */

@@ -47,6 +47,7 @@
  * tests/icount_qemu.py (arm64), printed by bench/; the figures live there.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 #include <linux/futex.h>
@@ -283,11 +284,16 @@ static __attribute__((noinline, cold)) int free_error(uint64_t w)
 	return RG_ST(w) == RG_BLK_ALLOC ? -EPERM : -EALREADY;
 }
 
-/* Return: 0, so the free path can leave through it as a tail call. */
+/* Wake every waiter, not one: a waiter of a striped class sleeps on all
+ * stripes of its size at once (stripe.c), so one that is already awake,
+ * taking a block freed elsewhere, may still be queued here and would use up
+ * a wake of one while another waiter sleeps on with this block free. The
+ * woken look again in priority order; those who find nothing sleep again.
+ * Return: 0, so the free path can leave through it as a tail call. */
 static __attribute__((noinline, cold)) int wake(struct rg_class *ctl)
 {
 	atomic_fetch_add_explicit(&ctl->seq, 1, RELEASE);
-	syscall(SYS_futex, &ctl->seq, FUTEX_WAKE, 1, NULL, NULL, 0);
+	syscall(SYS_futex, &ctl->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,23 +34,35 @@ void rg_region_set_home(struct rg_region *r, uint32_t slot)
 	r->home = home;
 }
 
+/* An empty pop of a stripe counted a failure that the size did not have. */
+static void uncount(const struct rg_region *r, uint32_t c)
+{
+	atomic_fetch_sub_explicit(&r->cls[c].ctl->failed, 1, memory_order_relaxed);
+}
+
 int rg_slab_alloc_steal(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
-	uint32_t s = r->stripes, first;
-	int rc = -ENOMEM;
+	uint32_t s = r->stripes, first, c;
+	int rc = -ENOMEM, x = -ENOMEM;
 
 	if (cls >= r->nclasses)
 		return -EINVAL;
 	first = cls - cls % s;
-	for (uint32_t i = 1; i < s; i++) {
-		int x = rg_slab_alloc(r, first + (cls - first + i) % s, owner, flags, ret);
-
-		if (x == 0)
-			return 0;
+	for (uint32_t i = 1; i < s && x != 0; i++) {
+		c = first + (cls - first + i) % s;
+		/* an empty list is passed over with one load (the pop would
+		 * find the same, and count a failure to take back) */
+		if (RG_HEAD_IDX(atomic_load_explicit(&r->cls[c].ctl->head, memory_order_relaxed)) == RG_NIL)
+			continue;
+		x = rg_slab_alloc(r, c, owner, flags, ret);
+		if (x == -ENOMEM)
+			uncount(r, c);
 		if (x == -EUCLEAN) /* one corrupt stripe does not deny the others */
 			rc = x;
 	}
-	return rc;
+	if (x == 0)
+		uncount(r, cls); /* the caller's empty home */
+	return x == 0 ? 0 : rc;
 }
 
 /* The home stripe, then the others. */
@@ -67,7 +80,15 @@ static int futex_errno(long rc)
 	return -ENOMEM; /* woken, or the word moved on: look again */
 }
 
-static _Atomic int waitv_missing; /* the kernel (or qemu-user, or valgrind) has no futex_waitv */
+/* Did the wait happen (or end as a wait ends)? Else the kernel refused the
+ * call itself: ENOSYS, or EPERM/EINVAL from a seccomp filter or an old
+ * emulator. */
+static bool waited(long rc)
+{
+	return rc >= 0 || errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR;
+}
+
+static _Atomic int waitv_missing; /* futex_waitv refused: not in the kernel (or qemu-user, valgrind), or filtered */
 
 /* Sleep until a free bumps one of the @n words of @wv (@home: this handle's),
  * or @abs passes. Return: -ENOMEM (look again), -ETIMEDOUT, -EINTR. */
@@ -82,7 +103,7 @@ static int wait_any(const struct futex_waitv *wv, uint32_t n, uint32_t home, con
 #ifdef SYS_futex_waitv
 	if (!atomic_load_explicit(&waitv_missing, memory_order_relaxed)) {
 		rc = syscall(SYS_futex_waitv, wv, n, 0, abs, CLOCK_MONOTONIC);
-		if (rc >= 0 || errno != ENOSYS)
+		if (waited(rc))
 			return futex_errno(rc);
 		atomic_store_explicit(&waitv_missing, 1, memory_order_relaxed);
 	}
@@ -101,6 +122,16 @@ static int wait_any(const struct futex_waitv *wv, uint32_t n, uint32_t home, con
 	rc = syscall(SYS_futex, (void *)(uintptr_t)wv[home].uaddr, FUTEX_WAIT_BITSET, (uint32_t)wv[home].val, &slice,
 		     NULL, FUTEX_BITSET_MATCH_ANY);
 	return rc < 0 && errno == EINTR ? -EINTR : -ENOMEM; /* the slice's end is not the caller's */
+}
+
+static bool past(const struct timespec *abs)
+{
+	struct timespec now;
+
+	if (!abs)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > abs->tv_sec || (now.tv_sec == abs->tv_sec && now.tv_nsec >= abs->tv_nsec);
 }
 
 int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags,
@@ -130,6 +161,10 @@ int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsig
 		rc = alloc_any(r, cls, owner, flags, ret);
 		if (rc == -ENOMEM)
 			rc = wait_any(wv, s, cls - first, abs_timeout);
+		if (rc == -ENOMEM && past(abs_timeout)) /* a wait that returns at once cannot spin past it */
+			rc = -ETIMEDOUT;
+		if (rc == -ETIMEDOUT && s > 1) /* a last look: a slice waits on home only */
+			rc = alloc_any(r, cls, owner, flags, ret) == 0 ? 0 : -ETIMEDOUT;
 		for (uint32_t i = 0; i < s; i++)
 			atomic_fetch_sub_explicit(&r->cls[first + i].ctl->waiters, 1, memory_order_release);
 		if (rc != -ENOMEM)
