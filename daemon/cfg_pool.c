@@ -421,12 +421,6 @@ static int pool_stripe(struct parser *p)
 		return 0;
 	if (n == 0)
 		return cfg_perr_lc(p, line, 0, EINVAL, "slab_stripes %" PRIu32 " in a pool without slab classes", s);
-	/* a thread's cache would keep blocks of other stripes, which its
-	 * allocations (home stripe first) never look at */
-	if (p->seen[K_THREAD_CACHE] && d->cache)
-		return cfg_perr_lc(p, p->seen[K_THREAD_CACHE], 0, EINVAL, "thread_cache %" PRIu32 " with slab_stripes "
-			       "%" PRIu32 ": a striped pool has no thread caches (thread_cache = 0)", d->cache, s);
-	d->cache = 0; /* the default of 8 gives way */
 	if (n * s > RG_MAX_CLASSES)
 		return cfg_perr_lc(p, line, 0, EINVAL, "slab_stripes %" PRIu32 " with %" PRIu32 " slab classes "
 			       "makes %" PRIu32 " stripes (at most %u)", s, n, n * s, RG_MAX_CLASSES);

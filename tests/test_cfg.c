@@ -600,10 +600,6 @@ static void test_slab_stripes_expand(void **state)
 		assert_int_equal(d->classes[c].count, count[c]);
 		assert_int_equal(d->classes[c].reserve, rsv[c]);
 	}
-	assert_int_equal(d->cache, 0); /* striped: the default thread cache of 8 gives way */
-	cfg_free(cfg);
-	cfg = load_ok(POOL "slab = 64x10\nthread_cache = 0\nslab_stripes = 2\n", 0);
-	assert_int_equal(cfg->pools[0].desc.nclasses, 2);
 	cfg_free(cfg);
 	cfg = load_ok(POOL "slab = 64x10\n", 0); /* the default: one stripe, caches of 8 */
 	assert_int_equal(cfg->pools[0].stripes, 1);
@@ -624,8 +620,6 @@ static void test_err_slab_stripes(void **state)
 		   "makes 36 stripes", "at most 32");
 	expect_err(POOL "slab = 64x8\nslab_stripes = 4\nreserve_slab = 64x5\nreserve_users = 0\n", -EINVAL, 4,
 		   "leave stripe 0 nothing", NULL);
-	expect_err(POOL "slab = 64x8\nthread_cache = 4\nslab_stripes = 4\n", -EINVAL, 3,
-		   "thread_cache 4 with slab_stripes 4", "thread_cache = 0");
 	expect_err(POOL "buddy = 64K\nslab_stripes = 2\n", -EINVAL, 3, "without slab classes", NULL);
 }
 

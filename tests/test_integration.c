@@ -42,14 +42,15 @@ static void config(char *buf, size_t len)
 		 "max_clients = 8\n\n"
 		 "[pool guarded]\nslab = 128x8\nusers = %s, nobody\nreserve_slab = 128x4\nreserve_users = %s\n"
 		 "thread_cache = 0\n\n"
-		 "[pool striped]\nslab = 64x64\nslab_stripes = 4\nthread_cache = 0\nusers = %s\nmax_clients = 8\n",
-		 me, me, me, me, me, me);
+		 "[pool striped]\nslab = 64x64\nslab_stripes = 4\nthread_cache = 0\nusers = %s\nmax_clients = 8\n\n"
+		 "[pool stripedc]\nslab = 64x64\nslab_stripes = 2\nthread_cache = 8\nusers = %s\nmax_clients = 2\n",
+		 me, me, me, me, me, me, me);
 }
 
 static int start(void **state)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
-	char conf[1024];
+	char conf[1280];
 
 	config(conf, sizeof(conf));
 	if (daemon_start(d, conf) < 0)
@@ -874,6 +875,32 @@ static void test_striped_pool_spreads_clients(void **state)
 	rtmem_disconnect(ca);
 }
 
+/* Thread caches in a striped pool: a free caches a block under its own
+ * stripe, so a thread that stole from the other stripe holds cached blocks
+ * its home stripe's cache does not show; allocation looks there before it
+ * says -ENOMEM (caps: 32 / (4 x 2) = 4 blocks per stripe and thread). */
+static void test_striped_pool_with_thread_caches(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c;
+	struct rtmem_pool *p = open_pool(d, "stripedc", &c);
+	struct rtmem_pool_stats st;
+	void *a[64], *x;
+
+	for (int round = 0; round < 3; round++) { /* fresh, then after frees: rtmem_alloc, then timed */
+		for (int i = 0; i < 64; i++) /* home, then stolen from the other stripe */
+			assert_int_equal(round == 2 ? rtmem_alloc_timed(p, 64, 1000000, &a[i]) : rtmem_alloc(p, 64, &a[i]), 0);
+		assert_int_equal(rtmem_alloc(p, 64, &x), -ENOMEM);
+		for (int i = 0; i < 64; i++) /* the last frees fill both stripes' caches */
+			assert_int_equal(rtmem_free(p, a[i]), 0);
+	}
+	assert_int_equal(rtmem_pool_stats(p, &st), 0);
+	assert_int_equal(st.nclasses, 2); /* the stripes, each a class */
+	assert_int_equal(st.cls[0].failed + st.cls[1].failed, 3); /* one -ENOMEM a round, counted once */
+	rtmem_pool_close(p);
+	rtmem_disconnect(c);
+}
+
 /* rtmemd --check-config: a good file exits 0 with the footprint report; each
  * bad one exits non-zero naming file:line and what is wrong. */
 static int check_config(const char *text, char *out, size_t len)
@@ -943,6 +970,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_calls_within_instruction_bounds, start, stop),
 		cmocka_unit_test_setup_teardown(test_timed_alloc_waits_for_a_free, start, stop),
 		cmocka_unit_test_setup_teardown(test_striped_pool_spreads_clients, start, stop),
+		cmocka_unit_test_setup_teardown(test_striped_pool_with_thread_caches, start, stop),
 		cmocka_unit_test(test_check_config_reports_each_error),
 	};
 	struct passwd *pw = getpwuid(geteuid());

@@ -85,10 +85,6 @@ static void test_description(void **state)
 	assert_int_equal(rg_region_layout(&d, &fp), -EINVAL);
 	d.nclasses = RG_MAX_STRIPES;
 	assert_int_equal(rg_region_layout(&d, &fp), 0);
-	d.cache = 1; /* a thread cache would keep other stripes' blocks from their owner's allocations */
-	assert_int_equal(rg_region_layout(&d, &fp), -EINVAL);
-	d.nclasses = 1;
-	assert_int_equal(rg_region_layout(&d, &fp), 0);
 }
 
 static void test_home_in_size_table_and_past_it(void **state)

@@ -454,6 +454,7 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 		goto out_unmap;
 	p->policy = rg_region_policy(p->r);
 	rg_region_set_home(p->r, p->slot); /* clients spread over the stripes of a size */
+	p->stripes = rg_region_stripes(p->r);
 	tc_setup(p);
 	close(fd); /* the mapping keeps the memfd alive */
 	p->next = c->pools;
@@ -561,6 +562,39 @@ static inline struct rg_slab_cache *thread_cache_known(const struct rtmem_pool *
 	return __builtin_expect(e->serial == p->tc_serial, 1) ? e->tc : NULL;
 }
 
+/* After a miss in @tc's cache of home stripe @cls: a block this thread
+ * cached in another stripe of the size (a free caches a block under its own
+ * stripe, and only the home stripe's cache is looked at first). @tc: may
+ * be NULL (no cache). Return: as rg_cache_alloc_valid(): -EAGAIN when none
+ * holds one. */
+static int alloc_cached_stripe(struct rtmem_pool *p, struct rg_slab_cache *tc, uint32_t cls, void **ret)
+{
+	uint32_t s = p->stripes, first = cls - cls % s;
+	int rc = -EAGAIN;
+
+	for (uint32_t i = 1; tc && i < s && rc == -EAGAIN; i++)
+		rc = rg_cache_alloc_valid(p->r, tc, first + (cls - first + i) % s, p->owner, ret);
+	return rc;
+}
+
+/* The home stripe's pop of alloc_shared() said @rc: steal from the other
+ * stripes (none without stripes), or give the charge of @bytes back. Then
+ * blocks this thread cached in other stripes, already charged; last, so
+ * that nothing before costs more. */
+static __attribute__((noinline, cold)) int alloc_shared_failed(struct rtmem_pool *p, uint32_t cls, uint32_t bytes,
+							       int rc, void **ret)
+{
+	if (rc == -ENOMEM)
+		rc = rg_slab_alloc_steal(p->r, cls, p->owner, p->alloc_flags, ret);
+	if (rc < 0)
+		uncharge(p, bytes);
+	if (rc == -ENOMEM && p->stripes > 1 && alloc_cached_stripe(p, thread_cache_known(p), cls, ret) == 0) {
+		rg_slab_unfail(p->r, cls); /* home's empty pop was no failure */
+		rc = 0;
+	}
+	return rc;
+}
+
 /* A block of class @cls from the shared list, charged to the quota (@tc:
  * this thread's cache, flushed if the quota is short; may be NULL). Out of
  * line: rtmem_alloc() reaches it as a tail call when the cache is empty. */
@@ -572,12 +606,8 @@ static __attribute__((noinline)) int alloc_shared(struct rtmem_pool *p, uint32_t
 	if (!charge_slab(p, tc, bytes))
 		return -EDQUOT;
 	rc = rg_slab_alloc(p->r, cls, p->owner, p->alloc_flags, ret);
-	if (__builtin_expect(rc < 0, 0)) {
-		if (rc == -ENOMEM) /* the home stripe is empty: the others (none without stripes) */
-			rc = rg_slab_alloc_steal(p->r, cls, p->owner, p->alloc_flags, ret);
-		if (rc < 0)
-			uncharge(p, bytes);
-	}
+	if (__builtin_expect(rc < 0, 0))
+		return alloc_shared_failed(p, cls, bytes, rc, ret);
 	return rc;
 }
 
@@ -636,6 +666,8 @@ __attribute__((visibility("default"))) int rtmem_alloc_timed(struct rtmem_pool *
 	tc = thread_cache(p);
 	if (tc) {
 		rc = rg_cache_alloc_valid(p->r, tc, (uint32_t)cls, p->owner, ret);
+		if (rc == -EAGAIN && p->stripes > 1)
+			rc = alloc_cached_stripe(p, tc, (uint32_t)cls, ret);
 		if (rc != -EAGAIN)
 			return rc;
 	}

@@ -65,6 +65,7 @@ struct rtmem_pool {
 	char *tc_mem;        /* TC_THREADS slots of tc_stride bytes */
 	size_t tc_stride;
 	uint32_t tc_nclasses; /* slab caches per slot: the classes, at least one */
+	uint32_t stripes;     /* slab stripes per size (rg_region_stripes()), 1 without */
 	char name[RTMEM_NAME_MAX];
 };
 

@@ -85,7 +85,7 @@ static int check_desc(const struct rg_pool_desc *d)
 			return -EOVERFLOW;
 	}
 	stripes = d->nclasses ? desc_stripes(d) : 1;
-	if (stripes == 0 || stripes > RG_MAX_STRIPES || (stripes > 1 && d->cache)) /* stripes.c: no caches */
+	if (stripes == 0 || stripes > RG_MAX_STRIPES)
 		return -EINVAL;
 	if (d->buddy.size) {
 		const struct rg_buddy_desc *b = &d->buddy;

@@ -229,6 +229,13 @@ void rg_region_set_home(struct rg_region *r, uint32_t slot);
 int rg_slab_alloc_steal(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret);
 
 /*
+ * rg_slab_unfail() - take back the failure that rg_slab_alloc() of @cls
+ * counted (its -ENOMEM) when the caller then found a block of the size
+ * elsewhere: in its thread's cache of another stripe. Context: RT-safe.
+ */
+void rg_slab_unfail(struct rg_region *r, uint32_t cls);
+
+/*
  * rg_slab_alloc() - pop a block of class @cls for @owner.
  * Context: RT-safe, lock-free, no system call. O(1): one CAS on the class head
  * (retried only under contention) and one CAS on the block's state word.

@@ -40,6 +40,12 @@ static void uncount(const struct rg_region *r, uint32_t c)
 	atomic_fetch_sub_explicit(&r->cls[c].ctl->failed, 1, memory_order_relaxed);
 }
 
+void rg_slab_unfail(struct rg_region *r, uint32_t cls)
+{
+	if (cls < r->nclasses)
+		uncount(r, cls);
+}
+
 int rg_slab_alloc_steal(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
 	uint32_t s = r->stripes, first, c;
