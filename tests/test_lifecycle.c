@@ -15,6 +15,7 @@
  * handed to two clients, or reclaimed under one, shows as a corrupted
  * pattern or a failed free. A block shared by three clients, one of which
  * dies while no daemon runs, must outlive the restart with the other two.
+ * The crash and restart run again on a pool in slab stripes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,6 +242,17 @@ static int rig_setup(void **state)
 	rig_write_conf(r, "64x256, 256x64");
 	*state = r;
 	return 0;
+}
+
+/* The same rig on a pool whose classes are in 4 stripes (docs/many-clients.md):
+ * the region is re-adopted, clients resume on their home stripes, and the
+ * grabber steals from every stripe. */
+static int rig_setup_striped(void **state)
+{
+	int rc = rig_setup(state);
+
+	rig_write_conf(*state, "64x256, 256x64\nslab_stripes = 4");
+	return rc;
 }
 
 static int rig_teardown(void **state)
@@ -724,6 +736,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_restart_sigkill_sigterm_clients_undisturbed, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_sigkill_sigterm_clients_undisturbed, rig_setup_striped,
+						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_shared_blocks, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_garbage_records_not_trusted, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_without_store_keeps_blocks, rig_setup, rig_teardown),
