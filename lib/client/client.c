@@ -569,11 +569,10 @@ static inline struct rg_slab_cache *thread_cache_known(const struct rtmem_pool *
  * holds one. */
 static int alloc_cached_stripe(struct rtmem_pool *p, struct rg_slab_cache *tc, uint32_t cls, void **ret)
 {
-	uint32_t s = p->stripes, first = cls - cls % s;
 	int rc = -EAGAIN;
 
-	for (uint32_t i = 1; tc && i < s && rc == -EAGAIN; i++)
-		rc = rg_cache_alloc_valid(p->r, tc, first + (cls - first + i) % s, p->owner, ret);
+	for (uint32_t i = 1; tc && i < p->stripes && rc == -EAGAIN; i++)
+		rc = rg_cache_alloc_valid(p->r, tc, rg_stripe_other(cls, p->stripes, i), p->owner, ret);
 	return rc;
 }
 

@@ -216,6 +216,12 @@ uint32_t rg_slab_class_size(const struct rg_region *r, uint32_t cls);
 uint32_t rg_region_stripes(const struct rg_region *r);
 void rg_region_set_home(struct rg_region *r, uint32_t slot);
 
+/* The @i-th stripe after @cls (1 <= @i < @s) among the @s of its size, in turn. */
+static inline uint32_t rg_stripe_other(uint32_t cls, uint32_t s, uint32_t i)
+{
+	return cls - cls % s + (cls % s + i) % s;
+}
+
 /*
  * rg_slab_alloc_steal() - after rg_slab_alloc() of @cls said -ENOMEM: pop
  * from the other stripes of @cls's size in turn, from the next one on.

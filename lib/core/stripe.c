@@ -48,14 +48,13 @@ void rg_slab_unfail(struct rg_region *r, uint32_t cls)
 
 int rg_slab_alloc_steal(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags, void **ret)
 {
-	uint32_t s = r->stripes, first, c;
+	uint32_t s = r->stripes, c;
 	int rc = -ENOMEM, x = -ENOMEM;
 
 	if (cls >= r->nclasses)
 		return -EINVAL;
-	first = cls - cls % s;
 	for (uint32_t i = 1; i < s && x != 0; i++) {
-		c = first + (cls - first + i) % s;
+		c = rg_stripe_other(cls, s, i);
 		/* an empty list is passed over with one load (the pop would
 		 * find the same, and count a failure to take back) */
 		if (RG_HEAD_IDX(atomic_load_explicit(&r->cls[c].ctl->head, memory_order_relaxed)) == RG_NIL)
@@ -96,11 +95,17 @@ static bool waited(long rc)
 
 static _Atomic int waitv_missing; /* futex_waitv refused: not in the kernel (or qemu-user, valgrind), or filtered */
 
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* Sleep until a free bumps one of the @n words of @wv (@home: this handle's),
  * or @abs passes. Return: -ENOMEM (look again), -ETIMEDOUT, -EINTR. */
 static int wait_any(const struct futex_waitv *wv, uint32_t n, uint32_t home, const struct timespec *abs)
 {
 	struct timespec slice;
+	bool last;
 	long rc;
 
 	if (n == 1)
@@ -115,19 +120,20 @@ static int wait_any(const struct futex_waitv *wv, uint32_t n, uint32_t home, con
 	}
 #endif
 	/* without it: the home stripe's word, in slices, so that a free in
-	 * another stripe is seen within one slice */
+	 * another stripe is seen within one slice; the caller's deadline when
+	 * it comes first */
 	clock_gettime(CLOCK_MONOTONIC, &slice);
 	slice.tv_nsec += RG_WAIT_SLICE_NS;
 	if (slice.tv_nsec >= 1000000000) {
 		slice.tv_sec++;
 		slice.tv_nsec -= 1000000000;
 	}
-	if (abs && (abs->tv_sec < slice.tv_sec || (abs->tv_sec == slice.tv_sec && abs->tv_nsec <= slice.tv_nsec)))
-		return futex_errno(syscall(SYS_futex, (void *)(uintptr_t)wv[home].uaddr, FUTEX_WAIT_BITSET,
-					   (uint32_t)wv[home].val, abs, NULL, FUTEX_BITSET_MATCH_ANY));
-	rc = syscall(SYS_futex, (void *)(uintptr_t)wv[home].uaddr, FUTEX_WAIT_BITSET, (uint32_t)wv[home].val, &slice,
-		     NULL, FUTEX_BITSET_MATCH_ANY);
-	return rc < 0 && errno == EINTR ? -EINTR : -ENOMEM; /* the slice's end is not the caller's */
+	last = abs && !before(&slice, abs);
+	rc = syscall(SYS_futex, (void *)(uintptr_t)wv[home].uaddr, FUTEX_WAIT_BITSET, (uint32_t)wv[home].val,
+		     last ? abs : &slice, NULL, FUTEX_BITSET_MATCH_ANY);
+	if (rc < 0 && errno == ETIMEDOUT && !last)
+		return -ENOMEM; /* the slice's end is not the caller's */
+	return futex_errno(rc);
 }
 
 static bool past(const struct timespec *abs)
@@ -137,7 +143,7 @@ static bool past(const struct timespec *abs)
 	if (!abs)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > abs->tv_sec || (now.tv_sec == abs->tv_sec && now.tv_nsec >= abs->tv_nsec);
+	return !before(&now, abs);
 }
 
 int rg_slab_alloc_timed(struct rg_region *r, uint32_t cls, uint64_t owner, unsigned flags,
