@@ -102,8 +102,9 @@ static inline int sw_run_cached(struct rg_region *r, struct sw_caches *c, uint64
 				rc = rg_buddy_alloc(r, size, owner, 0, &p);
 		} else if (tc && tc[(x >> 16) % nclasses].n)
 			rc = rg_slab_cache_alloc(r, tc, (uint32_t)((x >> 16) % nclasses), owner, &p);
-		else
-			rc = rg_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
+		else if ((rc = rg_slab_alloc(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p)) == -ENOMEM)
+			/* the other stripes of a striped class (-ENOMEM at once without) */
+			rc = rg_slab_alloc_steal(r, (uint32_t)((x >> 16) % nclasses), owner, 0, &p);
 		if (rc == -ENOMEM || rc == -ENODEV) /* ENODEV: a region without a buddy area */
 			continue;
 		if (rc != 0) {

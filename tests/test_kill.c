@@ -448,11 +448,11 @@ static pid_t storm_start(struct shm *s, uint64_t owner, uint64_t seed)
 	return pid;
 }
 
-static void test_kill_storm_loses_no_block(void **state)
+static void kill_storm(const struct rg_pool_desc *dp, const char *what)
 {
-	struct rg_pool_desc d = slab_desc(STORM_WORKERS + 1, 4);
+	struct rg_pool_desc d = *dp;
 	struct shm *s;
-	unsigned seed = fixture_seed("kill storm");
+	unsigned seed = fixture_seed(what);
 	uint64_t rnd = seed | 1;
 	pid_t pid[STORM_WORKERS + 1];
 	uint32_t gen[STORM_WORKERS + 1] = { 0 };
@@ -461,9 +461,6 @@ static void test_kill_storm_loses_no_block(void **state)
 	long given = 0;
 	int st;
 
-	(void)state;
-	/* no buddy area: qemu-user has no robust futexes, so a kill inside the
-	 * buddy lock wedges it there (the kill-step test covers the buddy cache) */
 	s = shm_new(&d);
 	for (uint32_t w = 1; w <= STORM_WORKERS; w++) {
 		live[w] = 1;
@@ -491,10 +488,35 @@ static void test_kill_storm_loses_no_block(void **state)
 	rg_region_recount(s->r); /* this build's push counts in a second step */
 #endif
 	rg_region_stats(s->r, &rs);
-	printf("# kill storm: %d kills, %ld blocks given back by sweeps, %llu buddy lock repairs, 0 lost\n", STORM_KILLS,
-	       given, (unsigned long long)rs.buddy_repairs);
+	printf("# %s: %d kills, %ld blocks given back by sweeps, %llu buddy lock repairs, 0 lost\n", what,
+	       STORM_KILLS, given, (unsigned long long)rs.buddy_repairs);
 	assert_all_free(s);
 	shm_free(s);
+}
+
+/* No buddy area: qemu-user has no robust futexes, so a kill inside the buddy
+ * lock wedges it there (the kill-step test covers the buddy cache). */
+static void test_kill_storm_loses_no_block(void **state)
+{
+	struct rg_pool_desc d = slab_desc(STORM_WORKERS + 1, 4);
+
+	(void)state;
+	kill_storm(&d, "kill storm");
+}
+
+/* The same on classes in 4 stripes, few blocks each: workers of different
+ * homes steal from each other's stripes while they are killed. */
+static void test_kill_storm_striped_loses_no_block(void **state)
+{
+	struct rg_pool_desc d = slab_desc(STORM_WORKERS + 1, 0);
+
+	(void)state;
+	d.nclasses = 8;
+	for (uint32_t i = 0; i < 4; i++) {
+		d.classes[i] = (struct rg_slab_desc){ .size = 64, .count = 12 };
+		d.classes[4 + i] = (struct rg_slab_desc){ .size = 512, .count = 4 };
+	}
+	kill_storm(&d, "kill storm, 4 stripes");
 }
 
 /* Can a child be single-stepped here? Not under qemu-user, whose ptrace
@@ -531,6 +553,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sweep_repairs_a_list_with_a_cycle),
 		cmocka_unit_test(test_sweep_repairs_a_list_with_an_index_out_of_range),
 		cmocka_unit_test(test_kill_storm_loses_no_block),
+		cmocka_unit_test(test_kill_storm_striped_loses_no_block),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "step")) {
