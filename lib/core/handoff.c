@@ -13,9 +13,11 @@
  *
  * A receiver that is gone when the CAS lands would own the block without
  * ever freeing it. The giver therefore checks the receiver's slot record
- * (the daemon writes it when it grants the slot and clears it before it
- * reclaims a dead client) before the CAS and again after it; if the
- * receiver left in between, it takes the block back. What the giver cannot
+ * (the daemon writes it when it grants the slot and clears it, with a full
+ * fence, before it reclaims a dead client) before the CAS and again after
+ * it; if the receiver left in between, it takes the block back, and if the
+ * daemon reclaimed the block first, the give counts as done (0): the block
+ * is not the giver's any more. What the giver cannot
  * see, a receiver that leaves after the second check, the daemon finds:
  * it clears the record, reclaims, and then reclaims every block whose owner
  * is no current client (rg_region_reclaim_orphans()).
@@ -25,6 +27,24 @@
 #include <errno.h>
 
 #include "fastpath.h"
+
+/*
+ * The test hook (test_hooks.h) exists only in rtmem_core_test: it is called
+ * between the steps below, so that a test can run another client's or the
+ * daemon's steps there, or kill the caller there.
+ */
+#ifdef RG_TEST_HOOKS
+#include "test_hooks.h"
+
+void (*rg_handoff_test_hook)(enum rg_handoff_step step);
+#define STEP(s)                                   \
+	do {                                      \
+		if (rg_handoff_test_hook)         \
+			rg_handoff_test_hook(s);  \
+	} while (0)
+#else
+#define STEP(s) ((void)0)
+#endif
 
 /* The state word of the block at @p: a slab block, or a buddy block's head
  * word. NULL if @p is not the start of one. */
@@ -44,11 +64,19 @@ static _Atomic uint64_t *block_word(const struct rg_region *r, const void *p)
 	return &r->bstate[idx];
 }
 
+/*
+ * Is @to the client of its slot? Sequentially consistent, as the write that
+ * precedes it (the block word, an entry): the daemon clears the slot record
+ * and then, after a full fence (rg_region_slot_set()), reads block words and
+ * entries. Of two such store-then-load pairs, at least one load sees the
+ * other's store; with acquire only, both could miss (store buffering), and
+ * a dead receiver would keep a block that nobody ever frees.
+ */
 static bool receiver_here(const struct rg_region *r, uint64_t to)
 {
 	uint32_t slot = (uint32_t)(to >> 16 & 0xffff);
 
-	return atomic_load_explicit(&r->slots[slot].owner, memory_order_acquire) == to;
+	return atomic_load_explicit(&r->slots[slot].owner, memory_order_seq_cst) == to;
 }
 
 int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
@@ -65,17 +93,24 @@ int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	w = atomic_load_explicit(sw, memory_order_acquire);
 	if (RG_ST(w) != RG_BLK_ALLOC || RG_OWNER(w) != owner)
 		return -EPERM;
+	STEP(RG_STEP_GIVE_CHECKED);
 	if (!receiver_here(r, to))
 		return -ESRCH;
 	mine = w;
 	theirs = RG_WORD(RG_BLK_ALLOC, RG_ORD(w), to);
-	if (!atomic_compare_exchange_strong_explicit(sw, &w, theirs, memory_order_acq_rel, memory_order_acquire))
+	STEP(RG_STEP_GIVE_HERE);
+	if (!atomic_compare_exchange_strong_explicit(sw, &w, theirs, memory_order_seq_cst, memory_order_acquire))
 		return -EPERM; /* it changed under us: freed or given by another thread of ours */
+	STEP(RG_STEP_GIVE_SWAPPED);
 	if (receiver_here(r, to))
 		return 0;
-	/* the receiver left meanwhile: take it back, unless the daemon already
-	 * reclaimed it (then it is free, and no longer ours either way) */
-	atomic_compare_exchange_strong_explicit(sw, &theirs, mine, memory_order_acq_rel, memory_order_relaxed);
+	/* the receiver left meanwhile: take it back. If that fails, the daemon
+	 * reclaimed the receiver first (or the receiver freed the block before
+	 * it died): the block is no longer ours, as after a give that returned
+	 * just before the receiver died, and the give counts as done. */
+	STEP(RG_STEP_GIVE_GONE);
+	if (!atomic_compare_exchange_strong_explicit(sw, &theirs, mine, memory_order_acq_rel, memory_order_relaxed))
+		return 0;
 	return -ESRCH;
 }
 
@@ -121,11 +156,18 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * an adder that finds its own entry gone takes the new one out again and
  * closes the record if that made it empty.
  *
+ * Two holders adding the same reader at once: each rescans the entries
+ * after its own entry CAS, and one that finds the reader's entry twice takes
+ * its own out and returns -EAGAIN; the later CAS's rescan sees the earlier
+ * entry, so no reader keeps two entries (one release would leave the block
+ * held until the reader exits).
+ *
  * A reader that leaves: the opener writes the entries before it links the
  * record, then checks the reader's slot record; the daemon clears that
- * record before it drops a dead client's entries, in every record, linked
- * or not. So either the opener sees the reader gone and backs out, or the
- * daemon sees the entry and drops it. An opener killed before it linked the
+ * record, fences, and then drops a dead client's entries, in every record,
+ * linked or not. Both sides' store-then-load is sequentially consistent, so
+ * either the opener sees the reader gone and backs out, or the daemon sees
+ * the entry and drops it. An opener killed before it linked the
  * record leaves a record in SETUP in its own slot, undone when it is
  * reclaimed; killed after, a linked record, whose holders carry on.
  */
@@ -195,6 +237,15 @@ static int sh_find(struct rg_share *s, uint64_t e)
 	return -1;
 }
 
+/* Is entry @e in @s at an index other than @skip? */
+static bool sh_find_other(struct rg_share *s, uint64_t e, int skip)
+{
+	for (int i = 0; i < (int)RG_SHARE_HOLDERS; i++)
+		if (i != skip && atomic_load(&s->ent[i]) == e)
+			return true;
+	return false;
+}
+
 /* After an entry of generation @gen went: if no entry of it is left, close
  * the record and turn block word @w (at @sw) into ALLOC(@closer).
  * Return: RG_SHARE_CLOSED if this caller did both (the block is @closer's
@@ -211,6 +262,7 @@ static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32
 		return 0;
 	if (!atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE))
 		return 0;
+	STEP(RG_STEP_CLOSE_FREED);
 	return atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), closer)) ? RG_SHARE_CLOSED : 0;
 }
 
@@ -230,11 +282,13 @@ static int sh_open(struct rg_region *r, _Atomic uint64_t *sw, uint64_t w, uint64
 	if (!s)
 		return -ENOSPC;
 	k--;
+	STEP(RG_STEP_OPEN_TAKEN);
 	atomic_store(&s->blk, off);
 	atomic_store(&s->ent[0], ent_of(owner, gen));
 	atomic_store(&s->ent[1], ent_of(to, gen));
 	for (unsigned i = 2; i < RG_SHARE_HOLDERS; i++)
 		atomic_store(&s->ent[i], 0);
+	STEP(RG_STEP_OPEN_WRITTEN);
 	if (!receiver_here(r, to) ||
 	    !atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), sid_make((uint32_t)(owner >> 16 & 0xffff), k, gen)))) {
 		int rc = receiver_here(r, to) ? -EPERM : -ESRCH; /* EPERM: freed or given meanwhile */
@@ -244,6 +298,7 @@ static int sh_open(struct rg_region *r, _Atomic uint64_t *sw, uint64_t w, uint64
 		atomic_store(&s->hdr, (uint64_t)gen << 8 | SH_FREE);
 		return rc;
 	}
+	STEP(RG_STEP_OPEN_LINKED);
 	h = (uint64_t)gen << 8 | SH_SETUP; /* fails only if the daemon took over: we were reclaimed */
 	atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_LIVE);
 	return RG_SHARE_OPENED;
@@ -255,6 +310,7 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	uint64_t off = (uint64_t)((char *)p - r->base), w, e;
 	_Atomic uint64_t *sw;
 	struct rg_share *s;
+	bool dup;
 	int i, rc;
 
 	if ((to & 0xffff) || (to & RG_SHARE_BIT) || slot == 0 || slot > r->nslots)
@@ -277,6 +333,7 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 		return -EALREADY;
 	if (!receiver_here(r, to))
 		return -ESRCH;
+	STEP(RG_STEP_SHARE_CHECKED);
 	for (i = 0; i < (int)RG_SHARE_HOLDERS; i++) {
 		e = 0;
 		if (atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
@@ -284,12 +341,19 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	}
 	if (i == (int)RG_SHARE_HOLDERS)
 		return -ENOSPC;
-	if (atomic_load(&s->hdr) == ((uint64_t)gen << 8 | SH_LIVE) && sh_find(s, ent_of(owner, gen)) >= 0 &&
+	STEP(RG_STEP_SHARE_ADDED);
+	/* Another holder adding @to at the same instant: of two such adders,
+	 * the later entry CAS's rescan sees the earlier entry (both
+	 * sequentially consistent), so at least one of them backs out and no
+	 * reader is left with two entries that one release cannot undo. */
+	dup = sh_find_other(s, ent_of(to, gen), i);
+	if (!dup && atomic_load(&s->hdr) == ((uint64_t)gen << 8 | SH_LIVE) && sh_find(s, ent_of(owner, gen)) >= 0 &&
 	    receiver_here(r, to))
 		return 0;
-	/* the reader left (the daemon drops its entry, or we do), or another
-	 * thread of ours released our entry meanwhile: take the new one out */
-	rc = receiver_here(r, to) ? -EPERM : -ESRCH;
+	/* a duplicate; the reader left (the daemon drops its entry, or we do);
+	 * or another thread of ours released our entry meanwhile: take the new
+	 * one out */
+	rc = dup ? -EAGAIN : receiver_here(r, to) ? -EPERM : -ESRCH;
 	e = ent_of(to, gen);
 	atomic_compare_exchange_strong(&s->ent[i], &e, 0);
 	return sh_close(s, sw, w, gen, owner) == RG_SHARE_CLOSED ? RG_SHARE_CLOSED : rc;
@@ -314,6 +378,7 @@ int rg_region_release(struct rg_region *r, void *p, uint64_t owner)
 	i = sh_find(s, e);
 	if (i < 0 || !atomic_compare_exchange_strong(&s->ent[i], &e, 0))
 		return -EPERM;
+	STEP(RG_STEP_RELEASE_DROPPED);
 	return sh_close(s, sw, w, gen, owner);
 }
 

@@ -591,6 +591,10 @@ int rg_region_slot_set(struct rg_region *r, uint32_t slot, const struct rg_slot_
 	atomic_store_explicit(&s->start_time, rec->start_time, memory_order_relaxed);
 	atomic_store_explicit(&s->flags, rec->flags, memory_order_relaxed);
 	atomic_store_explicit(&s->owner, rec->owner, memory_order_release);
+	/* a full fence before the caller reads block words and share entries:
+	 * a give or share to this slot either sees the new record or has its
+	 * write seen (handoff.c, receiver_here()) */
+	atomic_thread_fence(memory_order_seq_cst);
 	return 0;
 }
 
