@@ -577,10 +577,11 @@ long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint
  * lib/core/handoff.c). The receiver must hold its slot now (the region's slot
  * record says so).
  * Context: RT-safe; no lock, no system call, O(1).
- * Return: 0; -EINVAL (@to is no owner word of this region); -EFAULT (@p is
- * not the start of a block); -EPERM (@p is not allocated to @owner); -ESRCH
- * (the receiver holds no slot, or left during the call: the block stays
- * @owner's).
+ * Return: 0 (also when the receiver left during the call and the block
+ * went with it: it is not @owner's either way); -EINVAL (@to is no owner
+ * word of this region); -EFAULT (@p is not the start of a block); -EPERM
+ * (@p is not allocated to @owner); -ESRCH (the receiver holds no slot, or
+ * left during the call: the block stays @owner's).
  */
 int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to);
 
@@ -607,8 +608,9 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * meanwhile and nobody else held it: the block is @owner's again, ALLOC, to
  * be freed), -EINVAL (@to is no client id of this region), -EFAULT (not the
  * start of a block), -EPERM (neither @owner's nor held by it), -EALREADY (@to
- * holds it already), -ESRCH (@to holds no slot or left during the call;
- * nothing changed), -ENOSPC (no free record in @owner's slot, or
+ * holds it already), -EAGAIN (another holder added @to at the same
+ * instant; nothing changed by this call), -ESRCH (@to holds no slot or left
+ * during the call; nothing changed), -ENOSPC (no free record in @owner's slot, or
  * RG_SHARE_HOLDERS holders already).
  *
  * rg_region_release() - let go of @owner's hold of shared block @p.

@@ -96,18 +96,26 @@ static bool orphan_word(const struct rg_region *r, uint64_t w, const uint64_t *o
  * orphan not reclaimed yet (@done: owners reclaimed so far, at most 16
  * remembered), or the block if it is a shared block whose closer died.
  * Return: blocks, or < 0. */
-static long reclaim_if_orphan(struct rg_region *r, _Atomic uint64_t *sw, const void *p, const uint64_t *owners,
+static long reclaim_if_orphan(struct rg_region *r, _Atomic uint64_t *sw, void *p, const uint64_t *owners,
 			      uint64_t *done, unsigned *ndone, uint64_t *bytes)
 {
 	uint64_t w = atomic_load_explicit(sw, memory_order_acquire), o = RG_OWNER(w), b = 0;
 	long m;
 
 	if (p && rg_share_dangling(r, w, p)) {
-		/* hand it to an owner no client is (generation 0) and reclaim that */
+		size_t size = 0;
+
+		/* hand it to an owner no client is (generation 0) and free that
+		 * one block: a stray write that stamped share ids on K words
+		 * costs K frees, not K scans of the region */
 		o = rg_owner((uint32_t)(w >> 16 & 0xffff), 0);
 		if (!atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), o)))
 			return 0; /* its closer was alive after all, and got there first */
-		m = rg_region_reclaim(r, o, &b);
+		if (rg_region_free(r, p, o, &size) == 0) {
+			*bytes += size;
+			return 1;
+		}
+		m = rg_region_reclaim(r, o, &b); /* a word the free refuses (a bad order): the scan repairs it */
 		*bytes += b;
 		return m;
 	}

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_handoff_steps.c - handoff and sharing (lib/core/handoff.c) with the
+ * other side acting between this side's steps, deterministically: the test
+ * hook of rtmem_core_test (test_hooks.h) stops the caller at each step and
+ * runs there what the other side does.
+ *
+ * - a receiver or reader that dies at each step of a give, an open, a
+ *   share-on (the daemon's steps run there: record cleared, reclaim, orphan
+ *   pass); the call's return then matches who owns the block, and once the
+ *   survivors let go of it the region is all free;
+ * - two holders adding the same reader at once: one of them backs out
+ *   (-EAGAIN), the reader holds the block once, and its one release counts;
+ * - the caller itself killed (a fork child that exits in the hook) at every
+ *   step of a give, an open, a share-on, a release and a close; the daemon's
+ *   steps and the survivors' releases then leave nothing behind;
+ * - a reader that leaves while a block is opened to it, in two threads at
+ *   once, many times: no opened block keeps a dead reader's entry (the
+ *   store-then-load on each side is sequentially consistent).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "region_fixture.h"
+#include "fastpath.h"
+#include "test_hooks.h"
+
+#define A rg_owner(1, 3)
+#define B rg_owner(2, 4)
+#define C rg_owner(3, 5)
+#define NPARTY 3
+
+static uint64_t party(int i)
+{
+	return i == 0 ? A : i == 1 ? B : C;
+}
+
+/* What the hook does when the caller reaches a step. */
+enum act {
+	ACT_NONE,
+	ACT_DIE_B,      /* B dies: the daemon clears its record, reclaims it, runs the orphan pass */
+	ACT_DIE_C,      /* the same for C */
+	ACT_DIE_A,      /* the same for A */
+	ACT_UNRECORD_B, /* only the first of B's death steps: its record cleared */
+	ACT_RECLAIM_B,  /* the rest of them */
+	ACT_SHARE_B_C,  /* another holder, B, adds C */
+	ACT_EXIT,       /* the caller is killed here (a fork child) */
+};
+
+static struct {
+	struct fixture_region *f;
+	uint64_t owners[17]; /* the daemon's view: each slot's client, 0 if none */
+	enum rg_handoff_step step[2];
+	enum act act[2];
+	bool fired[2], busy;
+	int other_rc; /* ACT_SHARE_B_C's return */
+	void *block;  /* the block the scenario is about */
+} T;
+
+static void plan(enum rg_handoff_step s0, enum act a0, enum rg_handoff_step s1, enum act a1)
+{
+	T.step[0] = s0, T.act[0] = a0, T.step[1] = s1, T.act[1] = a1;
+	T.fired[0] = T.fired[1] = false;
+	T.other_rc = 1;
+}
+
+static uint32_t slot_of(uint64_t owner)
+{
+	return (uint32_t)(owner >> 16 & 0xffff);
+}
+
+static void daemon_unrecord(uint64_t who)
+{
+	assert_int_equal(fixture_unrecord(T.f->r, who), 0);
+	T.owners[slot_of(who)] = 0;
+}
+
+static void daemon_reclaim(uint64_t who)
+{
+	assert_true(rg_region_reclaim(T.f->r, who, NULL) >= 0);
+	assert_true(rg_region_reclaim_orphans(T.f->r, T.owners, NULL) >= 0);
+}
+
+static void run(enum act a)
+{
+	switch (a) {
+	case ACT_DIE_A:
+		daemon_unrecord(A);
+		daemon_reclaim(A);
+		break;
+	case ACT_DIE_B:
+		daemon_unrecord(B);
+		daemon_reclaim(B);
+		break;
+	case ACT_DIE_C:
+		daemon_unrecord(C);
+		daemon_reclaim(C);
+		break;
+	case ACT_UNRECORD_B:
+		daemon_unrecord(B);
+		break;
+	case ACT_RECLAIM_B:
+		daemon_reclaim(B);
+		break;
+	case ACT_SHARE_B_C:
+		T.other_rc = rg_region_share(T.f->r, T.block, B, C);
+		break;
+	case ACT_EXIT:
+		_exit(0);
+	case ACT_NONE:
+		break;
+	}
+}
+
+static void hook(enum rg_handoff_step step)
+{
+	if (T.busy)
+		return; /* a step of what the hook itself runs */
+	for (int i = 0; i < 2; i++) {
+		if (T.fired[i] || T.act[i] == ACT_NONE || T.step[i] != step)
+			continue;
+		T.fired[i] = true;
+		T.busy = true;
+		run(T.act[i]);
+		T.busy = false;
+		return;
+	}
+}
+
+static int setup(void **state)
+{
+	struct rg_pool_desc d = fixture_desc();
+
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	T.f = fixture_region_new(&d);
+	assert_non_null(T.f);
+	for (int i = 0; i < NPARTY; i++) {
+		assert_int_equal(fixture_record(T.f->r, party(i)), 0);
+		T.owners[slot_of(party(i))] = party(i);
+	}
+	rg_handoff_test_hook = hook;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rg_handoff_test_hook = NULL;
+	fixture_region_free(T.f);
+	return 0;
+}
+
+/* A fresh region with A, B and C recorded, for the next scenario. */
+static void again(void)
+{
+	teardown(NULL);
+	setup(NULL);
+}
+
+static void *alloc_a(bool buddy)
+{
+	void *p;
+
+	if (buddy)
+		assert_int_equal(rg_buddy_alloc(T.f->r, 200, A, 0, &p), 0);
+	else
+		assert_int_equal(rg_slab_alloc(T.f->r, 1, A, 0, &p), 0);
+	T.block = p;
+	return p;
+}
+
+static int free_as(void *p, uint64_t owner)
+{
+	int rc = rg_slab_free(T.f->r, p, owner);
+
+	return rc == -EFAULT ? rg_buddy_free(T.f->r, p, owner) : rc;
+}
+
+/* The number of entries of @who in LIVE records for the block at @p. */
+static int entries_of(const void *p, uint64_t who)
+{
+	uint64_t off = (uint64_t)((const char *)p - (const char *)T.f->mem);
+	int n = 0;
+
+	for (uint32_t k = 0; k < (T.f->r->nslots + 1) * RG_SHARE_RECS; k++) {
+		const struct rg_share *s = &T.f->r->shares[k];
+
+		if ((atomic_load(&s->hdr) & 0xff) != 2 || atomic_load(&s->blk) != off)
+			continue;
+		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+			n += (atomic_load(&s->ent[i]) & ~(uint64_t)0xffff) == who;
+	}
+	return n;
+}
+
+/* The survivors let go of @p the way a client does (a free of their own
+ * block, a release of their hold, the last release's free); then nothing
+ * may be left in use. */
+static void settle(void *p)
+{
+	for (int i = 0; i < NPARTY; i++) {
+		uint64_t x = party(i);
+		int rc;
+
+		if (!T.owners[slot_of(x)])
+			continue;
+		if (rg_region_owned(T.f->r, p, x, NULL) == 0) {
+			assert_int_equal(free_as(p, x), 0);
+			continue;
+		}
+		rc = rg_region_release(T.f->r, p, x);
+		if (rc == RG_SHARE_CLOSED)
+			assert_int_equal(free_as(p, x), 0);
+		else
+			assert_true(rc == 0 || rc == -EPERM);
+	}
+	assert_region_all_free(T.f->r);
+}
+
+/* --- the other side acts between the caller's steps --- */
+
+static void test_give_with_the_receiver_dying_at_each_step(void **state)
+{
+	static const struct {
+		enum rg_handoff_step s0;
+		enum act a0;
+		enum rg_handoff_step s1;
+		enum act a1;
+		int rc; /* what the give returns: 0, the block went; -ESRCH, it stayed A's */
+	} cases[] = {
+		{ RG_STEP_GIVE_CHECKED, ACT_DIE_B, RG_STEP_COUNT, ACT_NONE, -ESRCH },
+		{ RG_STEP_GIVE_HERE, ACT_DIE_B, RG_STEP_COUNT, ACT_NONE, -ESRCH }, /* taken back */
+		{ RG_STEP_GIVE_SWAPPED, ACT_DIE_B, RG_STEP_COUNT, ACT_NONE, 0 },   /* reclaimed with B */
+		{ RG_STEP_GIVE_SWAPPED, ACT_UNRECORD_B, RG_STEP_GIVE_GONE, ACT_RECLAIM_B, 0 },
+		{ RG_STEP_GIVE_HERE, ACT_UNRECORD_B, RG_STEP_GIVE_GONE, ACT_RECLAIM_B, 0 },
+		{ RG_STEP_GIVE_SWAPPED, ACT_NONE, RG_STEP_COUNT, ACT_NONE, 0 }, /* nobody dies */
+	};
+
+	(void)state;
+	for (int buddy = 0; buddy < 2; buddy++) {
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			void *p = alloc_a(buddy);
+			int rc;
+
+			plan(cases[i].s0, cases[i].a0, cases[i].s1, cases[i].a1);
+			rc = rg_region_give(T.f->r, p, A, B);
+			printf("# give, %s block, case %u: %d\n", buddy ? "buddy" : "slab", i, rc);
+			assert_int_equal(rc, cases[i].rc);
+			assert_true(T.fired[0] || cases[i].a0 == ACT_NONE);
+			/* the return says who has it: A exactly when the give failed */
+			assert_int_equal(rg_region_owned(T.f->r, p, A, NULL), rc == 0 ? -EPERM : 0);
+			settle(p);
+			again();
+		}
+	}
+}
+
+static void test_open_with_the_reader_dying_at_each_step(void **state)
+{
+	static const struct {
+		enum rg_handoff_step s;
+		int rc, holders;
+	} cases[] = {
+		{ RG_STEP_OPEN_TAKEN, -ESRCH, 0 },
+		{ RG_STEP_OPEN_WRITTEN, -ESRCH, 0 },
+		{ RG_STEP_OPEN_LINKED, RG_SHARE_OPENED, 1 }, /* B's entry dropped by the daemon */
+	};
+
+	(void)state;
+	for (int buddy = 0; buddy < 2; buddy++) {
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			void *p = alloc_a(buddy);
+			int rc;
+
+			plan(cases[i].s, ACT_DIE_B, RG_STEP_COUNT, ACT_NONE);
+			rc = rg_region_share(T.f->r, p, A, B);
+			assert_int_equal(rc, cases[i].rc);
+			assert_true(T.fired[0]);
+			assert_int_equal(rg_region_holders(T.f->r, p), cases[i].holders);
+			assert_int_equal(entries_of(p, B), 0);
+			assert_int_equal(rg_region_owned(T.f->r, p, A, NULL), rc == -ESRCH ? 0 : -EPERM);
+			settle(p);
+			again();
+		}
+	}
+}
+
+static void test_share_on_with_the_reader_dying_at_each_step(void **state)
+{
+	static const enum rg_handoff_step steps[] = { RG_STEP_SHARE_CHECKED, RG_STEP_SHARE_ADDED };
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		void *p = alloc_a(i);
+
+		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+		plan(steps[i], ACT_DIE_C, RG_STEP_COUNT, ACT_NONE);
+		assert_int_equal(rg_region_share(T.f->r, p, A, C), -ESRCH);
+		assert_true(T.fired[0]);
+		assert_int_equal(rg_region_holders(T.f->r, p), 2);
+		assert_int_equal(entries_of(p, C), 0);
+		settle(p);
+		again();
+	}
+}
+
+static void test_two_holders_adding_one_reader_at_once(void **state)
+{
+	(void)state;
+	for (int buddy = 0; buddy < 2; buddy++) {
+		void *p = alloc_a(buddy);
+		int rc;
+
+		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+		/* both looked and found no entry of C; B adds its entry first */
+		plan(RG_STEP_SHARE_CHECKED, ACT_SHARE_B_C, RG_STEP_COUNT, ACT_NONE);
+		rc = rg_region_share(T.f->r, p, A, C);
+		assert_true(T.fired[0]);
+		assert_int_equal(T.other_rc, 0);
+		assert_int_equal(rc, -EAGAIN);
+		assert_int_equal(entries_of(p, C), 1);
+		assert_int_equal(rg_region_holders(T.f->r, p), 3);
+		/* A calls again: C holds it */
+		plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
+		assert_int_equal(rg_region_share(T.f->r, p, A, C), -EALREADY);
+		/* C's one release lets go of it */
+		assert_int_equal(rg_region_release(T.f->r, p, C), 0);
+		assert_int_equal(entries_of(p, C), 0);
+		assert_int_equal(rg_region_release(T.f->r, p, B), 0);
+		assert_int_equal(rg_region_release(T.f->r, p, A), RG_SHARE_CLOSED);
+		assert_int_equal(free_as(p, A), 0);
+		assert_region_all_free(T.f->r);
+		again();
+	}
+}
+
+static void test_release_with_the_opener_dying_between_drop_and_close(void **state)
+{
+	void *p = alloc_a(false);
+
+	(void)state;
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	/* B drops its entry; before it looks at the record, A dies: the
+	 * daemon's drop of A empties the record, closes it and frees the block */
+	plan(RG_STEP_RELEASE_DROPPED, ACT_DIE_A, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_release(T.f->r, p, B), 0);
+	assert_true(T.fired[0]);
+	assert_region_all_free(T.f->r);
+}
+
+/* --- the caller killed at each step --- */
+
+/* A scenario: what the parent sets up, and what the child does (and is
+ * killed in) with the hook at @step. */
+enum op { OP_GIVE, OP_OPEN, OP_SHARE_ON, OP_RELEASE, OP_RELEASE_LAST };
+
+static const char *const op_name[] = { "give", "open", "share-on", "release", "last release" };
+
+static void killed_at(enum op op, enum rg_handoff_step step, bool buddy)
+{
+	void *p = alloc_a(buddy);
+	uint64_t victim = A;
+	pid_t pid;
+	int st;
+
+	switch (op) {
+	case OP_GIVE:
+	case OP_OPEN:
+		break;
+	case OP_SHARE_ON: /* B, a reader, adds C */
+		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+		victim = B;
+		break;
+	case OP_RELEASE:
+		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+		break;
+	case OP_RELEASE_LAST:
+		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+		assert_int_equal(rg_region_release(T.f->r, p, B), 0);
+		break;
+	}
+	plan(step, ACT_EXIT, RG_STEP_COUNT, ACT_NONE);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		switch (op) {
+		case OP_GIVE:
+			(void)rg_region_give(T.f->r, p, A, B);
+			break;
+		case OP_OPEN:
+			(void)rg_region_share(T.f->r, p, A, B);
+			break;
+		case OP_SHARE_ON:
+			(void)rg_region_share(T.f->r, p, B, C);
+			break;
+		case OP_RELEASE:
+		case OP_RELEASE_LAST:
+			(void)rg_region_release(T.f->r, p, A);
+			break;
+		}
+		_exit(3); /* the step was not reached */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("%s, step %d: the child did not die at the step (status %#x)", op_name[op], (int)step, st);
+	/* the daemon's steps for the dead client, then the survivors let go */
+	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
+	daemon_unrecord(victim);
+	daemon_reclaim(victim);
+	settle(p);
+	again();
+}
+
+static void test_the_caller_killed_at_each_step(void **state)
+{
+	static const struct {
+		enum op op;
+		enum rg_handoff_step step;
+	} cases[] = {
+		{ OP_GIVE, RG_STEP_GIVE_CHECKED },      { OP_GIVE, RG_STEP_GIVE_HERE },
+		{ OP_GIVE, RG_STEP_GIVE_SWAPPED },      { OP_OPEN, RG_STEP_OPEN_TAKEN },
+		{ OP_OPEN, RG_STEP_OPEN_WRITTEN },      { OP_OPEN, RG_STEP_OPEN_LINKED },
+		{ OP_SHARE_ON, RG_STEP_SHARE_CHECKED }, { OP_SHARE_ON, RG_STEP_SHARE_ADDED },
+		{ OP_RELEASE, RG_STEP_RELEASE_DROPPED }, { OP_RELEASE_LAST, RG_STEP_RELEASE_DROPPED },
+		{ OP_RELEASE_LAST, RG_STEP_CLOSE_FREED },
+	};
+	unsigned n = 0;
+
+	(void)state;
+	for (int buddy = 0; buddy < 2; buddy++)
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++, n++)
+			killed_at(cases[i].op, cases[i].step, buddy);
+	printf("# %u kills, each at its step, nothing left behind\n", n);
+}
+
+/* --- a reader leaving while a block is opened to it, in two threads --- */
+
+struct race {
+	_Atomic unsigned long go, done; /* the round started, and finished by the daemon side */
+	_Atomic uint64_t reader;        /* this round's reader id */
+	_Atomic int stop;
+};
+
+/* The daemon: clears the reader's record and reclaims it, each round. The
+ * opener starts after a spin that grows after each open that beat the
+ * clear and shrinks after each that did not, so that the two keep landing
+ * on top of each other. */
+static void *daemon_side(void *arg)
+{
+	struct race *x = arg;
+
+	for (unsigned long round = 1;; round++) {
+		uint64_t b;
+
+		while (atomic_load(&x->go) != round)
+			if (atomic_load(&x->stop))
+				return NULL;
+		b = atomic_load(&x->reader);
+		assert_int_equal(fixture_unrecord(T.f->r, b), 0);
+		assert_true(rg_region_reclaim(T.f->r, b, NULL) >= 0);
+		atomic_store(&x->done, round);
+	}
+}
+
+static void test_a_reader_leaving_while_opened_to_it(void **state)
+{
+	struct race x = { 0 };
+	struct timespec t0, t1;
+	unsigned long rounds = 0, opened = 0, leaks = 0;
+	unsigned delay = 0;
+	pthread_t t;
+
+	(void)state;
+	rg_handoff_test_hook = NULL;
+	assert_int_equal(pthread_create(&t, NULL, daemon_side, &x), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* 300000 rounds, or as many as 4 s allow (valgrind, qemu, TSan) */
+	for (uint32_t gen = 10; rounds < 300000; gen++) {
+		uint64_t b = rg_owner(2, gen);
+		void *p;
+		int rc;
+
+		if (!(rounds & 1023)) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (t1.tv_sec - t0.tv_sec >= 4)
+				break;
+		}
+		assert_int_equal(fixture_record(T.f->r, b), 0);
+		assert_int_equal(rg_slab_alloc(T.f->r, 1, A, 0, &p), 0);
+		atomic_store(&x.reader, b);
+		atomic_store(&x.go, ++rounds);
+		for (volatile unsigned spin = delay + (unsigned)(rounds * 7919 % 8); spin; spin--)
+			;
+		rc = rg_region_share(T.f->r, p, A, b);
+		while (atomic_load(&x.done) != rounds)
+			;
+		delay = rc == RG_SHARE_OPENED ? delay + 1 : delay ? delay - 1 : 0; /* stay where they cross */
+		if (rc == RG_SHARE_OPENED) {
+			opened++;
+			if (entries_of(p, b)) { /* a dead reader's hold that nobody drops */
+				leaks++;
+				assert_true(rg_region_reclaim(T.f->r, b, NULL) >= 0); /* undo it, count on */
+			}
+			assert_int_equal(rg_region_release(T.f->r, p, A), RG_SHARE_CLOSED);
+		} else {
+			assert_int_equal(rc, -ESRCH);
+		}
+		assert_int_equal(free_as(p, A), 0);
+	}
+	atomic_store(&x.stop, 1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	printf("# %lu rounds, %lu opened before the reader left, %lu dead readers' holds left\n", rounds, opened,
+	       leaks);
+	assert_int_equal(leaks, 0);
+	assert_region_all_free(T.f->r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_give_with_the_receiver_dying_at_each_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_with_the_reader_dying_at_each_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_on_with_the_reader_dying_at_each_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_holders_adding_one_reader_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_the_caller_killed_at_each_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_reader_leaving_while_opened_to_it, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
