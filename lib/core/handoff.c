@@ -104,10 +104,12 @@ int rg_region_give(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	STEP(RG_STEP_GIVE_SWAPPED);
 	if (receiver_here(r, to))
 		return 0;
-	/* the receiver left meanwhile: take it back. If that fails, the daemon
-	 * reclaimed the receiver first (or the receiver freed the block before
-	 * it died): the block is no longer ours, as after a give that returned
-	 * just before the receiver died, and the give counts as done. */
+	/* the receiver left meanwhile: take it back. If that fails, the block
+	 * went on from the receiver before it left (it freed the block or gave
+	 * it on, back to us too) or with it (the daemon reclaimed it): the give
+	 * landed, as one that returned just before the receiver died, and
+	 * counts as done. A block given back to us is ours through that give,
+	 * which the receiver announces as any give, not through this one. */
 	STEP(RG_STEP_GIVE_GONE);
 	if (!atomic_compare_exchange_strong_explicit(sw, &theirs, mine, memory_order_acq_rel, memory_order_relaxed))
 		return 0;
@@ -355,7 +357,18 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	 * one out */
 	rc = dup ? -EAGAIN : receiver_here(r, to) ? -EPERM : -ESRCH;
 	e = ent_of(to, gen);
-	atomic_compare_exchange_strong(&s->ent[i], &e, 0);
+	if (!atomic_compare_exchange_strong(&s->ent[i], &e, 0) && receiver_here(r, to)) {
+		/* The reader, alive, dropped the entry we added: its release
+		 * finds its first entry, and ours was first, but the release
+		 * was for an entry another holder added and told it of. The
+		 * entries of one reader are alike; what counts is how many, so
+		 * take one other out, and our add and our back-out still cancel. */
+		for (unsigned j = 0; j < RG_SHARE_HOLDERS; j++) {
+			e = ent_of(to, gen);
+			if (atomic_compare_exchange_strong(&s->ent[j], &e, 0))
+				break;
+		}
+	}
 	return sh_close(s, sw, w, gen, owner) == RG_SHARE_CLOSED ? RG_SHARE_CLOSED : rc;
 }
 
