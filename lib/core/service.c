@@ -95,29 +95,36 @@ static bool orphan_word(const struct rg_region *r, uint64_t w, const uint64_t *o
 /* Reclaim the owner of word @w (at @sw, of the block at @p) if it is an
  * orphan not reclaimed yet (@done: owners reclaimed so far, at most 16
  * remembered), or the block if it is a shared block whose closer died.
+ * Such a block goes to an owner no client is (generation 0 of the slot the
+ * share id names): a slab block is then freed at once, a buddy word only
+ * marked in @gone, for one buddy reclaim per slot after the scan (a buddy
+ * word may be a stray write inside a block, which only the reclaim's walk
+ * of the heads tells from a head). A stray write that stamped share ids on
+ * K words thus costs K frees, not K scans of the region.
  * Return: blocks, or < 0. */
 static long reclaim_if_orphan(struct rg_region *r, _Atomic uint64_t *sw, void *p, const uint64_t *owners,
-			      uint64_t *done, unsigned *ndone, uint64_t *bytes)
+			      uint64_t *done, unsigned *ndone, uint64_t *bytes, uint64_t *gone)
 {
 	uint64_t w = atomic_load_explicit(sw, memory_order_acquire), o = RG_OWNER(w), b = 0;
+	uint32_t slot = (uint32_t)(w >> 16 & 0xffff);
 	long m;
 
 	if (p && rg_share_dangling(r, w, p)) {
-		size_t size = 0;
-
-		/* hand it to an owner no client is (generation 0) and free that
-		 * one block: a stray write that stamped share ids on K words
-		 * costs K frees, not K scans of the region */
-		o = rg_owner((uint32_t)(w >> 16 & 0xffff), 0);
-		if (!atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), o)))
+		if (slot == 0 || slot > r->nslots)
+			slot = 1; /* a stray slot number: any generation 0 is nobody */
+		o = rg_owner(slot, 0);
+		/* slab words have order 0: a stray order would make the free refuse it */
+		if (!atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, gone ? RG_ORD(w) : 0, o)))
 			return 0; /* its closer was alive after all, and got there first */
-		if (rg_region_free(r, p, o, &size) == 0) {
-			*bytes += size;
-			return 1;
+		if (gone) {
+			gone[slot / 64] |= 1ull << (slot % 64);
+			return 0;
 		}
-		m = rg_region_reclaim(r, o, &b); /* a word the free refuses (a bad order): the scan repairs it */
+		b = rg_region_block_size(r, p); /* while it is allocated */
+		if (rg_slab_free(r, p, o) < 0)
+			return 0; /* not a block start: the checker reports the word */
 		*bytes += b;
-		return m;
+		return 1;
 	}
 	if (!orphan_word(r, w, owners))
 		return 0;
@@ -133,7 +140,7 @@ static long reclaim_if_orphan(struct rg_region *r, _Atomic uint64_t *sw, void *p
 
 long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint64_t *ret_bytes)
 {
-	uint64_t done[16], bytes = 0;
+	uint64_t done[16], bytes = 0, *gone = NULL;
 	unsigned ndone = 0;
 	long n = 0, m;
 
@@ -142,19 +149,37 @@ long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint
 
 		for (uint32_t b = 0; b < k->count; b++) {
 			m = reclaim_if_orphan(r, &k->state[b], k->data + (uint64_t)b * k->size, owners, done, &ndone,
-					      &bytes);
+					      &bytes, NULL);
 			if (m < 0)
 				return m;
 			n += m;
 		}
 	}
+	if (r->nmin) {
+		gone = calloc((r->nslots + 64) / 64, sizeof(*gone)); /* slots 0..nslots */
+		if (!gone)
+			return -ENOMEM;
+	}
 	for (uint64_t i = 0; i < r->nmin; i++) { /* the buddy's head words (nmin is 0 without one) */
 		m = reclaim_if_orphan(r, &r->bstate[i], r->bdata + (i << r->min_order), owners, done, &ndone,
-				      &bytes);
-		if (m < 0)
+				      &bytes, gone);
+		if (m < 0) {
+			free(gone);
 			return m;
+		}
 		n += m;
 	}
+	for (uint32_t slot = 0; gone && slot <= r->nslots; slot++) {
+		if (!(gone[slot / 64] >> (slot % 64) & 1))
+			continue;
+		m = rg_buddy_reclaim(r, rg_owner(slot, 0), &bytes);
+		if (m < 0) {
+			free(gone);
+			return m;
+		}
+		n += m;
+	}
+	free(gone);
 	if (ret_bytes)
 		*ret_bytes = bytes;
 	return n;
