@@ -10,23 +10,26 @@
  *   pass); the call's return then matches who owns the block, and once the
  *   survivors let go of it the region is all free;
  * - two holders adding the same reader at once: one of them backs out
- *   (-EAGAIN), the reader holds the block once, and its one release counts;
- * - the caller itself killed (a fork child that exits in the hook) at every
- *   step of a give, an open, a share-on, a release and a close; the daemon's
- *   steps and the survivors' releases then leave nothing behind;
+ *   (-EAGAIN), the reader holds the block once, and its one release counts,
+ *   also when that release takes the entry being backed out;
+ * - the opener dying between a reader's drop and its close, and the
+ *   daemon's orphan pass between a closer's two steps;
+ * - share ids a stray write stamped on the words of allocated blocks: the
+ *   orphan pass frees each of those blocks, once, and a share id inside a
+ *   buddy block frees nothing;
  * - a reader that leaves while a block is opened to it, in two threads at
  *   once, many times: no opened block keeps a dead reader's entry (the
  *   store-then-load on each side is sequentially consistent).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,11 +42,12 @@
 #define A rg_owner(1, 3)
 #define B rg_owner(2, 4)
 #define C rg_owner(3, 5)
-#define NPARTY 3
+#define Q rg_owner(4, 6)
+#define NPARTY 4
 
 static uint64_t party(int i)
 {
-	return i == 0 ? A : i == 1 ? B : C;
+	return i == 0 ? A : i == 1 ? B : i == 2 ? C : Q;
 }
 
 /* What the hook does when the caller reaches a step. */
@@ -55,7 +59,10 @@ enum act {
 	ACT_UNRECORD_B, /* only the first of B's death steps: its record cleared */
 	ACT_RECLAIM_B,  /* the rest of them */
 	ACT_SHARE_B_C,  /* another holder, B, adds C */
-	ACT_EXIT,       /* the caller is killed here (a fork child) */
+	ACT_ORPHANS,    /* the daemon's orphan pass (after any client's reclaim) */
+	ACT_A_SHARES_C, /* A adds C (and tells it), then Q lets go of its hold */
+	ACT_C_RELEASES, /* C lets go of the hold it was told of */
+	ACT_B_GIVES_BACK, /* B gives the block back to A, and dies */
 };
 
 static struct {
@@ -116,8 +123,21 @@ static void run(enum act a)
 	case ACT_SHARE_B_C:
 		T.other_rc = rg_region_share(T.f->r, T.block, B, C);
 		break;
-	case ACT_EXIT:
-		_exit(0);
+	case ACT_A_SHARES_C:
+		T.other_rc = rg_region_share(T.f->r, T.block, A, C);
+		assert_int_equal(rg_region_release(T.f->r, T.block, Q), 0);
+		break;
+	case ACT_B_GIVES_BACK:
+		T.other_rc = rg_region_give(T.f->r, T.block, B, A);
+		daemon_unrecord(B);
+		daemon_reclaim(B);
+		break;
+	case ACT_C_RELEASES:
+		assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
+		break;
+	case ACT_ORPHANS:
+		assert_true(rg_region_reclaim_orphans(T.f->r, T.owners, NULL) >= 0);
+		break;
 	case ACT_NONE:
 		break;
 	}
@@ -267,6 +287,22 @@ static void test_give_with_the_receiver_dying_at_each_step(void **state)
 	}
 }
 
+static void test_give_with_the_receiver_giving_it_back_and_dying(void **state)
+{
+	void *p = alloc_a(false);
+
+	(void)state;
+	/* A's give landed: B had the block, and gave it back to A (which it
+	 * announces, as any give) before it died. A's give is done (0); the
+	 * block is A's again through B's give, which A takes */
+	plan(RG_STEP_GIVE_SWAPPED, ACT_B_GIVES_BACK, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_give(T.f->r, p, A, B), 0);
+	assert_int_equal(T.other_rc, 0);
+	assert_int_equal(rg_region_owned(T.f->r, p, A, NULL), 0);
+	assert_int_equal(free_as(p, A), 0);
+	assert_region_all_free(T.f->r);
+}
+
 static void test_open_with_the_reader_dying_at_each_step(void **state)
 {
 	static const struct {
@@ -346,6 +382,29 @@ static void test_two_holders_adding_one_reader_at_once(void **state)
 	}
 }
 
+static void test_a_reader_releasing_while_a_duplicate_backs_out(void **state)
+{
+	void *p = alloc_a(false);
+
+	(void)state;
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	assert_int_equal(rg_region_share(T.f->r, p, A, Q), 0); /* entries: A, B, Q */
+	/* B looks and finds no C; A adds C after the three (and tells C); Q
+	 * lets go, so B's entry lands before A's; C's release then takes B's
+	 * entry, the first; B sees A's as a duplicate and backs out */
+	plan(RG_STEP_SHARE_CHECKED, ACT_A_SHARES_C, RG_STEP_SHARE_ADDED, ACT_C_RELEASES);
+	assert_int_equal(rg_region_share(T.f->r, p, B, C), -EAGAIN);
+	assert_true(T.fired[0] && T.fired[1]);
+	assert_int_equal(T.other_rc, 0);
+	/* C was told once and let go once: it holds nothing */
+	assert_int_equal(entries_of(p, C), 0);
+	assert_int_equal(rg_region_holders(T.f->r, p), 2);
+	assert_int_equal(rg_region_release(T.f->r, p, A), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, B), RG_SHARE_CLOSED);
+	assert_int_equal(free_as(p, B), 0);
+	assert_region_all_free(T.f->r);
+}
+
 static void test_release_with_the_opener_dying_between_drop_and_close(void **state)
 {
 	void *p = alloc_a(false);
@@ -360,89 +419,84 @@ static void test_release_with_the_opener_dying_between_drop_and_close(void **sta
 	assert_region_all_free(T.f->r);
 }
 
-/* --- the caller killed at each step --- */
-
-/* A scenario: what the parent sets up, and what the child does (and is
- * killed in) with the hook at @step. */
-enum op { OP_GIVE, OP_OPEN, OP_SHARE_ON, OP_RELEASE, OP_RELEASE_LAST };
-
-static const char *const op_name[] = { "give", "open", "share-on", "release", "last release" };
-
-static void killed_at(enum op op, enum rg_handoff_step step, bool buddy)
+static void test_the_orphan_pass_between_a_closers_two_steps(void **state)
 {
-	void *p = alloc_a(buddy);
-	uint64_t victim = A;
-	pid_t pid;
-	int st;
-
-	switch (op) {
-	case OP_GIVE:
-	case OP_OPEN:
-		break;
-	case OP_SHARE_ON: /* B, a reader, adds C */
-		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
-		victim = B;
-		break;
-	case OP_RELEASE:
-		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
-		break;
-	case OP_RELEASE_LAST:
-		assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
-		assert_int_equal(rg_region_release(T.f->r, p, B), 0);
-		break;
-	}
-	plan(step, ACT_EXIT, RG_STEP_COUNT, ACT_NONE);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		switch (op) {
-		case OP_GIVE:
-			(void)rg_region_give(T.f->r, p, A, B);
-			break;
-		case OP_OPEN:
-			(void)rg_region_share(T.f->r, p, A, B);
-			break;
-		case OP_SHARE_ON:
-			(void)rg_region_share(T.f->r, p, B, C);
-			break;
-		case OP_RELEASE:
-		case OP_RELEASE_LAST:
-			(void)rg_region_release(T.f->r, p, A);
-			break;
-		}
-		_exit(3); /* the step was not reached */
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("%s, step %d: the child did not die at the step (status %#x)", op_name[op], (int)step, st);
-	/* the daemon's steps for the dead client, then the survivors let go */
-	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
-	daemon_unrecord(victim);
-	daemon_reclaim(victim);
-	settle(p);
-	again();
-}
-
-static void test_the_caller_killed_at_each_step(void **state)
-{
-	static const struct {
-		enum op op;
-		enum rg_handoff_step step;
-	} cases[] = {
-		{ OP_GIVE, RG_STEP_GIVE_CHECKED },      { OP_GIVE, RG_STEP_GIVE_HERE },
-		{ OP_GIVE, RG_STEP_GIVE_SWAPPED },      { OP_OPEN, RG_STEP_OPEN_TAKEN },
-		{ OP_OPEN, RG_STEP_OPEN_WRITTEN },      { OP_OPEN, RG_STEP_OPEN_LINKED },
-		{ OP_SHARE_ON, RG_STEP_SHARE_CHECKED }, { OP_SHARE_ON, RG_STEP_SHARE_ADDED },
-		{ OP_RELEASE, RG_STEP_RELEASE_DROPPED }, { OP_RELEASE_LAST, RG_STEP_RELEASE_DROPPED },
-		{ OP_RELEASE_LAST, RG_STEP_CLOSE_FREED },
-	};
-	unsigned n = 0;
+	void *p = alloc_a(true);
 
 	(void)state;
-	for (int buddy = 0; buddy < 2; buddy++)
-		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++, n++)
-			killed_at(cases[i].op, cases[i].step, buddy);
-	printf("# %u kills, each at its step, nothing left behind\n", n);
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	assert_int_equal(rg_region_release(T.f->r, p, A), 0);
+	/* B's last release freed the record; before it takes the block back,
+	 * the orphan pass sees a block naming a free record and frees it: B's
+	 * block CAS then fails, and its release says someone else finished */
+	plan(RG_STEP_CLOSE_FREED, ACT_ORPHANS, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_release(T.f->r, p, B), 0);
+	assert_true(T.fired[0]);
+	assert_region_all_free(T.f->r);
+}
+
+static void test_stray_share_ids_are_freed_one_block_each(void **state)
+{
+	enum { K = 40 };
+	_Atomic uint64_t *word[K];
+	void *p[K];
+	uint64_t bytes = 0, want = 0;
+
+	(void)state;
+	/* a stray write stamps share ids of records nobody set up on the state
+	 * words of K allocated blocks: slab blocks of two classes, buddy heads */
+	for (int i = 0; i < K; i++) {
+		uint64_t off, w;
+		uint32_t c = 0;
+		size_t sz;
+
+		if (i % 4 == 3)
+			assert_int_equal(rg_buddy_alloc(T.f->r, 100, A, 0, &p[i]), 0);
+		else
+			assert_int_equal(rg_slab_alloc(T.f->r, (uint32_t)(i % 2), A, 0, &p[i]), 0);
+		assert_int_equal(rg_region_owned(T.f->r, p[i], A, &sz), 0);
+		want += sz;
+		off = (uint64_t)((char *)p[i] - (char *)T.f->mem);
+		if (i % 4 == 3) {
+			word[i] = &T.f->r->bstate[(uint64_t)((char *)p[i] - T.f->r->bdata) >> T.f->r->min_order];
+		} else {
+			uint64_t idx;
+
+			assert_int_equal(rg_locate(T.f->r, off, &c, &idx), 0);
+			word[i] = &T.f->r->cls[c].state[idx];
+		}
+		w = atomic_load(word[i]);
+		atomic_store(word[i], RG_WORD(RG_BLK_ALLOC, RG_ORD(w), RG_SHARE_BIT | (uint64_t)(i % 16) << 32 |
+										(uint64_t)(1 + i % 3) << 16));
+	}
+	/* each is freed by itself, once, and nothing else moves */
+	assert_int_equal(rg_region_reclaim_orphans(T.f->r, T.owners, &bytes), K);
+	assert_int_equal(bytes, want);
+	assert_region_all_free(T.f->r);
+}
+
+static void test_a_stray_share_id_inside_a_buddy_block_frees_nothing(void **state)
+{
+	struct rg_region_stats before, after;
+	_Atomic uint64_t *tail;
+	uint64_t saved;
+	void *p;
+
+	(void)state;
+	/* a 1 KiB block of A's, and a stray share id of order 7 on the word of
+	 * its third 64 B unit: aligned as a 128 B head would be, but inside */
+	assert_int_equal(rg_buddy_alloc(T.f->r, 1024, A, 0, &p), 0);
+	tail = &T.f->r->bstate[((uint64_t)((char *)p - T.f->r->bdata) >> T.f->r->min_order) + 2];
+	saved = atomic_load(tail);
+	atomic_store(tail, RG_WORD(RG_BLK_ALLOC, 7, RG_SHARE_BIT | 1ull << 16));
+	rg_region_stats(T.f->r, &before);
+	assert_int_equal(rg_region_reclaim_orphans(T.f->r, T.owners, NULL), 0);
+	rg_region_stats(T.f->r, &after);
+	assert_int_equal(after.buddy_free, before.buddy_free); /* nothing inside A's block was listed */
+	assert_int_equal(rg_region_owned(T.f->r, p, A, NULL), 0);
+	atomic_store(tail, saved); /* the stray write undone, as the checker would ask */
+	assert_int_equal(free_as(p, A), 0);
+	assert_region_all_free(T.f->r);
 }
 
 /* --- a reader leaving while a block is opened to it, in two threads --- */
@@ -464,9 +518,12 @@ static void *daemon_side(void *arg)
 	for (unsigned long round = 1;; round++) {
 		uint64_t b;
 
-		while (atomic_load(&x->go) != round)
+		for (unsigned n = 1; atomic_load(&x->go) != round; n++) {
 			if (atomic_load(&x->stop))
 				return NULL;
+			if (!(n & 255))
+				sched_yield(); /* the other thread may need this CPU */
+		}
 		b = atomic_load(&x->reader);
 		assert_int_equal(fixture_unrecord(T.f->r, b), 0);
 		assert_true(rg_region_reclaim(T.f->r, b, NULL) >= 0);
@@ -504,8 +561,9 @@ static void test_a_reader_leaving_while_opened_to_it(void **state)
 		for (volatile unsigned spin = delay + (unsigned)(rounds * 7919 % 8); spin; spin--)
 			;
 		rc = rg_region_share(T.f->r, p, A, b);
-		while (atomic_load(&x.done) != rounds)
-			;
+		for (unsigned n = 1; atomic_load(&x.done) != rounds; n++)
+			if (!(n & 255))
+				sched_yield();
 		delay = rc == RG_SHARE_OPENED ? delay + 1 : delay ? delay - 1 : 0; /* stay where they cross */
 		if (rc == RG_SHARE_OPENED) {
 			opened++;
@@ -531,12 +589,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_give_with_the_receiver_dying_at_each_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_give_with_the_receiver_giving_it_back_and_dying, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_with_the_reader_dying_at_each_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_on_with_the_reader_dying_at_each_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_holders_adding_one_reader_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_reader_releasing_while_a_duplicate_backs_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_the_caller_killed_at_each_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_orphan_pass_between_a_closers_two_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stray_share_ids_are_freed_one_block_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_stray_share_id_inside_a_buddy_block_frees_nothing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_a_reader_leaving_while_opened_to_it, setup, teardown),
 	};
 

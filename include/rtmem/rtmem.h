@@ -209,9 +209,10 @@ uint64_t rtmem_pool_client_id(const struct rtmem_pool *p);
  * rtmem_give() - hand block @ptr, allocated by this client (not in a thread
  * cache: a block rtmem_alloc() returned), to the client whose id is @to.
  * Context: RT-safe; no lock, no system call, O(1).
- * Return: 0 (the block is no longer this client's: do not free it; also
- * when the receiver left during the call and the daemon reclaimed the block
- * with it, as if it had left just after the give);
+ * Return: 0 (the block is no longer this client's through this give: do
+ * not free it; also when the receiver left during the call, and the block
+ * with it or before it, as if it had left just after the give; a receiver
+ * that gave it back first announces that, as any give);
  * -EINVAL (@to is no client id of this pool); -EFAULT (@ptr is not the
  * start of a block of @p); -EPERM (@ptr is not this client's block);
  * -ESRCH (no client with id @to holds a slot of @p now, or it left during
@@ -253,8 +254,8 @@ int rtmem_take(struct rtmem_pool *p, void *ptr);
  * held by it; also when another thread of this client released its hold
  * during the call, which freed the block if it was the last); -EALREADY (@to
  * holds it already); -EAGAIN (another holder was adding @to at the same
- * instant: nothing changed by this call; call again, and -EALREADY then
- * says the other holder's add landed); -ESRCH (no client with id @to holds a
+ * instant: nothing changed by this call; call again: -EALREADY then says
+ * that the other holder's add landed, and both may have backed out); -ESRCH (no client with id @to holds a
  * slot of @p now, or it left during the call: nothing changed); -ENOSPC (this client has
  * RTMEM_SHARE_OPEN blocks shared already, or the block has
  * RTMEM_SHARE_HOLDERS holders).
