@@ -10,8 +10,9 @@
  *   pass); the call's return then matches who owns the block, and once the
  *   survivors let go of it the region is all free;
  * - two holders adding the same reader at once: one of them backs out
- *   (-EAGAIN), the reader holds the block once, and its one release counts,
- *   also when that release takes the entry being backed out;
+ *   (-EAGAIN) and the reader holds the block once; an entry being added is
+ *   tentative until its checks pass, so a reader's release never takes it
+ *   and nobody is told -EALREADY for it;
  * - the opener dying between a reader's drop and its close, and the
  *   daemon's orphan pass between a closer's two steps;
  * - share ids a stray write stamped on the words of allocated blocks: the
@@ -63,6 +64,7 @@ enum act {
 	ACT_A_SHARES_C, /* A adds C (and tells it), then Q lets go of its hold */
 	ACT_C_RELEASES, /* C lets go of the hold it was told of */
 	ACT_B_GIVES_BACK, /* B gives the block back to A, and dies */
+	ACT_B_LETS_GO_A_SHARES_C, /* another thread of B releases B's hold; A adds C */
 };
 
 static struct {
@@ -131,6 +133,10 @@ static void run(enum act a)
 		T.other_rc = rg_region_give(T.f->r, T.block, B, A);
 		daemon_unrecord(B);
 		daemon_reclaim(B);
+		break;
+	case ACT_B_LETS_GO_A_SHARES_C:
+		assert_int_equal(rg_region_release(T.f->r, T.block, B), 0);
+		T.other_rc = rg_region_share(T.f->r, T.block, A, C);
 		break;
 	case ACT_C_RELEASES:
 		assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
@@ -382,7 +388,7 @@ static void test_two_holders_adding_one_reader_at_once(void **state)
 	}
 }
 
-static void test_a_reader_releasing_while_a_duplicate_backs_out(void **state)
+static void test_a_release_never_takes_an_entry_being_added(void **state)
 {
 	void *p = alloc_a(false);
 
@@ -390,18 +396,42 @@ static void test_a_reader_releasing_while_a_duplicate_backs_out(void **state)
 	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
 	assert_int_equal(rg_region_share(T.f->r, p, A, Q), 0); /* entries: A, B, Q */
 	/* B looks and finds no C; A adds C after the three (and tells C); Q
-	 * lets go, so B's entry lands before A's; C's release then takes B's
-	 * entry, the first; B sees A's as a duplicate and backs out */
+	 * lets go, so B's tentative entry lands before A's; C's release (for
+	 * A's add) must take A's confirmed entry, not B's tentative one, which
+	 * B then confirms: C, told twice, holds twice */
 	plan(RG_STEP_SHARE_CHECKED, ACT_A_SHARES_C, RG_STEP_SHARE_ADDED, ACT_C_RELEASES);
-	assert_int_equal(rg_region_share(T.f->r, p, B, C), -EAGAIN);
+	assert_int_equal(rg_region_share(T.f->r, p, B, C), 0);
 	assert_true(T.fired[0] && T.fired[1]);
 	assert_int_equal(T.other_rc, 0);
-	/* C was told once and let go once: it holds nothing */
+	assert_int_equal(entries_of(p, C), 1);
+	assert_int_equal(rg_region_release(T.f->r, p, C), 0); /* for B's add */
 	assert_int_equal(entries_of(p, C), 0);
-	assert_int_equal(rg_region_holders(T.f->r, p), 2);
 	assert_int_equal(rg_region_release(T.f->r, p, A), 0);
 	assert_int_equal(rg_region_release(T.f->r, p, B), RG_SHARE_CLOSED);
 	assert_int_equal(free_as(p, B), 0);
+	assert_region_all_free(T.f->r);
+}
+
+static void test_an_add_backing_out_makes_no_false_ealready(void **state)
+{
+	void *p = alloc_a(true);
+
+	(void)state;
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	/* B adds C; with its entry in, another thread of B lets go of B's
+	 * hold, and A shares C: C holds nothing yet, so A must not be told
+	 * -EALREADY; B then backs out (its own hold is gone) */
+	plan(RG_STEP_SHARE_ADDED, ACT_B_LETS_GO_A_SHARES_C, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_share(T.f->r, p, B, C), -EPERM);
+	assert_true(T.fired[0]);
+	assert_int_equal(T.other_rc, -EAGAIN);
+	assert_int_equal(entries_of(p, C), 0);
+	assert_int_equal(rg_region_holders(T.f->r, p), 1);
+	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0); /* again: now it lands */
+	assert_int_equal(rg_region_release(T.f->r, p, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, A), RG_SHARE_CLOSED);
+	assert_int_equal(free_as(p, A), 0);
 	assert_region_all_free(T.f->r);
 }
 
@@ -593,7 +623,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_with_the_reader_dying_at_each_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_on_with_the_reader_dying_at_each_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_holders_adding_one_reader_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_reader_releasing_while_a_duplicate_backs_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_release_never_takes_an_entry_being_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_add_backing_out_makes_no_false_ealready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_the_orphan_pass_between_a_closers_two_steps, setup, teardown),

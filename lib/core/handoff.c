@@ -158,11 +158,17 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * an adder that finds its own entry gone takes the new one out again and
  * closes the record if that made it empty.
  *
+ * Adding a holder writes its entry tentative (SH_TENTATIVE, bit 63, which no
+ * client id has), checks, and then confirms it with a CAS. A tentative
+ * entry holds the block (no close while it is there, and the daemon drops
+ * it with the reader's death) but is nobody's to release, and nobody is
+ * told -EALREADY for it: a release, and the -EALREADY check, match only
+ * confirmed entries, so an entry that is backed out was never the reader's.
  * Two holders adding the same reader at once: each rescans the entries
- * after its own entry CAS, and one that finds the reader's entry twice takes
- * its own out and returns -EAGAIN; the later CAS's rescan sees the earlier
- * entry, so no reader keeps two entries (one release would leave the block
- * held until the reader exits).
+ * after its own entry CAS, and one that finds another entry of the reader,
+ * tentative or confirmed, takes its own out and returns -EAGAIN; the later
+ * CAS's rescan sees the earlier entry, so no reader ends with two entries
+ * (its one release would leave the block held until it exits).
  *
  * A reader that leaves: the opener writes the entries before it links the
  * record, then checks the reader's slot record; the daemon clears that
@@ -174,6 +180,7 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * reclaimed; killed after, a linked record, whose holders carry on.
  */
 enum { SH_FREE = 0, SH_SETUP = 1, SH_LIVE = 2 };
+#define SH_TENTATIVE RG_SHARE_BIT /* an entry being added: no client id has bit 63 */
 #define SH_GEN_MASK 0x7ffffffu /* 27 bits of generation in a share id */
 
 static uint64_t sid_make(uint32_t slot, uint32_t k, uint32_t gen)
@@ -239,11 +246,11 @@ static int sh_find(struct rg_share *s, uint64_t e)
 	return -1;
 }
 
-/* Is entry @e in @s at an index other than @skip? */
+/* Is entry @e, confirmed or tentative, in @s at an index other than @skip? */
 static bool sh_find_other(struct rg_share *s, uint64_t e, int skip)
 {
 	for (int i = 0; i < (int)RG_SHARE_HOLDERS; i++)
-		if (i != skip && atomic_load(&s->ent[i]) == e)
+		if (i != skip && (atomic_load(&s->ent[i]) & ~SH_TENTATIVE) == e)
 			return true;
 	return false;
 }
@@ -309,7 +316,7 @@ static int sh_open(struct rg_region *r, _Atomic uint64_t *sw, uint64_t w, uint64
 int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 {
 	uint32_t slot = (uint32_t)(to >> 16 & 0xffff), gen;
-	uint64_t off = (uint64_t)((char *)p - r->base), w, e;
+	uint64_t off = (uint64_t)((char *)p - r->base), w, e, t;
 	_Atomic uint64_t *sw;
 	struct rg_share *s;
 	bool dup;
@@ -336,38 +343,37 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	if (!receiver_here(r, to))
 		return -ESRCH;
 	STEP(RG_STEP_SHARE_CHECKED);
+	t = ent_of(to, gen) | SH_TENTATIVE;
 	for (i = 0; i < (int)RG_SHARE_HOLDERS; i++) {
 		e = 0;
-		if (atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
+		if (atomic_compare_exchange_strong(&s->ent[i], &e, t))
 			break;
 	}
 	if (i == (int)RG_SHARE_HOLDERS)
 		return -ENOSPC;
 	STEP(RG_STEP_SHARE_ADDED);
 	/* Another holder adding @to at the same instant: of two such adders,
-	 * the later entry CAS's rescan sees the earlier entry (both
-	 * sequentially consistent), so at least one of them backs out and no
-	 * reader is left with two entries that one release cannot undo. */
+	 * the later entry CAS's rescan sees the earlier entry, tentative or
+	 * confirmed (all sequentially consistent), so at least one of them
+	 * backs out and no reader is left with two entries. */
 	dup = sh_find_other(s, ent_of(to, gen), i);
 	if (!dup && atomic_load(&s->hdr) == ((uint64_t)gen << 8 | SH_LIVE) && sh_find(s, ent_of(owner, gen)) >= 0 &&
-	    receiver_here(r, to))
-		return 0;
-	/* a duplicate; the reader left (the daemon drops its entry, or we do);
-	 * or another thread of ours released our entry meanwhile: take the new
-	 * one out */
-	rc = dup ? -EAGAIN : receiver_here(r, to) ? -EPERM : -ESRCH;
-	e = ent_of(to, gen);
-	if (!atomic_compare_exchange_strong(&s->ent[i], &e, 0) && receiver_here(r, to)) {
-		/* The reader, alive, dropped the entry we added: its release
-		 * finds its first entry, and ours was first, but the release
-		 * was for an entry another holder added and told it of. The
-		 * entries of one reader are alike; what counts is how many, so
-		 * take one other out, and our add and our back-out still cancel. */
-		for (unsigned j = 0; j < RG_SHARE_HOLDERS; j++) {
-			e = ent_of(to, gen);
-			if (atomic_compare_exchange_strong(&s->ent[j], &e, 0))
-				break;
-		}
+	    receiver_here(r, to)) {
+		/* Confirm it. From the checks on, a release of our own hold by
+		 * another thread of ours cannot close the record (our entry is
+		 * in it), and the reader then holds the block without us, as it
+		 * would had that release come after this call. */
+		e = t;
+		if (atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
+			return 0;
+		rc = -ESRCH; /* the daemon dropped it: the reader died */
+	} else {
+		/* a duplicate; the reader left (the daemon drops the entry, or
+		 * we do); or another thread of ours released our own entry
+		 * meanwhile: take the new one out */
+		rc = dup ? -EAGAIN : receiver_here(r, to) ? -EPERM : -ESRCH;
+		e = t;
+		atomic_compare_exchange_strong(&s->ent[i], &e, 0); /* fails only if the daemon dropped it */
 	}
 	return sh_close(s, sw, w, gen, owner) == RG_SHARE_CLOSED ? RG_SHARE_CLOSED : rc;
 }
@@ -459,7 +465,7 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 			for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 				uint64_t e = atomic_load(&s->ent[i]);
 
-				if (e && (e & ~(uint64_t)0xffff) == owner)
+				if (e && (e & ~(uint64_t)0xffff & ~SH_TENTATIVE) == owner)
 					atomic_compare_exchange_strong(&s->ent[i], &e, 0);
 			}
 			/* closed if nobody holds it now: by this drop, or because its
@@ -481,8 +487,8 @@ void rg_share_holders_scan(const struct rg_region *r, void (*fn)(void *arg, uint
 		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 			uint64_t e = atomic_load_explicit(&s->ent[i], memory_order_relaxed);
 
-			if (ent_holds(e, (uint32_t)(h >> 8)) && !(e & RG_SHARE_BIT))
-				fn(arg, e & ~(uint64_t)0xffff);
+			if (ent_holds(e, (uint32_t)(h >> 8))) /* a tentative entry's reader holds too */
+				fn(arg, e & ~(uint64_t)0xffff & ~SH_TENTATIVE);
 		}
 	}
 }
