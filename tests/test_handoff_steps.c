@@ -12,7 +12,8 @@
  * - two holders adding the same reader at once: one of them backs out
  *   (-EAGAIN) and the reader holds the block once; an entry being added is
  *   tentative until its checks pass, so a reader's release never takes it
- *   and nobody is told -EALREADY for it;
+ *   and nobody is told -EALREADY for it; it goes with its adder's death;
+ *   a confirm that lands after the reader died takes the entry out again;
  * - the opener dying between a reader's drop and its close, and the
  *   daemon's orphan pass between a closer's two steps;
  * - share ids a stray write stamped on the words of allocated blocks: the
@@ -32,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -65,6 +67,7 @@ enum act {
 	ACT_C_RELEASES, /* C lets go of the hold it was told of */
 	ACT_B_GIVES_BACK, /* B gives the block back to A, and dies */
 	ACT_B_LETS_GO_A_SHARES_C, /* another thread of B releases B's hold; A adds C */
+	ACT_EXIT,                 /* the caller is killed here (a fork child) */
 };
 
 static struct {
@@ -138,6 +141,8 @@ static void run(enum act a)
 		assert_int_equal(rg_region_release(T.f->r, T.block, B), 0);
 		T.other_rc = rg_region_share(T.f->r, T.block, A, C);
 		break;
+	case ACT_EXIT:
+		_exit(0);
 	case ACT_C_RELEASES:
 		assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
 		break;
@@ -435,6 +440,99 @@ static void test_an_add_backing_out_makes_no_false_ealready(void **state)
 	assert_region_all_free(T.f->r);
 }
 
+static void test_an_adder_killed_with_its_entry_tentative(void **state)
+{
+	void *p = alloc_a(false);
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	/* B adds C and is killed with C's entry tentative */
+	plan(RG_STEP_SHARE_ADDED, ACT_EXIT, RG_STEP_COUNT, ACT_NONE);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)rg_region_share(T.f->r, p, B, C);
+		_exit(3); /* the step was not reached */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_holders(T.f->r, p), 3); /* A, B, C tentative */
+	daemon_unrecord(B);
+	daemon_reclaim(B);
+	/* the tentative entry went with its adder: C can be added, and holds
+	 * the block only when told */
+	assert_int_equal(rg_region_holders(T.f->r, p), 1);
+	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, A), RG_SHARE_CLOSED);
+	assert_int_equal(free_as(p, A), 0);
+	assert_region_all_free(T.f->r);
+}
+
+/* Two threads of B add C; C dies between the first's checks and its
+ * confirm, the daemon drops the first's tentative entry, and the second's,
+ * equal to it, lands at the same index before the first confirms. */
+static _Atomic int Gate; /* 1: thread 1 at its confirm; 2: thread 2 added; 3: thread 1 may go */
+static _Thread_local int Role;
+
+static void wait_for(int v)
+{
+	while (atomic_load(&Gate) < v)
+		sched_yield();
+}
+
+static void aba_hook(enum rg_handoff_step step)
+{
+	if (Role == 1 && step == RG_STEP_SHARE_CONFIRMING) {
+		atomic_store(&Gate, 1);
+		wait_for(3);
+	} else if (Role == 2 && step == RG_STEP_SHARE_CHECKED) {
+		daemon_unrecord(C); /* C dies; the daemon drops thread 1's entry */
+		assert_true(rg_region_reclaim(T.f->r, C, NULL) >= 0);
+	} else if (Role == 2 && step == RG_STEP_SHARE_ADDED) {
+		atomic_store(&Gate, 2);
+		wait_for(4);
+	}
+}
+
+static void *aba_thread(void *arg)
+{
+	Role = (int)(intptr_t)arg;
+	return (void *)(intptr_t)rg_region_share(T.f->r, T.block, B, C);
+}
+
+static void test_a_confirm_after_the_reader_died_takes_its_entry_out(void **state)
+{
+	pthread_t t1, t2;
+	void *r1, *r2;
+
+	(void)state;
+	alloc_a(false);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
+	atomic_store(&Gate, 0);
+	rg_handoff_test_hook = aba_hook;
+	assert_int_equal(pthread_create(&t1, NULL, aba_thread, (void *)1), 0);
+	wait_for(1);
+	assert_int_equal(pthread_create(&t2, NULL, aba_thread, (void *)2), 0);
+	wait_for(2);
+	atomic_store(&Gate, 3); /* thread 1 confirms the entry thread 2 put where its own was */
+	assert_int_equal(pthread_join(t1, &r1), 0);
+	atomic_store(&Gate, 4);
+	assert_int_equal(pthread_join(t2, &r2), 0);
+	rg_handoff_test_hook = NULL;
+	assert_int_equal((int)(intptr_t)r1, -ESRCH);
+	assert_int_equal((int)(intptr_t)r2, -ESRCH);
+	/* nothing of the dead reader is left to hold the block */
+	assert_int_equal(rg_region_holders(T.f->r, T.block), 2);
+	assert_int_equal(rg_region_release(T.f->r, T.block, A), 0);
+	assert_int_equal(rg_region_release(T.f->r, T.block, B), RG_SHARE_CLOSED);
+	assert_int_equal(free_as(T.block, B), 0);
+	assert_region_all_free(T.f->r);
+}
+
 static void test_release_with_the_opener_dying_between_drop_and_close(void **state)
 {
 	void *p = alloc_a(false);
@@ -625,6 +723,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_holders_adding_one_reader_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_release_never_takes_an_entry_being_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_add_backing_out_makes_no_false_ealready, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_adder_killed_with_its_entry_tentative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_confirm_after_the_reader_died_takes_its_entry_out, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_the_orphan_pass_between_a_closers_two_steps, setup, teardown),

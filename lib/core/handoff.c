@@ -158,11 +158,12 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * an adder that finds its own entry gone takes the new one out again and
  * closes the record if that made it empty.
  *
- * Adding a holder writes its entry tentative (SH_TENTATIVE, bit 63, which no
- * client id has), checks, and then confirms it with a CAS. A tentative
- * entry holds the block (no close while it is there, and the daemon drops
- * it with the reader's death) but is nobody's to release, and nobody is
- * told -EALREADY for it: a release, and the -EALREADY check, match only
+ * Adding a holder writes its entry tentative (SH_TENTATIVE: bit 63, which no
+ * client id has, and the adder's slot), checks, and then confirms it with a
+ * CAS, and checks the reader once more. A tentative entry holds the block
+ * (no close while it is there; the daemon drops it with the death of its
+ * reader or of its adder) but is nobody's to release, and nobody is told
+ * -EALREADY for it: a release, and the -EALREADY check, match only
  * confirmed entries, so an entry that is backed out was never the reader's.
  * Two holders adding the same reader at once: each rescans the entries
  * after its own entry CAS, and one that finds another entry of the reader,
@@ -180,7 +181,23 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * reclaimed; killed after, a linked record, whose holders carry on.
  */
 enum { SH_FREE = 0, SH_SETUP = 1, SH_LIVE = 2 };
-#define SH_TENTATIVE RG_SHARE_BIT /* an entry being added: no client id has bit 63 */
+/* A tentative entry: bit 63 (no client id has it), the adder's slot in bits
+ * 32..47, the reader's slot in bits 16..31 and the record's generation in
+ * bits 0..15, as a confirmed entry has them. The reader's generation is not
+ * in it: its slot names it while the add checks that the reader is there,
+ * and the adder's slot lets the daemon drop it with the adder's death. */
+#define SH_TENTATIVE RG_SHARE_BIT
+
+static uint64_t ent_tentative(uint64_t reader, uint64_t adder, uint32_t gen)
+{
+	return SH_TENTATIVE | (adder >> 16 & 0xffff) << 32 | (reader & 0xffff0000u) | (gen & 0xffffu);
+}
+
+/* Is @x an entry, tentative or confirmed, of the reader of confirmed entry @e? */
+static bool ent_same_reader(uint64_t x, uint64_t e)
+{
+	return x == e || ((x & SH_TENTATIVE) && (uint32_t)x == (uint32_t)e);
+}
 #define SH_GEN_MASK 0x7ffffffu /* 27 bits of generation in a share id */
 
 static uint64_t sid_make(uint32_t slot, uint32_t k, uint32_t gen)
@@ -250,7 +267,7 @@ static int sh_find(struct rg_share *s, uint64_t e)
 static bool sh_find_other(struct rg_share *s, uint64_t e, int skip)
 {
 	for (int i = 0; i < (int)RG_SHARE_HOLDERS; i++)
-		if (i != skip && (atomic_load(&s->ent[i]) & ~SH_TENTATIVE) == e)
+		if (i != skip && ent_same_reader(atomic_load(&s->ent[i]), e))
 			return true;
 	return false;
 }
@@ -343,7 +360,7 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	if (!receiver_here(r, to))
 		return -ESRCH;
 	STEP(RG_STEP_SHARE_CHECKED);
-	t = ent_of(to, gen) | SH_TENTATIVE;
+	t = ent_tentative(to, owner, gen);
 	for (i = 0; i < (int)RG_SHARE_HOLDERS; i++) {
 		e = 0;
 		if (atomic_compare_exchange_strong(&s->ent[i], &e, t))
@@ -363,10 +380,22 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 		 * another thread of ours cannot close the record (our entry is
 		 * in it), and the reader then holds the block without us, as it
 		 * would had that release come after this call. */
+		STEP(RG_STEP_SHARE_CONFIRMING);
 		e = t;
-		if (atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
+		if (!atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
+			rc = -ESRCH; /* the daemon dropped it: the reader died */
+		else if (receiver_here(r, to))
 			return 0;
-		rc = -ESRCH; /* the daemon dropped it: the reader died */
+		else {
+			/* The reader died after the checks, and the daemon dropped
+			 * its tentative entries; the one confirmed may be another
+			 * thread's of ours, equal to ours, at the same index. Take
+			 * it out (a failure: the daemon's drop came after the
+			 * confirm and did it). */
+			rc = -ESRCH;
+			e = ent_of(to, gen);
+			atomic_compare_exchange_strong(&s->ent[i], &e, 0);
+		}
 	} else {
 		/* a duplicate; the reader left (the daemon drops the entry, or
 		 * we do); or another thread of ours released our own entry
@@ -465,7 +494,12 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 			for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 				uint64_t e = atomic_load(&s->ent[i]);
 
-				if (e && (e & ~(uint64_t)0xffff & ~SH_TENTATIVE) == owner)
+				if (!e)
+					continue;
+				/* a tentative one, of an add to or by this slot, once
+				 * nobody holds the slot: its reader or its adder died */
+				if ((e & SH_TENTATIVE) ? vacant && ((e >> 16 & 0xffff) == mine || (e >> 32 & 0xffff) == mine)
+						       : (e & ~(uint64_t)0xffff) == owner)
 					atomic_compare_exchange_strong(&s->ent[i], &e, 0);
 			}
 			/* closed if nobody holds it now: by this drop, or because its
@@ -487,8 +521,17 @@ void rg_share_holders_scan(const struct rg_region *r, void (*fn)(void *arg, uint
 		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 			uint64_t e = atomic_load_explicit(&s->ent[i], memory_order_relaxed);
 
-			if (ent_holds(e, (uint32_t)(h >> 8))) /* a tentative entry's reader holds too */
-				fn(arg, e & ~(uint64_t)0xffff & ~SH_TENTATIVE);
+			if (!ent_holds(e, (uint32_t)(h >> 8)))
+				continue;
+			if (!(e & SH_TENTATIVE)) {
+				fn(arg, e & ~(uint64_t)0xffff);
+				continue;
+			}
+			/* a tentative one: generation 0 of its reader's slot and of
+			 * its adder's, no client's, whose reclaim drops it if that
+			 * slot is vacant (rg_share_drop()) */
+			fn(arg, rg_owner((uint32_t)(e >> 16 & 0xffff), 0));
+			fn(arg, rg_owner((uint32_t)(e >> 32 & 0xffff), 0));
 		}
 	}
 }

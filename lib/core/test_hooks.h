@@ -34,7 +34,8 @@ enum rg_handoff_step {
 	RG_STEP_OPEN_WRITTEN,    /* its entries written; the reader not looked at, the block not linked */
 	RG_STEP_OPEN_LINKED,     /* the block names the record; the record still SETUP */
 	RG_STEP_SHARE_CHECKED,   /* a share-on: the reader was here; its entry not added */
-	RG_STEP_SHARE_ADDED,     /* its entry added; not checked again */
+	RG_STEP_SHARE_ADDED,     /* its entry added, tentative; not checked again */
+	RG_STEP_SHARE_CONFIRMING, /* the checks passed; the entry not confirmed yet */
 	RG_STEP_RELEASE_DROPPED, /* a release dropped its entry; the record not looked at */
 	RG_STEP_CLOSE_FREED,     /* the closer freed the record; the block still names it */
 	RG_STEP_COUNT
