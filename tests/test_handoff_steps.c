@@ -12,8 +12,9 @@
  * - two holders adding the same reader at once: one of them backs out
  *   (-EAGAIN) and the reader holds the block once; an entry being added is
  *   tentative until its checks pass, so a reader's release never takes it
- *   and nobody is told -EALREADY for it; it goes with its adder's death;
- *   a confirm that lands after the reader died takes the entry out again;
+ *   and nobody is told -EALREADY for it; it stops holding with its adder's
+ *   death; an add to a slot's new client is not confirmed by a stale add to
+ *   its old one, though their tentative entries are equal;
  * - the opener dying between a reader's drop and its close, and the
  *   daemon's orphan pass between a closer's two steps;
  * - share ids a stray write stamped on the words of allocated blocks: the
@@ -472,10 +473,12 @@ static void test_an_adder_killed_with_its_entry_tentative(void **state)
 	assert_region_all_free(T.f->r);
 }
 
-/* Two threads of B add C; C dies between the first's checks and its
- * confirm, the daemon drops the first's tentative entry, and the second's,
- * equal to it, lands at the same index before the first confirms. */
-static _Atomic int Gate; /* 1: thread 1 at its confirm; 2: thread 2 added; 3: thread 1 may go */
+/* Two threads of B: the first adds C and stops before its confirm; C dies,
+ * its slot goes to C2, and the second adds C2. Its tentative entry is equal
+ * to the first's (same slots, same record generation): the first's confirm
+ * must not take it for its own, and the second must get C2 added. */
+#define C2 rg_owner(3, 6)
+static _Atomic int Gate; /* 1: thread 1 at its confirm; 2: thread 2 added; 3, 4: go */
 static _Thread_local int Role;
 
 static void wait_for(int v)
@@ -489,9 +492,6 @@ static void aba_hook(enum rg_handoff_step step)
 	if (Role == 1 && step == RG_STEP_SHARE_CONFIRMING) {
 		atomic_store(&Gate, 1);
 		wait_for(3);
-	} else if (Role == 2 && step == RG_STEP_SHARE_CHECKED) {
-		daemon_unrecord(C); /* C dies; the daemon drops thread 1's entry */
-		assert_true(rg_region_reclaim(T.f->r, C, NULL) >= 0);
 	} else if (Role == 2 && step == RG_STEP_SHARE_ADDED) {
 		atomic_store(&Gate, 2);
 		wait_for(4);
@@ -501,10 +501,10 @@ static void aba_hook(enum rg_handoff_step step)
 static void *aba_thread(void *arg)
 {
 	Role = (int)(intptr_t)arg;
-	return (void *)(intptr_t)rg_region_share(T.f->r, T.block, B, C);
+	return (void *)(intptr_t)rg_region_share(T.f->r, T.block, B, Role == 1 ? C : C2);
 }
 
-static void test_a_confirm_after_the_reader_died_takes_its_entry_out(void **state)
+static void test_an_add_to_a_slots_new_client_is_not_confirmed_by_another(void **state)
 {
 	pthread_t t1, t2;
 	void *r1, *r2;
@@ -516,17 +516,23 @@ static void test_a_confirm_after_the_reader_died_takes_its_entry_out(void **stat
 	rg_handoff_test_hook = aba_hook;
 	assert_int_equal(pthread_create(&t1, NULL, aba_thread, (void *)1), 0);
 	wait_for(1);
+	daemon_unrecord(C); /* C dies; its slot goes to C2 */
+	daemon_reclaim(C);
+	assert_int_equal(fixture_record(T.f->r, C2), 0);
+	T.owners[slot_of(C2)] = C2;
 	assert_int_equal(pthread_create(&t2, NULL, aba_thread, (void *)2), 0);
 	wait_for(2);
-	atomic_store(&Gate, 3); /* thread 1 confirms the entry thread 2 put where its own was */
+	atomic_store(&Gate, 3);
 	assert_int_equal(pthread_join(t1, &r1), 0);
 	atomic_store(&Gate, 4);
 	assert_int_equal(pthread_join(t2, &r2), 0);
 	rg_handoff_test_hook = NULL;
-	assert_int_equal((int)(intptr_t)r1, -ESRCH);
-	assert_int_equal((int)(intptr_t)r2, -ESRCH);
-	/* nothing of the dead reader is left to hold the block */
-	assert_int_equal(rg_region_holders(T.f->r, T.block), 2);
+	assert_int_equal((int)(intptr_t)r1, -ESRCH); /* C left */
+	assert_int_equal((int)(intptr_t)r2, 0);      /* C2 holds it, once */
+	assert_int_equal(entries_of(T.block, C), 0);
+	assert_int_equal(entries_of(T.block, C2), 1);
+	assert_int_equal(rg_region_holders(T.f->r, T.block), 3);
+	assert_int_equal(rg_region_release(T.f->r, T.block, C2), 0);
 	assert_int_equal(rg_region_release(T.f->r, T.block, A), 0);
 	assert_int_equal(rg_region_release(T.f->r, T.block, B), RG_SHARE_CLOSED);
 	assert_int_equal(free_as(T.block, B), 0);
@@ -724,7 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_release_never_takes_an_entry_being_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_add_backing_out_makes_no_false_ealready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_adder_killed_with_its_entry_tentative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_confirm_after_the_reader_died_takes_its_entry_out, setup,
+		cmocka_unit_test_setup_teardown(test_an_add_to_a_slots_new_client_is_not_confirmed_by_another, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),

@@ -160,11 +160,14 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  *
  * Adding a holder writes its entry tentative (SH_TENTATIVE: bit 63, which no
  * client id has, and the adder's slot), checks, and then confirms it with a
- * CAS, and checks the reader once more. A tentative entry holds the block
- * (no close while it is there; the daemon drops it with the death of its
- * reader or of its adder) but is nobody's to release, and nobody is told
- * -EALREADY for it: a release, and the -EALREADY check, match only
- * confirmed entries, so an entry that is backed out was never the reader's.
+ * CAS. A tentative entry holds the block (no close while it is there) but is
+ * nobody's to release, and nobody is told -EALREADY for it: a release, and
+ * the -EALREADY check, match only confirmed entries, so an entry that is
+ * backed out was never the reader's. With the death of its reader or of its
+ * adder the daemon marks it dead (SH_DEAD: no hold, no duplicate), so the
+ * confirm fails; the adder alone frees its index, even then. A confirm that
+ * lands before the daemon's drop leaves a confirmed entry, which the drop
+ * takes as any other.
  * Two holders adding the same reader at once: each rescans the entries
  * after its own entry CAS, and one that finds another entry of the reader,
  * tentative or confirmed, takes its own out and returns -EAGAIN; the later
@@ -185,8 +188,12 @@ enum { SH_FREE = 0, SH_SETUP = 1, SH_LIVE = 2 };
  * 32..47, the reader's slot in bits 16..31 and the record's generation in
  * bits 0..15, as a confirmed entry has them. The reader's generation is not
  * in it: its slot names it while the add checks that the reader is there,
- * and the adder's slot lets the daemon drop it with the adder's death. */
+ * and the adder's slot lets the daemon find it at the adder's death. The
+ * daemon never clears a tentative entry, it marks it SH_DEAD (no hold, no
+ * duplicate): only the adder frees the index, so no other adder's entry,
+ * equal to it after a slot changed hands, can take its place under it. */
 #define SH_TENTATIVE RG_SHARE_BIT
+#define SH_DEAD (1ull << 48) /* in a tentative entry: its reader or adder died; only its adder clears it */
 
 static uint64_t ent_tentative(uint64_t reader, uint64_t adder, uint32_t gen)
 {
@@ -196,7 +203,7 @@ static uint64_t ent_tentative(uint64_t reader, uint64_t adder, uint32_t gen)
 /* Is @x an entry, tentative or confirmed, of the reader of confirmed entry @e? */
 static bool ent_same_reader(uint64_t x, uint64_t e)
 {
-	return x == e || ((x & SH_TENTATIVE) && (uint32_t)x == (uint32_t)e);
+	return x == e || ((x & (SH_TENTATIVE | SH_DEAD)) == SH_TENTATIVE && (uint32_t)x == (uint32_t)e);
 }
 #define SH_GEN_MASK 0x7ffffffu /* 27 bits of generation in a share id */
 
@@ -218,7 +225,7 @@ static uint64_t ent_of(uint64_t id, uint32_t gen)
 /* Is entry @e a hold of generation @gen? */
 static bool ent_holds(uint64_t e, uint32_t gen)
 {
-	return e && (e & 0xffff) == (gen & 0xffffu);
+	return e && (e & 0xffff) == (gen & 0xffffu) && (e & (SH_TENTATIVE | SH_DEAD)) != (SH_TENTATIVE | SH_DEAD);
 }
 
 /* Is record header @h in use (SETUP or LIVE)? */
@@ -382,27 +389,20 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 		 * would had that release come after this call. */
 		STEP(RG_STEP_SHARE_CONFIRMING);
 		e = t;
-		if (!atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
-			rc = -ESRCH; /* the daemon dropped it: the reader died */
-		else if (receiver_here(r, to))
+		if (atomic_compare_exchange_strong(&s->ent[i], &e, ent_of(to, gen)))
 			return 0;
-		else {
-			/* The reader died after the checks, and the daemon dropped
-			 * its tentative entries; the one confirmed may be another
-			 * thread's of ours, equal to ours, at the same index. Take
-			 * it out (a failure: the daemon's drop came after the
-			 * confirm and did it). */
-			rc = -ESRCH;
-			e = ent_of(to, gen);
-			atomic_compare_exchange_strong(&s->ent[i], &e, 0);
-		}
+		rc = -ESRCH; /* the daemon marked it: the reader died */
 	} else {
-		/* a duplicate; the reader left (the daemon drops the entry, or
-		 * we do); or another thread of ours released our own entry
-		 * meanwhile: take the new one out */
+		/* a duplicate; the reader left; or another thread of ours
+		 * released our own entry meanwhile: take the new one out */
 		rc = dup ? -EAGAIN : receiver_here(r, to) ? -EPERM : -ESRCH;
-		e = t;
-		atomic_compare_exchange_strong(&s->ent[i], &e, 0); /* fails only if the daemon dropped it */
+	}
+	/* as it is, or as the daemon marked it; a record opened again since
+	 * (a new generation) has its entries written anew: then it is not ours */
+	e = t;
+	if (!atomic_compare_exchange_strong(&s->ent[i], &e, 0)) {
+		e = t | SH_DEAD;
+		atomic_compare_exchange_strong(&s->ent[i], &e, 0);
 	}
 	return sh_close(s, sw, w, gen, owner) == RG_SHARE_CLOSED ? RG_SHARE_CLOSED : rc;
 }
@@ -496,11 +496,15 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 
 				if (!e)
 					continue;
-				/* a tentative one, of an add to or by this slot, once
-				 * nobody holds the slot: its reader or its adder died */
-				if ((e & SH_TENTATIVE) ? vacant && ((e >> 16 & 0xffff) == mine || (e >> 32 & 0xffff) == mine)
-						       : (e & ~(uint64_t)0xffff) == owner)
-					atomic_compare_exchange_strong(&s->ent[i], &e, 0);
+				if (!(e & SH_TENTATIVE)) {
+					if ((e & ~(uint64_t)0xffff) == owner)
+						atomic_compare_exchange_strong(&s->ent[i], &e, 0);
+				} else if (vacant && !(e & SH_DEAD) &&
+					   ((e >> 16 & 0xffff) == mine || (e >> 32 & 0xffff) == mine)) {
+					/* an add to or by this slot, whose reader or adder
+					 * died: no hold from now on; its adder frees it */
+					atomic_compare_exchange_strong(&s->ent[i], &e, e | SH_DEAD);
+				}
 			}
 			/* closed if nobody holds it now: by this drop, or because its
 			 * last holder died between its drop and its close */
