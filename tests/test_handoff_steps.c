@@ -14,7 +14,8 @@
  *   tentative until its checks pass, so a reader's release never takes it
  *   and nobody is told -EALREADY for it; it stops holding with its adder's
  *   death; an add to a slot's new client is not confirmed by a stale add to
- *   its old one, though their tentative entries are equal;
+ *   its old one, though their tentative entries are equal; a confirm that
+ *   lands between the daemon's read of the entry and its mark is dropped;
  * - the opener dying between a reader's drop and its close, and the
  *   daemon's orphan pass between a closer's two steps;
  * - share ids a stray write stamped on the words of allocated blocks: the
@@ -480,6 +481,8 @@ static void test_an_adder_killed_with_its_entry_tentative(void **state)
 #define C2 rg_owner(3, 6)
 static _Atomic int Gate; /* 1: thread 1 at its confirm; 2: thread 2 added; 3, 4: go */
 static _Thread_local int Role;
+static pthread_t Daemon;
+static void *death_of_c(void *arg);
 
 static void wait_for(int v)
 {
@@ -536,6 +539,52 @@ static void test_an_add_to_a_slots_new_client_is_not_confirmed_by_another(void *
 	assert_int_equal(rg_region_release(T.f->r, T.block, A), 0);
 	assert_int_equal(rg_region_release(T.f->r, T.block, B), RG_SHARE_CLOSED);
 	assert_int_equal(free_as(T.block, B), 0);
+	assert_region_all_free(T.f->r);
+}
+
+/* A adds C and passes its checks; C dies; the daemon's drop reads A's
+ * tentative entry, and before it marks it, A confirms it: the drop must
+ * then take the confirmed entry of the dead reader out. */
+static void drop_hook(enum rg_handoff_step step)
+{
+	if (Role == 3 && step == RG_STEP_DROP_MARKING) {
+		atomic_store(&Gate, 1);
+		wait_for(2);
+	} else if (Role == 0 && step == RG_STEP_SHARE_CONFIRMING) {
+		atomic_store(&Gate, 0);
+		assert_int_equal(pthread_create(&Daemon, NULL, death_of_c, NULL), 0);
+		wait_for(1); /* C's record cleared, its entries being dropped */
+	}
+}
+
+static void *death_of_c(void *arg)
+{
+	(void)arg;
+	Role = 3;
+	daemon_unrecord(C);
+	daemon_reclaim(C);
+	return NULL;
+}
+
+static void test_a_confirm_between_the_drops_load_and_mark_is_dropped(void **state)
+{
+	int rc;
+
+	(void)state;
+	alloc_a(true);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
+	Role = 0;
+	rg_handoff_test_hook = drop_hook;
+	rc = rg_region_share(T.f->r, T.block, A, C);
+	atomic_store(&Gate, 2);
+	assert_int_equal(pthread_join(Daemon, NULL), 0);
+	rg_handoff_test_hook = NULL;
+	assert_int_equal(rc, 0); /* C was here at A's last check */
+	assert_int_equal(entries_of(T.block, C), 0);
+	assert_int_equal(rg_region_holders(T.f->r, T.block), 2);
+	assert_int_equal(rg_region_release(T.f->r, T.block, B), 0);
+	assert_int_equal(rg_region_release(T.f->r, T.block, A), RG_SHARE_CLOSED);
+	assert_int_equal(free_as(T.block, A), 0);
 	assert_region_all_free(T.f->r);
 }
 
@@ -731,6 +780,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_add_backing_out_makes_no_false_ealready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_adder_killed_with_its_entry_tentative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_add_to_a_slots_new_client_is_not_confirmed_by_another, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_confirm_between_the_drops_load_and_mark_is_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),

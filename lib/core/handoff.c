@@ -464,6 +464,36 @@ static bool sh_linked(struct rg_region *r, struct rg_share *s, uint64_t sid, _At
 	return RG_ST(*ret_w) == RG_BLK_ALLOC && RG_OWNER(*ret_w) == sid;
 }
 
+/*
+ * Drop dead @owner's entry at @ent: a confirmed one of it is cleared; a
+ * tentative one of an add to or by slot @vacant (0: the slot is not vacant)
+ * is marked dead (no hold from then on; its adder frees the index). A CAS
+ * that fails is tried again on what is there now: an adder that passed its
+ * checks before the slot record was cleared may confirm its tentative entry
+ * between our load and our CAS, and that confirmed entry is the dead
+ * reader's to drop. Each retry follows one step of such an adder, which
+ * has one entry to confirm or clear, so the loop ends.
+ */
+static void drop_entry(_Atomic uint64_t *ent, uint64_t owner, uint32_t vacant)
+{
+	uint64_t e = atomic_load(ent);
+
+	for (;;) {
+		if (!e)
+			return;
+		if (!(e & SH_TENTATIVE)) {
+			if ((e & ~(uint64_t)0xffff) != owner || atomic_compare_exchange_strong(ent, &e, 0))
+				return;
+		} else {
+			if (!vacant || (e & SH_DEAD) || ((e >> 16 & 0xffff) != vacant && (e >> 32 & 0xffff) != vacant))
+				return;
+			STEP(RG_STEP_DROP_MARKING);
+			if (atomic_compare_exchange_strong(ent, &e, e | SH_DEAD))
+				return;
+		}
+	}
+}
+
 void rg_share_drop(struct rg_region *r, uint64_t owner)
 {
 	uint32_t mine = (uint32_t)(owner >> 16 & 0xffff);
@@ -491,21 +521,8 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 			}
 			if (st == SH_SETUP && linked && slot == mine && vacant) /* died after linking it */
 				atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_LIVE);
-			for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
-				uint64_t e = atomic_load(&s->ent[i]);
-
-				if (!e)
-					continue;
-				if (!(e & SH_TENTATIVE)) {
-					if ((e & ~(uint64_t)0xffff) == owner)
-						atomic_compare_exchange_strong(&s->ent[i], &e, 0);
-				} else if (vacant && !(e & SH_DEAD) &&
-					   ((e >> 16 & 0xffff) == mine || (e >> 32 & 0xffff) == mine)) {
-					/* an add to or by this slot, whose reader or adder
-					 * died: no hold from now on; its adder frees it */
-					atomic_compare_exchange_strong(&s->ent[i], &e, e | SH_DEAD);
-				}
-			}
+			for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+				drop_entry(&s->ent[i], owner, vacant ? mine : 0);
 			/* closed if nobody holds it now: by this drop, or because its
 			 * last holder died between its drop and its close */
 			if (linked)
