@@ -16,6 +16,8 @@
  *   death; an add to a slot's new client is not confirmed by a stale add to
  *   its old one, though their tentative entries are equal; a confirm that
  *   lands between the daemon's read of the entry and its mark is dropped;
+ * - a close whose scan of the entries an add and a release overtook: the
+ *   record stays, with the new reader in it;
  * - the opener dying between a reader's drop and its close, and the
  *   daemon's orphan pass between a closer's two steps;
  * - share ids a stray write stamped on the words of allocated blocks: the
@@ -70,6 +72,7 @@ enum act {
 	ACT_B_GIVES_BACK, /* B gives the block back to A, and dies */
 	ACT_B_LETS_GO_A_SHARES_C, /* another thread of B releases B's hold; A adds C */
 	ACT_EXIT,                 /* the caller is killed here (a fork child) */
+	ACT_C_ADDS_Q_LETS_GO,     /* C adds Q (and tells it), then lets go of its own hold */
 };
 
 static struct {
@@ -145,6 +148,10 @@ static void run(enum act a)
 		break;
 	case ACT_EXIT:
 		_exit(0);
+	case ACT_C_ADDS_Q_LETS_GO:
+		T.other_rc = rg_region_share(T.f->r, T.block, C, Q);
+		assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
+		break;
 	case ACT_C_RELEASES:
 		assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
 		break;
@@ -588,6 +595,31 @@ static void test_a_confirm_between_the_drops_load_and_mark_is_dropped(void **sta
 	assert_region_all_free(T.f->r);
 }
 
+static void test_a_close_whose_scan_an_add_overtook_lets_the_record_be(void **state)
+{
+	void *p = alloc_a(false);
+
+	(void)state;
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, A), 0); /* entries: -, B, C */
+	/* B lets go; its close reads entry 0, empty; then C adds Q there (Q is
+	 * told) and lets go of its own, which B's scan reads next: B must not
+	 * close the record under Q */
+	plan(RG_STEP_CLOSE_SCANNING, ACT_C_ADDS_Q_LETS_GO, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_release(T.f->r, p, B), 0);
+	assert_true(T.fired[0]);
+	assert_int_equal(T.other_rc, 0);
+	assert_int_equal(entries_of(p, Q), 1);
+	assert_int_equal(rg_region_holders(T.f->r, p), 1);
+	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_share(T.f->r, p, Q, C), 0); /* LIVE again: Q can share it on */
+	assert_int_equal(rg_region_release(T.f->r, p, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, Q), RG_SHARE_CLOSED);
+	assert_int_equal(free_as(p, Q), 0);
+	assert_region_all_free(T.f->r);
+}
+
 static void test_release_with_the_opener_dying_between_drop_and_close(void **state)
 {
 	void *p = alloc_a(false);
@@ -782,6 +814,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_add_to_a_slots_new_client_is_not_confirmed_by_another, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_confirm_between_the_drops_load_and_mark_is_dropped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_close_whose_scan_an_add_overtook_lets_the_record_be, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),

@@ -253,9 +253,10 @@ int rtmem_take(struct rtmem_pool *p, void *ptr);
  * not the start of a block of @p); -EPERM (@ptr is neither this client's nor
  * held by it; also when another thread of this client released its hold
  * during the call, which freed the block if it was the last); -EALREADY (@to
- * holds it already); -EAGAIN (another holder was adding @to at the same
- * instant: nothing changed by this call; call again: -EALREADY then says
- * that the other holder's add landed, and both may have backed out); -ESRCH (no client with id @to holds a
+ * holds it already); -EAGAIN (another holder was adding @to, or the
+ * block's other holders were letting go, at the same instant: nothing
+ * changed by this call; call again: -EALREADY then says that the other
+ * holder's add landed, and both may have backed out); -ESRCH (no client with id @to holds a
  * slot of @p now, or it left during the call: nothing changed); -ENOSPC (this client has
  * RTMEM_SHARE_OPEN blocks shared already, or the block has
  * RTMEM_SHARE_HOLDERS holders).

@@ -143,16 +143,21 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * low 16 bits, so dropping it is one CAS that nobody else's drop can undo,
  * and the daemon drops a dead client's entries the same way
  * (rg_share_drop()). Whoever drops an entry then looks at the others: if none
- * of this generation is left, it closes the record (a CAS of its header, so
- * that one closer wins) and turns the block back into an ordinary ALLOC
- * block of its own, which it then frees. The daemon also closes every linked
- * record it finds with no holder left (one whose last holder died between
- * its drop and its close). A kill between the two CASes of a close leaves a
- * block word naming a closed record: the daemon's orphan pass takes it
+ * of this generation is left, it closes the record: a CAS of its header to
+ * CLOSING, a second look at the entries (the first is no snapshot: a holder
+ * may add a reader at an entry already read and let go of its own at one
+ * not yet read), and a CAS to FREE, so that one closer wins; it then turns
+ * the block back into an ordinary ALLOC block of its own, which it frees.
+ * An adder reads the header after its entry CAS and backs out on CLOSING;
+ * the closer reads the entries after its CLOSING CAS: one sees the other.
+ * The daemon also closes every linked record it finds with no holder left
+ * (one whose last holder died between its drop and its close, or in
+ * CLOSING). A kill between FREE and the block's CAS leaves a block word
+ * naming a closed record: the daemon's orphan pass takes it
  * (rg_share_dangling()).
  *
- * Adding a holder races only with a holder's last drop when two threads of
- * one client share and release at once: the adder writes the new entry and
+ * Adding a holder also races a holder's last drop when two threads of one
+ * client share and release at once: the adder writes the new entry and
  * then reads its own; the releaser drops its entry and then reads the
  * others (both sequentially consistent), so at least one sees the other, and
  * an adder that finds its own entry gone takes the new one out again and
@@ -183,7 +188,7 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * record leaves a record in SETUP in its own slot, undone when it is
  * reclaimed; killed after, a linked record, whose holders carry on.
  */
-enum { SH_FREE = 0, SH_SETUP = 1, SH_LIVE = 2 };
+enum { SH_FREE = 0, SH_SETUP = 1, SH_LIVE = 2, SH_CLOSING = 3 };
 /* A tentative entry: bit 63 (no client id has it), the adder's slot in bits
  * 32..47, the reader's slot in bits 16..31 and the record's generation in
  * bits 0..15, as a confirmed entry has them. The reader's generation is not
@@ -228,10 +233,10 @@ static bool ent_holds(uint64_t e, uint32_t gen)
 	return e && (e & 0xffff) == (gen & 0xffffu) && (e & (SH_TENTATIVE | SH_DEAD)) != (SH_TENTATIVE | SH_DEAD);
 }
 
-/* Is record header @h in use (SETUP or LIVE)? */
+/* Is record header @h in use (SETUP, LIVE or CLOSING)? */
 static bool hdr_in_use(uint64_t h)
 {
-	return (h & 0xff) == SH_SETUP || (h & 0xff) == SH_LIVE;
+	return (h & 0xff) == SH_SETUP || (h & 0xff) == SH_LIVE || (h & 0xff) == SH_CLOSING;
 }
 
 static struct rg_share *sh_rec(const struct rg_region *r, uint64_t sid)
@@ -285,14 +290,33 @@ static bool sh_find_other(struct rg_share *s, uint64_t e, int skip)
  * now, to free), 0 if not. */
 static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32_t gen, uint64_t closer)
 {
-	uint64_t h;
+	uint64_t h, was, closing = (uint64_t)gen << 8 | SH_CLOSING;
 
-	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 		if (ent_holds(atomic_load(&s->ent[i]), gen))
 			return 0;
+		STEP(RG_STEP_CLOSE_SCANNING);
+	}
 	h = atomic_load(&s->hdr);
 	if ((h >> 8) != gen || !hdr_in_use(h))
 		return 0;
+	was = h;
+	if ((h & 0xff) != SH_CLOSING && !atomic_compare_exchange_strong(&s->hdr, &h, closing))
+		return 0;
+	/* The scan above is not a snapshot: a holder may have added a reader
+	 * at an entry it had already read, and let go of its own entry at one
+	 * it had not. An adder reads the header after its entry CAS, we read
+	 * the entries again after ours (all sequentially consistent): either
+	 * it sees CLOSING and backs out, or we see its entry and let the
+	 * record be (LIVE again; SETUP stays SETUP for its opener). */
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
+		if (ent_holds(atomic_load(&s->ent[i]), gen)) {
+			h = closing;
+			atomic_compare_exchange_strong(&s->hdr, &h, (was & 0xff) == SH_SETUP ? was : (uint64_t)gen << 8 | SH_LIVE);
+			return 0;
+		}
+	}
+	h = closing;
 	if (!atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE))
 		return 0;
 	STEP(RG_STEP_CLOSE_FREED);
@@ -395,7 +419,7 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	} else {
 		/* a duplicate; the reader left; or another thread of ours
 		 * released our own entry meanwhile: take the new one out */
-		rc = dup ? -EAGAIN : receiver_here(r, to) ? -EPERM : -ESRCH;
+		rc = dup ? -EAGAIN : !receiver_here(r, to) ? -ESRCH : sh_find(s, ent_of(owner, gen)) < 0 ? -EPERM : -EAGAIN;
 	}
 	/* as it is, or as the daemon marked it; a record opened again since
 	 * (a new generation) has its entries written anew: then it is not ours */

@@ -608,8 +608,8 @@ int rg_region_owned(const struct rg_region *r, const void *p, uint64_t owner, si
  * meanwhile and nobody else held it: the block is @owner's again, ALLOC, to
  * be freed), -EINVAL (@to is no client id of this region), -EFAULT (not the
  * start of a block), -EPERM (neither @owner's nor held by it), -EALREADY (@to
- * holds it already), -EAGAIN (another holder added @to at the same
- * instant; nothing changed by this call), -ESRCH (@to holds no slot or left
+ * holds it already), -EAGAIN (another holder added @to, or the record was
+ * closing, at the same instant; nothing changed by this call), -ESRCH (@to holds no slot or left
  * during the call; nothing changed), -ENOSPC (no free record in @owner's slot, or
  * RG_SHARE_HOLDERS holders already).
  *
