@@ -245,6 +245,25 @@ static int entries_of(const void *p, uint64_t who)
 	return n;
 }
 
+/* Holders @n of them (variadic owner ids) let go of shared block @p in
+ * turn: the last release closes it and frees it; then all is free. */
+static void let_go(void *p, int n, ...)
+{
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		uint64_t who = va_arg(ap, uint64_t);
+		int rc = rg_region_release(T.f->r, p, who);
+
+		assert_int_equal(rc, i < n - 1 ? 0 : RG_SHARE_CLOSED);
+		if (rc == RG_SHARE_CLOSED)
+			assert_int_equal(free_as(p, who), 0);
+	}
+	va_end(ap);
+	assert_region_all_free(T.f->r);
+}
+
 /* The survivors let go of @p the way a client does (a free of their own
  * block, a release of their hold, the last release's free); then nothing
  * may be left in use. */
@@ -420,10 +439,7 @@ static void test_a_release_never_takes_an_entry_being_added(void **state)
 	assert_int_equal(entries_of(p, C), 1);
 	assert_int_equal(rg_region_release(T.f->r, p, C), 0); /* for B's add */
 	assert_int_equal(entries_of(p, C), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, A), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, B), RG_SHARE_CLOSED);
-	assert_int_equal(free_as(p, B), 0);
-	assert_region_all_free(T.f->r);
+	let_go(p, 2, A, B);
 }
 
 static void test_an_add_backing_out_makes_no_false_ealready(void **state)
@@ -443,10 +459,7 @@ static void test_an_add_backing_out_makes_no_false_ealready(void **state)
 	assert_int_equal(rg_region_holders(T.f->r, p), 1);
 	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
 	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0); /* again: now it lands */
-	assert_int_equal(rg_region_release(T.f->r, p, C), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, A), RG_SHARE_CLOSED);
-	assert_int_equal(free_as(p, A), 0);
-	assert_region_all_free(T.f->r);
+	let_go(p, 2, C, A);
 }
 
 static void test_an_adder_killed_with_its_entry_tentative(void **state)
@@ -475,10 +488,7 @@ static void test_an_adder_killed_with_its_entry_tentative(void **state)
 	 * the block only when told */
 	assert_int_equal(rg_region_holders(T.f->r, p), 1);
 	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, C), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, A), RG_SHARE_CLOSED);
-	assert_int_equal(free_as(p, A), 0);
-	assert_region_all_free(T.f->r);
+	let_go(p, 2, C, A);
 }
 
 /* Two threads of B: the first adds C and stops before its confirm; C dies,
@@ -542,11 +552,7 @@ static void test_an_add_to_a_slots_new_client_is_not_confirmed_by_another(void *
 	assert_int_equal(entries_of(T.block, C), 0);
 	assert_int_equal(entries_of(T.block, C2), 1);
 	assert_int_equal(rg_region_holders(T.f->r, T.block), 3);
-	assert_int_equal(rg_region_release(T.f->r, T.block, C2), 0);
-	assert_int_equal(rg_region_release(T.f->r, T.block, A), 0);
-	assert_int_equal(rg_region_release(T.f->r, T.block, B), RG_SHARE_CLOSED);
-	assert_int_equal(free_as(T.block, B), 0);
-	assert_region_all_free(T.f->r);
+	let_go(T.block, 3, C2, A, B);
 }
 
 /* A adds C and passes its checks; C dies; the daemon's drop reads A's
@@ -589,10 +595,7 @@ static void test_a_confirm_between_the_drops_load_and_mark_is_dropped(void **sta
 	assert_int_equal(rc, 0); /* C was here at A's last check */
 	assert_int_equal(entries_of(T.block, C), 0);
 	assert_int_equal(rg_region_holders(T.f->r, T.block), 2);
-	assert_int_equal(rg_region_release(T.f->r, T.block, B), 0);
-	assert_int_equal(rg_region_release(T.f->r, T.block, A), RG_SHARE_CLOSED);
-	assert_int_equal(free_as(T.block, A), 0);
-	assert_region_all_free(T.f->r);
+	let_go(T.block, 2, B, A);
 }
 
 static void test_a_close_whose_scan_an_add_overtook_lets_the_record_be(void **state)
@@ -614,10 +617,7 @@ static void test_a_close_whose_scan_an_add_overtook_lets_the_record_be(void **st
 	assert_int_equal(rg_region_holders(T.f->r, p), 1);
 	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
 	assert_int_equal(rg_region_share(T.f->r, p, Q, C), 0); /* LIVE again: Q can share it on */
-	assert_int_equal(rg_region_release(T.f->r, p, C), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, Q), RG_SHARE_CLOSED);
-	assert_int_equal(free_as(p, Q), 0);
-	assert_region_all_free(T.f->r);
+	let_go(p, 2, C, Q);
 }
 
 static void test_release_with_the_opener_dying_between_drop_and_close(void **state)
