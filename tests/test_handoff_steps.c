@@ -17,7 +17,9 @@
  *   its old one, though their tentative entries are equal; a confirm that
  *   lands between the daemon's read of the entry and its mark is dropped;
  * - a close whose scan of the entries an add and a release overtook: the
- *   record stays, with the new reader in it;
+ *   record stays, with the new reader in it; two closers, one going back
+ *   to LIVE: one of them closes; a closer killed in CLOSING with holders
+ *   left: the next add's close makes the record LIVE again;
  * - the opener dying between a reader's drop and its close, and the
  *   daemon's orphan pass between a closer's two steps;
  * - share ids a stray write stamped on the words of allocated blocks: the
@@ -620,6 +622,123 @@ static void test_a_close_whose_scan_an_add_overtook_lets_the_record_be(void **st
 	let_go(p, 2, C, Q);
 }
 
+/* Threads stopped at named steps: each stop is (role, step), reached once. */
+struct stop {
+	int role;
+	enum rg_handoff_step step;
+	_Atomic int arrived, go;
+};
+static struct stop Stops[4];
+static int Nstops;
+
+static void stop_hook(enum rg_handoff_step step)
+{
+	for (int i = 0; i < Nstops; i++) {
+		if (Stops[i].role != Role || Stops[i].step != step || atomic_load(&Stops[i].arrived))
+			continue;
+		atomic_store(&Stops[i].arrived, 1);
+		while (!atomic_load(&Stops[i].go))
+			sched_yield();
+		return;
+	}
+}
+
+static int stop_at(int role, enum rg_handoff_step step)
+{
+	Stops[Nstops] = (struct stop){ .role = role, .step = step };
+	return Nstops++;
+}
+
+static void arrived(int k)
+{
+	while (!atomic_load(&Stops[k].arrived))
+		sched_yield();
+}
+
+static _Atomic int Rc[3];
+
+static void *b_releases(void *arg)
+{
+	(void)arg;
+	Role = 1;
+	atomic_store(&Rc[1], rg_region_release(T.f->r, T.block, B));
+	return NULL;
+}
+
+static void *c_adds_q(void *arg)
+{
+	(void)arg;
+	Role = 2;
+	atomic_store(&Rc[2], rg_region_share(T.f->r, T.block, C, Q));
+	return NULL;
+}
+
+static void test_two_closers_one_going_back_to_live(void **state)
+{
+	pthread_t x, y;
+	int kx1, kx2, ky1, ky2, closed = 0;
+
+	(void)state;
+	alloc_a(false);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, T.block, A), 0); /* entries: -, B, C */
+	Nstops = 0;
+	kx1 = stop_at(1, RG_STEP_CLOSE_SCANNING);
+	kx2 = stop_at(1, RG_STEP_CLOSE_REVERTING);
+	ky1 = stop_at(2, RG_STEP_SHARE_ADDED);
+	ky2 = stop_at(2, RG_STEP_CLOSE_CLOSING);
+	rg_handoff_test_hook = stop_hook;
+	/* B's release reads entry 0, empty; C adds Q there, tentative; C lets
+	 * go of its own; B's close goes CLOSING and sees Q's entry; C's add
+	 * sees CLOSING and backs out, and its close finds the header CLOSING;
+	 * B goes back to LIVE; then C's close goes on. Someone must close. */
+	assert_int_equal(pthread_create(&x, NULL, b_releases, NULL), 0);
+	arrived(kx1);
+	assert_int_equal(pthread_create(&y, NULL, c_adds_q, NULL), 0);
+	arrived(ky1);
+	assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
+	atomic_store(&Stops[kx1].go, 1);
+	arrived(kx2);
+	atomic_store(&Stops[ky1].go, 1);
+	arrived(ky2);
+	atomic_store(&Stops[kx2].go, 1);
+	assert_int_equal(pthread_join(x, NULL), 0);
+	atomic_store(&Stops[ky2].go, 1);
+	assert_int_equal(pthread_join(y, NULL), 0);
+	rg_handoff_test_hook = NULL;
+	/* exactly one of them closed it, and frees it */
+	if (atomic_load(&Rc[1]) == RG_SHARE_CLOSED)
+		closed++, assert_int_equal(free_as(T.block, B), 0);
+	if (atomic_load(&Rc[2]) == RG_SHARE_CLOSED)
+		closed++, assert_int_equal(free_as(T.block, C), 0);
+	printf("# B's release %d, C's add %d\n", atomic_load(&Rc[1]), atomic_load(&Rc[2]));
+	assert_int_equal(closed, 1);
+	assert_region_all_free(T.f->r);
+}
+
+static void test_a_closer_killed_in_closing_with_holders_left(void **state)
+{
+	struct rg_share *s = NULL;
+	uint64_t h;
+
+	(void)state;
+	alloc_a(true);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
+	for (uint32_t k = 0; k < (T.f->r->nslots + 1) * RG_SHARE_RECS; k++)
+		if ((atomic_load(&T.f->r->shares[k].hdr) & 0xff) == 2)
+			s = &T.f->r->shares[k];
+	assert_non_null(s);
+	/* a closer that saw a holder only after its CLOSING, killed there */
+	h = atomic_load(&s->hdr);
+	atomic_store(&s->hdr, ((h & ~(uint64_t)0xff) + (1ull << 40)) | 3);
+	/* an add finds it CLOSING, backs out, and its close, seeing holders,
+	 * makes it LIVE again: the next add lands */
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, C), -EAGAIN);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, C), 0);
+	let_go(T.block, 3, C, B, A);
+}
+
 static void test_release_with_the_opener_dying_between_drop_and_close(void **state)
 {
 	void *p = alloc_a(false);
@@ -817,6 +936,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_close_whose_scan_an_add_overtook_lets_the_record_be, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_two_closers_one_going_back_to_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_closer_killed_in_closing_with_holders_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_the_opener_dying_between_drop_and_close, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_the_orphan_pass_between_a_closers_two_steps, setup, teardown),

@@ -87,9 +87,9 @@
 /* Sharing (lib/core/handoff.c): not fast paths, but bounded and RT-safe;
  * each the longest of its kind (tests/icount_scen.h, drive_share()) */
 #define SHARE_OPEN_BOUND 464u    /* 462: 15 records in use scanned first */
-#define SHARE_ADD_BOUND 392u     /* 390: five entries searched twice, the sixth taken, five again, confirmed */
-#define SHARE_RELEASE_BOUND 208u /* 206: the holder in the fifth entry */
-#define SHARE_LAST_BOUND 275u    /* 273: the last one, the record closing, scanned again, closed */
+#define SHARE_ADD_BOUND 393u     /* 391: five entries searched twice, the sixth taken, five again, confirmed */
+#define SHARE_RELEASE_BOUND 231u /* 229: the holder in the fifth entry, the header read */
+#define SHARE_LAST_BOUND 290u    /* 288: the last one, the record closing, scanned again, closed */
 #define STEAL_BOUND 176u /* 174: two empty stripes passed over, a pop from the third, home's failure taken back */
 #define BUDDY_BASE 165u    /* lock, unlock, lookups */
 #define BUDDY_SPLIT 12u    /* per split in an allocation */

@@ -269,7 +269,8 @@ int rtmem_share(struct rtmem_pool *p, void *ptr, uint64_t to);
  * rtmem_release() - let go of this client's hold of shared block @ptr; the
  * last holder's release frees it.
  * Context: RT-safe; no system call; O(RTMEM_SHARE_HOLDERS), and a free when
- * it is the last.
+ * it is the last; its close looks again once for each step another holder
+ * of the same block takes at the same instant (an add, a release, a close).
  * Return: 0 (let go; others hold it), 1 (it was the last hold: freed);
  * -EFAULT (@ptr is not the start of a block of @p); -EPERM (@ptr is not a
  * shared block this client holds).

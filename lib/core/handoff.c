@@ -233,6 +233,16 @@ static bool ent_holds(uint64_t e, uint32_t gen)
 	return e && (e & 0xffff) == (gen & 0xffffu) && (e & (SH_TENTATIVE | SH_DEAD)) != (SH_TENTATIVE | SH_DEAD);
 }
 
+/* A header: state in bits 0..7, generation in bits 8..34, and from the
+ * first close attempt on, a count of them in bits 40..63, so that a header
+ * CLOSING once more after a revert differs from the one a stale closer saw. */
+#define SH_TRY (1ull << 40)
+
+static uint32_t hdr_gen(uint64_t h)
+{
+	return (uint32_t)(h >> 8) & SH_GEN_MASK;
+}
+
 /* Is record header @h in use (SETUP, LIVE or CLOSING)? */
 static bool hdr_in_use(uint64_t h)
 {
@@ -261,7 +271,7 @@ static struct rg_share *sh_named(const struct rg_region *r, uint64_t w, uint64_t
 	if (!s)
 		return NULL;
 	h = atomic_load(&s->hdr);
-	if ((h >> 8) != sid_gen(sid) || !hdr_in_use(h) || atomic_load(&s->blk) != off)
+	if (hdr_gen(h) != sid_gen(sid) || !hdr_in_use(h) || atomic_load(&s->blk) != off)
 		return NULL;
 	return s;
 }
@@ -288,37 +298,65 @@ static bool sh_find_other(struct rg_share *s, uint64_t e, int skip)
  * the record and turn block word @w (at @sw) into ALLOC(@closer).
  * Return: RG_SHARE_CLOSED if this caller did both (the block is @closer's
  * now, to free), 0 if not. */
-static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32_t gen, uint64_t closer)
+/* Does an entry of generation @gen hold @s (the first scan of a close: a
+ * step of the test hook after each entry that does not)? */
+static bool sh_held(struct rg_share *s, uint32_t gen)
 {
-	uint64_t h, was, closing = (uint64_t)gen << 8 | SH_CLOSING;
-
 	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 		if (ent_holds(atomic_load(&s->ent[i]), gen))
-			return 0;
+			return true;
 		STEP(RG_STEP_CLOSE_SCANNING);
 	}
-	h = atomic_load(&s->hdr);
-	if ((h >> 8) != gen || !hdr_in_use(h))
-		return 0;
-	was = h;
-	if ((h & 0xff) != SH_CLOSING && !atomic_compare_exchange_strong(&s->hdr, &h, closing))
-		return 0;
-	/* The scan above is not a snapshot: a holder may have added a reader
-	 * at an entry it had already read, and let go of its own entry at one
-	 * it had not. An adder reads the header after its entry CAS, we read
-	 * the entries again after ours (all sequentially consistent): either
-	 * it sees CLOSING and backs out, or we see its entry and let the
-	 * record be (LIVE again; SETUP stays SETUP for its opener). */
-	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
-		if (ent_holds(atomic_load(&s->ent[i]), gen)) {
-			h = closing;
-			atomic_compare_exchange_strong(&s->hdr, &h, (was & 0xff) == SH_SETUP ? was : (uint64_t)gen << 8 | SH_LIVE);
+	return false;
+}
+
+static bool sh_held_again(struct rg_share *s, uint32_t gen)
+{
+	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
+		if (ent_holds(atomic_load(&s->ent[i]), gen))
+			return true;
+	return false;
+}
+
+static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32_t gen, uint64_t closer)
+{
+	uint64_t h, c;
+
+	for (;;) {
+		bool held = sh_held(s, gen);
+
+		h = atomic_load(&s->hdr);
+		if (hdr_gen(h) != gen || !hdr_in_use(h))
+			return 0;
+		if (held) {
+			/* a close that saw a holder only after its CLOSING, and
+			 * was killed before it went back, left it CLOSING */
+			if ((h & 0xff) == SH_CLOSING)
+				atomic_compare_exchange_strong(&s->hdr, &h, (h & ~(uint64_t)0xff) | SH_LIVE);
 			return 0;
 		}
+		/* our own attempt, or one in progress as it is now: either way
+		 * the FREE below must find this very value */
+		c = (h & 0xff) == SH_CLOSING ? h : ((h & ~(uint64_t)0xff) + SH_TRY) | SH_CLOSING;
+		if (c != h && !atomic_compare_exchange_strong(&s->hdr, &h, c))
+			continue; /* the header moved: look again */
+		STEP(RG_STEP_CLOSE_CLOSING);
+		/* The first scan is not a snapshot: a holder may have added a
+		 * reader at an entry already read and let go of its own at one
+		 * not yet read. An adder reads the header after its entry CAS;
+		 * the header was c after that write or before it: either the
+		 * adder sees CLOSING and backs out, or we see its entry now. */
+		if (sh_held_again(s, gen)) {
+			STEP(RG_STEP_CLOSE_REVERTING);
+			h = c;
+			atomic_compare_exchange_strong(&s->hdr, &h, (c & ~(uint64_t)0xff) | SH_LIVE);
+			continue; /* LIVE again; the holder may already be gone */
+		}
+		h = c;
+		if (atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE))
+			break;
+		/* reverted, freed or tried again by another closer: look again */
 	}
-	h = closing;
-	if (!atomic_compare_exchange_strong(&s->hdr, &h, (uint64_t)gen << 8 | SH_FREE))
-		return 0;
 	STEP(RG_STEP_CLOSE_FREED);
 	return atomic_compare_exchange_strong(sw, &w, RG_WORD(RG_BLK_ALLOC, RG_ORD(w), closer)) ? RG_SHARE_CLOSED : 0;
 }
@@ -332,7 +370,7 @@ static int sh_open(struct rg_region *r, _Atomic uint64_t *sw, uint64_t w, uint64
 
 	for (k = 0; k < RG_SHARE_RECS && !s; k++) {
 		h = atomic_load(&recs[k].hdr);
-		gen = ((uint32_t)(h >> 8) + 1) & SH_GEN_MASK;
+		gen = (hdr_gen(h) + 1) & SH_GEN_MASK;
 		if ((h & 0xff) == SH_FREE && atomic_compare_exchange_strong(&recs[k].hdr, &h, (uint64_t)gen << 8 | SH_SETUP))
 			s = &recs[k];
 	}
@@ -364,7 +402,7 @@ static int sh_open(struct rg_region *r, _Atomic uint64_t *sw, uint64_t w, uint64
 int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 {
 	uint32_t slot = (uint32_t)(to >> 16 & 0xffff), gen;
-	uint64_t off = (uint64_t)((char *)p - r->base), w, e, t;
+	uint64_t off = (uint64_t)((char *)p - r->base), w, e, t, h;
 	_Atomic uint64_t *sw;
 	struct rg_share *s;
 	bool dup;
@@ -405,7 +443,8 @@ int rg_region_share(struct rg_region *r, void *p, uint64_t owner, uint64_t to)
 	 * confirmed (all sequentially consistent), so at least one of them
 	 * backs out and no reader is left with two entries. */
 	dup = sh_find_other(s, ent_of(to, gen), i);
-	if (!dup && atomic_load(&s->hdr) == ((uint64_t)gen << 8 | SH_LIVE) && sh_find(s, ent_of(owner, gen)) >= 0 &&
+	h = atomic_load(&s->hdr);
+	if (!dup && (h & 0xff) == SH_LIVE && hdr_gen(h) == gen && sh_find(s, ent_of(owner, gen)) >= 0 &&
 	    receiver_here(r, to)) {
 		/* Confirm it. From the checks on, a release of our own hold by
 		 * another thread of ours cannot close the record (our entry is
@@ -528,7 +567,7 @@ void rg_share_drop(struct rg_region *r, uint64_t owner)
 		for (uint32_t k = 0; k < RG_SHARE_RECS; k++) {
 			struct rg_share *s = &r->shares[(uint64_t)slot * RG_SHARE_RECS + k];
 			uint64_t h = atomic_load(&s->hdr), w = 0;
-			uint32_t gen = (uint32_t)(h >> 8), st = (uint32_t)(h & 0xff);
+			uint32_t gen = hdr_gen(h), st = (uint32_t)(h & 0xff);
 			_Atomic uint64_t *sw = NULL;
 			bool linked;
 
@@ -566,7 +605,7 @@ void rg_share_holders_scan(const struct rg_region *r, void (*fn)(void *arg, uint
 		for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
 			uint64_t e = atomic_load_explicit(&s->ent[i], memory_order_relaxed);
 
-			if (!ent_holds(e, (uint32_t)(h >> 8)))
+			if (!ent_holds(e, hdr_gen(h)))
 				continue;
 			if (!(e & SH_TENTATIVE)) {
 				fn(arg, e & ~(uint64_t)0xffff);
