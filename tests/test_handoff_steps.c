@@ -498,131 +498,8 @@ static void test_an_adder_killed_with_its_entry_tentative(void **state)
  * to the first's (same slots, same record generation): the first's confirm
  * must not take it for its own, and the second must get C2 added. */
 #define C2 rg_owner(3, 6)
-static _Atomic int Gate; /* 1: thread 1 at its confirm; 2: thread 2 added; 3, 4: go */
-static _Thread_local int Role;
-static pthread_t Daemon;
-static void *death_of_c(void *arg);
-
-static void wait_for(int v)
-{
-	while (atomic_load(&Gate) < v)
-		sched_yield();
-}
-
-static void aba_hook(enum rg_handoff_step step)
-{
-	if (Role == 1 && step == RG_STEP_SHARE_CONFIRMING) {
-		atomic_store(&Gate, 1);
-		wait_for(3);
-	} else if (Role == 2 && step == RG_STEP_SHARE_ADDED) {
-		atomic_store(&Gate, 2);
-		wait_for(4);
-	}
-}
-
-static void *aba_thread(void *arg)
-{
-	Role = (int)(intptr_t)arg;
-	return (void *)(intptr_t)rg_region_share(T.f->r, T.block, B, Role == 1 ? C : C2);
-}
-
-static void test_an_add_to_a_slots_new_client_is_not_confirmed_by_another(void **state)
-{
-	pthread_t t1, t2;
-	void *r1, *r2;
-
-	(void)state;
-	alloc_a(false);
-	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
-	atomic_store(&Gate, 0);
-	rg_handoff_test_hook = aba_hook;
-	assert_int_equal(pthread_create(&t1, NULL, aba_thread, (void *)1), 0);
-	wait_for(1);
-	daemon_unrecord(C); /* C dies; its slot goes to C2 */
-	daemon_reclaim(C);
-	assert_int_equal(fixture_record(T.f->r, C2), 0);
-	T.owners[slot_of(C2)] = C2;
-	assert_int_equal(pthread_create(&t2, NULL, aba_thread, (void *)2), 0);
-	wait_for(2);
-	atomic_store(&Gate, 3);
-	assert_int_equal(pthread_join(t1, &r1), 0);
-	atomic_store(&Gate, 4);
-	assert_int_equal(pthread_join(t2, &r2), 0);
-	rg_handoff_test_hook = NULL;
-	assert_int_equal((int)(intptr_t)r1, -ESRCH); /* C left */
-	assert_int_equal((int)(intptr_t)r2, 0);      /* C2 holds it, once */
-	assert_int_equal(entries_of(T.block, C), 0);
-	assert_int_equal(entries_of(T.block, C2), 1);
-	assert_int_equal(rg_region_holders(T.f->r, T.block), 3);
-	let_go(T.block, 3, C2, A, B);
-}
-
-/* A adds C and passes its checks; C dies; the daemon's drop reads A's
- * tentative entry, and before it marks it, A confirms it: the drop must
- * then take the confirmed entry of the dead reader out. */
-static void drop_hook(enum rg_handoff_step step)
-{
-	if (Role == 3 && step == RG_STEP_DROP_MARKING) {
-		atomic_store(&Gate, 1);
-		wait_for(2);
-	} else if (Role == 0 && step == RG_STEP_SHARE_CONFIRMING) {
-		atomic_store(&Gate, 0);
-		assert_int_equal(pthread_create(&Daemon, NULL, death_of_c, NULL), 0);
-		wait_for(1); /* C's record cleared, its entries being dropped */
-	}
-}
-
-static void *death_of_c(void *arg)
-{
-	(void)arg;
-	Role = 3;
-	daemon_unrecord(C);
-	daemon_reclaim(C);
-	return NULL;
-}
-
-static void test_a_confirm_between_the_drops_load_and_mark_is_dropped(void **state)
-{
-	int rc;
-
-	(void)state;
-	alloc_a(true);
-	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
-	Role = 0;
-	rg_handoff_test_hook = drop_hook;
-	rc = rg_region_share(T.f->r, T.block, A, C);
-	atomic_store(&Gate, 2);
-	assert_int_equal(pthread_join(Daemon, NULL), 0);
-	rg_handoff_test_hook = NULL;
-	assert_int_equal(rc, 0); /* C was here at A's last check */
-	assert_int_equal(entries_of(T.block, C), 0);
-	assert_int_equal(rg_region_holders(T.f->r, T.block), 2);
-	let_go(T.block, 2, B, A);
-}
-
-static void test_a_close_whose_scan_an_add_overtook_lets_the_record_be(void **state)
-{
-	void *p = alloc_a(false);
-
-	(void)state;
-	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
-	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0);
-	assert_int_equal(rg_region_release(T.f->r, p, A), 0); /* entries: -, B, C */
-	/* B lets go; its close reads entry 0, empty; then C adds Q there (Q is
-	 * told) and lets go of its own, which B's scan reads next: B must not
-	 * close the record under Q */
-	plan(RG_STEP_CLOSE_SCANNING, ACT_C_ADDS_Q_LETS_GO, RG_STEP_COUNT, ACT_NONE);
-	assert_int_equal(rg_region_release(T.f->r, p, B), 0);
-	assert_true(T.fired[0]);
-	assert_int_equal(T.other_rc, 0);
-	assert_int_equal(entries_of(p, Q), 1);
-	assert_int_equal(rg_region_holders(T.f->r, p), 1);
-	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
-	assert_int_equal(rg_region_share(T.f->r, p, Q, C), 0); /* LIVE again: Q can share it on */
-	let_go(p, 2, C, Q);
-}
-
 /* Threads stopped at named steps: each stop is (role, step), reached once. */
+static _Thread_local int Role;
 struct stop {
 	int role;
 	enum rg_handoff_step step;
@@ -655,21 +532,139 @@ static void arrived(int k)
 		sched_yield();
 }
 
-static _Atomic int Rc[3];
+static _Atomic int Rc[4]; /* each role's return */
+
+static void go(int k)
+{
+	atomic_store(&Stops[k].go, 1);
+}
+
+/* Start a thread as @role running @fn, with the stop hook on. */
+static pthread_t start(int role, void *(*fn)(void *))
+{
+	pthread_t t;
+
+	rg_handoff_test_hook = stop_hook;
+	assert_int_equal(pthread_create(&t, NULL, fn, (void *)(intptr_t)role), 0);
+	return t;
+}
+
+static void *b_adds(void *arg)
+{
+	Role = (int)(intptr_t)arg;
+	atomic_store(&Rc[Role], rg_region_share(T.f->r, T.block, B, Role == 1 ? C : C2));
+	return NULL;
+}
+
+static void test_an_add_to_a_slots_new_client_is_not_confirmed_by_another(void **state)
+{
+	pthread_t t1, t2;
+	int k1, k2;
+
+	(void)state;
+	alloc_a(false);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
+	Nstops = 0;
+	k1 = stop_at(1, RG_STEP_SHARE_CONFIRMING);
+	k2 = stop_at(2, RG_STEP_SHARE_ADDED);
+	t1 = start(1, b_adds);
+	arrived(k1);
+	daemon_unrecord(C); /* C dies; its slot goes to C2 */
+	daemon_reclaim(C);
+	assert_int_equal(fixture_record(T.f->r, C2), 0);
+	T.owners[slot_of(C2)] = C2;
+	t2 = start(2, b_adds);
+	arrived(k2);
+	go(k1);
+	assert_int_equal(pthread_join(t1, NULL), 0);
+	go(k2);
+	assert_int_equal(pthread_join(t2, NULL), 0);
+	rg_handoff_test_hook = NULL;
+	assert_int_equal(atomic_load(&Rc[1]), -ESRCH); /* C left */
+	assert_int_equal(atomic_load(&Rc[2]), 0);      /* C2 holds it, once */
+	assert_int_equal(entries_of(T.block, C), 0);
+	assert_int_equal(entries_of(T.block, C2), 1);
+	assert_int_equal(rg_region_holders(T.f->r, T.block), 3);
+	let_go(T.block, 3, C2, A, B);
+}
+
+/* A adds C and passes its checks; C dies; the daemon's drop reads A's
+ * tentative entry, and before it marks it, A confirms it: the drop must
+ * then take the confirmed entry of the dead reader out. */
+static void *a_adds_c(void *arg)
+{
+	Role = (int)(intptr_t)arg;
+	atomic_store(&Rc[Role], rg_region_share(T.f->r, T.block, A, C));
+	return NULL;
+}
+
+static void *c_dies(void *arg)
+{
+	Role = (int)(intptr_t)arg;
+	daemon_unrecord(C);
+	daemon_reclaim(C);
+	return NULL;
+}
+
+static void test_a_confirm_between_the_drops_load_and_mark_is_dropped(void **state)
+{
+	pthread_t a, d;
+	int ka, kd;
+
+	(void)state;
+	alloc_a(true);
+	assert_int_equal(rg_region_share(T.f->r, T.block, A, B), RG_SHARE_OPENED);
+	Nstops = 0;
+	ka = stop_at(1, RG_STEP_SHARE_CONFIRMING);
+	kd = stop_at(3, RG_STEP_DROP_MARKING);
+	a = start(1, a_adds_c);
+	arrived(ka);
+	d = start(3, c_dies);
+	arrived(kd); /* C's record cleared, its entries being dropped */
+	go(ka);
+	assert_int_equal(pthread_join(a, NULL), 0);
+	go(kd);
+	assert_int_equal(pthread_join(d, NULL), 0);
+	rg_handoff_test_hook = NULL;
+	assert_int_equal(atomic_load(&Rc[1]), 0); /* C was here at A's last check */
+	assert_int_equal(entries_of(T.block, C), 0);
+	assert_int_equal(rg_region_holders(T.f->r, T.block), 2);
+	let_go(T.block, 2, B, A);
+}
+
+static void test_a_close_whose_scan_an_add_overtook_lets_the_record_be(void **state)
+{
+	void *p = alloc_a(false);
+
+	(void)state;
+	assert_int_equal(rg_region_share(T.f->r, p, A, B), RG_SHARE_OPENED);
+	assert_int_equal(rg_region_share(T.f->r, p, A, C), 0);
+	assert_int_equal(rg_region_release(T.f->r, p, A), 0); /* entries: -, B, C */
+	/* B lets go; its close reads entry 0, empty; then C adds Q there (Q is
+	 * told) and lets go of its own, which B's scan reads next: B must not
+	 * close the record under Q */
+	plan(RG_STEP_CLOSE_SCANNING, ACT_C_ADDS_Q_LETS_GO, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_release(T.f->r, p, B), 0);
+	assert_true(T.fired[0]);
+	assert_int_equal(T.other_rc, 0);
+	assert_int_equal(entries_of(p, Q), 1);
+	assert_int_equal(rg_region_holders(T.f->r, p), 1);
+	plan(RG_STEP_COUNT, ACT_NONE, RG_STEP_COUNT, ACT_NONE);
+	assert_int_equal(rg_region_share(T.f->r, p, Q, C), 0); /* LIVE again: Q can share it on */
+	let_go(p, 2, C, Q);
+}
 
 static void *b_releases(void *arg)
 {
-	(void)arg;
-	Role = 1;
-	atomic_store(&Rc[1], rg_region_release(T.f->r, T.block, B));
+	Role = (int)(intptr_t)arg;
+	atomic_store(&Rc[Role], rg_region_release(T.f->r, T.block, B));
 	return NULL;
 }
 
 static void *c_adds_q(void *arg)
 {
-	(void)arg;
-	Role = 2;
-	atomic_store(&Rc[2], rg_region_share(T.f->r, T.block, C, Q));
+	Role = (int)(intptr_t)arg;
+	atomic_store(&Rc[Role], rg_region_share(T.f->r, T.block, C, Q));
 	return NULL;
 }
 
@@ -688,23 +683,22 @@ static void test_two_closers_one_going_back_to_live(void **state)
 	kx2 = stop_at(1, RG_STEP_CLOSE_REVERTING);
 	ky1 = stop_at(2, RG_STEP_SHARE_ADDED);
 	ky2 = stop_at(2, RG_STEP_CLOSE_CLOSING);
-	rg_handoff_test_hook = stop_hook;
 	/* B's release reads entry 0, empty; C adds Q there, tentative; C lets
 	 * go of its own; B's close goes CLOSING and sees Q's entry; C's add
 	 * sees CLOSING and backs out, and its close finds the header CLOSING;
 	 * B goes back to LIVE; then C's close goes on. Someone must close. */
-	assert_int_equal(pthread_create(&x, NULL, b_releases, NULL), 0);
+	x = start(1, b_releases);
 	arrived(kx1);
-	assert_int_equal(pthread_create(&y, NULL, c_adds_q, NULL), 0);
+	y = start(2, c_adds_q);
 	arrived(ky1);
 	assert_int_equal(rg_region_release(T.f->r, T.block, C), 0);
-	atomic_store(&Stops[kx1].go, 1);
+	go(kx1);
 	arrived(kx2);
-	atomic_store(&Stops[ky1].go, 1);
+	go(ky1);
 	arrived(ky2);
-	atomic_store(&Stops[kx2].go, 1);
+	go(kx2);
 	assert_int_equal(pthread_join(x, NULL), 0);
-	atomic_store(&Stops[ky2].go, 1);
+	go(ky2);
 	assert_int_equal(pthread_join(y, NULL), 0);
 	rg_handoff_test_hook = NULL;
 	/* exactly one of them closed it, and frees it */

@@ -298,8 +298,8 @@ static bool sh_find_other(struct rg_share *s, uint64_t e, int skip)
  * the record and turn block word @w (at @sw) into ALLOC(@closer).
  * Return: RG_SHARE_CLOSED if this caller did both (the block is @closer's
  * now, to free), 0 if not. */
-/* Does an entry of generation @gen hold @s (the first scan of a close: a
- * step of the test hook after each entry that does not)? */
+/* Does an entry of generation @gen hold @s (a step of the test hook after
+ * each entry that does not)? */
 static bool sh_held(struct rg_share *s, uint32_t gen)
 {
 	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++) {
@@ -307,14 +307,6 @@ static bool sh_held(struct rg_share *s, uint32_t gen)
 			return true;
 		STEP(RG_STEP_CLOSE_SCANNING);
 	}
-	return false;
-}
-
-static bool sh_held_again(struct rg_share *s, uint32_t gen)
-{
-	for (unsigned i = 0; i < RG_SHARE_HOLDERS; i++)
-		if (ent_holds(atomic_load(&s->ent[i]), gen))
-			return true;
 	return false;
 }
 
@@ -346,7 +338,7 @@ static int sh_close(struct rg_share *s, _Atomic uint64_t *sw, uint64_t w, uint32
 		 * not yet read. An adder reads the header after its entry CAS;
 		 * the header was c after that write or before it: either the
 		 * adder sees CLOSING and backs out, or we see its entry now. */
-		if (sh_held_again(s, gen)) {
+		if (sh_held(s, gen)) {
 			STEP(RG_STEP_CLOSE_REVERTING);
 			h = c;
 			atomic_compare_exchange_strong(&s->hdr, &h, (c & ~(uint64_t)0xff) | SH_LIVE);

@@ -37,7 +37,7 @@ enum rg_handoff_step {
 	RG_STEP_SHARE_ADDED,     /* its entry added, tentative; not checked again */
 	RG_STEP_SHARE_CONFIRMING, /* the checks passed; the entry not confirmed yet */
 	RG_STEP_RELEASE_DROPPED, /* a release dropped its entry; the record not looked at */
-	RG_STEP_CLOSE_SCANNING,  /* a closer read one more entry, empty, in its first scan */
+	RG_STEP_CLOSE_SCANNING,  /* a closer read one more entry, empty, in either of its scans */
 	RG_STEP_CLOSE_CLOSING,   /* the header CLOSING, by this closer or another; not read again */
 	RG_STEP_CLOSE_REVERTING, /* the second look saw a holder; CLOSING not undone yet */
 	RG_STEP_CLOSE_FREED,     /* the closer freed the record; the block still names it */
