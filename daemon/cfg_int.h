@@ -45,7 +45,7 @@ struct parser {
 	unsigned seen[KEYS_MAX]; /* line of each key in this section, 0 = absent */
 	unsigned daemon_line, memtest_line;
 	struct cfg_pool *pool;   /* current [pool] */
-	uint64_t buddy_min, buddy_max;
+	uint64_t buddy_min, buddy_max, buddy_arena;
 	unsigned nrsv;
 	struct rsv_ent rsv[RG_MAX_CLASSES];
 };

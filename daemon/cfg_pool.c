@@ -203,6 +203,11 @@ static int key_buddy_max(struct parser *p, char *v)
 	return parse_order(p, v, "buddy_max", &p->buddy_max);
 }
 
+static int key_buddy_arena(struct parser *p, char *v)
+{
+	return parse_order(p, v, "buddy_arena", &p->buddy_arena);
+}
+
 static int key_hugepages(struct parser *p, char *v)
 {
 	return cfg_parse_bool(p, v, &p->pool->hugepages);
@@ -300,7 +305,7 @@ static int key_reserve_groups(struct parser *p, char *v)
 enum {
 	K_SLAB, K_SLAB_POLICY, K_BUDDY, K_BUDDY_MIN, K_BUDDY_MAX, K_HUGEPAGES, K_USERS,
 	K_GROUPS, K_QUOTA, K_MAX_CLIENTS, K_RSV_SLAB, K_RSV_BUDDY, K_RSV_USERS, K_RSV_GROUPS,
-	K_THREAD_CACHE, K_SLAB_STRIPES,
+	K_THREAD_CACHE, K_SLAB_STRIPES, K_BUDDY_ARENA,
 };
 
 static const struct keydef pool_keys[] = {
@@ -320,9 +325,34 @@ static const struct keydef pool_keys[] = {
 	[K_RSV_GROUPS] = { "reserve_groups", key_reserve_groups },
 	[K_THREAD_CACHE] = { "thread_cache", key_thread_cache },
 	[K_SLAB_STRIPES] = { "slab_stripes", key_slab_stripes },
+	[K_BUDDY_ARENA] = { "buddy_arena", key_buddy_arena },
 	{ NULL, NULL },
 };
 static_assert(sizeof(pool_keys) / sizeof(pool_keys[0]) <= KEYS_MAX, "seen[] too small");
+
+/* buddy_arena = SIZE: the area in arenas that clients lease whole (lib/core/arena.c). */
+static int pool_arena_check(struct parser *p, uint64_t min, uint64_t max)
+{
+	struct rg_buddy_desc *b = &p->pool->desc.buddy;
+	uint64_t a = p->buddy_arena;
+	unsigned line = p->seen[K_BUDDY_ARENA];
+	char s1[SIZE_FMT_MAX], s2[SIZE_FMT_MAX];
+
+	if (a < max)
+		return cfg_perr_lc(p, line, 0, EINVAL, "buddy_arena %s is smaller than buddy_max %s (a block "
+			       "never spans two arenas)", size_fmt(a, SIZE_CONFIG, s1), size_fmt(max, SIZE_CONFIG, s2));
+	if (a > min << RG_ARENA_SPAN)
+		return cfg_perr_lc(p, line, 0, EINVAL, "buddy_arena %s is more than 2^%u times buddy_min %s",
+			       size_fmt(a, SIZE_CONFIG, s1), RG_ARENA_SPAN, size_fmt(min, SIZE_CONFIG, s2));
+	if (b->size % a)
+		return cfg_perr_lc(p, line, 0, EINVAL, "buddy size %s is not a multiple of buddy_arena %s",
+			       size_fmt(b->size, SIZE_CONFIG, s1), size_fmt(a, SIZE_CONFIG, s2));
+	if (b->size / a > RG_ARENA_COUNT)
+		return cfg_perr_lc(p, line, 0, EINVAL, "buddy size %s makes more than %u arenas of %s",
+			       size_fmt(b->size, SIZE_CONFIG, s1), RG_ARENA_COUNT, size_fmt(a, SIZE_CONFIG, s2));
+	b->arena_order = cfg_log2u64(a);
+	return 0;
+}
 
 static int pool_buddy_check(struct parser *p)
 {
@@ -332,9 +362,9 @@ static int pool_buddy_check(struct parser *p)
 	char s1[SIZE_FMT_MAX], s2[SIZE_FMT_MAX];
 
 	if (!b->size) {
-		if (seen[K_BUDDY_MIN] || seen[K_BUDDY_MAX])
-			return cfg_perr_lc(p, seen[K_BUDDY_MIN] ? seen[K_BUDDY_MIN] : seen[K_BUDDY_MAX], 0,
-				       EINVAL, "buddy_min/buddy_max given but the pool has no buddy area "
+		if (seen[K_BUDDY_MIN] || seen[K_BUDDY_MAX] || seen[K_BUDDY_ARENA])
+			return cfg_perr_lc(p, seen[K_BUDDY_MIN] ? seen[K_BUDDY_MIN] : seen[K_BUDDY_MAX] ? seen[K_BUDDY_MAX] : seen[K_BUDDY_ARENA], 0,
+				       EINVAL, "buddy_min/buddy_max/buddy_arena given but the pool has no buddy area "
 				       "(buddy = SIZE)");
 		if (seen[K_RSV_BUDDY])
 			return cfg_perr_lc(p, seen[K_RSV_BUDDY], 0, EINVAL,
@@ -345,6 +375,8 @@ static int pool_buddy_check(struct parser *p)
 	max = seen[K_BUDDY_MAX] ? p->buddy_max : 1ull << cfg_log2u64(b->size);
 	if (!seen[K_BUDDY_MAX] && b->size >= min && max > min << CFG_BUDDY_MAX_SPAN)
 		max = min << CFG_BUDDY_MAX_SPAN;
+	if (!seen[K_BUDDY_MAX] && seen[K_BUDDY_ARENA] && max > p->buddy_arena)
+		max = p->buddy_arena;
 	if (b->size < min)
 		return cfg_perr_lc(p, seen[K_BUDDY], 0, EINVAL, "buddy size %s is smaller than buddy_min %s",
 			       size_fmt(b->size, SIZE_CONFIG, s1), size_fmt(min, SIZE_CONFIG, s2));
@@ -367,7 +399,7 @@ static int pool_buddy_check(struct parser *p)
 			       size_fmt(b->size, SIZE_CONFIG, s2));
 	b->min_order = cfg_log2u64(min);
 	b->max_order = cfg_log2u64(max);
-	return 0;
+	return seen[K_BUDDY_ARENA] ? pool_arena_check(p, min, max) : 0;
 }
 
 static int pool_reserve_check(struct parser *p)

@@ -198,6 +198,8 @@ static bool spare(const struct memtest *mt, const struct mt_pool *p, uint64_t of
 	for (uint32_t c = 0; c < p->ncls; c++)
 		if (off >= p->cls_lo[c] && off < p->cls_hi[c])
 			return s.cls[c].free < 2;
+	if ((uint32_t)__builtin_ctzll(len) > s.max_order) /* a whole arena (buddy_arena), in largest blocks */
+		return (s.order[s.max_order].free >> ((uint32_t)__builtin_ctzll(len) - s.max_order)) < 2;
 	for (uint32_t k = (uint32_t)__builtin_ctzll(len); k <= s.max_order && k <= RG_MAX_ORDER; k++)
 		others += s.order[k].free;
 	return others < 2;

@@ -222,6 +222,7 @@ static bool desc_same(const struct rg_pool_desc *want, const struct rg_pool_desc
 	if (!wb->size || !gb->size)
 		return !wb->size == !gb->size;
 	return wb->min_order == gb->min_order && wb->max_order == gb->max_order && wb->reserve == gb->reserve &&
+	       wb->arena_order == gb->arena_order &&
 	       wb->size >> wb->min_order == gb->size >> gb->min_order;
 }
 

@@ -95,6 +95,7 @@ static void pool_sweep(struct srv *s, unsigned i)
 	} else if (n < 0 && n != -EAGAIN) {
 		log_err("pool \"%s\": sweeping for lost blocks failed: %s", pool_name(sp->pool), strerror((int)-n));
 	}
+	rg_region_arena_pass(sp->pool->region); /* arenas whose dead holder's last block came back */
 	if (sp->nopen == 0 && (k = rg_region_recount(sp->pool->region)) > 0)
 		log_warn("pool \"%s\": in-use counts of %d classes corrected with no client left", pool_name(sp->pool), k);
 }

@@ -106,11 +106,12 @@ static void on_open(struct srv_client *c, const struct rtmem_msg_open *in)
 	if (c->open[i].slot)
 		return srv_refuse(c, seq, EBUSY, "open \"%s\": already open on this connection", pn);
 	/* a buddy area's lock is a PI futex: the TID a client in another PID
-	 * namespace writes there means another thread, or none, to everyone else */
-	if (cp->desc.buddy.size && srv_nspid_depth(c->pid) != srv_nspid_depth(getpid()))
+	 * namespace writes there means another thread, or none, to everyone else.
+	 * An area in arenas (buddy_arena) has no lock and no TID in it. */
+	if (cp->desc.buddy.size && !cp->desc.buddy.arena_order && srv_nspid_depth(c->pid) != srv_nspid_depth(getpid()))
 		return srv_refuse(c, seq, EXDEV,
 			      "open \"%s\": the pool has a buddy area, whose lock cannot work across PID namespaces; "
-			      "a client in a container can open slab-only pools",
+			      "a client in a container can open slab-only pools and pools with buddy_arena",
 			      pn);
 	r->slot = srv_slot_take(sp, &r->gen);
 	if (!r->slot)

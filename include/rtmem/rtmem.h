@@ -123,9 +123,9 @@ int rtmem_pool_daemon(const struct rtmem_pool *p);
  * Return: 0 and *ret, -EACCES (this user may not open it), -ENOENT (no such
  * pool), -EBUSY (this connection has it open already), -EUSERS (all of the
  * pool's client slots are taken: its max_clients), -EINVAL (unknown @flags),
- * -EXDEV (the pool has a buddy area and this process is
+ * -EXDEV (the pool has a locked buddy area and this process is
  * in another PID namespace than the daemon: the buddy's lock cannot work
- * across them; slab-only pools can be opened), -ENOMEM (mlock failed: raise
+ * across them; slab-only pools and pools with buddy_arena can be opened), -ENOMEM (mlock failed: raise
  * RLIMIT_MEMLOCK, or pass RTMEM_POOL_NOLOCK), -EBADMSG/-EUCLEAN (the region
  * failed validation), -EPROTO, -ECONNRESET, -ESHUTDOWN (the daemon is away
  * and a reconnect failed).

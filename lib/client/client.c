@@ -455,6 +455,9 @@ __attribute__((visibility("default"))) int rtmem_pool_open(struct rtmem_client *
 	p->policy = rg_region_policy(p->r);
 	rg_region_set_home(p->r, p->slot); /* clients spread over the stripes of a size */
 	p->stripes = rg_region_stripes(p->r);
+	rc = rg_region_arena_prepare(p->r, p->owner); /* its lists, made and touched now, not on the RT path */
+	if (rc < 0)
+		goto out_unmap;
 	tc_setup(p);
 	close(fd); /* the mapping keeps the memfd alive */
 	p->next = c->pools;

@@ -51,8 +51,8 @@ static const struct hint hints[] = {
 	  "every client slot of the pool is taken: raise max_clients of the pool in /etc/rtmemd/rtmemd.conf" },
 	{ RTMEM_CALL_POOL_OPEN, EBUSY, "the pool is already open on this connection" },
 	{ RTMEM_CALL_POOL_OPEN, EXDEV,
-	  "the pool has a buddy area, and this process is in another PID namespace than rtmemd (a container): "
-	  "the buddy's lock cannot work across them; open a slab-only pool from here" },
+	  "the pool has a locked buddy area, and this process is in another PID namespace than rtmemd (a container): "
+	  "the buddy's lock cannot work across them; open a slab-only pool or one with buddy_arena from here" },
 	{ RTMEM_CALL_ALLOC, EINVAL, "a size of 0 bytes: ask for at least 1" },
 	{ RTMEM_CALL_POOL_OPEN, ECONNRESET, "rtmemd went away: it restarts; connect again" },
 	{ RTMEM_CALL_ALLOC, ENOMEM,

@@ -546,6 +546,8 @@ int rg_buddy_alloc(struct rg_region *r, size_t size, uint64_t owner, unsigned fl
 		size = 1;
 	}
 	j = order_for(r, size);
+	if (r->arena_order)
+		return rg_arena_alloc(r, j, owner, flags, ret);
 	if (HOOKED() || !fl_trylock(r))
 		return alloc_slow(r, j, owner, flags, ret);
 	rc = reserve_ok(r, j, flags) ? take(r, j, owner, &i, false) : -ENOMEM;
@@ -649,11 +651,7 @@ static int free_error(const struct rg_region *r, uint64_t i)
 	if (!rg_buddy_containing(r, i, &h, &k))
 		return -EUCLEAN;
 	w = ld(r, h);
-	if (h != i)
-		return RG_ST(w) == RG_BLK_FREE ? -EALREADY : -EFAULT;
-	if (RG_ST(w) != RG_BLK_ALLOC)
-		return -EALREADY;
-	return -EPERM; /* another owner's (or @owner has low bits set) */
+	return free_verdict(i, h, w, false); /* -EPERM: another owner's (or @owner has low bits set) */
 }
 
 /* Through glibc's lock, with the test hook, or to say why not. */
@@ -681,6 +679,8 @@ int rg_buddy_free(struct rg_region *r, void *p, uint64_t owner)
 	if (rel >= r->bsize || rel & r->bminmask) /* bsize is 0 without a buddy area */
 		return -EFAULT;
 	i = rel >> r->min_order;
+	if (r->arena_order)
+		return rg_arena_free(r, i, owner);
 	if (HOOKED() || !fl_trylock(r))
 		return free_slow(r, i, owner, false);
 	if (__builtin_expect(free_locked(r, i, owner, false) != 0, 0))

@@ -88,8 +88,11 @@ long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 {
 	uint64_t bytes = 0;
 	long n = 0;
-	int rc = rg_buddy_lock(r);
+	int rc;
 
+	if (r->arena_order)
+		return rg_arena_reclaim(r, owner, ret_bytes);
+	rc = rg_buddy_lock(r);
 	if (rc < 0)
 		return rc;
 	for (uint64_t i = 0; i < r->nmin;) {
@@ -118,8 +121,11 @@ int rg_buddy_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
 {
 	uint64_t w, h;
 	uint32_t k;
-	int rc = rg_buddy_lock(r);
+	int rc;
 
+	if (r->arena_order)
+		return rg_arena_checkout(r, i, ret_len);
+	rc = rg_buddy_lock(r);
 	if (rc < 0)
 		return rc;
 	w = ld(r, i);
@@ -145,8 +151,11 @@ int rg_buddy_checkin(struct rg_region *r, uint64_t i)
 {
 	uint64_t w;
 	uint32_t k;
-	int rc = rg_buddy_lock(r);
+	int rc;
 
+	if (r->arena_order)
+		return rg_arena_checkin(r, i);
+	rc = rg_buddy_lock(r);
 	if (rc < 0)
 		return rc;
 	w = ld(r, i);
@@ -196,8 +205,11 @@ int rg_buddy_mark_bad(struct rg_region *r, uint64_t m)
 	struct rg_buddy *b = r->bdy;
 	uint64_t h, w;
 	uint32_t k;
-	int rc = rg_buddy_lock(r);
+	int rc;
 
+	if (r->arena_order)
+		return rg_arena_mark_bad(r, m);
+	rc = rg_buddy_lock(r);
 	if (rc < 0)
 		return rc;
 	if (!rg_buddy_containing(r, m, &h, &k)) {
@@ -238,4 +250,34 @@ int rg_buddy_mark_bad(struct rg_region *r, uint64_t m)
 out_unlock:
 	rg_buddy_unlock(r);
 	return rc;
+}
+
+void rg_buddy_stats(const struct rg_region *r, struct rg_region_stats *s)
+{
+	struct rg_buddy *b = r->bdy;
+
+	s->min_order = r->min_order;
+	s->max_order = r->max_order;
+	s->buddy_size = r->nmin << r->min_order;
+	if (r->arena_order) {
+		rg_arena_stats(r, s);
+		return;
+	}
+	if (rg_buddy_lock((struct rg_region *)r) < 0)
+		return;
+	for (uint32_t k = r->min_order; k <= r->max_order; k++) {
+		struct rg_class_stats *o = &s->order[k];
+
+		o->size = 1ull << k;
+		o->in_use = b->in_use[k];
+		o->free = b->nfree[k];
+		o->hwm = b->hwm[k];
+		o->failed = atomic_load_explicit(&b->failed[k], memory_order_relaxed);
+		o->bad = b->bad[k];
+		o->checkout = b->checkout[k];
+	}
+	s->buddy_free = b->free_bytes;
+	s->buddy_largest_free = b->nonempty ? 1ull << (63 - __builtin_clzll(b->nonempty)) : 0;
+	s->buddy_repairs = b->repairs;
+	rg_buddy_unlock((struct rg_region *)r);
 }

@@ -106,6 +106,20 @@ static inline int list_unlink(struct rg_region *r, uint64_t i, uint32_t k)
 	return 0;
 }
 
+/* Why a free of min-block @i was refused, given the head @h holding it and
+ * its word @w: a pointer inside a block is a double free if that block is
+ * free, else a bad pointer; at a head, not allocated is a double free, and
+ * allocated to someone else -EPERM (@mine: to the caller, a word that
+ * changed under it: -EUCLEAN). */
+static inline int free_verdict(uint64_t i, uint64_t h, uint64_t w, bool mine)
+{
+	if (h != i)
+		return RG_ST(w) == RG_BLK_FREE ? -EALREADY : -EFAULT;
+	if (RG_ST(w) != RG_BLK_ALLOC)
+		return -EALREADY;
+	return mine ? -EUCLEAN : -EPERM;
+}
+
 /* Free block @i of order @k, merge, list it, lock held; its merged order
  * in *ret_k. Return: the merged block's index. */
 uint64_t rg_buddy_release(struct rg_region *r, uint64_t i, uint32_t k, uint32_t *ret_k);

@@ -209,6 +209,81 @@ static int check_lists(const struct rg_region *r, struct chk *x, const uint64_t 
 	return 0;
 }
 
+/*
+ * Arena mode (arena.c): every lease word a known state; a FREE, checked out
+ * or quarantined arena one FREE head; every other arena a valid tiling of
+ * its own (no block past it, REMOTE only as a head, no two free buddies left
+ * unmerged but in an ORPHAN arena, which the daemon merges when it gives it
+ * back); every FREE arena hinted and counted; every REMOTE block's bit set
+ * and its arena hinted to its holder.
+ */
+static int check_arenas(const struct rg_region *r, struct chk *x)
+{
+	uint64_t nfree = 0, an = 1ull << r->ashift;
+
+	for (uint64_t a = 0; a < r->narenas; a++) {
+		uint64_t lw = atomic_load(&r->arenas[a].lease), base = a * an, end = base + an;
+		uint32_t ls = RG_ST(lw);
+
+		if (ls == RG_LEASE_BAD && !RG_OWNER(lw))
+			continue; /* quarantined: a bad cell, or a lease word a stray write broke, its words as they were */
+		if (ls == RG_LEASE_FREE || ls == RG_LEASE_CHECKOUT) {
+			if (atomic_load_explicit(&r->bstate[base], RELAXED) != RG_WORD(RG_BLK_FREE, r->arena_order, 0) ||
+			    RG_OWNER(lw))
+				return fail(x, "buddy: arena %llu (lease %#llx) is not one free block",
+					    (unsigned long long)a, (unsigned long long)lw);
+			if (ls == RG_LEASE_FREE) {
+				nfree++;
+				if (!(atomic_load(&r->actl->free1[a >> 6]) >> (a & 63) & 1) ||
+				    !(atomic_load(&r->actl->free0) >> (a >> 6) & 1))
+					return fail(x, "buddy: free arena %llu has no hint", (unsigned long long)a);
+			}
+			continue;
+		}
+		if ((ls != RG_LEASE_HELD && ls != RG_LEASE_ORPHAN) || (lw >> 16 & 0xffff) > r->nslots ||
+		    (ls == RG_LEASE_ORPHAN && RG_OWNER(lw)))
+			return fail(x, "buddy: arena %llu has lease word %#llx", (unsigned long long)a,
+				    (unsigned long long)lw);
+		for (uint64_t i = base; i < end;) {
+			uint64_t w = atomic_load_explicit(&r->bstate[i], RELAXED), n, m = i - base;
+			uint32_t s = RG_ST(w), k = RG_ORD(w);
+
+			if (s != RG_BLK_FREE && s != RG_BLK_ALLOC && s != RG_BLK_CACHED && s != RG_BLK_REMOTE)
+				return fail(x, "buddy: min-block %llu should be a block head, state word %#llx",
+					    (unsigned long long)i, (unsigned long long)w);
+			if (k < r->min_order || k > (s == RG_BLK_FREE ? r->arena_order : r->max_order))
+				return fail(x, "buddy: block at %llu has order %u outside %u..%u",
+					    (unsigned long long)i, k, r->min_order, r->max_order);
+			n = 1ull << (k - r->min_order);
+			if (i & (n - 1) || i + n > end)
+				return fail(x, "buddy: block at %llu of order %u misaligned or past its arena",
+					    (unsigned long long)i, k);
+			for (uint64_t t = 1; t < n; t++)
+				if (!interior_ok(r, i + t, k, atomic_load_explicit(&r->bstate[i + t], RELAXED)))
+					return fail(x, "buddy: min-block %llu inside block %llu is neither TAIL nor a "
+						    "stale free head", (unsigned long long)(i + t), (unsigned long long)i);
+			if (s == RG_BLK_FREE && ls == RG_LEASE_HELD && k < r->arena_order &&
+			    atomic_load_explicit(&r->bstate[i ^ n], RELAXED) == w)
+				return fail(x, "buddy: free buddies at %llu and %llu (order %u) not merged",
+					    (unsigned long long)i, (unsigned long long)(i ^ n), k);
+			if (s == RG_BLK_REMOTE && ls == RG_LEASE_HELD &&
+			    (!(atomic_load(&r->aremote[a * r->anw + (m >> 6)]) >> (m & 63) & 1) ||
+			     !(atomic_load(&r->arenas[a].rsum[m >> 12]) >> (m >> 6 & 63) & 1) ||
+			     !(atomic_load(&r->aslots[lw >> 16 & 0xffff].rem1[a >> 6]) >> (a & 63) & 1)))
+				return fail(x, "buddy: remote free at %llu not signalled to arena %llu's holder",
+					    (unsigned long long)i, (unsigned long long)a);
+			if (s != RG_BLK_FREE && (w >> 16 & 0xffff) > r->nslots && !(w & RG_SHARE_BIT))
+				return fail(x, "buddy: block at %llu owned by slot %u of %u", (unsigned long long)i,
+					    (unsigned)(w >> 16 & 0xffff), r->nslots);
+			i += n;
+		}
+	}
+	if (atomic_load(&r->actl->nfree) != nfree)
+		return fail(x, "buddy: %llu free arenas counted, %llu found",
+			    (unsigned long long)atomic_load(&r->actl->nfree), (unsigned long long)nfree);
+	return 0;
+}
+
 int rg_region_check(const struct rg_region *r, char *msg, size_t len)
 {
 	uint64_t maxn = r->nmin;
@@ -226,7 +301,9 @@ int rg_region_check(const struct rg_region *r, char *msg, size_t len)
 		msg[0] = '\0';
 	for (uint32_t c = 0; c < r->nclasses && rc == 0; c++)
 		rc = check_class(r, c, &x);
-	if (rc == 0 && r->bdy) {
+	if (rc == 0 && r->arena_order) {
+		rc = check_arenas(r, &x);
+	} else if (rc == 0 && r->bdy) {
 		rc = check_tiling(r, &x, cnt);
 		if (rc == 0)
 			rc = check_lists(r, &x, cnt);

@@ -20,7 +20,7 @@ struct rg_plan {
 	uint64_t classes_off, buddy_off, slots_off, shares_off, data_off, data_size, total;
 	uint64_t next_off[RG_MAX_CLASSES], state_off[RG_MAX_CLASSES];
 	uint64_t cdata_off[RG_MAX_CLASSES], carea[RG_MAX_CLASSES];
-	uint64_t link_off, bstate_off, bdata_off, nmin;
+	uint64_t link_off, bstate_off, bdata_off, nmin, arena_off;
 };
 
 static bool add_ok(uint64_t *acc, uint64_t n)
@@ -96,6 +96,8 @@ static int check_desc(const struct rg_pool_desc *d)
 			return -EINVAL;
 		if ((b->size >> b->min_order) > RG_MAX_BLOCKS)
 			return -EOVERFLOW;
+		if (b->arena_order && !rg_arena_desc_ok(b))
+			return -EINVAL;
 	} else if (d->nclasses == 0) {
 		return -EINVAL;
 	}
@@ -143,6 +145,13 @@ static int plan(const struct rg_pool_desc *d, struct rg_plan *p)
 		off += sizeof(struct rg_link) * (p->nmin + RG_NSENT);
 		p->bstate_off = off;
 		off += 8 * p->nmin;
+		if (d->buddy.arena_order) {
+			if (!align_ok(&off, RG_LINE))
+				return -EOVERFLOW;
+			p->arena_off = off;
+			off += rg_arena_meta_size(d->buddy.size >> d->buddy.arena_order, d->nslots,
+						  d->buddy.arena_order - d->buddy.min_order);
+		}
 		p->bdata_off = data;
 		uint64_t area = p->nmin << d->buddy.min_order;
 		if (!align_ok(&area, RG_PAGE) || !add_ok(&data, area))
@@ -182,6 +191,7 @@ uint64_t rg_layout_hash(void)
 		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
 		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT, sizeof(struct rg_slot),
 		offsetof(struct rg_slot, intent), sizeof(struct rg_share), RG_SHARE_RECS,
+		offsetof(struct rg_buddy, arena_off), sizeof(struct rg_arena_slot), RG_ARENA_MAX,
 		RG_MAX_CLASSES, RG_MAX_ORDER, 0x0102030405060708ull,
 	};
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */
@@ -245,10 +255,12 @@ static int format_buddy(char *base, const struct rg_buddy_desc *d, const struct 
 	b->link_off = p->link_off;
 	b->state_off = p->bstate_off;
 	b->reserve = d->reserve;
+	b->arena_order = d->arena_order;
+	b->arena_off = p->arena_off;
 	/* Carve the area greedily into the largest aligned blocks; the
 	 * free lists are then built by the same code that repairs them. */
 	for (uint64_t i = 0; i < p->nmin;) {
-		uint32_t k = d->max_order;
+		uint32_t k = d->arena_order ? d->arena_order : d->max_order; /* arena mode: whole arenas */
 
 		while ((i & ((1ull << (k - d->min_order)) - 1)) || i + (1ull << (k - d->min_order)) > p->nmin)
 			k--;
@@ -275,6 +287,8 @@ static void fill_handle_buddy(struct rg_region *r, const struct rg_plan *p, cons
 	r->bmax = 1ull << r->max_order;
 	r->ntop = r->nmin & ~((1ull << (r->max_order - r->min_order)) - 1);
 	r->breserve = bd->reserve;
+	if (bd->arena_order)
+		rg_arena_fill(r, bd, p->arena_off);
 }
 
 int rg_region_format(void *mem, size_t size, const struct rg_pool_desc *desc)
@@ -296,13 +310,13 @@ int rg_region_format(void *mem, size_t size, const struct rg_pool_desc *desc)
 	for (uint32_t c = 0; c < desc->nclasses; c++)
 		format_class(base, &desc->classes[c], &p, c);
 	if (desc->buddy.size) {
-		struct rg_region tmp = { .base = base };
+		struct rg_region tmp = { .base = base, .nslots = desc->nslots };
 
 		rc = format_buddy(base, &desc->buddy, &p);
 		if (rc < 0)
 			return rc;
 		fill_handle_buddy(&tmp, &p, &desc->buddy);
-		rc = rg_buddy_rebuild(&tmp);
+		rc = tmp.arena_order ? rg_arena_format(&tmp) : rg_buddy_rebuild(&tmp);
 		if (rc < 0)
 			return rc;
 	}
@@ -352,7 +366,7 @@ static int read_desc(const char *base, size_t size, const struct rg_hdr *h, stru
 		if (b->min_order > RG_MAX_ORDER || b->nmin > RG_MAX_BLOCKS)
 			return -EUCLEAN;
 		d->buddy = (struct rg_buddy_desc){ b->nmin << b->min_order, b->min_order, b->max_order,
-						      b->reserve };
+						      b->reserve, b->arena_order, 0 };
 	}
 	return 0;
 }
@@ -375,7 +389,8 @@ static int validate(const char *base, size_t size, const struct rg_pool_desc *d,
 	if (d->buddy.size) {
 		const struct rg_buddy *b = (const struct rg_buddy *)(base + h->buddy_off);
 
-		if (b->data_off != p->bdata_off || b->link_off != p->link_off || b->state_off != p->bstate_off)
+		if (b->data_off != p->bdata_off || b->link_off != p->link_off || b->state_off != p->bstate_off ||
+		    b->arena_off != p->arena_off)
 			return -EUCLEAN;
 	}
 	return 0;
@@ -543,6 +558,8 @@ int rg_region_desc_repair(struct rg_region *r, const struct rg_pool_desc *desc)
 		RG_FIX(b->link_off, p.link_off, &n);
 		RG_FIX(b->state_off, p.bstate_off, &n);
 		RG_FIX(b->reserve, desc->buddy.reserve, &n);
+		RG_FIX(b->arena_order, desc->buddy.arena_order, &n);
+		RG_FIX(b->arena_off, p.arena_off, &n);
 	}
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RG_MAGIC) { /* last, as format does */
 		__atomic_store_n(&h->magic, RG_MAGIC, __ATOMIC_RELEASE);
@@ -560,6 +577,7 @@ void rg_region_detach(struct rg_region *r)
 {
 	if (!r)
 		return;
+	rg_arena_forget(r);
 	free(r->pagecls);
 	free(r);
 }
@@ -715,32 +733,6 @@ int rg_region_free(struct rg_region *r, void *p, uint64_t owner, size_t *ret_siz
 	return rc;
 }
 
-static void stats_buddy(const struct rg_region *r, struct rg_region_stats *s)
-{
-	struct rg_buddy *b = r->bdy;
-
-	s->min_order = r->min_order;
-	s->max_order = r->max_order;
-	s->buddy_size = r->nmin << r->min_order;
-	if (rg_buddy_lock((struct rg_region *)r) < 0)
-		return;
-	for (uint32_t k = r->min_order; k <= r->max_order; k++) {
-		struct rg_class_stats *o = &s->order[k];
-
-		o->size = 1ull << k;
-		o->in_use = b->in_use[k];
-		o->free = b->nfree[k];
-		o->hwm = b->hwm[k];
-		o->failed = atomic_load_explicit(&b->failed[k], memory_order_relaxed);
-		o->bad = b->bad[k];
-		o->checkout = b->checkout[k];
-	}
-	s->buddy_free = b->free_bytes;
-	s->buddy_largest_free = b->nonempty ? 1ull << (63 - __builtin_clzll(b->nonempty)) : 0;
-	s->buddy_repairs = b->repairs;
-	rg_buddy_unlock((struct rg_region *)r);
-}
-
 void rg_region_stats(const struct rg_region *r, struct rg_region_stats *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -763,7 +755,7 @@ void rg_region_stats(const struct rg_region *r, struct rg_region_stats *s)
 		o->free = used < k->count ? k->count - used : 0;
 	}
 	if (r->bdy)
-		stats_buddy(r, s);
+		rg_buddy_stats(r, s);
 }
 
 #ifndef MADV_POPULATE_WRITE

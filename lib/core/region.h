@@ -39,7 +39,9 @@ extern "C" {
 #define RG_MIN_ORDER 4u  /* smallest buddy block: 16 B */
 #define RG_MAX_ORDER 40u /* largest buddy block: 1 TiB */
 #define RG_MAX_BLOCKS 0x7fffffffu /* per class, and buddy min-blocks */
-#define RG_MAX_STRIPES 8u /* core classes per configured slab class (slab_stripes) */
+#define RG_MAX_STRIPES 8u
+#define RG_ARENA_COUNT 4096u /* arena mode: most arenas in a buddy area */
+#define RG_ARENA_SPAN 14u    /* arena mode: an arena is at most 2^14 smallest blocks */ /* core classes per configured slab class (slab_stripes) */
 
 /* Block states (low byte of a state word). */
 enum rg_blk_state {
@@ -51,6 +53,7 @@ enum rg_blk_state {
 	RG_BLK_BAD_U = 6,      /* slab: quarantined and off the list */
 	RG_BLK_TAIL = 7,       /* buddy: inside a larger block, not a head */
 	RG_BLK_CACHED = 8,     /* freed into its owner's thread cache; owner recorded (buddy: a head) */
+	RG_BLK_REMOTE = 9,     /* buddy, arena mode: freed by a client that does not hold its arena; the freer recorded */
 	RG_BLK_FREE_P = 0x11,  /* slab: freed, its push may still be pending; the freer's slot recorded */
 };
 
@@ -79,6 +82,8 @@ struct rg_buddy_desc {
 	uint32_t min_order; /* log2 of the smallest block */
 	uint32_t max_order; /* log2 of the largest block */
 	uint64_t reserve;   /* bytes kept for RG_ALLOC_RESERVE callers */
+	uint32_t arena_order; /* log2 of an arena (lib/core/arena.c); 0: one area under the lock */
+	uint32_t pad;
 };
 
 struct rg_pool_desc {
@@ -680,6 +685,25 @@ void rg_region_stats(const struct rg_region *r, struct rg_region_stats *ret);
  * @msg (NUL-terminated, at most @len bytes), -ENOMEM.
  */
 int rg_region_check(const struct rg_region *r, char *msg, size_t len);
+
+/*
+ * rg_region_arena_prepare() - make @owner's private lists for a pool in
+ * arena mode (lib/core/arena.c) now, so that its first buddy call does not
+ * allocate them. Nothing to do without arena mode. Idempotent.
+ * Context: client setup, not RT (allocates and touches about 9 bytes per
+ * buddy min-block).
+ * Return: 0, -ENOMEM.
+ */
+int rg_region_arena_prepare(struct rg_region *r, uint64_t owner);
+
+/*
+ * rg_region_arena_pass() - give back the ORPHAN arenas (their holder died
+ * while others held blocks of them) whose last block has come back, set
+ * again the hints of every FREE arena, and recount them. Nothing to do
+ * without arena mode. rg_region_reclaim() runs it too.
+ * Context: daemon, not RT; O(buddy min-blocks of ORPHAN arenas + arenas).
+ */
+void rg_region_arena_pass(struct rg_region *r);
 
 /*
  * rg_region_guard() - the daemon's way to take the buddy lock: never

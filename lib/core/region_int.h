@@ -42,7 +42,7 @@
 #include "region.h"
 
 #define RG_MAGIC 0x3147524d454d5452ull /* "RTMEMRG1" little-endian */
-#define RG_VERSION 4u
+#define RG_VERSION 5u
 #define RG_PAGE 4096u
 #define RG_LINE 64u
 #define RG_NIL 0xffffffffu
@@ -187,7 +187,9 @@ struct rg_buddy {
 	uint64_t link_off;  /* struct rg_link[nmin + RG_NSENT] */
 	uint64_t state_off; /* uint64_t[nmin] */
 	uint64_t reserve;   /* bytes kept for RG_ALLOC_RESERVE */
-	uint64_t pad0[2];
+	uint32_t arena_order; /* arena mode (arena.c): log2 of an arena; 0: the area is under lock */
+	uint32_t pad32;
+	uint64_t arena_off;   /* arena mode: struct rg_arena[narenas], rg_arena_ctl, rg_arena_slot[nslots + 1] */
 	/* under lock */
 	uint64_t nonempty;   /* bit k set <=> the order-k list is not empty */
 	uint64_t free_bytes; /* sum of free block sizes */
@@ -199,6 +201,58 @@ struct rg_buddy {
 	uint64_t bad[RG_MAX_ORDER + 1];
 	uint64_t checkout[RG_MAX_ORDER + 1];
 	_Atomic uint64_t failed[RG_MAX_ORDER + 1]; /* bumped without lock too */
+};
+
+/*
+ * Arena mode (lib/core/arena.c): the buddy area is cut into arenas of
+ * 2^arena_order bytes. A client leases a whole arena with one CAS on its
+ * lease word and splits and merges inside it with lists kept in its own
+ * private memory; the state table stays the truth the daemon reads. Nothing
+ * here is a lock: every word is taken with one CAS or set with one atomic OR.
+ *
+ *   rg_arena[narenas]       one line per arena: lease word, which remote words have bits
+ *   rg_arena_ctl            the hints of FREE arenas, and their count
+ *   rg_arena_slot[nslots+1] per client slot: which of its arenas have remote frees
+ *   uint64_t[narenas][nw]   remote-free bits, one per min-block (nw words per arena)
+ *
+ * Hints are two levels of 64-bit words (bit g of a level-0 word: level-1
+ * word g may have bits), so one count-trailing-zeros per level finds an
+ * arena; a hint may be stale (set for an arena that is no longer FREE, or a
+ * remote bit for a block already taken back) and whoever finds one checks
+ * the word it points at. They are never missing for long: whoever sets the
+ * real state sets the hint after it, and the daemon sets them again after
+ * every reclaim (a client killed between the two).
+ */
+#define RG_ARENA_MAX RG_ARENA_COUNT /* 64 level-1 words of 64 */
+#define RG_ARENA_SUMW 4u   /* remote summary words per arena: 4 x 64 words of 64 min-blocks */
+#define RG_ARENA_MAXSHIFT RG_ARENA_SPAN
+enum rg_lease_state {
+	RG_LEASE_FREE = 1,     /* on no client's lists; its state table is one FREE head of arena order */
+	RG_LEASE_HELD = 2,     /* leased to the owner in the word */
+	RG_LEASE_CHECKOUT = 3, /* the memory tester's */
+	RG_LEASE_BAD = 5,      /* quarantined */
+	RG_LEASE_ORPHAN = 6,   /* its holder died with blocks of it still held by others: the daemon's */
+};
+#define RG_LEASE(st, owner) ((uint64_t)(st) | (owner))
+
+struct rg_arena {
+	_Atomic uint64_t lease;                /* RG_LEASE(state, owner) */
+	_Atomic uint64_t rsum[RG_ARENA_SUMW];  /* bit w % 64 of word w / 64: remote word w may have bits */
+	uint64_t pad[3];
+};
+static_assert(sizeof(struct rg_arena) == RG_LINE, "an arena is one line");
+
+struct rg_arena_ctl {
+	_Atomic uint64_t free0;  /* bit g: free1[g] may have bits */
+	_Atomic uint64_t nfree;  /* FREE arenas, for the reserve; the daemon recounts */
+	uint64_t pad[6];
+	_Atomic uint64_t free1[RG_ARENA_MAX / 64]; /* bit a % 64 of word a / 64: arena a may be FREE */
+};
+
+struct rg_arena_slot {
+	_Atomic uint64_t rem0; /* bit g: rem1[g] may have bits */
+	uint64_t pad[7];
+	_Atomic uint64_t rem1[RG_ARENA_MAX / 64]; /* arena a of this slot's client may have remote frees */
 };
 
 /*
@@ -281,6 +335,15 @@ struct rg_region {
 	int guard_kind;          /* __kind of a mutex formatted as rg_region_format() does */
 	_Atomic uint64_t guard_repairs; /* lock words or kinds a stray write had changed */
 	struct rg_share *shares; /* [(nslots + 1) * RG_SHARE_RECS] */
+	/* arena mode (arena.c); arena_order 0 without it */
+	uint32_t arena_order, ashift; /* ashift: arena_order - min_order */
+	uint64_t narenas;
+	struct rg_arena *arenas;
+	struct rg_arena_ctl *actl;
+	struct rg_arena_slot *aslots;  /* [nslots + 1] */
+	_Atomic uint64_t *aremote;     /* [narenas * anw]: bit m of an arena's words: min-block m freed REMOTE */
+	uint32_t anw, pad_a;           /* remote words per arena */
+	struct rg_arena_priv **apriv;  /* [nslots + 1], private: this process's lists for each slot's client */
 };
 
 static_assert(offsetof(struct rg_region, cls) == 64, "one line before cls[]");
@@ -298,6 +361,27 @@ extern __thread bool rg_guard_held __attribute__((tls_model("initial-exec")));
 int rg_buddy_lock(struct rg_region *r);
 void rg_buddy_unlock(struct rg_region *r);
 long rg_buddy_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes);
+void rg_buddy_stats(const struct rg_region *r, struct rg_region_stats *s);
+
+/* Arena mode (arena.c, arena_admin.c; region.h has what the daemon calls). */
+struct rg_buddy_desc;
+bool rg_arena_desc_ok(const struct rg_buddy_desc *b);
+uint64_t rg_arena_meta_size(uint64_t narenas, uint32_t nslots, uint32_t shift);
+void rg_arena_fill(struct rg_region *r, const struct rg_buddy_desc *b, uint64_t arena_off);
+int rg_arena_format(struct rg_region *r);
+void rg_arena_forget(struct rg_region *r);
+int rg_arena_alloc(struct rg_region *r, uint32_t j, uint64_t owner, unsigned flags, void **ret);
+int rg_arena_free(struct rg_region *r, uint64_t i, uint64_t owner);
+long rg_arena_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes);
+/* Reclaim each client that holds an arena's lease and is not @owners[its slot];
+ * report each lease holder to @fn (the daemon's survey after a restart). */
+long rg_arena_reclaim_leases(struct rg_region *r, const uint64_t *owners, uint64_t *ret_bytes);
+void rg_arena_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint64_t owner), void *arg);
+void rg_arena_stats(const struct rg_region *r, struct rg_region_stats *s);
+int rg_arena_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len);
+int rg_arena_checkin(struct rg_region *r, uint64_t i);
+int rg_arena_mark_bad(struct rg_region *r, uint64_t m);
+int rg_arena_next(struct rg_region *r, uint64_t m, uint64_t *ret_i, uint64_t *ret_len);
 int rg_buddy_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len);
 int rg_buddy_checkin(struct rg_region *r, uint64_t i);
 int rg_buddy_mark_bad(struct rg_region *r, uint64_t m);

@@ -180,6 +180,12 @@ long rg_region_reclaim_orphans(struct rg_region *r, const uint64_t *owners, uint
 		n += m;
 	}
 	free(gone);
+	if (r->arena_order) { /* a client that died holding arenas and no block that names it */
+		m = rg_arena_reclaim_leases(r, owners, &bytes);
+		if (m < 0)
+			return m;
+		n += m;
+	}
 	if (ret_bytes)
 		*ret_bytes = bytes;
 	return n;
@@ -235,6 +241,8 @@ void rg_region_owner_scan(const struct rg_region *r, void (*fn)(void *arg, uint6
 			fn(arg, RG_OWNER(w));
 	}
 	rg_share_holders_scan(r, fn, arg);
+	if (r->arena_order)
+		rg_arena_owner_scan(r, fn, arg); /* arenas' holders, blocks or not */
 }
 
 static int next_buddy(struct rg_region *r, uint64_t offset, uint64_t *ret_off, uint64_t *ret_len)
@@ -242,8 +250,15 @@ static int next_buddy(struct rg_region *r, uint64_t offset, uint64_t *ret_off, u
 	uint64_t rel = offset > r->bdata_off ? offset - r->bdata_off : 0, i;
 	uint64_t m = (rel + (1ull << r->min_order) - 1) >> r->min_order;
 	uint32_t k;
-	int rc = rg_buddy_lock(r);
+	int rc;
 
+	if (r->arena_order) {
+		rc = rg_arena_next(r, m, &i, ret_len);
+		if (rc == 0)
+			*ret_off = r->bdata_off + (i << r->min_order);
+		return rc;
+	}
+	rc = rg_buddy_lock(r);
 	if (rc < 0)
 		return rc;
 	rc = -ENOENT;

@@ -203,7 +203,8 @@ void rtmem_wire_desc_from(struct rtmem_wire_pool_desc *w, const struct rg_pool_d
 	w->buddy = (struct rtmem_wire_buddy_desc){ .size = d->buddy.size,
 						   .min_order = d->buddy.min_order,
 						   .max_order = d->buddy.max_order,
-						   .reserve = d->buddy.reserve };
+						   .reserve = d->buddy.reserve,
+						   .arena_order = d->buddy.arena_order };
 }
 
 void rtmem_wire_desc_to(struct rg_pool_desc *d, const struct rtmem_wire_pool_desc *w)
@@ -219,5 +220,6 @@ void rtmem_wire_desc_to(struct rg_pool_desc *d, const struct rtmem_wire_pool_des
 	d->buddy = (struct rg_buddy_desc){ .size = w->buddy.size,
 					   .min_order = w->buddy.min_order,
 					   .max_order = w->buddy.max_order,
-					   .reserve = w->buddy.reserve };
+					   .reserve = w->buddy.reserve,
+					   .arena_order = w->buddy.arena_order };
 }

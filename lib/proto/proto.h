@@ -45,7 +45,7 @@ struct rg_pool_desc;
 struct rg_region_stats;
 
 #define RTMEM_PROTO_MAGIC 0x504d5452u /* "RTMP" */
-#define RTMEM_PROTO_VERSION 1u
+#define RTMEM_PROTO_VERSION 2u
 #define RTMEM_NAME_MAX 32u  /* pool and client names, NUL-terminated */
 #define RTMEM_MSG_MAX 8192u /* no message is larger */
 #define RTMEM_HELLO_POOLS 16u
@@ -69,6 +69,8 @@ struct rtmem_wire_buddy_desc {
 	uint64_t size; /* bytes; 0 = no buddy area */
 	uint32_t min_order, max_order;
 	uint64_t reserve; /* bytes */
+	uint32_t arena_order; /* log2 of an arena (the pool key buddy_arena); 0: the area under one lock */
+	uint32_t pad;
 };
 
 struct rtmem_wire_pool_desc {
@@ -92,7 +94,7 @@ struct rtmem_wire_stats {
 	uint64_t buddy_repairs;          /* free-list rebuilds after a dead lock owner */
 };
 
-static_assert(sizeof(struct rtmem_wire_pool_desc) == 552, "wire layout");
+static_assert(sizeof(struct rtmem_wire_pool_desc) == 560, "wire layout");
 static_assert(sizeof(struct rtmem_wire_stats) == 16 + 73 * 64 + 32, "wire layout");
 
 enum rtmem_msg_type {
@@ -340,7 +342,7 @@ static_assert(sizeof(struct rtmem_msg_hello_reply) == 24 + 16 * 48, "wire layout
 static_assert(sizeof(struct rtmem_msg_open) == 56, "wire layout");
 static_assert(sizeof(struct rtmem_msg_open_reply) == 48, "wire layout");
 static_assert(sizeof(struct rtmem_msg_close) == 48, "wire layout");
-static_assert(sizeof(struct rtmem_msg_open_desc_reply) == 48 + 8 + 552, "wire layout");
+static_assert(sizeof(struct rtmem_msg_open_desc_reply) == 48 + 8 + 560, "wire layout");
 static_assert(sizeof(struct rtmem_msg_resume) == 56, "wire layout");
 static_assert(sizeof(struct rtmem_msg_close_reply) == 32, "wire layout");
 static_assert(sizeof(struct rtmem_msg_status_reply) == 80, "wire layout");
