@@ -30,7 +30,8 @@ consecutive PCs in a call is checked against the control flow of the first
 one's instruction (flow_ok(), decoded from the driver's file).
 
 Scenarios: those of test_icount.c, but the slab at 1 GiB only empty (filling
-14.9 M blocks one instruction per block is too slow under -singlestep).
+14.9 M blocks one instruction per block is too slow under -singlestep); the
+arena-mode paths with the same cost model (drain_bound()) and arm64 figures.
 
 Bounds: docs/architecture.md ("Targets") asks for at most 40 instructions on every slab path and 250
 for the buddy calls. Asserted here is what the arm64 code meets (a few %
@@ -77,6 +78,28 @@ BUDDY_BASE = 160           # alloc about 154 + 12 per split; free about 150 + ab
 BUDDY_SPLIT = 12           # 250 is met up to 8 splits; 16 splits: 343, 20: 391
 BUDDY_MERGE = 31           # 250 is met up to 3 merges; 16 merges: 633, 20: 757
 SLAB_FLAT = 0              # longest slab path: the same at 0 and 99 % full, 1 MiB and 1 GiB
+
+# Arena mode (lib/core/arena.c; icount_scen.h, drive_arena()), uncontended; what each constant of
+# tests/test_icount.c is on arm64. Per step, per free, per arena: exact.
+ARENA_BASE = 149           # 147 + 29 per split; 144 without a split
+ARENA_SPLIT = 29
+ARENA_LEASE = 126          # lists empty: the pop fails, alloc_more(), a hint, the CAS (a group's last: its bit cleared), the arena listed
+ARENA_FREE_BASE = 172      # 170 + 33 per merge; 167 without a merge
+ARENA_MERGE = 33           # in a free, and in a remote free taken back
+ARENA_GIVEBACK = 58        # a whole arena goes back: the lease CAS, the count, two hint ORs (LL/SC loops)
+ARENA_REMOTE_FREE = 120    # 118: the CAS to REMOTE, the bit, the summary bit, the holder's two hint ORs
+ARENA_DRAIN_BASE = 149     # the drain: the call, one arena, its first remote word
+ARENA_TAKEBACK = 126       # per remote free taken back, without a merge, its order checked
+ARENA_DRAIN_WORD = 22      # per remote word more
+ARENA_DRAIN_ARENA = 97     # per arena more, with its first word (4 summary words: 2^14 min-blocks)
+ARENA_DRAIN_LEFT = 37      # the budget ran out inside an arena: its bits put back, hinted again
+ARENA_REQUEUE = 23         # per arena of the hint word hinted again once the budget is spent: up to 63
+ARENA_SLOW = 5             # the pop failing after a drain, then the slow drain (RG_ARENA_DRAIN_SLOW)
+ARENA_LEASE_GROUP = 18     # per hint group a lease passes over, its level-0 bit stale
+RG_ARENA_DRAIN, RG_ARENA_DRAIN_SLOW = 8, 32  # lib/core/arena_int.h
+ARENA_VARIANTS = 3         # icount_scen.h, ISCEN_AR_VARIANTS
+# An allocation that first takes back RG_ARENA_DRAIN remote frees (one arena, one word, none merges)
+ARENA_DRAIN = ARENA_DRAIN_BASE + (RG_ARENA_DRAIN - 2) * ARENA_TAKEBACK + ARENA_DRAIN_LEFT
 
 # Setup code left out of the log (it is most of the instructions executed:
 # formatting a 1 GiB buddy area is 20 M); the counted calls must not run it,
@@ -228,6 +251,84 @@ class Counter:
         return counts
 
 
+def drain_bound(arenas, words, frees, merges, back, left, requeues):
+    """A drain of @arenas arenas (@words remote words in all), @frees remote frees taken back with
+    @merges merges, @back arenas given back, @left where the budget ran out, @requeues hinted again."""
+    return (ARENA_DRAIN_BASE + (arenas - 1) * ARENA_DRAIN_ARENA + (words - arenas) * ARENA_DRAIN_WORD
+            + frees * ARENA_TAKEBACK + merges * ARENA_MERGE + back * ARENA_GIVEBACK + left * ARENA_DRAIN_LEFT
+            + requeues * ARENA_REQUEUE)
+
+
+def halves_bound(budget, held):
+    """A drain of @budget over @held arenas with one remote free each, without a merge: three units per
+    arena taken whole, two for the one it stops in, the rest hinted again. Return: (bound, arenas whole)."""
+    n = (budget - 2) // 3
+    return drain_bound(n + 1, n + 1, n, 0, 0, 1, held - n - 1), n
+
+
+def arena_checks(t, cnt):
+    """Arena mode: every path of icount_scen.h's drive_arena(), against the bounds above."""
+    for size, lo, top in ((MIB, 6, 14), (GIB, 10, 24)):
+        c, stat = cnt.count(["arena", size, lo, top])
+        steps, na, nl = stat["steps"], size >> top, RG_ARENA_DRAIN - 2
+        fam = lambda name, n, first=0: [longest(c, f"{name}_{k}") for k in range(first, first + n)]
+        what = f"arena {fmt_size(size)}"
+        print(f"# {what}, {1 << lo} B..{(1 << top) // 1024} KiB ({steps} orders)")
+        print(f"#   alloc, k = 0.. splits: {fam('arena_alloc', steps + 1)}")
+        print(f"#   alloc with a lease, k = 0.. splits: {fam('arena_lease', steps + 1)}")
+        print(f"#   free, m = 0.. merges: {fam('arena_free', steps + 1)}")
+        print(f"#   free giving its arena back, m = 0.. merges: {fam('arena_giveback', steps + 1)}")
+        print(f"#   alloc taking back n = 1.. remote frees: {fam('arena_drain', RG_ARENA_DRAIN, 1)}")
+        print(f"#   alloc taking back one remote free with m = 0.. merges: {fam('arena_drain_merge', steps + 1)}")
+        print(f"#   alloc taking back 2 remote frees in 2 words {longest(c, 'arena_drain_2words')}, in 2 arenas"
+              f" {longest(c, 'arena_drain_2arenas')}")
+        print(f"#   remote free longest {longest(c, 'arena_remote_free')} ({len(c['arena_remote_free'])} calls)"
+              f" | drain past its budget, 61 arenas hinted again {longest(c, 'arena_requeue')}, 29:"
+              f" {longest(c, 'arena_requeue32')} | the slow drain too, and a lease {longest(c, 'arena_slow')}")
+        for k in range(steps + 1):
+            t.check(f"{what} alloc, {k} splits", longest(c, f"arena_alloc_{k}"), 1, ARENA_BASE + ARENA_SPLIT * k)
+            t.check(f"{what} alloc with a lease, {k} splits", longest(c, f"arena_lease_{k}"), 1,
+                    ARENA_BASE + ARENA_LEASE + ARENA_SPLIT * k)
+            t.check(f"{what} free, {k} merges", longest(c, f"arena_free_{k}"), 1, ARENA_FREE_BASE + ARENA_MERGE * k)
+            t.check(f"{what} free giving back, {k} merges", longest(c, f"arena_giveback_{k}"), 1,
+                    ARENA_FREE_BASE + ARENA_GIVEBACK + ARENA_MERGE * k)
+            t.check(f"{what} alloc taking back one free, {k} merges", longest(c, f"arena_drain_merge_{k}"), 1,
+                    ARENA_BASE + drain_bound(1, 1, 1, k, 0, 0, 0))
+        t.check(f"{what} remote free", longest(c, "arena_remote_free"), 1, ARENA_REMOTE_FREE)
+        for n in range(1, RG_ARENA_DRAIN + 1):
+            t.check(f"{what} alloc taking back {n}", longest(c, f"arena_drain_{n}"), 1,
+                    ARENA_BASE + (ARENA_DRAIN if n > nl else drain_bound(1, 1, n, 0, 0, 0, 0)))
+        t.check(f"{what} 2 words", longest(c, "arena_drain_2words"), 1, ARENA_BASE + drain_bound(1, 2, 2, 0, 0, 0, 0))
+        t.check(f"{what} 2 arenas", longest(c, "arena_drain_2arenas"), 1, ARENA_BASE + drain_bound(2, 2, 2, 0, 0, 0, 0))
+        t.check(f"{what} requeue", longest(c, "arena_requeue"), 1, ARENA_BASE + halves_bound(RG_ARENA_DRAIN, na)[0])
+        t.check(f"{what} requeue 32", longest(c, "arena_requeue32"), 1,
+                ARENA_BASE + halves_bound(RG_ARENA_DRAIN, na // 2)[0])
+        b, w = halves_bound(RG_ARENA_DRAIN, na - 1)
+        b += halves_bound(RG_ARENA_DRAIN_SLOW, na - 1 - w)[0]
+        t.check(f"{what} slow", longest(c, "arena_slow"), 1, ARENA_BASE + ARENA_SLOW + ARENA_LEASE + b)
+        a = RG_ARENA_DRAIN_SLOW // RG_ARENA_DRAIN
+        for v in range(ARENA_VARIANTS):
+            w, f, m, mh = v + 1, stat[f"frees_{v}"], stat[f"merges_{v}"], stat[f"merges_held_{v}"]
+            b = drain_bound(1, w, f, m, 1, 0, na - 2)
+            b2 = drain_bound(1, w, f, mh, 0, 0, na - 1) + drain_bound(a, a * w, a * f, a * m, a - 1, 0, na - 1 - a)
+            ba, bf, bs = ARENA_BASE + ARENA_SPLIT * steps + b, ARENA_FREE_BASE + ARENA_MERGE * steps + b, \
+                ARENA_BASE + ARENA_SLOW + b2
+            print(f"#   {w} words, {f} frees, {m} merges: the longest drain in an alloc"
+                  f" {longest(c, f'arena_drain_max_{v}')} (bound {ba}), in a free {longest(c, f'arena_free_drain_max_{v}')}"
+                  f" ({bf}); both drains {longest(c, f'arena_slow_max_{v}')} ({bs})")
+            t.check(f"{what} longest drain {w} words, alloc", longest(c, f"arena_drain_max_{v}"), 1, ba)
+            t.check(f"{what} longest drain {w} words, free", longest(c, f"arena_free_drain_max_{v}"), 1, bf)
+            t.check(f"{what} both drains {w} words", longest(c, f"arena_slow_max_{v}"), 1, bs)
+    c, _ = cnt.count(["arena_scan", GIB, 10, 18])
+    ng = (GIB >> 18) // 64
+    print(f"# arena 1 GiB, 1024 B..256 KiB, the lease's hint search: after {ng - 1} stale groups"
+          f" {longest(c, 'arena_scan')} | none free after {ng}: {longest(c, 'arena_scan_fail')}")
+    t.check("arena lease past 63 stale groups", longest(c, "arena_scan"), 1,
+            ARENA_BASE + ARENA_LEASE + (ng - 1) * ARENA_LEASE_GROUP)
+    t.check("arena lease failing past 64", longest(c, "arena_scan_fail"), 1,
+            ARENA_BASE + ARENA_LEASE + ng * ARENA_LEASE_GROUP)
+
+
 def longest(c, tag):
     return max(c.get(tag, [0]))
 
@@ -332,6 +433,8 @@ def main():
                     BCACHE_ALLOC_BOUND)
             t.check(f"buddy {fmt_size(size)} {fill}% free into the cache", longest(c, "buddy_cache_free"), 1,
                     BCACHE_FREE_BOUND)
+
+    arena_checks(t, cnt)
 
     os.rmdir(cnt.tmp)
     print(f"# {time.monotonic() - t0:.1f} s; {'FAILED' if t.failed else 'passed'}")

@@ -30,7 +30,8 @@
  * "stat fastlock 1" says the buddy lock took it.
  *
  * Scenarios (argv): probes | slab BYTES FILL CALLS SEED | reserve CALLS |
- * buddy BYTES FILL CALLS SEED; FILL in percent. The slab and buddy scenarios
+ * buddy BYTES FILL CALLS SEED | arena BYTES MIN-ORDER ARENA-ORDER |
+ * arena_scan BYTES MIN-ORDER ARENA-ORDER; FILL in percent. The scenarios
  * are those of tests/test_icount.c (same regions, fills and call mix).
  * Exit: 0, or 1 with a message on stderr.
  */
@@ -59,14 +60,59 @@ static void icq_arm(unsigned tag, const void *fn);
 #define MAX_CALLS 4096
 
 /* Tags, printed by name; the parser knows them by name. The scenario tags
- * come from icount_scen.h, the probes' follow. */
+ * come from icount_scen.h, the probes' follow. An arena family (a tag per
+ * step count or variant) prints as its name and the number: arena_alloc_3. */
 enum probe_tag { T_STRAIGHT = ISCEN_NTAGS, T_LOOP, T_CAS_OK, T_CAS_FAIL, NTAGS };
-static const char *const tag_name[NTAGS] = {
+static const char *const tag_name[T_AR_ALLOC] = {
 	"alloc", "free", "alloc_hwm", "cache_alloc", "cache_free", "cache_free_full",
 	"rsv_other", "rsv_granted", "cache_free_miss", "buddy_cache_alloc", "buddy_cache_free",
 	"share_open", "share_add", "share_release", "share_release_last", "steal",
+};
+static const char *const probe_name[NTAGS - ISCEN_NTAGS] = {
 	"probe_straight", "probe_loop", "probe_cas_ok", "probe_cas_fail",
 };
+static const struct {
+	unsigned tag, n; /* first tag, tags in the family (1: no number) */
+	const char *name;
+} arena_tag[] = {
+	{ T_AR_ALLOC, ISCEN_AR_STEPS + 1, "arena_alloc" },
+	{ T_AR_FREE, ISCEN_AR_STEPS + 1, "arena_free" },
+	{ T_AR_LEASE, ISCEN_AR_STEPS + 1, "arena_lease" },
+	{ T_AR_GIVEBACK, ISCEN_AR_STEPS + 1, "arena_giveback" },
+	{ T_AR_DMERGE, ISCEN_AR_STEPS + 1, "arena_drain_merge" },
+	{ T_AR_DRAIN, RG_ARENA_DRAIN + 1, "arena_drain" },
+	{ T_AR_REMOTE, 1, "arena_remote_free" },
+	{ T_AR_DRAIN2W, 1, "arena_drain_2words" },
+	{ T_AR_DRAIN2A, 1, "arena_drain_2arenas" },
+	{ T_AR_REQUEUE, 1, "arena_requeue" },
+	{ T_AR_REQUEUE32, 1, "arena_requeue32" },
+	{ T_AR_SLOW, 1, "arena_slow" },
+	{ T_AR_DRAIN_MAX, ISCEN_AR_VARIANTS, "arena_drain_max" },
+	{ T_AR_FREE_DRAIN_MAX, ISCEN_AR_VARIANTS, "arena_free_drain_max" },
+	{ T_AR_SLOW_MAX, ISCEN_AR_VARIANTS, "arena_slow_max" },
+	{ T_AR_SCAN, 1, "arena_scan" },
+	{ T_AR_SCAN_FAIL, 1, "arena_scan_fail" },
+};
+
+static void print_tag(unsigned t)
+{
+	if (t < T_AR_ALLOC) {
+		printf("%s", tag_name[t]);
+		return;
+	}
+	if (t >= ISCEN_NTAGS) {
+		printf("%s", probe_name[t - ISCEN_NTAGS]);
+		return;
+	}
+	for (unsigned f = sizeof(arena_tag) / sizeof(arena_tag[0]); f-- > 0;)
+		if (t >= arena_tag[f].tag) {
+			if (arena_tag[f].n > 1)
+				printf("%s_%u", arena_tag[f].name, t - arena_tag[f].tag);
+			else
+				printf("%s", arena_tag[f].name);
+			return;
+		}
+}
 
 /* The marker and the probes: code of known length, in assembly so that the
  * compiler cannot change it. probe_straight: 4 instructions, ret included;
@@ -150,6 +196,21 @@ static int drive_probes(void)
 	return w == 8 ? 0 : -EPROTO;
 }
 
+/* Facts of an arena scenario with @steps orders: for each longest-drain
+ * variant, the frees and merges of its arena (icount_scen.h, ar_leaves()). */
+static void arena_stats(uint32_t steps)
+{
+	printf("stat steps %u\n", steps);
+	for (unsigned v = 0; v < ISCEN_AR_VARIANTS; v++) {
+		uint64_t at[RG_ARENA_DRAIN];
+
+		ar_leaves(steps, v + 1, at);
+		printf("stat frees_%u %u\nstat merges_%u %u\nstat merges_held_%u %u\n", v, AR_LEAVES(v + 1), v,
+		       ar_merges(steps, at, AR_LEAVES(v + 1), UINT64_MAX), v,
+		       ar_merges(steps, at, AR_LEAVES(v + 1), (1ull << steps) - 1));
+	}
+}
+
 static uint64_t arg_u64(const char *s)
 {
 	return (uint64_t)strtoull(s, NULL, 0);
@@ -163,6 +224,10 @@ int main(int argc, char **argv)
 		rc = drive_probes();
 	} else if (argc == 3 && !strcmp(argv[1], "reserve")) {
 		rc = drive_reserve((unsigned)arg_u64(argv[2]));
+	} else if (argc == 5 && (!strcmp(argv[1], "arena") || !strcmp(argv[1], "arena_scan"))) {
+		rc = drive_arena(arg_u64(argv[2]), (uint32_t)arg_u64(argv[3]), (uint32_t)arg_u64(argv[4]),
+				 !strcmp(argv[1], "arena_scan"));
+		arena_stats((uint32_t)(arg_u64(argv[4]) - arg_u64(argv[3])));
 	} else if (argc == 6 && (!strcmp(argv[1], "slab") || !strcmp(argv[1], "buddy"))) {
 		rnd_state = arg_u64(argv[5]) | 1;
 		if (!strcmp(argv[1], "slab"))
@@ -175,7 +240,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("mark %p\ntext %p %p\n", (void *)icq_mark, (void *)__executable_start, (void *)etext);
-	for (unsigned i = 0; i < ncalls; i++)
-		printf("call %s %p\n", tag_name[calls[i].tag], calls[i].fn);
+	for (unsigned i = 0; i < ncalls; i++) {
+		printf("call ");
+		print_tag(calls[i].tag);
+		printf(" %p\n", calls[i].fn);
+	}
 	return 0;
 }

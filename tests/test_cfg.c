@@ -687,6 +687,33 @@ static void test_err_buddy_other(void **state)
 	expect_err(POOL "buddy = 2T\nbuddy_min = 16\nbuddy_max = 1T\n", -EINVAL, 4, "2^30", NULL);
 }
 
+/* buddy_arena: the area in arenas that clients lease whole (lib/core/arena.c) */
+static void test_buddy_arena(void **state)
+{
+	struct cfg *cfg = load_ok(POOL "buddy = 1M\nbuddy_min = 256\nbuddy_arena = 64K\n", 0);
+	const struct cfg_pool *p = cfg_pool_find(cfg, "p");
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->desc.buddy.arena_order, 16);
+	assert_int_equal(p->desc.buddy.max_order, 16); /* buddy_max defaults to the arena */
+	cfg_free(cfg);
+	cfg = load_ok(POOL "buddy = 1M\nbuddy_min = 256\nbuddy_max = 4K\nbuddy_arena = 16K\n", 0);
+	p = cfg_pool_find(cfg, "p");
+	assert_int_equal(p->desc.buddy.arena_order, 14);
+	assert_int_equal(p->desc.buddy.max_order, 12);
+	cfg_free(cfg);
+	expect_err(POOL "buddy = 1M\nbuddy_min = 256\nbuddy_max = 64K\nbuddy_arena = 16K\n", -EINVAL, 5,
+		   "buddy_arena 16K is smaller than buddy_max 64K", NULL);
+	expect_err(POOL "buddy = 1M\nbuddy_min = 16\nbuddy_arena = 512K\n", -EINVAL, 4,
+		   "buddy_arena 512K is more than 2^14 times buddy_min 16", NULL);
+	expect_err(POOL "buddy = 1040K\nbuddy_min = 1K\nbuddy_arena = 32K\n", -EINVAL, 4,
+		   "not a multiple of buddy_arena 32K", NULL);
+	expect_err(POOL "buddy = 1G\nbuddy_min = 16\nbuddy_arena = 4K\n", -EINVAL, 4, "more than 4096 arenas", NULL);
+	expect_err(POOL "buddy = 1M\nbuddy_arena = 48K\n", -EINVAL, 3, "buddy_arena 48K", "power of two");
+	expect_err(POOL "slab = 64x1\nbuddy_arena = 64K\n", -EINVAL, 3, "no buddy area", NULL);
+}
+
 static void test_err_duplicate_pool(void **state)
 {
 	(void)state;
@@ -1106,6 +1133,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_err_buddy_smaller_than_max),
 		cmocka_unit_test(test_err_buddy_not_power_of_two),
 		cmocka_unit_test(test_err_buddy_other),
+		cmocka_unit_test(test_buddy_arena),
 		cmocka_unit_test(test_err_duplicate_pool),
 		cmocka_unit_test(test_err_duplicate_key),
 		cmocka_unit_test(test_err_duplicate_section),

@@ -43,8 +43,9 @@ static void config(char *buf, size_t len)
 		 "[pool guarded]\nslab = 128x8\nusers = %s, nobody\nreserve_slab = 128x4\nreserve_users = %s\n"
 		 "thread_cache = 0\n\n"
 		 "[pool striped]\nslab = 64x64\nslab_stripes = 4\nthread_cache = 0\nusers = %s\nmax_clients = 8\n\n"
-		 "[pool stripedc]\nslab = 64x64\nslab_stripes = 2\nthread_cache = 8\nusers = %s\nmax_clients = 2\n",
-		 me, me, me, me, me, me, me);
+		 "[pool stripedc]\nslab = 64x64\nslab_stripes = 2\nthread_cache = 8\nusers = %s\nmax_clients = 2\n\n"
+		 "[pool arena]\nbuddy = 256K\nbuddy_min = 256\nbuddy_arena = 16K\nusers = %s\nmax_clients = 4\n",
+		 me, me, me, me, me, me, me, me);
 }
 
 static int start(void **state)
@@ -350,9 +351,11 @@ static void test_fork_child_shares_no_blocks(void **state)
 }
 
 /*
- * A client in another PID namespace (a container): slab-only pools work;
- * a pool with a buddy area, whose PI lock word holds TIDs of the locker's
- * namespace, is refused with -EXDEV and a message that says why.
+ * A client in another PID namespace (a container): slab-only pools work,
+ * and so do pools whose buddy area is in arenas (buddy_arena: no lock, no
+ * TID in shared memory); a pool with a locked buddy area, whose PI lock
+ * word holds TIDs of the locker's namespace, is refused with -EXDEV and a
+ * message that says why.
  */
 static void test_client_in_another_pid_namespace(void **state)
 {
@@ -380,6 +383,9 @@ static void test_client_in_another_pid_namespace(void **state)
 				_exit(12);
 			if (rtmem_pool_open(c, "buddy", RTMEM_POOL_NOLOCK, &q) != -EXDEV || q)
 				_exit(13);
+			if (rtmem_pool_open(c, "arena", RTMEM_POOL_NOLOCK, &q) || rtmem_alloc(q, 4096, &b) ||
+			    rtmem_free(q, b) || rtmem_alloc(q, 1024, &b)) /* held when it exits: reclaimed */
+				_exit(17);
 			if (rtmem_alloc(p, 64, &b)) /* held when it exits: reclaimed */
 				_exit(14);
 			_exit(0);
@@ -396,6 +402,48 @@ static void test_client_in_another_pid_namespace(void **state)
 	}
 	assert_int_equal(WEXITSTATUS(st), 0);
 	assert_non_null(strstr(daemon_log(d), "across PID namespaces"));
+}
+
+/*
+ * A pool whose buddy area is in arenas: two clients allocate in arenas of
+ * their own, one gives blocks to the other, which frees them (REMOTE: back
+ * to the giver, who takes them back on its next call), and after both
+ * leave, every byte is free again.
+ */
+static void test_arena_pool_hands_blocks_between_clients(void **state)
+{
+	const struct daemon *d = *state;
+	struct rtmem_client *c1, *c2;
+	struct rtmem_pool *p1 = open_pool(d, "arena", &c1), *p2 = open_pool(d, "arena", &c2);
+	struct rtmem_pool_stats s;
+	void *b[16], *x;
+
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(rtmem_alloc(p1, (size_t)256 << (i % 7), &b[i]), 0);
+	for (int i = 0; i < 16; i += 2) {
+		void *got = rtmem_off_to_ptr(p2, rtmem_ptr_to_off(p1, b[i])); /* p2 maps the pool elsewhere */
+
+		assert_int_equal(rtmem_give(p1, b[i], rtmem_pool_client_id(p2)), 0);
+		assert_int_equal(rtmem_take(p2, got), 0);
+		assert_int_equal(rtmem_free(p2, got), 0);
+		assert_int_equal(rtmem_free(p1, b[i + 1]), 0);
+	}
+	assert_int_equal(rtmem_alloc(p2, 16384, &x), 0); /* a whole arena of its own */
+	assert_int_equal(rtmem_free(p2, x), 0);
+	for (int i = 0; i < 8; i++) /* p1 takes the REMOTE ones back as it goes */
+		assert_int_equal(rtmem_alloc(p1, 256, &b[i]), 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(rtmem_free(p1, b[i]), 0);
+	rtmem_pool_close(p2);
+	rtmem_disconnect(c2);
+	rtmem_pool_close(p1); /* with what its thread caches held */
+	rtmem_disconnect(c1);
+	p1 = open_pool(d, "arena", &c1);
+	rtmem_pool_stats(p1, &s);
+	assert_int_equal(s.buddy_size, 256 * 1024);
+	assert_true(wait_all_free(p1));
+	rtmem_pool_close(p1);
+	rtmem_disconnect(c1);
 }
 
 static void test_quota_enforced_on_fast_path(void **state)
@@ -961,6 +1009,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_documented_errors_provoked, start, stop),
 		cmocka_unit_test_setup_teardown(test_fork_child_shares_no_blocks, start, stop),
 		cmocka_unit_test_setup_teardown(test_client_in_another_pid_namespace, start, stop),
+		cmocka_unit_test_setup_teardown(test_arena_pool_hands_blocks_between_clients, start, stop),
 		cmocka_unit_test_setup_teardown(test_quota_enforced_on_fast_path, start, stop),
 		cmocka_unit_test_setup_teardown(test_thread_caches_reuse_and_give_back, start, stop),
 		cmocka_unit_test_setup_teardown(test_other_uid_refused_and_reserve_kept, start, stop),

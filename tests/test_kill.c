@@ -41,6 +41,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
+#include "step_probe.h"
 #include "fastpath.h"
 #include "stress_worker.h"
 
@@ -517,29 +518,6 @@ static void test_kill_storm_striped_loses_no_block(void **state)
 		d.classes[4 + i] = (struct rg_slab_desc){ .size = 512, .count = 4 };
 	}
 	kill_storm(&d, "kill storm, 4 stripes");
-}
-
-/* Can a child be single-stepped here? Not under qemu-user, whose ptrace
- * would trace the emulator (it refuses PTRACE_TRACEME). */
-static bool can_step(void)
-{
-	int st;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-			_exit(5);
-		raise(SIGSTOP);
-		_exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return false;
-	if (!WIFSTOPPED(st))
-		return false;
-	st = ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL) == 0;
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return st;
 }
 
 int main(int argc, char **argv)

@@ -58,6 +58,14 @@ static void on_event(void *arg, const struct memtest_event *ev)
 	printf("# event %d: %s\n", ev->kind, ev->msg);
 }
 
+static void env_map_desc(struct env *e, const struct rg_pool_desc *d)
+{
+	e->d = *d;
+	e->mem = fixture_map(&e->d, &e->size);
+	assert_non_null(e->mem);
+	assert_int_equal(rg_region_attach(e->mem, e->size, &e->r), 0);
+}
+
 static void env_map(struct env *e)
 {
 	e->d = fixture_desc();
@@ -334,6 +342,50 @@ static void test_memtest_injected_fault_buddy(void **state)
 	struct env *e = *state;
 
 	fault_path(e, buddy_off(e->r) + 16384 + 1000 - 1000 % 8, -1);
+}
+
+/*
+ * A buddy area in arenas (buddy_arena): the tester takes whole FREE arenas,
+ * and a bad cell quarantines its whole arena, which no client leases again,
+ * also after a restart that loads the bad-block list.
+ */
+static void test_memtest_injected_fault_buddy_arena(void **state)
+{
+	struct env *e = *state;
+	struct rg_pool_desc d = fixture_desc();
+	struct memtest_config c = fast_config();
+	struct memtest_status st;
+	uint64_t nbad, bad;
+	unsigned mal = 9;
+
+	d.buddy.max_order = 12;
+	d.buddy.arena_order = 12; /* 16 arenas of 4 KiB, 64 blocks of 64 B each */
+	env_unmap(e);
+	env_map_desc(e, &d);
+	bad = buddy_off(e->r) + 3 * 4096 + 1000;
+	assert_int_equal(alloc_all_avoids(e->r, -1, UINT64_MAX), 16 * 64);
+	env_create(e, &c);
+	assert_int_equal(memtest_inject(e->mt, 0, bad, 17), 0);
+	assert_int_equal(memtest_start(e->mt), 0);
+	wait_passes(e, 2);
+	assert_int_equal(memtest_stop(e->mt), 0);
+	memtest_status(e->mt, &st);
+	assert_int_equal(st.faults_total, 1);
+	assert_int_equal(st.faults[0].offset, bad);
+	assert_non_null(strstr(e->last_fault, "block quarantined"));
+	assert_int_equal(sum_checkout(e->r, &nbad), 0);
+	assert_int_equal(nbad, 1); /* one arena, counted as one largest block */
+	assert_int_equal(alloc_all_avoids(e->r, -1, bad), 15 * 64);
+	assert_region_ok(e->r);
+	memtest_destroy(e->mt);
+	e->mt = NULL;
+	env_unmap(e);
+	env_map_desc(e, &d);
+	env_create(e, &c);
+	assert_int_equal(memtest_load_badblocks(e->mt, &mal), 1);
+	assert_int_equal(mal, 0);
+	assert_int_equal(alloc_all_avoids(e->r, -1, bad), 15 * 64);
+	assert_region_ok(e->r);
 }
 
 struct fake {
@@ -697,6 +749,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memtest_clean_pool_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memtest_injected_fault_slab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memtest_injected_fault_buddy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memtest_injected_fault_buddy_arena, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memtest_budget_respected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memtest_stop_is_prompt_and_returns_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memtest_rt_client_never_fails_near_full, setup, teardown),
