@@ -9,9 +9,12 @@
  * pools: "slab" (slab classes, no thread cache: every call on the shared
  * lock-free lists), "striped" (the same with slab_stripes = 4: each client
  * pops its home stripe and steals when it is empty), "cached" (the same classes, thread_cache = 8, the
- * default) and "buddy" (small slab classes and a buddy area; the benchmark
+ * default), "buddy" (small slab classes and a buddy area; the benchmark
  * asks for a size above the classes, so every call is the buddy's, through
- * each thread's buddy cache, which the default thread_cache turns on). For
+ * each thread's buddy cache, which the default thread_cache turns on) and
+ * "arena" (the same with the buddy area in 1 MiB arenas, buddy_arena: no
+ * lock; lib/core/arena.c); "buddy0" and "arena0" are those two with
+ * thread_cache = 0, so that every buddy call reaches the area. For
  * 1, 2, 4, ... clients up to the online CPUs (--max-clients), it forks that
  * many client processes, each with its own connection and pool mapping:
  *
@@ -67,6 +70,9 @@ struct allocator allocs[NALLOC] = {
 	[A_STRIPED] = { "rtmem slab, 4 stripes", "striped", NULL, NULL },
 	[A_CACHED] = { "rtmem slab + thread cache", "cached", NULL, NULL },
 	[A_BUDDY] = { "rtmem buddy", "buddy", NULL, NULL },
+	[A_ARENA] = { "rtmem buddy, arenas", "arena", NULL, NULL },
+	[A_BUDDY0] = { "rtmem buddy, no cache", "buddy0", NULL, NULL },
+	[A_ARENA0] = { "rtmem buddy, arenas, no cache", "arena0", NULL, NULL },
 	[A_GLIBC] = { "glibc malloc", NULL, malloc, free },
 	[A_JE] = { "jemalloc", NULL, NULL, NULL },
 	[A_MI] = { "mimalloc", NULL, NULL, NULL },
@@ -79,7 +85,8 @@ static const struct row {
 	bool big;
 } rows[] = {
 	{ A_SLAB, false }, { A_STRIPED, false }, { A_CACHED, false }, { A_GLIBC, false }, { A_JE, false },
-	{ A_MI, false },   { A_BUDDY, true },    { A_GLIBC, true },   { A_JE, true },     { A_MI, true },
+	{ A_MI, false },   { A_BUDDY, true },    { A_ARENA, true },   { A_BUDDY0, true }, { A_ARENA0, true },
+	{ A_GLIBC, true }, { A_JE, true },       { A_MI, true },
 };
 
 /* What went wrong over the run, for the summary and the exit status. */
@@ -238,7 +245,7 @@ static void table_saturation(const unsigned *counts, unsigned nc)
 
 static void table_handoff(const unsigned *counts, unsigned nc)
 {
-	static const enum alloc_id pools[] = { A_SLAB, A_CACHED, A_BUDDY };
+	static const enum alloc_id pools[] = { A_SLAB, A_CACHED, A_BUDDY, A_ARENA, A_BUDDY0, A_ARENA0 };
 	unsigned last = 0;
 
 	printf("\n## (c) producer -> consumer handoff\n\n"
@@ -256,7 +263,7 @@ static void table_handoff(const unsigned *counts, unsigned nc)
 			continue;
 		last = n;
 		for (size_t k = 0; k < sizeof(pools) / sizeof(pools[0]) && !mp_interrupted; k++) {
-			struct job j = { .a = pools[k], .size = pools[k] == A_BUDDY ? opt.big : opt.small };
+			struct job j = { .a = pools[k], .size = pools[k] >= A_BUDDY ? opt.big : opt.small };
 			enum mp_status st = run_case(&j, n, client_handoff, opt.run_ms * 4 + 5000);
 			uint64_t blocks = 0, err = sum_errors(n);
 			uint32_t p[4] = { 0 };
@@ -280,7 +287,7 @@ static void table_handoff(const unsigned *counts, unsigned nc)
 
 static void table_fanout(const unsigned *counts, unsigned nc)
 {
-	static const enum alloc_id pools[] = { A_SLAB, A_CACHED, A_BUDDY };
+	static const enum alloc_id pools[] = { A_SLAB, A_CACHED, A_BUDDY, A_ARENA, A_BUDDY0, A_ARENA0 };
 	unsigned last = 0;
 
 	printf("\n## (d) one producer, several readers of each block\n\n"
@@ -300,7 +307,7 @@ static void table_fanout(const unsigned *counts, unsigned nc)
 			continue;
 		last = n;
 		for (size_t k = 0; k < sizeof(pools) / sizeof(pools[0]) && !mp_interrupted; k++) {
-			struct job j = { .a = pools[k], .size = pools[k] == A_BUDDY ? opt.big : opt.small, .group = g };
+			struct job j = { .a = pools[k], .size = pools[k] >= A_BUDDY ? opt.big : opt.small, .group = g };
 			enum mp_status st;
 			uint64_t shared = 0, later = 0, freed = 0, err;
 			uint32_t p[4] = { 0 };
@@ -398,7 +405,7 @@ static void print_header(int fifo_err)
 	else
 		printf("# clients: SCHED_OTHER (--no-fifo)");
 	printf(", each pinned to a CPU of its own while clients <= CPUs; sched_rt_runtime_us %s\n", rt);
-	printf("# rtmemd %s; pools: slab (no thread cache), striped (slab_stripes 4, no thread cache), cached (thread_cache 8), buddy (thread_cache 8); sizes %zu B, %zu B\n",
+	printf("# rtmemd %s; pools: slab (no thread cache), striped (slab_stripes 4, no thread cache), cached (thread_cache 8), buddy (thread_cache 8), arena (buddy_arena 1M, thread_cache 8), buddy0 and arena0 (the same, thread_cache 0); sizes %zu B, %zu B\n",
 	       RTMEMD_PATH, opt.small, opt.big);
 	printf("# a timed call includes one clock read pair: median %u ns here\n", clock_cost());
 }

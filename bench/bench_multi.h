@@ -24,7 +24,7 @@
 #define SETUP_MS 10000u            /* connect, open, warm up: all clients ready by then */
 #define LEAD_MS 20u                /* from "all ready" to the common start */
 
-enum alloc_id { A_SLAB, A_STRIPED, A_CACHED, A_BUDDY, A_GLIBC, A_JE, A_MI, NALLOC };
+enum alloc_id { A_SLAB, A_STRIPED, A_CACHED, A_BUDDY, A_ARENA, A_BUDDY0, A_ARENA0, A_GLIBC, A_JE, A_MI, NALLOC };
 
 /* One allocator as a client sees it: an rtmem pool, or a malloc family. */
 struct allocator {

@@ -386,7 +386,7 @@ int client_fanout(unsigned i, unsigned n, void *job)
 
 int start_daemon(void)
 {
-	char conf[1536];
+	char conf[3072];
 	unsigned uid = (unsigned)getuid(), mc = MP_MAX + 2;
 	int rc;
 
@@ -398,8 +398,14 @@ int start_daemon(void)
 		 "[pool cached]\nslab = 64x16384, 256x4096, 4Kx1024\nthread_cache = 8\nmax_clients = %u\n"
 		 "users = root, %u\n\n"
 		 "[pool buddy]\nslab = 64x1024, 256x1024\nbuddy = 32M\nbuddy_min = 256\nbuddy_max = 1M\n"
-		 "max_clients = %u\nusers = root, %u\n",
-		 mc, uid, mc, uid, mc, uid, mc, uid);
+		 "max_clients = %u\nusers = root, %u\n\n"
+		 "[pool arena]\nslab = 64x1024, 256x1024\nbuddy = 64M\nbuddy_min = 256\nbuddy_max = 1M\n"
+		 "buddy_arena = 1M\nmax_clients = %u\nusers = root, %u\n\n"
+		 "[pool buddy0]\nslab = 64x1024, 256x1024\nbuddy = 32M\nbuddy_min = 256\nbuddy_max = 1M\n"
+		 "thread_cache = 0\nmax_clients = %u\nusers = root, %u\n\n"
+		 "[pool arena0]\nslab = 64x1024, 256x1024\nbuddy = 64M\nbuddy_min = 256\nbuddy_max = 1M\n"
+		 "buddy_arena = 1M\nthread_cache = 0\nmax_clients = %u\nusers = root, %u\n",
+		 mc, uid, mc, uid, mc, uid, mc, uid, mc, uid, mc, uid, mc, uid);
 	rc = mp_daemon_start(&dmn, RTMEMD_PATH, conf, 10000);
 	if (rc < 0) {
 		fprintf(stderr, "bench_multi: rtmemd (%s) did not start: %s; its log:\n%s\n", RTMEMD_PATH, strerror(-rc),
@@ -430,7 +436,7 @@ static int64_t in_use(struct rtmem_client *c, const char *name)
 
 static int checker(unsigned i, unsigned n, void *job)
 {
-	static const char *const pools[] = { "slab", "striped", "cached", "buddy" };
+	static const char *const pools[] = { "slab", "striped", "cached", "buddy", "arena", "buddy0", "arena0" };
 	struct rtmem_client *c;
 	uint64_t until = mp_now_ns() + 2000 * NS_PER_MS;
 	int64_t lost;
