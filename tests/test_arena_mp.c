@@ -116,6 +116,29 @@ static pid_t start(struct fixture_region *f, struct ctl *c, uint32_t slot)
 	return pid;
 }
 
+/* A child that died on its own or stopped making progress fails the test
+ * instead of hanging it: 120 s is far above a burst even under valgrind. */
+static void wait_done(struct ctl *c, pid_t *pid, uint32_t s, uint32_t burst)
+{
+	struct timespec t0, t;
+	int ws = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (pid[s] > 0 && atomic_load(&c->done[s]) < burst) {
+		if (waitpid(pid[s], &ws, WNOHANG) == pid[s]) {
+			pid[s] = 0;
+			fail_msg("burst %u: child of slot %u ended by itself (status 0x%x)", burst, s, ws);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 120) {
+			kill(pid[s], SIGKILL);
+			fail_msg("burst %u: child of slot %u made no progress for 120 s (done %u)", burst, s,
+				 atomic_load(&c->done[s]));
+		}
+		sched_yield();
+	}
+}
+
 static void owners_now(const struct ctl *c, const pid_t *pid, uint64_t *owners)
 {
 	memset(owners, 0, sizeof(uint64_t) * (NCH + 1));
@@ -162,8 +185,7 @@ static void test_killed_clients_hand_blocks_around(void **state)
 			taken += (uint64_t)rg_region_reclaim(f->r, rg_owner(victim, atomic_load(&c->gen[victim])), &bytes);
 		}
 		for (uint32_t s = 1; s <= NCH; s++)
-			while (pid[s] > 0 && atomic_load(&c->done[s]) < burst)
-				sched_yield();
+			wait_done(c, pid, s, burst);
 		/* every live child idle: what was handed to the dead, then the check */
 		owners_now(c, pid, owners);
 		assert_true(rg_region_reclaim_orphans(f->r, owners, &bytes) >= 0);
