@@ -262,6 +262,19 @@ static void test_dead_holder_leaves_an_orphan_until_the_last_block(void **state)
 	assert_int_equal(rg_region_reclaim(r, b, &bytes), 1);
 	assert_int_equal(free_arenas(r), NARENA);
 	assert_region_ok(r);
+	/* a count left one short (a client killed between its give-back's CAS
+	 * and the count) and an orphan going back in the same pass: the pass's
+	 * own give-back must not stop it from setting the count right */
+	x = alloc(r, 512, own(3, 0));
+	assert_int_equal(rg_region_give(r, x, own(3, 0), own(4, 0)), 0);
+	assert_int_equal(rg_region_reclaim(r, own(3, 0), &bytes), 0); /* it held only what it gave */
+	assert_int_equal(lease_of(r, x), RG_LEASE(RG_LEASE_ORPHAN, 0));
+	assert_int_equal(rg_buddy_free(r, x, own(4, 0)), 0);
+	atomic_fetch_sub(&r->actl->nfree, 1);
+	rg_region_arena_pass(r);
+	assert_int_equal(free_arenas(r), NARENA);
+	assert_int_equal(atomic_load(&r->actl->nfree), NARENA);
+	assert_region_ok(r);
 }
 
 static void test_dead_receiver_hands_back_and_a_freer_dead_before_its_bits(void **state)

@@ -153,8 +153,9 @@ static long walk_owner(struct rg_region *r, uint64_t a, uint64_t owner, enum wal
  * word is no state (a stray write) is quarantined BAD, since a client may
  * still split it from its private lists; FREE arenas get their hints again,
  * and the count of FREE arenas is corrected by a CAS from the value read
- * before the walk, so that a lease or give-back during the walk is not
- * overwritten (the next pass corrects it if it fails).
+ * before the walk plus the pass's own give-backs, so that a lease or
+ * give-back by a client during the walk is not overwritten (the next pass
+ * corrects it if it fails).
  */
 static void arena_pass(struct rg_region *r)
 {
@@ -166,7 +167,7 @@ static void arena_pass(struct rg_region *r)
 		uint32_t ls = RG_ST(lw);
 
 		if (ls == RG_LEASE_ORPHAN && walk_owner(r, a, 0, W_LOOK, &bytes, &busy) >= 0 && !busy)
-			reset(r, a, lw);
+			was += reset(r, a, lw); /* our own +1 must not fail the CAS below */
 		else if ((ls != RG_LEASE_FREE && ls != RG_LEASE_HELD && ls != RG_LEASE_CHECKOUT && ls != RG_LEASE_BAD &&
 			  ls != RG_LEASE_ORPHAN) ||
 			 (ls != RG_LEASE_HELD && RG_OWNER(lw)) || (lw >> 16 & 0xffff) > r->nslots)
