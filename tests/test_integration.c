@@ -712,8 +712,8 @@ static const uint64_t ctag_bound[NCTAG] = {
 	[C_FREE] = 47,   /* (45: the region's 33 and the TLS slot) */
 	[S_ALLOC] = 137, /* (134: the cache tried, the quota's atomic add, the kill-safe shared pop) */
 	[S_FREE] = 120,  /* (117: the hint tried, the whole cache free with its kill-safe push, the quota) */
-	[B_ALLOC] = 448,  /* (445: 1000 B from an empty 1 MiB area of 256 KiB blocks, 8 splits; 374 before
-			   * the buddy cache, whose miss costs the rest) */
+	[B_ALLOC] = 454,  /* (451: 1000 B from an empty 1 MiB area of 256 KiB blocks, 8 splits; 374 before
+			   * the buddy cache, whose miss costs 71; the pool's arena check 6 more) */
 	[B_FREE] = 384,   /* (381: 64 KiB, over the buddy cache's budget: to the area, 2 merges) */
 	[BC_ALLOC] = 109, /* (106: from this thread's buddy cache, no lock) */
 	[BC_FREE] = 160,  /* (157: into it, after the slab cache's lookup found no slab block) */
