@@ -88,10 +88,11 @@ ARENA_FREE_BASE = 172      # 170 + 33 per merge; 167 without a merge
 ARENA_MERGE = 33           # in a free, and in a remote free taken back
 ARENA_GIVEBACK = 58        # a whole arena goes back: the lease CAS, the count, two hint ORs (LL/SC loops)
 ARENA_REMOTE_FREE = 120    # 118: the CAS to REMOTE, the bit, the summary bit, the holder's two hint ORs
-ARENA_DRAIN_BASE = 149     # the drain: the call, one arena, its first remote word
+ARENA_DRAIN_BASE = 170     # the drain: the call, one arena, its first remote word, and the look after each word
+                           # that the arena is still ours (149 before it: gcc keeps one more register across the loop)
 ARENA_TAKEBACK = 126       # per remote free taken back, without a merge, its order checked
 ARENA_DRAIN_WORD = 22      # per remote word more
-ARENA_DRAIN_ARENA = 97     # per arena more, with its first word (4 summary words: 2^14 min-blocks)
+ARENA_DRAIN_ARENA = 111    # per arena more, with its first word (4 summary words: 2^14 min-blocks); 97 before that look
 ARENA_DRAIN_LEFT = 37      # the budget ran out inside an arena: its bits put back, hinted again
 ARENA_REQUEUE = 23         # per arena of the hint word hinted again once the budget is spent: up to 63
 ARENA_SLOW = 5             # the pop failing after a drain, then the slow drain (RG_ARENA_DRAIN_SLOW)

@@ -24,6 +24,7 @@
 
 #include "region_fixture.h"
 #include "arena_int.h"
+#include "test_hooks.h"
 
 #define AREA (64u * 1024) /* 16 arenas of 4 KiB, blocks of 64 B .. 4 KiB */
 #define ARENA 4096u
@@ -271,9 +272,11 @@ static void test_dead_holder_leaves_an_orphan_until_the_last_block(void **state)
 	assert_int_equal(lease_of(r, x), RG_LEASE(RG_LEASE_ORPHAN, 0));
 	assert_int_equal(rg_buddy_free(r, x, own(4, 0)), 0);
 	atomic_fetch_sub(&r->actl->nfree, 1);
-	rg_region_arena_pass(r);
+	rg_region_arena_pass(r); /* the orphan back; the count off by one, seen once */
 	assert_int_equal(free_arenas(r), NARENA);
-	assert_int_equal(atomic_load(&r->actl->nfree), NARENA);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA - 1);
+	rg_region_arena_pass(r); /* seen twice: set */
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
 	assert_region_ok(r);
 }
 
@@ -305,6 +308,119 @@ static void test_dead_receiver_hands_back_and_a_freer_dead_before_its_bits(void 
 	assert_int_equal(rg_buddy_free(r, z, a), 0);
 	assert_int_equal(free_arenas(r), NARENA - 1);
 	assert_region_ok(r);
+	/* c dies between its CAS and its bits while no daemon runs: no record
+	 * names c after a restart, so the pass finds its REMOTE head itself */
+	x = alloc(r, 128, a);
+	y = alloc(r, 128, a);
+	assert_int_equal(rg_region_give(r, y, a, c), 0);
+	i = (uint64_t)((char *)y - r->bdata) >> r->min_order;
+	atomic_store(&r->bstate[i], RG_WORD(RG_BLK_REMOTE, 7, c));
+	assert_int_not_equal(rg_region_check(r, msg, sizeof(msg)), 0);
+	rg_region_arena_pass(r);
+	assert_region_ok(r);
+	assert_int_equal(rg_buddy_free(r, x, a), 0);
+	z = alloc(r, 64, a); /* takes y back: all of the arena is a's but z */
+	assert_int_equal(free_bytes(r), AREA - 64);
+	assert_int_equal(rg_buddy_free(r, z, a), 0);
+	assert_region_ok(r);
+}
+
+/*
+ * The pass's recount of FREE arenas and a client between its lease or
+ * give-back CAS and its add to the count: the count moves only when two
+ * passes agree, so a client that was merely slow is not counted twice, and
+ * one that died there is.
+ */
+static void test_recount_waits_for_two_passes_that_agree(void **state)
+{
+	struct rg_region *r = reg(state);
+	uint64_t lw = RG_LEASE(RG_LEASE_FREE, 0);
+
+	/* a lease: the CAS done, the add not yet */
+	assert_true(atomic_compare_exchange_strong(&r->arenas[3].lease, &lw, RG_LEASE(RG_LEASE_HELD, own(1, 0))));
+	rg_region_arena_pass(r);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
+	atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN); /* its add lands */
+	for (int k = 0; k < 3; k++) {
+		rg_region_arena_pass(r);
+		assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA - 1);
+	}
+	/* a give-back: the CAS done, then killed before its add */
+	lw = RG_LEASE(RG_LEASE_HELD, own(1, 0));
+	assert_true(atomic_compare_exchange_strong(&r->arenas[3].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0)));
+	rg_region_arena_pass(r);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA - 1);
+	rg_region_arena_pass(r);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
+	assert_region_ok(r);
+}
+
+/*
+ * A take-back that merges an arena whole gives it back in the middle of the
+ * drain; another client leases it at once and gets a remote free in a word
+ * that the first client's summary snapshot (a stale bit) still names. The
+ * first client must not take that bit: the block would stay REMOTE, its
+ * holder never told. The hook runs the others' steps at that instant.
+ */
+static struct rg_region *race_r;
+static void *race_z[2];
+static bool race_ran;
+
+static void lease_and_remote_free_in_word_1(void)
+{
+	struct rg_region *r = race_r;
+	const uint64_t c = own(3, 0), e = own(4, 0);
+
+	if (race_ran)
+		return;
+	race_ran = true;
+	race_z[0] = alloc(r, 4096, c); /* min-blocks 0..63 of the lowest FREE arena */
+	race_z[1] = alloc(r, 4096, c); /* 64..127: remote word 1 */
+	assert_int_equal(rg_region_give(r, race_z[1], c, e), 0);
+	assert_int_equal(rg_buddy_free(r, race_z[1], e), 0);
+}
+
+static void test_drain_stops_at_an_arena_it_gave_back(void **state)
+{
+	struct rg_pool_desc d = arena_desc();
+	struct fixture_region *f;
+	struct rg_region *r;
+	const uint64_t a = own(1, 0), b = own(2, 0), c = own(3, 0);
+	void *x, *y, *z;
+
+	(void)state;
+	d.buddy = (struct rg_buddy_desc){ .size = 4 * 16384, .min_order = 6, .max_order = 14, .arena_order = 14 };
+	f = fixture_region_new(&d);
+	assert_non_null(f);
+	r = f->r;
+	for (uint32_t s = 1; s <= 8; s++) {
+		struct rg_slot_record rec = { .owner = own(s, 0) };
+
+		assert_int_equal(rg_region_slot_set(r, s, &rec), 0);
+	}
+	assert_int_equal(r->anw, 4);
+	x = alloc(r, 16384, a); /* arena 0, whole */
+	y = alloc(r, 16384, a); /* arena 1, whole, then kept free */
+	assert_int_equal(rg_buddy_free(r, y, a), 0);
+	assert_int_equal(rg_region_give(r, x, a, b), 0);
+	assert_int_equal(rg_buddy_free(r, x, b), 0); /* REMOTE: word 0 of arena 0 */
+	atomic_fetch_or(&r->arenas[0].rsum[0], 2ull); /* a stale summary bit for word 1 */
+	race_r = r;
+	race_ran = false;
+	rg_arena_test_hook = lease_and_remote_free_in_word_1;
+	z = alloc(r, 64, a); /* the drain takes x back, arena 0 goes back; then the hook */
+	rg_arena_test_hook = NULL;
+	assert_true(race_ran);
+	assert_ptr_equal(race_z[0], x); /* c leased arena 0 */
+	assert_region_ok(r);             /* z[1]'s bit is still there for c */
+	y = alloc(r, 4096, c);           /* c's next call takes it back */
+	assert_ptr_equal(y, race_z[1]);
+	assert_int_equal(rg_buddy_free(r, y, c), 0);
+	assert_int_equal(rg_buddy_free(r, race_z[0], c), 0);
+	assert_int_equal(rg_buddy_free(r, z, a), 0);
+	assert_int_equal(free_bytes(r), 4 * 16384);
+	assert_region_ok(r);
+	fixture_region_free(f);
 }
 
 static void test_stray_bits_take_nothing(void **state)
@@ -376,14 +492,17 @@ static void test_leases_of_the_dead_and_broken_leases(void **state)
 		owners[s] = own(s, 0); /* every client but a is here */
 	assert_int_equal(rg_region_reclaim_orphans(r, owners, &bytes), 0);
 	assert_int_equal(free_arenas(r), NARENA);
-	/* the count of FREE arenas is set right by the pass */
+	/* the count of FREE arenas is set right by two passes that agree */
 	atomic_store(&r->actl->nfree, 3);
 	rg_region_arena_pass(r);
-	assert_int_equal(atomic_load(&r->actl->nfree), NARENA);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), 3);
+	rg_region_arena_pass(r);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
 	/* a FREE arena's lease word zeroed: BAD, never leased, the rest all are */
 	atomic_store(&r->arenas[5].lease, 0);
 	rg_region_arena_pass(r);
 	assert_int_equal(atomic_load(&r->arenas[5].lease), RG_LEASE(RG_LEASE_BAD, 0));
+	rg_region_arena_pass(r); /* the count: one fewer, seen twice */
 	assert_region_ok(r);
 	while (n < NARENA && rg_buddy_alloc(r, ARENA, a, 0, &p[n]) == 0)
 		assert_true(lease_of(r, p[n++]) != RG_LEASE(RG_LEASE_BAD, 0));
@@ -532,6 +651,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dead_holder_leaves_an_orphan_until_the_last_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_receiver_hands_back_and_a_freer_dead_before_its_bits, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_recount_waits_for_two_passes_that_agree, setup, teardown),
+		cmocka_unit_test(test_drain_stops_at_an_arena_it_gave_back),
 		cmocka_unit_test_setup_teardown(test_stray_bits_take_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stray_order_takes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases_of_the_dead_and_broken_leases, setup, teardown),

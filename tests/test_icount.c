@@ -121,13 +121,15 @@
  * (RelWithDebInfo); Release (-O3) is below each sum. Per step, per free, per arena: exact. */
 #define ARENA_BASE 175u        /* 173 + 29 per split; 167 without a split */
 #define ARENA_SPLIT 29u
-#define ARENA_LEASE 142u       /* lists empty: the pop fails, alloc_more(), a hint, the CAS (the group's last: its bit cleared), the arena listed */
+#define ARENA_LEASE 144u       /* lists empty: the pop fails, alloc_more(), a hint, the CAS (the group's last: its bit cleared), the arena listed;
+                                * 142 before the count's change half (RG_NF_*: its mask, a 64-bit constant) */
 #define ARENA_FREE_BASE 189u   /* 187 + 35 per merge; 180 without a merge */
 #define ARENA_MERGE 35u        /* in a free; 35 (-O3: 33) in a remote free taken back */
 #define ARENA_GIVEBACK 47u     /* a whole arena goes back: the lease CAS, the count, two hint ORs (-O3 47, -O2 46) */
 #define ARENA_REMOTE_FREE 136u /* 134: the CAS to REMOTE, the bit, the summary bit, the holder's two hint ORs */
 /* The drain (remote frees taken back, budget RG_ARENA_DRAIN: arenas, remote words and bits looked at) */
-#define ARENA_DRAIN_BASE 195u  /* the call, one arena, its first remote word (-O3 195, -O2 192) */
+#define ARENA_DRAIN_BASE 199u  /* the call, one arena, its first remote word, and after each word the look that the
+                                * arena is still ours (a take-back may have given it back): 195 before that look */
 #define ARENA_TAKEBACK 128u    /* per remote free taken back, without a merge: 123-128 with the order checked (-O3 less) */
 #define ARENA_DRAIN_WORD 33u   /* per remote word more (-O3 33, -O2 29) */
 #define ARENA_DRAIN_ARENA 135u /* per arena more, with its first word (4 summary words: 2^14 min-blocks) */

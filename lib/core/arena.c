@@ -49,6 +49,23 @@
 
 #include "arena_int.h"
 
+/* The test hook of test_hooks.h, in rtmem_core_test only. */
+#ifdef RG_TEST_HOOKS
+#include "test_hooks.h"
+
+void (*rg_arena_test_hook)(void);
+
+static inline void drain_hook(void)
+{
+	if (rg_arena_test_hook)
+		rg_arena_test_hook();
+}
+#else
+static inline void drain_hook(void)
+{
+}
+#endif
+
 /*
  * The private lock. Only the client's own threads take it, so its word
  * holds a TID of this process: a PI futex, private, owner TID in the word.
@@ -363,7 +380,7 @@ static __attribute__((noinline)) void give_back(struct rg_region *r, struct rg_a
 	punlink(p, i, r->arena_order);
 	if (atomic_compare_exchange_strong_explicit(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0),
 						    memory_order_seq_cst, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&r->actl->nfree, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->actl->nfree, RG_NF_UP, memory_order_relaxed);
 		hint_free(r, a);
 	}
 	/* else a stray write changed our lease: the arena stays out of use
@@ -415,9 +432,18 @@ static bool drain_word(struct rg_region *r, struct rg_arena_priv *p, uint64_t a,
 	return true;
 }
 
-/* Take back arena @a's remote frees within @budget. Return: true if some are left. */
+/*
+ * Take back arena @a's remote frees within @budget. A take-back can merge
+ * the arena whole and give it back; from then on its words are its next
+ * holder's, and a bit read from them would be taken from that holder and
+ * dropped (not a block of ours), so the walk stops there. Our byte of the
+ * arena's first min-block is 0 exactly when we no longer hold it: every
+ * block we hold or list has a byte, and that min-block starts one.
+ * Return: true if some are left.
+ */
 static bool drain_arena(struct rg_region *r, struct rg_arena_priv *p, uint64_t a, unsigned *budget)
 {
+	const uint64_t first = a << r->ashift;
 	bool left = false;
 
 	for (uint32_t si = 0; si < RG_ARENA_SUMW && si * 64 < r->anw; si++) {
@@ -434,6 +460,9 @@ static bool drain_arena(struct rg_region *r, struct rg_arena_priv *p, uint64_t a
 			(*budget)--;
 			if (wi < r->anw)
 				left |= drain_word(r, p, a, wi, budget);
+			drain_hook();
+			if (!p->pst[first])
+				return false; /* given back: what is left of @sm was of our lease, all taken */
 		}
 		if (sm) {
 			atomic_fetch_or_explicit(sum, sm, memory_order_seq_cst);
@@ -492,7 +521,7 @@ static int64_t lease(struct rg_region *r, uint64_t owner, unsigned flags)
 	struct rg_arena_ctl *c = r->actl;
 	const uint64_t asize = 1ull << r->arena_order;
 
-	uint64_t nf = atomic_load_explicit(&c->nfree, memory_order_relaxed);
+	uint64_t nf = RG_NF_COUNT(atomic_load_explicit(&c->nfree, memory_order_relaxed));
 
 	if (nf > r->narenas) /* below 0: a count the daemon's pass is about to set */
 		nf = 0;
@@ -523,7 +552,7 @@ static int64_t lease(struct rg_region *r, uint64_t owner, unsigned flags)
 				if (atomic_load_explicit(&c->free1[g], memory_order_seq_cst))
 					atomic_fetch_or_explicit(&c->free0, 1ull << g, memory_order_seq_cst);
 			}
-			atomic_fetch_sub_explicit(&c->nfree, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&c->nfree, RG_NF_DOWN, memory_order_relaxed);
 			if (ld(r, a << r->ashift) == wfree(r->arena_order))
 				return (int64_t)a;
 			/* its head is not one FREE arena (a stray write): the daemon's */

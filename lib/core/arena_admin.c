@@ -53,7 +53,7 @@ int rg_arena_format(struct rg_region *r)
 		atomic_init(&r->arenas[a].lease, RG_LEASE(RG_LEASE_FREE, 0));
 		hint_free(r, a);
 	}
-	atomic_store(&r->actl->nfree, r->narenas);
+	atomic_store(&r->actl->nfree, r->narenas); /* RG_NF_COUNT, no changes yet */
 	return 0;
 }
 
@@ -101,7 +101,7 @@ static bool reset(struct rg_region *r, uint64_t a, uint64_t lw)
 	st(r, base, wfree(r->arena_order));
 	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0)))
 		return false;
-	atomic_fetch_add(&r->actl->nfree, 1);
+	atomic_fetch_add(&r->actl->nfree, RG_NF_UP);
 	hint_free(r, a);
 	return true;
 }
@@ -148,18 +148,63 @@ static long walk_owner(struct rg_region *r, uint64_t a, uint64_t owner, enum wal
 	return n;
 }
 
+/* Set the bits of every REMOTE head in held arena @a again: a freer that
+ * died between its CAS and its bits while no daemon ran is named by no
+ * record, and a bit is only a hint (its holder checks the word and its own
+ * byte), so a bit set again takes nothing twice. */
+static void renote(struct rg_region *r, uint64_t a)
+{
+	uint64_t base = a << r->ashift, end = base + nb(r, r->arena_order);
+
+	for (uint64_t i = base; i < end;) {
+		uint64_t w = lda(r, i);
+
+		if (!ahead_ok(r, i, w, end))
+			return; /* changing under us, or a stray write: the next pass */
+		if (RG_ST(w) == RG_BLK_REMOTE)
+			remote_note(r, i);
+		i += nb(r, RG_ORD(w));
+	}
+}
+
+/*
+ * The count of FREE arenas. A client killed between its lease or give-back
+ * CAS and its add leaves it wrong, and only a walk of the lease words says
+ * by how much; but the walk is no snapshot. A count is set only from a walk
+ * that no change of the count overlapped (its high half, RG_NF_*), and only
+ * when the last pass's walk found the same difference: a client preempted
+ * between its CAS and its add shows one walk a difference that its add then
+ * closes. A client preempted there across two passes makes a wrong count
+ * that the passes after its add set right again.
+ */
+static void recount(struct rg_region *r)
+{
+	uint64_t was = atomic_load(&r->actl->nfree), n = 0;
+	int64_t diff;
+
+	for (uint64_t a = 0; a < r->narenas; a++)
+		n += RG_ST(lease_ld(r, a)) == RG_LEASE_FREE;
+	if (atomic_load(&r->actl->nfree) != was) {
+		r->nf_diff = 0; /* overlapped: no verdict */
+		return;
+	}
+	diff = (int64_t)n - (int64_t)RG_NF_COUNT(was);
+	if (diff && diff == r->nf_diff &&
+	    atomic_compare_exchange_strong(&r->actl->nfree, &was, ((was >> 32) + 1) << 32 | n))
+		diff = 0;
+	r->nf_diff = diff;
+}
+
 /*
  * ORPHAN arenas whose last block came back go back; an arena whose lease
  * word is no state (a stray write) is quarantined BAD, since a client may
- * still split it from its private lists; FREE arenas get their hints again,
- * and the count of FREE arenas is corrected by a CAS from the value read
- * before the walk plus the pass's own give-backs, so that a lease or
- * give-back by a client during the walk is not overwritten (the next pass
- * corrects it if it fails).
+ * still split it from its private lists; FREE arenas get their hints
+ * again, and held arenas the bits of their REMOTE blocks. Then the count
+ * of FREE arenas, after these give-backs (recount()).
  */
 static void arena_pass(struct rg_region *r)
 {
-	uint64_t nfree = 0, bytes = 0, was = atomic_load(&r->actl->nfree);
+	uint64_t bytes = 0;
 	bool busy;
 
 	for (uint64_t a = 0; a < r->narenas; a++) {
@@ -167,19 +212,19 @@ static void arena_pass(struct rg_region *r)
 		uint32_t ls = RG_ST(lw);
 
 		if (ls == RG_LEASE_ORPHAN && walk_owner(r, a, 0, W_LOOK, &bytes, &busy) >= 0 && !busy)
-			was += reset(r, a, lw); /* our own +1 must not fail the CAS below */
+			reset(r, a, lw);
 		else if ((ls != RG_LEASE_FREE && ls != RG_LEASE_HELD && ls != RG_LEASE_CHECKOUT && ls != RG_LEASE_BAD &&
 			  ls != RG_LEASE_ORPHAN) ||
 			 (ls != RG_LEASE_HELD && RG_OWNER(lw)) || (lw >> 16 & 0xffff) > r->nslots)
 			atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0));
+		else if (ls == RG_LEASE_HELD)
+			renote(r, a);
 		lw = lease_ld(r, a);
-		if (RG_ST(lw) != RG_LEASE_FREE)
-			continue;
-		nfree++;
-		if (!(atomic_load(&r->actl->free1[a >> 6]) >> (a & 63) & 1) || !(atomic_load(&r->actl->free0) >> (a >> 6) & 1))
+		if (RG_ST(lw) == RG_LEASE_FREE &&
+		    (!(atomic_load(&r->actl->free1[a >> 6]) >> (a & 63) & 1) || !(atomic_load(&r->actl->free0) >> (a >> 6) & 1)))
 			hint_free(r, a);
 	}
-	atomic_compare_exchange_strong(&r->actl->nfree, &was, nfree);
+	recount(r);
 }
 
 void rg_region_arena_pass(struct rg_region *r)
@@ -316,7 +361,7 @@ int rg_arena_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
 		return -EFAULT;
 	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_CHECKOUT, 0)))
 		return -EBUSY;
-	atomic_fetch_sub(&r->actl->nfree, 1);
+	atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
 	*ret_len = 1ull << r->arena_order;
 	return 0;
 }
@@ -328,7 +373,7 @@ int rg_arena_checkin(struct rg_region *r, uint64_t i)
 	if (i & ((1ull << r->ashift) - 1) ||
 	    !atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0)))
 		return -EINVAL;
-	atomic_fetch_add(&r->actl->nfree, 1);
+	atomic_fetch_add(&r->actl->nfree, RG_NF_UP);
 	hint_free(r, a);
 	return 0;
 }
@@ -347,7 +392,7 @@ int rg_arena_mark_bad(struct rg_region *r, uint64_t m)
 	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0)))
 		return -EBUSY;
 	if (RG_ST(lw) == RG_LEASE_FREE)
-		atomic_fetch_sub(&r->actl->nfree, 1);
+		atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
 	return 0;
 }
 

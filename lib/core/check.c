@@ -278,9 +278,9 @@ static int check_arenas(const struct rg_region *r, struct chk *x)
 			i += n;
 		}
 	}
-	if (atomic_load(&r->actl->nfree) != nfree)
+	if (RG_NF_COUNT(atomic_load(&r->actl->nfree)) != nfree)
 		return fail(x, "buddy: %llu free arenas counted, %llu found",
-			    (unsigned long long)atomic_load(&r->actl->nfree), (unsigned long long)nfree);
+			    (unsigned long long)RG_NF_COUNT(atomic_load(&r->actl->nfree)), (unsigned long long)nfree);
 	return 0;
 }
 

@@ -235,6 +235,18 @@ enum rg_lease_state {
 };
 #define RG_LEASE(st, owner) ((uint64_t)(st) | (owner))
 
+/*
+ * rg_arena_ctl.nfree: the count of FREE arenas in its low 32 bits, and in
+ * its high 32 a count of its changes, so that the daemon's recount can tell
+ * a walk of the lease words that no lease, give-back or checkout overlapped
+ * (a lease and a give-back during the walk leave the count as it was).
+ * RG_NF_DOWN is 2^32 + (2^32 - 1): the low half's -1 carries into the high
+ * half, so a change counts 1 or 2 there (1 when a wrong count was 0).
+ */
+#define RG_NF_UP ((1ull << 32) + 1)
+#define RG_NF_DOWN ((1ull << 33) - 1)
+#define RG_NF_COUNT(v) ((uint64_t)(uint32_t)(v))
+
 struct rg_arena {
 	_Atomic uint64_t lease;                /* RG_LEASE(state, owner) */
 	_Atomic uint64_t rsum[RG_ARENA_SUMW];  /* bit w % 64 of word w / 64: remote word w may have bits */
@@ -244,7 +256,7 @@ static_assert(sizeof(struct rg_arena) == RG_LINE, "an arena is one line");
 
 struct rg_arena_ctl {
 	_Atomic uint64_t free0;  /* bit g: free1[g] may have bits */
-	_Atomic uint64_t nfree;  /* FREE arenas, for the reserve; the daemon recounts */
+	_Atomic uint64_t nfree;  /* FREE arenas, for the reserve (RG_NF_*); the daemon recounts */
 	uint64_t pad[6];
 	_Atomic uint64_t free1[RG_ARENA_MAX / 64]; /* bit a % 64 of word a / 64: arena a may be FREE */
 };
@@ -344,6 +356,7 @@ struct rg_region {
 	_Atomic uint64_t *aremote;     /* [narenas * anw]: bit m of an arena's words: min-block m freed REMOTE */
 	uint32_t anw, pad_a;           /* remote words per arena */
 	struct rg_arena_priv **apriv;  /* [nslots + 1], private: this process's lists for each slot's client */
+	int64_t nf_diff;               /* the daemon's last recount: FREE arenas found less the count (arena_pass) */
 };
 
 static_assert(offsetof(struct rg_region, cls) == 64, "one line before cls[]");

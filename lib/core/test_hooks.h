@@ -46,4 +46,11 @@ enum rg_handoff_step {
 };
 extern void (*rg_handoff_test_hook)(enum rg_handoff_step step);
 
+/*
+ * When set, the arena drain (lib/core/arena.c, drain_arena()) calls it after
+ * each remote word it took back from, with the client's private lock held,
+ * so that a test can run other clients' steps there.
+ */
+extern void (*rg_arena_test_hook)(void);
+
 #endif /* RG_TEST_HOOKS_H */
