@@ -83,10 +83,11 @@ SLAB_FLAT = 0              # longest slab path: the same at 0 and 99 % full, 1 M
 # tests/test_icount.c is on arm64. Per step, per free, per arena: exact.
 ARENA_BASE = 149           # 147 + 29 per split; 144 without a split
 ARENA_SPLIT = 29
-ARENA_LEASE = 126          # lists empty: the pop fails, alloc_more(), a hint, the CAS (a group's last: its bit cleared), the arena listed
+ARENA_LEASE = 134          # lists empty: the pop fails, alloc_more(), a hint, the CAS (a group's last: its bit cleared), the arena listed;
+                           # 126 before the busy mark around the CAS and the add, and the count's change half
 ARENA_FREE_BASE = 172      # 170 + 33 per merge; 167 without a merge
 ARENA_MERGE = 33           # in a free, and in a remote free taken back
-ARENA_GIVEBACK = 58        # a whole arena goes back: the lease CAS, the count, two hint ORs (LL/SC loops)
+ARENA_GIVEBACK = 62        # a whole arena goes back: the busy mark, the lease CAS, the count, two hint ORs (LL/SC loops); 58 before the mark
 ARENA_REMOTE_FREE = 120    # 118: the CAS to REMOTE, the bit, the summary bit, the holder's two hint ORs
 ARENA_DRAIN_BASE = 170     # the drain: the call, one arena, its first remote word, and the look after each word
                            # that the arena is still ours (149 before it: gcc keeps one more register across the loop)

@@ -121,11 +121,11 @@
  * (RelWithDebInfo); Release (-O3) is below each sum. Per step, per free, per arena: exact. */
 #define ARENA_BASE 175u        /* 173 + 29 per split; 167 without a split */
 #define ARENA_SPLIT 29u
-#define ARENA_LEASE 144u       /* lists empty: the pop fails, alloc_more(), a hint, the CAS (the group's last: its bit cleared), the arena listed;
-                                * 142 before the count's change half (RG_NF_*: its mask, a 64-bit constant) */
+#define ARENA_LEASE 153u       /* lists empty: the pop fails, alloc_more(), a hint, the CAS (the group's last: its bit cleared), the arena listed;
+                                * 142 before the count's change half (RG_NF_*: 2) and the busy mark around the CAS and the add (9) */
 #define ARENA_FREE_BASE 189u   /* 187 + 35 per merge; 180 without a merge */
 #define ARENA_MERGE 35u        /* in a free; 35 (-O3: 33) in a remote free taken back */
-#define ARENA_GIVEBACK 47u     /* a whole arena goes back: the lease CAS, the count, two hint ORs (-O3 47, -O2 46) */
+#define ARENA_GIVEBACK 52u     /* a whole arena goes back: the busy mark, the lease CAS, the count, two hint ORs (47 before the mark) */
 #define ARENA_REMOTE_FREE 136u /* 134: the CAS to REMOTE, the bit, the summary bit, the holder's two hint ORs */
 /* The drain (remote frees taken back, budget RG_ARENA_DRAIN: arenas, remote words and bits looked at) */
 #define ARENA_DRAIN_BASE 199u  /* the call, one arena, its first remote word, and after each word the look that the

@@ -656,8 +656,7 @@ static void test_arena_kill_at_every_instruction_loses_nothing(void **state)
 			t.kills += rc;
 			observe(s, op, &rd[0], &t);
 			after_death(s, op, &rd[0], n, &t);
-			rg_region_arena_pass(s->r); /* two that agree set a count that a kill */
-			rg_region_arena_pass(s->r); /* between a CAS and its add left wrong */
+			rg_region_arena_pass(s->r);
 			assert_round_clean(s, op, n);
 			shm_free(s);
 			if (rc == 0)

@@ -207,6 +207,7 @@ static struct rg_arena_priv *priv_make(const struct rg_region *r, uint64_t owner
 	memset(p->link, 0, sizeof(struct rg_link) * (r->nmin + RG_NSENT));
 	priv_reset(r, p);
 	atomic_init(&p->owner, owner);
+	p->busy = &r->aslots[slot_of(owner)].busy;
 	return p;
 }
 
@@ -372,17 +373,35 @@ static inline uint64_t release(struct rg_region *r, struct rg_arena_priv *p, uin
 	return i;
 }
 
+/*
+ * Between these, a lease or give-back CAS and its add to the count of FREE
+ * arenas: the daemon's recount does not trust a walk of the lease words
+ * while a live client is there (arena_admin.c, recount()). The set is
+ * seq_cst, before the CAS, so that a walk that saw the CAS sees it too.
+ */
+static inline void busy_set(const struct rg_arena_priv *p)
+{
+	atomic_store_explicit(p->busy, pown(p), memory_order_seq_cst);
+}
+
+static inline void busy_clear(const struct rg_arena_priv *p)
+{
+	atomic_store_explicit(p->busy, 0, memory_order_release);
+}
+
 /* A whole free arena at @i beyond the ones kept: lease HELD -> FREE. */
 static __attribute__((noinline)) void give_back(struct rg_region *r, struct rg_arena_priv *p, uint64_t i)
 {
 	uint64_t a = i >> r->ashift, lw = RG_LEASE(RG_LEASE_HELD, pown(p));
 
 	punlink(p, i, r->arena_order);
+	busy_set(p);
 	if (atomic_compare_exchange_strong_explicit(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0),
 						    memory_order_seq_cst, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->actl->nfree, RG_NF_UP, memory_order_relaxed);
 		hint_free(r, a);
 	}
+	busy_clear(p);
 	/* else a stray write changed our lease: the arena stays out of use
 	 * until the daemon's next pass finds it (rg_arena_reclaim()) */
 }
@@ -577,7 +596,9 @@ static __attribute__((noinline)) int alloc_more(struct rg_region *r, struct rg_a
 		if (take(r, p, j, pown(p), ret_i) == 0)
 			return 0;
 	}
+	busy_set(p);
 	a = lease(r, pown(p), flags);
+	busy_clear(p);
 	if (a < 0)
 		return (int)a;
 	ppush(r, p, (uint64_t)a << r->ashift, r->arena_order);

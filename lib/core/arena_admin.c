@@ -44,6 +44,7 @@ void rg_arena_fill(struct rg_region *r, const struct rg_buddy_desc *b, uint64_t 
 	r->aslots = (struct rg_arena_slot *)(r->actl + 1);
 	r->anw = r->ashift > 6 ? 1u << (r->ashift - 6) : 1u;
 	r->aremote = (_Atomic uint64_t *)(r->aslots + r->nslots + 1);
+	pthread_mutex_init(&r->amu, NULL);
 }
 
 int rg_arena_format(struct rg_region *r)
@@ -168,31 +169,49 @@ static void renote(struct rg_region *r, uint64_t a)
 }
 
 /*
+ * Is any live client between its lease or give-back CAS and its add to the
+ * count (arena.c, busy_set())? A mark whose client is no longer the slot's
+ * (the daemon clears a dead client's record before it reclaims it), or that
+ * names no client (a stray write), is cleared: that client is gone, and
+ * whatever it left undone the recount sets right.
+ */
+static bool clients_busy(struct rg_region *r)
+{
+	bool busy = false;
+
+	for (uint32_t s = 1; s <= r->nslots; s++) {
+		uint64_t m = atomic_load(&r->aslots[s].busy);
+
+		if (!m)
+			continue;
+		if (m == atomic_load(&r->slots[s].owner))
+			busy = true;
+		else
+			atomic_compare_exchange_strong(&r->aslots[s].busy, &m, 0);
+	}
+	return busy;
+}
+
+/*
  * The count of FREE arenas. A client killed between its lease or give-back
  * CAS and its add leaves it wrong, and only a walk of the lease words says
- * by how much; but the walk is no snapshot. A count is set only from a walk
- * that no change of the count overlapped (its high half, RG_NF_*), and only
- * when the last pass's walk found the same difference: a client preempted
- * between its CAS and its add shows one walk a difference that its add then
- * closes. A client preempted there across two passes makes a wrong count
- * that the passes after its add set right again.
+ * by how much; but the walk is no snapshot. The count is set from a walk
+ * only when no change of the count overlapped it (its high half, RG_NF_*)
+ * and no live client was, after it, between a CAS and its add: a client
+ * marks itself before its CAS (seq_cst), so a walk that saw the CAS sees the
+ * mark, unless the client's add has landed since, which changes the count.
+ * The tester's checkouts wait for the recount on @r->amu. Exact: a walk
+ * that passes these tests counts what the count should say.
  */
 static void recount(struct rg_region *r)
 {
 	uint64_t was = atomic_load(&r->actl->nfree), n = 0;
-	int64_t diff;
 
 	for (uint64_t a = 0; a < r->narenas; a++)
-		n += RG_ST(lease_ld(r, a)) == RG_LEASE_FREE;
-	if (atomic_load(&r->actl->nfree) != was) {
-		r->nf_diff = 0; /* overlapped: no verdict */
-		return;
-	}
-	diff = (int64_t)n - (int64_t)RG_NF_COUNT(was);
-	if (diff && diff == r->nf_diff &&
-	    atomic_compare_exchange_strong(&r->actl->nfree, &was, ((was >> 32) + 1) << 32 | n))
-		diff = 0;
-	r->nf_diff = diff;
+		n += RG_ST(atomic_load(&r->arenas[a].lease)) == RG_LEASE_FREE;
+	if (clients_busy(r) || atomic_load(&r->actl->nfree) != was || n == RG_NF_COUNT(was))
+		return; /* the next pass */
+	atomic_compare_exchange_strong(&r->actl->nfree, &was, ((was >> 32) + 1) << 32 | n);
 }
 
 /*
@@ -207,6 +226,7 @@ static void arena_pass(struct rg_region *r)
 	uint64_t bytes = 0;
 	bool busy;
 
+	pthread_mutex_lock(&r->amu);
 	for (uint64_t a = 0; a < r->narenas; a++) {
 		uint64_t lw = lease_ld(r, a);
 		uint32_t ls = RG_ST(lw);
@@ -225,6 +245,7 @@ static void arena_pass(struct rg_region *r)
 			hint_free(r, a);
 	}
 	recount(r);
+	pthread_mutex_unlock(&r->amu);
 }
 
 void rg_region_arena_pass(struct rg_region *r)
@@ -288,6 +309,11 @@ long rg_arena_reclaim(struct rg_region *r, uint64_t owner, uint64_t *ret_bytes)
 		n += k;
 		if (own && (busy || !reset(r, a, lw)))
 			atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_ORPHAN, 0));
+	}
+	if (slot_of(owner) <= r->nslots) { /* died between a CAS and its add: the pass below recounts */
+		uint64_t m = owner;
+
+		atomic_compare_exchange_strong(&r->aslots[slot_of(owner)].busy, &m, 0);
 	}
 	arena_pass(r);
 	if (ret_bytes)
@@ -357,25 +383,35 @@ int rg_arena_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
 {
 	uint64_t a = i >> r->ashift, lw = RG_LEASE(RG_LEASE_FREE, 0);
 
+	int rc = -EBUSY;
+
 	if (i & ((1ull << r->ashift) - 1))
 		return -EFAULT;
-	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_CHECKOUT, 0)))
-		return -EBUSY;
-	atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
-	*ret_len = 1ull << r->arena_order;
-	return 0;
+	pthread_mutex_lock(&r->amu); /* the CAS and the count, never inside a recount */
+	if (atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_CHECKOUT, 0))) {
+		atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
+		*ret_len = 1ull << r->arena_order;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->amu);
+	return rc;
 }
 
 int rg_arena_checkin(struct rg_region *r, uint64_t i)
 {
 	uint64_t a = i >> r->ashift, lw = RG_LEASE(RG_LEASE_CHECKOUT, 0);
+	int rc = -EINVAL;
 
-	if (i & ((1ull << r->ashift) - 1) ||
-	    !atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0)))
+	if (i & ((1ull << r->ashift) - 1))
 		return -EINVAL;
-	atomic_fetch_add(&r->actl->nfree, RG_NF_UP);
-	hint_free(r, a);
-	return 0;
+	pthread_mutex_lock(&r->amu);
+	if (atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0))) {
+		atomic_fetch_add(&r->actl->nfree, RG_NF_UP);
+		hint_free(r, a);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->amu);
+	return rc;
 }
 
 /* Quarantine the arena holding min-block @m: FREE or checked out -> BAD. */
@@ -389,10 +425,14 @@ int rg_arena_mark_bad(struct rg_region *r, uint64_t m)
 		return -EALREADY;
 	if (lw != RG_LEASE(RG_LEASE_FREE, 0) && lw != RG_LEASE(RG_LEASE_CHECKOUT, 0))
 		return -EBUSY;
-	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0)))
+	pthread_mutex_lock(&r->amu);
+	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0))) {
+		pthread_mutex_unlock(&r->amu);
 		return -EBUSY;
+	}
 	if (RG_ST(lw) == RG_LEASE_FREE)
 		atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
+	pthread_mutex_unlock(&r->amu);
 	return 0;
 }
 

@@ -50,6 +50,7 @@ struct rg_arena_priv {
 	uint64_t nfree[RG_MAX_ORDER + 1];
 	uint8_t *pst;          /* [nmin] */
 	struct rg_link *link;  /* [nmin + RG_NSENT] */
+	_Atomic uint64_t *busy; /* this slot's rg_arena_slot.busy */
 };
 
 static inline uint64_t pown(const struct rg_arena_priv *p)

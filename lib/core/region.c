@@ -191,7 +191,7 @@ uint64_t rg_layout_hash(void)
 		offsetof(struct rg_class, size), offsetof(struct rg_buddy, min_order), offsetof(struct rg_hdr, cache),
 		offsetof(struct rg_buddy, nfree), offsetof(struct rg_buddy, failed), RG_NSENT, sizeof(struct rg_slot),
 		offsetof(struct rg_slot, intent), sizeof(struct rg_share), RG_SHARE_RECS,
-		offsetof(struct rg_buddy, arena_off), sizeof(struct rg_arena_slot), RG_ARENA_MAX,
+		offsetof(struct rg_buddy, arena_off), sizeof(struct rg_arena_slot), offsetof(struct rg_arena_slot, busy), RG_ARENA_MAX,
 		RG_MAX_CLASSES, RG_MAX_ORDER, 0x0102030405060708ull,
 	};
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bit */

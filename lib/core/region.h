@@ -700,12 +700,13 @@ int rg_region_arena_prepare(struct rg_region *r, uint64_t owner);
  * rg_region_arena_pass() - give back the ORPHAN arenas (their holder died
  * while others held blocks of them) whose last block has come back, set
  * again the hints of every FREE arena and the bits of every REMOTE block in
- * a held one, and recount the FREE arenas: a count is corrected when two
- * passes in a row find it off by the same amount, each in a walk that no
- * client's change of it overlapped. Nothing to do without arena mode.
+ * a held one, and recount the FREE arenas (the count is set from a walk
+ * that no change of it overlapped, with no live client between a lease or
+ * give-back CAS and its add). Nothing to do without arena mode.
  * rg_region_reclaim() runs it too.
- * Context: daemon, not RT; one thread; O(buddy min-blocks of ORPHAN and
- * held arenas + arenas).
+ * Context: daemon, not RT; the thread that reclaims (the tester's
+ * checkouts may run beside it); O(buddy min-blocks of ORPHAN and held
+ * arenas + arenas + slots).
  */
 void rg_region_arena_pass(struct rg_region *r);
 

@@ -238,8 +238,8 @@ enum rg_lease_state {
 /*
  * rg_arena_ctl.nfree: the count of FREE arenas in its low 32 bits, and in
  * its high 32 a count of its changes, so that the daemon's recount can tell
- * a walk of the lease words that no lease, give-back or checkout overlapped
- * (a lease and a give-back during the walk leave the count as it was).
+ * a walk of the lease words that no lease or give-back overlapped (a lease
+ * and a give-back during the walk leave the count as it was).
  * RG_NF_DOWN is 2^32 + (2^32 - 1): the low half's -1 carries into the high
  * half, so a change counts 1 or 2 there (1 when a wrong count was 0).
  */
@@ -263,7 +263,9 @@ struct rg_arena_ctl {
 
 struct rg_arena_slot {
 	_Atomic uint64_t rem0; /* bit g: rem1[g] may have bits */
-	uint64_t pad[7];
+	_Atomic uint64_t busy; /* the slot's client id from before its lease or give-back CAS to after its add to
+				* the count of FREE arenas, else 0: the daemon's recount waits while a live one is */
+	uint64_t pad[6];
 	_Atomic uint64_t rem1[RG_ARENA_MAX / 64]; /* arena a of this slot's client may have remote frees */
 };
 
@@ -356,7 +358,7 @@ struct rg_region {
 	_Atomic uint64_t *aremote;     /* [narenas * anw]: bit m of an arena's words: min-block m freed REMOTE */
 	uint32_t anw, pad_a;           /* remote words per arena */
 	struct rg_arena_priv **apriv;  /* [nslots + 1], private: this process's lists for each slot's client */
-	int64_t nf_diff;               /* the daemon's last recount: FREE arenas found less the count (arena_pass) */
+	pthread_mutex_t amu;           /* the daemon's: its recount against its tester's checkouts (arena_admin.c) */
 };
 
 static_assert(offsetof(struct rg_region, cls) == 64, "one line before cls[]");
