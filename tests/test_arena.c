@@ -45,18 +45,25 @@ static struct rg_pool_desc arena_desc(void)
 	return d;
 }
 
-static int setup(void **state)
+/* Every slot held by client own(s, 0): gives may land, marks are live. */
+static struct fixture_region *region_with_clients(const struct rg_pool_desc *d)
 {
-	struct rg_pool_desc d = arena_desc();
-	struct fixture_region *f = fixture_region_new(&d);
+	struct fixture_region *f = fixture_region_new(d);
 
 	assert_non_null(f);
-	for (uint32_t s = 1; s <= 8; s++) { /* every slot held: gives may land */
+	for (uint32_t s = 1; s <= d->nslots; s++) {
 		struct rg_slot_record rec = { .owner = own(s, 0) };
 
 		assert_int_equal(rg_region_slot_set(f->r, s, &rec), 0);
 	}
-	*state = f;
+	return f;
+}
+
+static int setup(void **state)
+{
+	struct rg_pool_desc d = arena_desc();
+
+	*state = region_with_clients(&d);
 	return 0;
 }
 
@@ -410,14 +417,8 @@ static void test_drain_stops_at_an_arena_it_gave_back(void **state)
 
 	(void)state;
 	d.buddy = (struct rg_buddy_desc){ .size = 4 * 16384, .min_order = 6, .max_order = 14, .arena_order = 14 };
-	f = fixture_region_new(&d);
-	assert_non_null(f);
+	f = region_with_clients(&d);
 	r = f->r;
-	for (uint32_t s = 1; s <= 8; s++) {
-		struct rg_slot_record rec = { .owner = own(s, 0) };
-
-		assert_int_equal(rg_region_slot_set(r, s, &rec), 0);
-	}
 	assert_int_equal(r->anw, 4);
 	x = alloc(r, 16384, a); /* arena 0, whole */
 	y = alloc(r, 16384, a); /* arena 1, whole, then kept free */
