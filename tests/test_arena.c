@@ -373,6 +373,22 @@ static void test_recount_waits_for_a_live_client_between_cas_and_add(void **stat
 	assert_int_equal(rg_region_reclaim(r, own(2, 0), &bytes), 0); /* the arena goes back; the count right */
 	assert_int_equal(free_arenas(r), NARENA);
 	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
+	/* the tester between its checkout CAS and its add: waited for; a mark
+	 * a killed daemon's tester left (another pid): cleared */
+	atomic_store(&r->aslots[0].busy, 1ull << 32);
+	lw = RG_LEASE(RG_LEASE_FREE, 0);
+	assert_true(atomic_compare_exchange_strong(&r->arenas[5].lease, &lw, RG_LEASE(RG_LEASE_CHECKOUT, 0)));
+	rg_region_arena_pass(r);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
+	atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
+	atomic_store(&r->aslots[0].busy, 0);
+	assert_int_equal(rg_region_checkin(r, r->bdata_off + 5 * ARENA), 0);
+	assert_int_equal(atomic_load(&r->aslots[0].busy), 0);
+	atomic_store(&r->aslots[0].busy, 1ull << 32 | 4242);
+	atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
+	rg_region_arena_pass(r);
+	assert_int_equal(RG_NF_COUNT(atomic_load(&r->actl->nfree)), NARENA);
+	assert_int_equal(atomic_load(&r->aslots[0].busy), 0);
 	/* a stray mark on a slot whose client is another: cleared, not waited on */
 	atomic_store(&r->aslots[3].busy, own(3, 7));
 	atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);

@@ -398,7 +398,7 @@ static __attribute__((noinline)) void give_back(struct rg_region *r, struct rg_a
 	busy_set(p);
 	if (atomic_compare_exchange_strong_explicit(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0),
 						    memory_order_seq_cst, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&r->actl->nfree, RG_NF_UP, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->actl->nfree, RG_NF_UP, memory_order_release); /* after the CAS, seen */
 		hint_free(r, a);
 	}
 	busy_clear(p);
@@ -571,7 +571,7 @@ static int64_t lease(struct rg_region *r, uint64_t owner, unsigned flags)
 				if (atomic_load_explicit(&c->free1[g], memory_order_seq_cst))
 					atomic_fetch_or_explicit(&c->free0, 1ull << g, memory_order_seq_cst);
 			}
-			atomic_fetch_add_explicit(&c->nfree, RG_NF_DOWN, memory_order_relaxed);
+			atomic_fetch_add_explicit(&c->nfree, RG_NF_DOWN, memory_order_release); /* as in give_back() */
 			if (ld(r, a << r->ashift) == wfree(r->arena_order))
 				return (int64_t)a;
 			/* its head is not one FREE arena (a stray write): the daemon's */

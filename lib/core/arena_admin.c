@@ -44,7 +44,6 @@ void rg_arena_fill(struct rg_region *r, const struct rg_buddy_desc *b, uint64_t 
 	r->aslots = (struct rg_arena_slot *)(r->actl + 1);
 	r->anw = r->ashift > 6 ? 1u << (r->ashift - 6) : 1u;
 	r->aremote = (_Atomic uint64_t *)(r->aslots + r->nslots + 1);
-	pthread_mutex_init(&r->amu, NULL);
 }
 
 int rg_arena_format(struct rg_region *r)
@@ -169,8 +168,24 @@ static void renote(struct rg_region *r, uint64_t a)
 }
 
 /*
- * Is any live client between its lease or give-back CAS and its add to the
- * count (arena.c, busy_set())? A mark whose client is no longer the slot's
+ * The tester's mark on slot 0 around its CAS and its add (a checkout, a
+ * checkin, a quarantine): the daemon's pid, so that a mark a killed daemon
+ * left is not taken for live by the next one (whose tester's next mark
+ * replaces it anyway).
+ */
+static uint64_t tester_mark(const struct rg_region *r)
+{
+	return (1ull << 32) | (uint32_t)atomic_load_explicit(&r->slots[0].pid, memory_order_relaxed);
+}
+
+static void tester_busy(struct rg_region *r, bool on)
+{
+	atomic_store(&r->aslots[0].busy, on ? tester_mark(r) : 0);
+}
+
+/*
+ * Is any live client, or the tester, between its lease or give-back CAS and
+ * its add to the count (arena.c, busy_set())? A mark whose client is no longer the slot's
  * (the daemon clears a dead client's record before it reclaims it), or that
  * names no client (a stray write), is cleared: that client is gone, and
  * whatever it left undone the recount sets right.
@@ -179,12 +194,12 @@ static bool clients_busy(struct rg_region *r)
 {
 	bool busy = false;
 
-	for (uint32_t s = 1; s <= r->nslots; s++) {
+	for (uint32_t s = 0; s <= r->nslots; s++) {
 		uint64_t m = atomic_load(&r->aslots[s].busy);
 
 		if (!m)
 			continue;
-		if (m == atomic_load(&r->slots[s].owner))
+		if (m == (s ? atomic_load(&r->slots[s].owner) : tester_mark(r)))
 			busy = true;
 		else
 			atomic_compare_exchange_strong(&r->aslots[s].busy, &m, 0);
@@ -199,9 +214,12 @@ static bool clients_busy(struct rg_region *r)
  * only when no change of the count overlapped it (its high half, RG_NF_*)
  * and no live client was, after it, between a CAS and its add: a client
  * marks itself before its CAS (seq_cst), so a walk that saw the CAS sees the
- * mark, unless the client's add has landed since, which changes the count.
- * The tester's checkouts wait for the recount on @r->amu. Exact: a walk
- * that passes these tests counts what the count should say.
+ * mark, unless the client's add has landed since, which changes the count;
+ * and its add is a release after the CAS, so a count read that includes the
+ * add is followed by a walk that sees the CAS (arm64 could show the add first).
+ * The daemon's tester marks slot 0 the same way (tester_mark()). Exact: a
+ * walk that passes these tests counts what the count should say; a walk
+ * that does not leaves the count to the next pass, so nothing here waits.
  */
 static void recount(struct rg_region *r)
 {
@@ -226,7 +244,6 @@ static void arena_pass(struct rg_region *r)
 	uint64_t bytes = 0;
 	bool busy;
 
-	pthread_mutex_lock(&r->amu);
 	for (uint64_t a = 0; a < r->narenas; a++) {
 		uint64_t lw = lease_ld(r, a);
 		uint32_t ls = RG_ST(lw);
@@ -245,7 +262,6 @@ static void arena_pass(struct rg_region *r)
 			hint_free(r, a);
 	}
 	recount(r);
-	pthread_mutex_unlock(&r->amu);
 }
 
 void rg_region_arena_pass(struct rg_region *r)
@@ -387,13 +403,13 @@ int rg_arena_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
 
 	if (i & ((1ull << r->ashift) - 1))
 		return -EFAULT;
-	pthread_mutex_lock(&r->amu); /* the CAS and the count, never inside a recount */
+	tester_busy(r, true);
 	if (atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_CHECKOUT, 0))) {
 		atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
 		*ret_len = 1ull << r->arena_order;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&r->amu);
+	tester_busy(r, false);
 	return rc;
 }
 
@@ -404,13 +420,13 @@ int rg_arena_checkin(struct rg_region *r, uint64_t i)
 
 	if (i & ((1ull << r->ashift) - 1))
 		return -EINVAL;
-	pthread_mutex_lock(&r->amu);
+	tester_busy(r, true);
 	if (atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_FREE, 0))) {
 		atomic_fetch_add(&r->actl->nfree, RG_NF_UP);
 		hint_free(r, a);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&r->amu);
+	tester_busy(r, false);
 	return rc;
 }
 
@@ -425,14 +441,14 @@ int rg_arena_mark_bad(struct rg_region *r, uint64_t m)
 		return -EALREADY;
 	if (lw != RG_LEASE(RG_LEASE_FREE, 0) && lw != RG_LEASE(RG_LEASE_CHECKOUT, 0))
 		return -EBUSY;
-	pthread_mutex_lock(&r->amu);
+	tester_busy(r, true);
 	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0))) {
-		pthread_mutex_unlock(&r->amu);
+		tester_busy(r, false);
 		return -EBUSY;
 	}
 	if (RG_ST(lw) == RG_LEASE_FREE)
 		atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
-	pthread_mutex_unlock(&r->amu);
+	tester_busy(r, false);
 	return 0;
 }
 

@@ -705,8 +705,8 @@ int rg_region_arena_prepare(struct rg_region *r, uint64_t owner);
  * give-back CAS and its add). Nothing to do without arena mode.
  * rg_region_reclaim() runs it too.
  * Context: daemon, not RT; the thread that reclaims (the tester's
- * checkouts may run beside it); O(buddy min-blocks of ORPHAN and held
- * arenas + arenas + slots).
+ * checkouts may run beside it; neither waits for the other); O(buddy
+ * min-blocks of ORPHAN and held arenas + arenas + slots).
  */
 void rg_region_arena_pass(struct rg_region *r);
 

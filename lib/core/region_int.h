@@ -264,7 +264,8 @@ struct rg_arena_ctl {
 struct rg_arena_slot {
 	_Atomic uint64_t rem0; /* bit g: rem1[g] may have bits */
 	_Atomic uint64_t busy; /* the slot's client id from before its lease or give-back CAS to after its add to
-				* the count of FREE arenas, else 0: the daemon's recount waits while a live one is */
+				* the count of FREE arenas, else 0: the daemon's recount waits while a live one is;
+				* slot 0: the daemon's tester, rg_arena_tester_mark() */
 	uint64_t pad[6];
 	_Atomic uint64_t rem1[RG_ARENA_MAX / 64]; /* arena a of this slot's client may have remote frees */
 };
@@ -358,7 +359,6 @@ struct rg_region {
 	_Atomic uint64_t *aremote;     /* [narenas * anw]: bit m of an arena's words: min-block m freed REMOTE */
 	uint32_t anw, pad_a;           /* remote words per arena */
 	struct rg_arena_priv **apriv;  /* [nslots + 1], private: this process's lists for each slot's client */
-	pthread_mutex_t amu;           /* the daemon's: its recount against its tester's checkouts (arena_admin.c) */
 };
 
 static_assert(offsetof(struct rg_region, cls) == 64, "one line before cls[]");
