@@ -106,13 +106,16 @@ static bool reset(struct rg_region *r, uint64_t a, uint64_t lw)
 	return true;
 }
 
-enum walk { W_OWN, W_OTHER, W_LOOK };
+enum walk { W_OWN, W_OTHER, W_LOOK, W_NOTE };
 
 /*
  * Walk arena @a for @owner's blocks. W_OWN (its own arena): they become
  * FREE. W_OTHER: they are handed back REMOTE, as if it had freed them, and
  * its REMOTE blocks' bits are set again (it may have died before it set
- * them). W_LOOK: nothing changes. Each change is a CAS from the word read:
+ * them). W_LOOK: nothing changes. W_NOTE: nothing changes, and the bits of
+ * every REMOTE block, whoever freed it, are set again (a freer that died
+ * between its CAS and its bits while no daemon ran is named by no record;
+ * a bit is only a hint, so a bit set again takes nothing twice). Each change is a CAS from the word read:
  * a giver taking a block back from a receiver that died wins or loses whole.
  * Return: blocks taken (bytes added to *@bytes); *@busy: another client
  * still holds a block of it; -EUCLEAN: a word that is not a head.
@@ -129,7 +132,7 @@ static long walk_owner(struct rg_region *r, uint64_t a, uint64_t owner, enum wal
 
 		if (!ahead_ok(r, i, w, end))
 			return -EUCLEAN;
-		if (how != W_LOOK && held(w) && RG_OWNER(w) == owner) {
+		if ((how == W_OWN || how == W_OTHER) && held(w) && RG_OWNER(w) == owner) {
 			uint64_t to = how == W_OWN ? wfree(k) : RG_WORD(RG_BLK_REMOTE, k, owner);
 
 			if (!atomic_compare_exchange_strong(&r->bstate[i], &w, to))
@@ -140,31 +143,12 @@ static long walk_owner(struct rg_region *r, uint64_t a, uint64_t owner, enum wal
 			*bytes += 1ull << k;
 		} else if (held(w)) {
 			*busy = true;
-		} else if (how == W_OTHER && RG_ST(w) == RG_BLK_REMOTE && RG_OWNER(w) == owner) {
+		} else if (RG_ST(w) == RG_BLK_REMOTE && (how == W_NOTE || (how == W_OTHER && RG_OWNER(w) == owner))) {
 			remote_note(r, i);
 		}
 		i += nb(r, k);
 	}
 	return n;
-}
-
-/* Set the bits of every REMOTE head in held arena @a again: a freer that
- * died between its CAS and its bits while no daemon ran is named by no
- * record, and a bit is only a hint (its holder checks the word and its own
- * byte), so a bit set again takes nothing twice. */
-static void renote(struct rg_region *r, uint64_t a)
-{
-	uint64_t base = a << r->ashift, end = base + nb(r, r->arena_order);
-
-	for (uint64_t i = base; i < end;) {
-		uint64_t w = lda(r, i);
-
-		if (!ahead_ok(r, i, w, end))
-			return; /* changing under us, or a stray write: the next pass */
-		if (RG_ST(w) == RG_BLK_REMOTE)
-			remote_note(r, i);
-		i += nb(r, RG_ORD(w));
-	}
 }
 
 /*
@@ -255,7 +239,7 @@ static void arena_pass(struct rg_region *r)
 			 (ls != RG_LEASE_HELD && RG_OWNER(lw)) || (lw >> 16 & 0xffff) > r->nslots)
 			atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0));
 		else if (ls == RG_LEASE_HELD)
-			renote(r, a);
+			walk_owner(r, a, 0, W_NOTE, &bytes, &busy); /* a head changing under it: the next pass */
 		lw = lease_ld(r, a);
 		if (RG_ST(lw) == RG_LEASE_FREE &&
 		    (!(atomic_load(&r->actl->free1[a >> 6]) >> (a & 63) & 1) || !(atomic_load(&r->actl->free0) >> (a >> 6) & 1)))
@@ -398,7 +382,6 @@ void rg_arena_stats(const struct rg_region *r, struct rg_region_stats *s)
 int rg_arena_checkout(struct rg_region *r, uint64_t i, uint64_t *ret_len)
 {
 	uint64_t a = i >> r->ashift, lw = RG_LEASE(RG_LEASE_FREE, 0);
-
 	int rc = -EBUSY;
 
 	if (i & ((1ull << r->ashift) - 1))
@@ -433,23 +416,22 @@ int rg_arena_checkin(struct rg_region *r, uint64_t i)
 /* Quarantine the arena holding min-block @m: FREE or checked out -> BAD. */
 int rg_arena_mark_bad(struct rg_region *r, uint64_t m)
 {
-	uint64_t a = m >> r->ashift, lw = lease_ld(r, a);
+	uint64_t a = m >> r->ashift, lw;
+	bool ok;
 
 	if (m >= r->nmin)
 		return -EFAULT;
+	lw = lease_ld(r, a); /* after the bound: @m comes from the tester's offset */
 	if (RG_ST(lw) == RG_LEASE_BAD)
 		return -EALREADY;
 	if (lw != RG_LEASE(RG_LEASE_FREE, 0) && lw != RG_LEASE(RG_LEASE_CHECKOUT, 0))
 		return -EBUSY;
 	tester_busy(r, true);
-	if (!atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0))) {
-		tester_busy(r, false);
-		return -EBUSY;
-	}
-	if (RG_ST(lw) == RG_LEASE_FREE)
+	ok = atomic_compare_exchange_strong(&r->arenas[a].lease, &lw, RG_LEASE(RG_LEASE_BAD, 0));
+	if (ok && RG_ST(lw) == RG_LEASE_FREE)
 		atomic_fetch_add(&r->actl->nfree, RG_NF_DOWN);
 	tester_busy(r, false);
-	return 0;
+	return ok ? 0 : -EBUSY;
 }
 
 /* The tester's next unit at or after min-block @m: the next arena. */
