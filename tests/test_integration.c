@@ -782,11 +782,25 @@ static void test_client_calls_within_instruction_bounds(void **state)
 #if !defined(RTMEM_OPTIMIZED) || defined(RTMEM_SANITIZED) || !defined(__x86_64__)
 	skip(); /* the bounds are of optimized x86-64 code (arm64: tests/vm runs the client) */
 #endif
-	rc = icount_run(client_count_driver, *state, st, NCTAG);
-	if (rc == -ENOSYS || rc == -EPERM || rc == -EACCES)
-		skip(); /* no ptrace here */
-	if (rc != 0)
-		fail_msg("icount_run: %d (%s): %s", rc, strerror(-rc), icount_why());
+	/* The daemon's audit sweeps the pool while the client runs, and a sweep
+	 * that meets a block between its pop and its claim wins the block's word,
+	 * so that the client pops again (about 90 instructions more): a path
+	 * that a run meets by chance, once in many. A second run that exceeds a
+	 * bound too is no chance: a longer path fails both. */
+	for (int run = 0; run < 2; run++) {
+		bool within = true;
+
+		rc = icount_run(client_count_driver, *state, st, NCTAG);
+		if (rc == -ENOSYS || rc == -EPERM || rc == -EACCES)
+			skip(); /* no ptrace here */
+		if (rc != 0)
+			fail_msg("icount_run: %d (%s): %s", rc, strerror(-rc), icount_why());
+		for (unsigned t = 0; t < NCTAG; t++)
+			within = within && st[t].max <= ctag_bound[t];
+		if (within || run == 1)
+			break;
+		printf("# a bound exceeded (a pop raced by the daemon's sweep?): measuring again\n");
+	}
 	for (unsigned t = 0; t < NCTAG; t++) {
 		printf("# librtmem %-20s longest %4llu mean %6.1f (%llu calls), bound %llu\n", ctag_name[t],
 		       (unsigned long long)st[t].max, icount_mean(&st[t]), (unsigned long long)st[t].calls,
